@@ -1,0 +1,36 @@
+import ArgumentParser
+import DB
+import Hummingbird
+import Logging
+import Shared
+
+/// `AuthService`: users, sessions, sign-in and JWTs. `serve` (default) or `migrate`.
+@main
+struct AuthServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "AuthService",
+        abstract: "Users, sessions, GitHub sign-in, RS256 JWTs and the JWKS.",
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve HTTP until SIGTERM or SIGINT (the default).")
+
+        func run() async throws {
+            try await StartupGuard.run("AuthService") {
+                let config = try AuthConfig(await Environment.load())
+                Telemetry.bootstrap(logLevel: config.common.logLevel)
+                let app = buildApplication(config, logger: Logger(label: "AuthService"))
+                try await app.runService()
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+        func run() async throws {
+            try await MigrateCommand.run(program: "AuthService")
+        }
+    }
+}

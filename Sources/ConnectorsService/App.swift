@@ -1,0 +1,36 @@
+import ArgumentParser
+import DB
+import Hummingbird
+import Logging
+import Shared
+
+/// `ConnectorsService`: provider connections, webhooks, the agent and MCP. `serve` (default) or `migrate`.
+@main
+struct ConnectorsServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ConnectorsService",
+        abstract: "Provider connections (OAuth), webhooks, the agent and the MCP endpoint.",
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve HTTP until SIGTERM or SIGINT (the default).")
+
+        func run() async throws {
+            try await StartupGuard.run("ConnectorsService") {
+                let config = try ConnectorsConfig(await Environment.load())
+                Telemetry.bootstrap(logLevel: config.common.logLevel)
+                let app = buildApplication(config, logger: Logger(label: "ConnectorsService"))
+                try await app.runService()
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+        func run() async throws {
+            try await MigrateCommand.run(program: "ConnectorsService")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Shared
+
+/// The connectors service's configuration, validated at start-up.
+struct ConnectorsConfig: Sendable {
+    var common: CommonConfig
+    /// Signs OAuth state and one-time link codes.
+    var jwtSecret: String
+    /// Seals provider tokens at rest; previous keys still open older values.
+    var secretBox: SecretBox
+    var jwksURL: String
+
+    init(_ env: Environment) throws(ConfigurationError) {
+        self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
+        self.jwtSecret = try env.secret("JWT_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
+        if let authSecret = env.string("BETTER_AUTH_SECRET"), authSecret == jwtSecret {
+            throw ConfigurationError("JWT_SECRET", "must differ from BETTER_AUTH_SECRET")
+        }
+        let keyHint = "32 characters, or base64 of 32 bytes (`openssl rand -base64 32`)"
+        let current: SecretBox.Key
+        do {
+            current = try SecretBox.Key(configured: env.required("ENCRYPTION_KEY", hint: keyHint))
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError("ENCRYPTION_KEY", "must be \(keyHint)")
+        }
+        var previous = [SecretBox.Key]()
+        for (index, value) in env.list("ENCRYPTION_KEY_PREVIOUS").enumerated() {
+            guard let key = try? SecretBox.Key(configured: value) else {
+                throw ConfigurationError("ENCRYPTION_KEY_PREVIOUS", "entry \(index + 1) must be \(keyHint)")
+            }
+            previous.append(key)
+        }
+        self.secretBox = SecretBox(current: current, previous: previous)
+        self.jwksURL = try env.httpURL("AUTH_JWKS_URL", default: "http://localhost:5001/.well-known/jwks.json")
+    }
+}

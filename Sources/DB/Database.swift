@@ -1,0 +1,37 @@
+import Logging
+import NIOSSL
+import PostgresNIO
+import Shared
+
+/// PostgreSQL access both services share.
+public enum Database {
+    /// A connection pool for `DATABASE_URL`. Run it as a service in the service group.
+    public static func client(_ url: DatabaseURL, logger: Logger, maximumConnections: Int = 20) -> PostgresClient {
+        PostgresClient(configuration: configuration(url, maximumConnections: maximumConnections), backgroundLogger: logger)
+    }
+
+    public static func configuration(_ url: DatabaseURL, maximumConnections: Int = 20) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch url.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+}
+
+/// PostgreSQL is ready when `SELECT 1` is answered.
+public struct PostgresReadiness: ReadinessCheck {
+    let client: PostgresClient
+    public init(_ client: PostgresClient) { self.client = client }
+    public var name: String { "PostgreSQL" }
+    public var code: String { "POSTGRES_UNAVAILABLE" }
+    public func check() async throws {
+        for try await _ in try await client.query("SELECT 1") {}
+    }
+}

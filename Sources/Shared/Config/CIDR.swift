@@ -1,0 +1,63 @@
+import Foundation
+
+/// An IPv4 or IPv6 network in CIDR notation, for `TRUSTED_PROXIES`.
+public struct CIDR: Sendable, Equatable, CustomStringConvertible {
+    let network: [UInt8]
+    let prefixLength: Int
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let address = IPAddressBytes.parse(String(parts[0])) else { return nil }
+        let maxPrefix = address.count * 8
+        let prefix: Int
+        if parts.count == 2 {
+            guard let value = Int(parts[1]), (0...maxPrefix).contains(value) else { return nil }
+            prefix = value
+        } else {
+            prefix = maxPrefix
+        }
+        self.prefixLength = prefix
+        self.network = Self.mask(address, prefix)
+    }
+
+    public func contains(_ address: [UInt8]) -> Bool {
+        var address = address
+        // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is compared as IPv4.
+        if address.count == 16, network.count == 4, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF, address[11] == 0xFF {
+            address = Array(address[12...])
+        }
+        guard address.count == network.count else { return false }
+        return Self.mask(address, prefixLength) == network
+    }
+
+    public var description: String {
+        (network.count == 4 ? network.map(String.init).joined(separator: ".") : Hex.encode(network)) + "/\(prefixLength)"
+    }
+
+    private static func mask(_ bytes: [UInt8], _ prefix: Int) -> [UInt8] {
+        bytes.enumerated().map { index, byte in
+            let bits = max(0, min(8, prefix - index * 8))
+            return bits == 8 ? byte : byte & ~(UInt8(0xFF) >> bits)
+        }
+    }
+
+    /// Loopback and private ranges: where a reverse proxy in front of us normally sits.
+    public static let defaultTrustedProxies: [CIDR] = [
+        "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7",
+    ].compactMap(CIDR.init)
+}
+
+/// Parses textual IP addresses to bytes with the C library's `inet_pton`.
+public enum IPAddressBytes {
+    public static func parse(_ text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return withUnsafeBytes(of: &v4) { Array($0) }
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { Array($0) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,19 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+extension HTTPCore {
+    /// The Hummingbird application for a service: its router, bound to the configured host
+    /// and port, with its long-lived dependencies as services. Hummingbird shuts the server
+    /// down first (finishing in-flight requests), then these services in reverse order.
+    public static func application<Context: ServiceRequestContext>(
+        router: Router<Context>, config: CommonConfig, services: [any Service], logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
+            services: services,
+            logger: logger)
+    }
+}

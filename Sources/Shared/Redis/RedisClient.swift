@@ -1,0 +1,150 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The Redis client both services share: one pipelined connection (Redis answers in order, so
+/// one connection carries any number of concurrent commands), kept up by `run()`, which
+/// reconnects with capped, jittered backoff after Redis restarts. While it is disconnected,
+/// commands fail at once with `RedisError.notConnected` instead of waiting, so callers can
+/// fall back (the rate limiter) or report (readiness).
+public final class RedisClient: Service, Sendable {
+    public struct Options: Sendable {
+        public var connectTimeout: TimeAmount = .seconds(2)
+        public var commandTimeout: TimeAmount = .seconds(2)
+        public var initialBackoff: Duration = .milliseconds(100)
+        public var maximumBackoff: Duration = .seconds(5)
+        public init() {}
+    }
+
+    private let url: RedisURL
+    private let options: Options
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let channel = Mutex<(any Channel)?>(nil)
+    private let connectedOnce = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    public init(url: RedisURL, options: Options = .init(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.url = url
+        self.options = options
+        self.group = eventLoopGroup
+        var logger = logger
+        logger[metadataKey: "redis"] = "\(url.host):\(url.port)/\(url.database)"
+        self.logger = logger
+    }
+
+    /// True while a connection is established.
+    public var isConnected: Bool { channel.withLock { $0?.isActive ?? false } }
+
+    /// Sends one command and returns its reply; an error reply is thrown as `RedisError.server`.
+    @discardableResult
+    public func send(_ arguments: [String]) async throws -> RESPValue {
+        try await send(bytes: arguments.map { Array($0.utf8) })
+    }
+
+    @discardableResult
+    public func send(bytes arguments: [[UInt8]]) async throws -> RESPValue {
+        guard let channel = channel.withLock({ $0 }), channel.isActive else { throw RedisError.notConnected }
+        let reply = try await Self.send(RedisCommandFormatter.format(arguments), on: channel)
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply
+    }
+
+    private static func send(_ bytes: ByteBuffer, on channel: any Channel) async throws -> RESPValue {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        channel.writeAndFlush(RedisRequest(bytes: bytes, promise: promise)).whenFailure { error in
+            promise.fail(RedisError.connectionClosed)
+        }
+        return try await promise.futureResult.get()
+    }
+
+    /// Waits until the first connection is up (start-up ordering for tools and tests).
+    public func waitUntilConnected() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = connectedOnce.withLock { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Keeps a connection up until graceful shutdown or cancellation.
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            var attempt = 0
+            while !Task.isCancelled {
+                do {
+                    let channel = try await self.connect()
+                    if attempt > 0 { self.logger.notice("connected to Redis again") } else { self.logger.info("connected to Redis") }
+                    attempt = 0
+                    self.channel.withLock { $0 = channel }
+                    let waiters = self.connectedOnce.withLock { waiters in
+                        defer { waiters = nil }
+                        return waiters ?? []
+                    }
+                    waiters.forEach { $0.resume() }
+                    try await withTaskCancellationHandler {
+                        try await channel.closeFuture.get()
+                    } onCancel: {
+                        channel.close(promise: nil)
+                    }
+                    self.channel.withLock { $0 = nil }
+                    if Task.isCancelled { break }
+                    self.logger.warning("lost the Redis connection; reconnecting")
+                } catch {
+                    if attempt == 0 || attempt % 20 == 0 {
+                        self.logger.warning("cannot connect to Redis; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
+                    }
+                }
+                attempt += 1
+                try await Task.sleep(for: self.backoff(attempt: attempt))
+            }
+        }
+        let last = channel.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await last?.close()
+    }
+
+    /// Exponential backoff with full jitter, capped.
+    func backoff(attempt: Int) -> Duration {
+        let exponent = min(attempt - 1, 16)
+        let ceiling = min(options.maximumBackoff, options.initialBackoff * (1 << exponent))
+        let millis = Int(ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
+        return .milliseconds(Int.random(in: max(1, millis / 2)...max(1, millis)))
+    }
+
+    private func connect() async throws -> any Channel {
+        let timeout = options.commandTimeout
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(options.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout))
+                }
+            }
+            .connect(host: url.host, port: url.port).get()
+        do {
+            if let password = url.password {
+                let auth = url.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
+                try Self.check(await Self.send(RedisCommandFormatter.format(auth.map { Array($0.utf8) }), on: channel))
+            }
+            if url.database != 0 {
+                try Self.check(await Self.send(RedisCommandFormatter.format([Array("SELECT".utf8), Array(String(url.database).utf8)]), on: channel))
+            }
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return channel
+    }
+
+    private static func check(_ reply: RESPValue) throws {
+        if case .error(let message) = reply { throw RedisError.server(message) }
+    }
+}

@@ -1,0 +1,35 @@
+import Logging
+import Metrics
+import Prometheus
+import Synchronization
+
+/// Process-wide logging and metrics backends. swift-log and swift-metrics may be bootstrapped
+/// only once per process, so this is idempotent (tests build many applications in one process).
+public enum Telemetry {
+    /// The registry `/metrics` renders.
+    public static let registry = PrometheusCollectorRegistry()
+    private static let bootstrapped = Mutex(false)
+
+    public static func bootstrap(logLevel: Logger.Level) {
+        let first = bootstrapped.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.nameAndLabelSanitizer = { name, labels in
+            (sanitize(name), labels.map { (sanitize($0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
+    }
+
+    /// Prometheus names allow `[a-zA-Z0-9_:]`; swift-metrics labels from libraries use dots.
+    static func sanitize(_ name: String) -> String {
+        String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
+    }
+}

@@ -1,0 +1,1 @@
+// Test support: the harness and fakes live here.
