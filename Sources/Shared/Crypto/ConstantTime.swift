@@ -6,7 +6,7 @@ public enum ConstantTime {
     /// time leaks nothing but the lengths, which are public for every use we have
     /// (signature formats, token formats).
     public static func equals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+        var difference: UInt8 = lhs.count == rhs.count ? 0 : 1
         var left = lhs.makeIterator()
         var right = rhs.makeIterator()
         for _ in 0..<max(lhs.count, rhs.count) {

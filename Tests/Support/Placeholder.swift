@@ -1,1 +1,0 @@
-// Test support: the harness and fakes live here.

@@ -1,0 +1,38 @@
+import DB
+import Hummingbird
+import Logging
+import PostgresNIO
+import Shared
+
+/// What a test app's extra routes may use.
+public struct TestAppParts: Sendable {
+    public let postgres: PostgresClient
+    public let redis: RedisClient
+    public let limiter: RateLimiter
+    public let config: CommonConfig
+}
+
+/// An application built the way the services build theirs — the shared router, middleware,
+/// health routes and services — plus whatever routes a test adds.
+public enum TestApp {
+    public static func make(
+        database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:],
+        routes: (Router<AppRequestContext>, TestAppParts) -> Void = { _, _ in }
+    ) throws -> some ApplicationProtocol {
+        let env = TestConfig.environment(database: database, redis: redis, overrides: overrides)
+        let config = try CommonConfig(env, portVariable: "AUTH_PORT", defaultPort: 0)
+        Telemetry.bootstrap(logLevel: .warning)
+        var logger = Logger(label: "test-app")
+        logger.logLevel = .warning
+        let postgres = Database.client(config.database, logger: logger, maximumConnections: 4)
+        var options = RedisClient.Options()
+        options.maximumBackoff = .milliseconds(200)
+        let redisClient = RedisClient(url: config.redis, options: options, logger: logger)
+        let limiter = RateLimiter(redis: redisClient, keyPrefix: "rl-test-" + RandomToken.string(length: 10), logger: logger)
+        let router = HTTPCore.router(
+            context: AppRequestContext.self, config: config,
+            readiness: [PostgresReadiness(postgres), RedisReadiness(redisClient)])
+        routes(router, TestAppParts(postgres: postgres, redis: redisClient, limiter: limiter, config: config))
+        return HTTPCore.application(router: router, config: config, services: [postgres, redisClient], logger: logger)
+    }
+}
