@@ -1,0 +1,51 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ServiceLifecycle
+import Shared
+import Testing
+import TestSupport
+
+/// Graceful shutdown: a request in flight when shutdown starts is finished, not cut off.
+@Suite struct GracefulShutdownTests {
+    @Test func finishesInFlightRequestsBeforeStopping() async throws {
+        let port = try FreePort.next()
+        let app = try TestApp.make(
+            database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(),
+            overrides: ["AUTH_PORT": String(port)]
+        ) { router, _ in
+            router.get("/slow") { _, _ -> String in
+                try await Task.sleep(for: .milliseconds(700))
+                return "finished"
+            }
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: .init(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually("server up") {
+                try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/health").status == .ok }
+            }
+            let slow = Task {
+                try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                    try await client.get("/slow")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let shutdownStarted = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            let response = try await slow.value
+            #expect(response.status == .ok)
+            #expect(String(buffer: response.body ?? ByteBuffer()) == "finished")
+            try await tasks.next()
+            // The group ended only after the slow request finished.
+            #expect(ContinuousClock.now - shutdownStarted >= .milliseconds(400))
+        }
+        // Nothing listens any more.
+        await #expect(throws: (any Error).self) {
+            try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/health") }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+import Testing
+
+@testable import Shared
+import TestSupport
+
+/// Runs `body` with a connected client for `url`.
+func withRedis<T: Sendable>(_ url: RedisURL, _ body: @Sendable (RedisClient) async throws -> T) async throws -> T {
+    var options = RedisClient.Options()
+    options.maximumBackoff = .milliseconds(200)
+    let client = RedisClient(url: url, options: options, logger: Logger(label: "test-redis"))
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await client.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        await client.waitUntilConnected()
+        return try await body(client)
+    }
+}
+
+/// The NIO + hiredis client against the real test Redis (which requires AUTH and uses database 2).
+@Suite struct RedisClientTests {
+    let key = "test:" + RandomToken.string(length: 12)
+
+    @Test func authenticatesSelectsTheDatabaseAndRoundTripsBinaryValues() async throws {
+        let url = try TestServers.redisURL()
+        try await withRedis(url) { (redis: RedisClient) async throws in
+            let value: [UInt8] = [0, 1, 2, 13, 10, 255] + Array("\r\n$-1\r\n".utf8)
+            #expect(try await redis.send(bytes: [Array("SET".utf8), Array(key.utf8), value]) == .status("OK"))
+            #expect(try await redis.send(bytes: [Array("GET".utf8), Array(key.utf8)]) == .bulk(value))
+            #expect(try await redis.send(["CLIENT", "INFO"]).string?.contains("db=\(url.database)") == true)
+            #expect(try await redis.send(["GET", key + ":missing"]) == .null)
+        }
+        // The same key is not in database 0: SELECT took effect.
+        var db0 = url
+        db0.database = 0
+        try await withRedis(db0) { (redis: RedisClient) async throws in
+            #expect(try await redis.send(["EXISTS", key]) == .integer(0))
+        }
+    }
+
+    @Test func pipelinesConcurrentCommandsInOrder() async throws {
+        try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
+            // Many commands in flight on one connection; each reply must reach its own caller.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<500 {
+                    group.addTask {
+                        let reply = try await redis.send(["ECHO", "message-\(index)"])
+                        #expect(reply.string == "message-\(index)")
+                        _ = try await redis.send(["INCR", key])
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await redis.send(["GET", key]).string == "500")
+        }
+    }
+
+    @Test func readsLargeRepliesSpanningManyReads() async throws {
+        try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
+            let big = [UInt8](repeating: 0x7A, count: 3 * 1024 * 1024)
+            _ = try await redis.send(bytes: [Array("SET".utf8), Array(key.utf8), big])
+            #expect(try await redis.send(["GET", key]) == .bulk(big))
+            _ = try await redis.send(["RPUSH", key + ":list", "a", "", "c"])
+            #expect(try await redis.send(["LRANGE", key + ":list", "0", "-1"]) == .array([.bulk([97]), .bulk([]), .bulk([99])]))
+        }
+    }
+
+    @Test func errorRepliesAreThrownAndTheConnectionStaysUsable() async throws {
+        try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
+            await #expect(throws: RedisError.self) { try await redis.send(["NOT-A-COMMAND"]) }
+            _ = try await redis.send(["SET", key, "text"])
+            do {
+                _ = try await redis.send(["INCR", key])
+                Issue.record("INCR on text should fail")
+            } catch RedisError.server(let message) {
+                #expect(message.hasPrefix("ERR"))
+            }
+            #expect(try await redis.send(["PING"]) == .status("PONG"))
+        }
+    }
+
+    @Test func wrongPasswordNeverConnects() async throws {
+        var url = try TestServers.redisURL()
+        url.password = "wrong-password"
+        let client = RedisClient(url: url, logger: Logger(label: "test-redis"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!client.isConnected)
+            await #expect(throws: RedisError.notConnected) { try await client.send(["PING"]) }
+            group.cancelAll()
+        }
+    }
+
+    @Test func commandsFailFastWhileDisconnected() async throws {
+        var url = try TestServers.redisURL()
+        url.port = try FreePort.next()
+        let client = RedisClient(url: url, logger: Logger(label: "test-redis"))
+        let start = ContinuousClock.now
+        await #expect(throws: RedisError.notConnected) { try await client.send(["PING"]) }
+        #expect(ContinuousClock.now - start < .milliseconds(100))
+    }
+
+    @Test func backoffIsCappedAndJittered() {
+        var options = RedisClient.Options()
+        options.initialBackoff = .milliseconds(100)
+        options.maximumBackoff = .seconds(5)
+        let client = RedisClient(url: RedisURL(host: "127.0.0.1"), options: options, logger: Logger(label: "x"))
+        #expect((.milliseconds(50)...(.milliseconds(100))).contains(client.backoff(attempt: 1)))
+        #expect((.milliseconds(200)...(.milliseconds(400))).contains(client.backoff(attempt: 3)))
+        #expect((.milliseconds(2500)...(.seconds(5))).contains(client.backoff(attempt: 30)))
+    }
+}
