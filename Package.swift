@@ -93,6 +93,7 @@ let package = Package(
                 "Shared", "DB",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/Support",
@@ -108,7 +109,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DBTests",
-            dependencies: ["DB", "TestSupport"],
+            dependencies: [
+                "DB", "Shared", "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

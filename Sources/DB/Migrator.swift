@@ -119,8 +119,9 @@ public struct Migrator: Sendable {
         for migration in migrations where recorded[migration.version] == nil {
             try await connection.query("BEGIN", logger: logger)
             do {
-                // The simple-query protocol runs a file of several statements in one call.
-                _ = try await connection.simpleQuery(migration.sql).get()
+                for statement in SQLScript.statements(in: migration.sql) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
                 try await connection.query("""
                     INSERT INTO "schemaMigration" ("version", "name", "checksum")
                     VALUES (\(migration.version), \(migration.name), \(migration.checksum))

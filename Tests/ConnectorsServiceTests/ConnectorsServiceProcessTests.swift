@@ -1,0 +1,31 @@
+import Testing
+import TestSupport
+
+/// The `ConnectorsService` executable as operators run it.
+@Suite struct ConnectorsServiceProcessTests {
+    let binary = ServiceBinary("ConnectorsService")
+
+    @Test func servesHealthAndExitsZeroOnSIGTERM() async throws {
+        try await ServiceProcessChecks.servesAndStopsOnSIGTERM(binary, portVariable: "CONNECTORS_PORT")
+    }
+
+    @Test func migrateAppliesMigrations() async throws {
+        try await ServiceProcessChecks.migrateSubcommand(binary)
+    }
+
+    @Test(arguments: [
+        (["DATABASE_URL": ""], "DATABASE_URL"),
+        (["REDIS_URL": "redis://cache/not-a-number"], "REDIS_URL"),
+        (["JWT_SECRET": ""], "JWT_SECRET"),
+        (["JWT_SECRET": "short"], "JWT_SECRET"),
+        (["JWT_SECRET": TestConfig.betterAuthSecret], "JWT_SECRET"),
+        (["ENCRYPTION_KEY": ""], "ENCRYPTION_KEY"),
+        (["ENCRYPTION_KEY": "0123456789abcdef0123456789abcdef0"], "ENCRYPTION_KEY"),
+        (["ENCRYPTION_KEY_PREVIOUS": "0123456789abcdef0123456789abcdef,nope"], "ENCRYPTION_KEY_PREVIOUS"),
+        (["AUTH_JWKS_URL": "jwks.json"], "AUTH_JWKS_URL"),
+        (["SLACK_API_URL": "ftp://slack"], "SLACK_API_URL"),
+    ])
+    func badConfigurationExits78WithOneLine(overrides: [String: String], variable: String) async throws {
+        try await ServiceProcessChecks.rejectsBadConfiguration(binary, overrides: overrides, variable: variable)
+    }
+}
