@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Benchmarks the release builds with wrk on loopback and prints a Markdown table.
+
+Run through `make bench`, which builds release binaries and starts throwaway PostgreSQL and
+Redis (DATABASE_URL / REDIS_URL). Each scenario: a fresh warm-up, then a bounded wrk run;
+requests/s, p50 and p99 latency from wrk, peak RSS of the service from /proc (VmHWM, reset
+before each scenario). Every figure is also given as a ratio to the GET /health ceiling
+measured in the same run, since absolute numbers differ between machines.
+"""
+import argparse
+import datetime
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SECRETS = {
+    "BETTER_AUTH_SECRET": "bench-better-auth-secret-0123456789abcdef",
+    "JWT_SECRET": "bench-jwt-secret-fedcba9876543210-connectors",
+    "ENCRYPTION_KEY": "0123456789abcdef0123456789abcdef",
+}
+
+# (service, port variable, method, path, note)
+SCENARIOS = [
+    ("AuthService", "AUTH_PORT", "GET", "/health", "framework ceiling: no I/O"),
+    ("AuthService", "AUTH_PORT", "GET", "/ready", "PostgreSQL SELECT 1 + Redis PING"),
+    ("ConnectorsService", "CONNECTORS_PORT", "GET", "/health", "framework ceiling: no I/O"),
+    ("ConnectorsService", "CONNECTORS_PORT", "GET", "/ready", "PostgreSQL SELECT 1 + Redis PING"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def to_ms(value):
+    match = re.match(r"([\d.]+)(us|ms|s)", value)
+    number, unit = float(match.group(1)), match.group(2)
+    return {"us": number / 1000, "ms": number, "s": number * 1000}[unit]
+
+
+def run_wrk(url, seconds, connections, threads):
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return rps, p50, p99, int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss(pid):
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def start_service(bin_dir, name, port_variable, workdir):
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": os.environ["REDIS_URL"],
+        port_variable: str(port),
+        "BIND_HOST": "127.0.0.1",
+        "LOG_LEVEL": "info",
+        **SECRETS,
+    }
+    log = open(os.path.join(workdir, f"{name}.log"), "w")
+    process = subprocess.Popen([os.path.join(bin_dir, name)], env=env, cwd=workdir, stdout=log, stderr=log)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as r:
+                if r.status == 200:
+                    return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    sys.exit(f"{name} did not become ready; see {log.name}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default="bench/results/latest.md")
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="connectors-bench-")
+    env = {"PATH": os.environ["PATH"], "DATABASE_URL": os.environ["DATABASE_URL"]}
+    subprocess.run([os.path.join(args.bin_dir, "AuthService"), "migrate"], env=env, cwd=workdir, check=True,
+                   stdout=subprocess.DEVNULL)
+
+    rows = []
+    running = {}
+    try:
+        for service, port_variable, method, path, note in SCENARIOS:
+            if service not in running:
+                running[service] = start_service(args.bin_dir, service, port_variable, workdir)
+            process, port = running[service]
+            url = f"http://127.0.0.1:{port}{path}"
+            run_wrk(url, args.warmup, args.connections, args.threads)
+            reset_peak_rss(process.pid)
+            rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.seconds, args.connections, args.threads)
+            rows.append((service, f"{method} {path}", note, rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
+            print(f"  {service} {method} {path}: {rps:,.0f} req/s", file=sys.stderr)
+    finally:
+        for process, _ in running.values():
+            process.terminate()
+            process.wait(timeout=15)
+
+    ceiling = {service: rps for service, scenario, _, rps, *_ in rows if scenario == "GET /health"}
+    lines = [
+        f"# Benchmarks — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        "",
+        f"Release builds on loopback; wrk -t{args.threads} -c{args.connections} -d{args.seconds}s after a "
+        f"{args.warmup}s warm-up; {os.cpu_count()} cores shared by wrk, the service, PostgreSQL and Redis; "
+        "LOG_LEVEL=info (one log line per request, as in production).",
+        "",
+        "| service | scenario | what it does | req/s | × /health | p50 ms | p99 ms | peak RSS MiB | errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for service, scenario, note, rps, p50, p99, rss, non2xx, socket_errors in rows:
+        ratio = rps / ceiling[service] if ceiling.get(service) else float("nan")
+        errors = str(non2xx) + (f" ({socket_errors})" if socket_errors else "")
+        lines.append(f"| {service} | {scenario} | {note} | {rps:,.0f} | {ratio:.2f} | {p50:.2f} | {p99:.2f} | {rss:.1f} | {errors} |")
+    table = "\n".join(lines) + "\n"
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(table)
+    print(table)
+    if any(row[7] for row in rows):
+        sys.exit("some requests failed (non-2xx); see the errors column")
+
+
+if __name__ == "__main__":
+    main()
