@@ -24,15 +24,11 @@ public enum TestApp {
         Telemetry.bootstrap(logLevel: .warning)
         var logger = Logger(label: "test-app")
         logger.logLevel = .warning
-        let postgres = Database.client(config.database, logger: logger, maximumConnections: 4)
         var options = RedisClient.Options()
         options.maximumBackoff = .milliseconds(200)
-        let redisClient = RedisClient(url: config.redis, options: options, logger: logger)
-        let limiter = RateLimiter(redis: redisClient, keyPrefix: "rl-test-" + RandomToken.string(length: 10), logger: logger)
-        let router = HTTPCore.router(
-            context: AppRequestContext.self, config: config,
-            readiness: [PostgresReadiness(postgres), RedisReadiness(redisClient)])
-        routes(router, TestAppParts(postgres: postgres, redis: redisClient, limiter: limiter, config: config))
-        return HTTPCore.application(router: router, config: config, services: [postgres, redisClient], logger: logger)
+        let infrastructure = Infrastructure(config, redisOptions: options, rateLimitPrefix: "rl-test-" + RandomToken.string(length: 10), logger: logger)
+        let router = HTTPCore.router(context: AppRequestContext.self, config: config, readiness: infrastructure.readiness)
+        routes(router, TestAppParts(postgres: infrastructure.postgres, redis: infrastructure.redis, limiter: infrastructure.rateLimiter, config: config))
+        return HTTPCore.application(router: router, config: config, services: infrastructure.services, logger: logger)
     }
 }

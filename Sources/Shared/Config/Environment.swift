@@ -7,7 +7,8 @@ import SystemPackage
 ///
 /// Read once at start-up into typed structs; nothing else in the program reads the environment.
 public struct Environment: Sendable {
-    private let reader: ConfigReader
+    private let process: ConfigReader
+    private let file: ConfigReader?
 
     /// Names whose values are redacted wherever swift-configuration describes its providers.
     static let secretNames: Set<String> = [
@@ -24,7 +25,7 @@ public struct Environment: Sendable {
         do {
             let file = try await EnvironmentVariablesProvider(
                 environmentFilePath: FilePath(dotEnvPath), allowMissing: true, secretsSpecifier: secrets)
-            return Environment(reader: ConfigReader(providers: [process, file]))
+            return Environment(process: ConfigReader(provider: process), file: ConfigReader(provider: file))
         } catch {
             throw ConfigurationError(dotEnvPath, "could not be read as a KEY=value file")
         }
@@ -32,18 +33,29 @@ public struct Environment: Sendable {
 
     /// A fixed set of variables (tests, subcommands).
     public init(_ values: [String: String]) {
-        self.reader = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: values))
+        self.process = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: values))
+        self.file = nil
     }
 
-    private init(reader: ConfigReader) {
-        self.reader = reader
+    private init(process: ConfigReader, file: ConfigReader?) {
+        self.process = process
+        self.file = file
     }
 
     /// The trimmed value, or nil when unset or blank.
     public func string(_ name: String) -> String? {
-        guard let raw = reader.string(forKey: ConfigKey(name)) else { return nil }
+        let key = ConfigKey(name)
+        guard let raw = process.string(forKey: key) ?? file?.string(forKey: key).map(Self.unquoted) else { return nil }
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// `KEY="value"` and `KEY='value'` in a `.env` file mean `value`, as dotenv and Docker
+    /// Compose read them (swift-configuration keeps the quotes).
+    static func unquoted(_ value: String) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count >= 2, let first = trimmed.first, first == "\"" || first == "'", trimmed.last == first else { return value }
+        return String(trimmed.dropFirst().dropLast())
     }
 
     public func required(_ name: String, hint: String) throws(ConfigurationError) -> String {

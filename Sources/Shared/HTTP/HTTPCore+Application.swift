@@ -12,6 +12,9 @@ extension HTTPCore {
     ) -> some ApplicationProtocol {
         Application(
             router: router,
+            // Idle keep-alive connections are closed after 2 minutes: longer than Traefik's
+            // 90-second upstream idle timeout, so the proxy never reuses a connection we closed.
+            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
             services: services,
             logger: logger)
