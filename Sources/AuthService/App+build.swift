@@ -7,5 +7,32 @@ import Shared
 func buildApplication(_ config: AuthConfig, logger: Logger) -> some ApplicationProtocol {
     let infrastructure = Infrastructure(config.common, logger: logger)
     let router = HTTPCore.router(context: AppRequestContext.self, config: config.common, readiness: infrastructure.readiness)
+    AuthRoutes(config: config, infrastructure: infrastructure, logger: logger).register(on: router)
     return HTTPCore.application(router: router, config: config.common, services: infrastructure.services, logger: logger)
+}
+
+/// Every `/api/auth` route, with its body limit, CSRF origin check and rate limits.
+struct AuthRoutes: Sendable {
+    let config: AuthConfig
+    let infrastructure: Infrastructure
+    let logger: Logger
+
+    func register(on router: Router<AppRequestContext>) {
+        let users = UserRepository(postgres: infrastructure.postgres, logger: logger)
+        let sessions = SessionRepository(postgres: infrastructure.postgres, logger: logger)
+        let cookie = SessionCookie(secret: config.betterAuthSecret, secure: config.secureCookies, policy: config.sessions)
+        let lockout = SignInLockout(threshold: config.lockoutThreshold, window: config.lockoutWindow, redis: infrastructure.redis, logger: logger)
+
+        let api = router.group("/api/auth")
+            .add(middleware: BodyLimitMiddleware(BodyLimit.json))
+            .add(middleware: OriginCheckMiddleware(trustedOrigins: config.common.trustedOrigins))
+        let signIn = api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.signInLimit))
+        let general = api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.apiLimit))
+
+        EmailAuthRoutes(
+            users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie,
+            callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
+        ).register(on: signIn)
+        SessionRoutes(sessions: sessions, cookie: cookie).register(on: general)
+    }
 }

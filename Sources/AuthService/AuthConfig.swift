@@ -5,10 +5,21 @@ struct AuthConfig: Sendable {
     var common: CommonConfig
     /// Signs session cookies and OAuth state; derives the key that encrypts JWKS private keys.
     var betterAuthSecret: String
+    var sessions = SessionPolicy()
+    /// Sign-in and sign-up: 10 per minute per IP.
+    var signInLimit = RateLimitRule(name: "auth-sign-in", limit: 10, window: .seconds(60))
+    /// Every other auth route: 100 per 10 seconds per IP.
+    var apiLimit = RateLimitRule(name: "auth-api", limit: 100, window: .seconds(10))
+    /// Failed sign-ins for one email from one IP before that pair is locked out for the window.
+    var lockoutThreshold = 10
+    var lockoutWindow: Duration = .seconds(15 * 60)
 
     init(_ env: Environment) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "AUTH_PORT", defaultPort: 5001)
         self.betterAuthSecret = try env.secret(
             "BETTER_AUTH_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
     }
+
+    /// Cookies get `Secure` and the `__Secure-` prefix when the public URL is https.
+    var secureCookies: Bool { common.publicURL.lowercased().hasPrefix("https://") }
 }

@@ -30,7 +30,10 @@ public struct AppError: Error, HTTPResponseError, CustomStringConvertible, Senda
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = headers[.cacheControl] ?? "no-store"
         let body = ErrorBody(code: code, message: message)
-        let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"code":"INTERNAL_SERVER_ERROR","message":"error"}"#.utf8)
+        // Sorted keys: byte-identical bodies for identical errors (JSONEncoder's order varies).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(body)) ?? Data(#"{"code":"INTERNAL_SERVER_ERROR","message":"error"}"#.utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

@@ -1,0 +1,125 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Shared
+
+/// `POST /api/auth/sign-up/email` and `POST /api/auth/sign-in/email`.
+struct EmailAuthRoutes: Sendable {
+    let users: UserRepository
+    let sessions: SessionRepository
+    let hasher: PasswordHasher
+    let cookie: SessionCookie
+    let callbackPolicy: CallbackURLPolicy
+    let lockout: SignInLockout
+
+    struct SignUpBody: Decodable {
+        let name: String
+        let email: String
+        let password: String
+        let image: String?
+        let callbackURL: String?
+        let rememberMe: Bool?
+    }
+
+    struct SignInBody: Decodable {
+        let email: String
+        let password: String
+        let rememberMe: Bool?
+        let callbackURL: String?
+    }
+
+    struct SignUpResult: Encodable {
+        let token: String
+        let user: User
+    }
+
+    struct SignInResult: Encodable {
+        let redirect: Bool
+        let token: String
+        let url: String?
+        let user: User
+    }
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        /// Creates a user with an email and password and signs them in. Anyone may call it.
+        group.post("/sign-up/email") { request, context in try await signUp(request, context) }
+        /// Signs in with an email and password. Anyone may call it.
+        group.post("/sign-in/email") { request, context in try await signIn(request, context) }
+    }
+
+    func signUp(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(SignUpBody.self, from: request, context: context)
+        let email = body.email.lowercased()
+        try Self.validate(email: email)
+        try Self.validate(password: body.password)
+        try callbackPolicy.check(body.callbackURL)
+        if try await users.findByEmail(email) != nil { throw Self.userExists }
+        let hash = try await hasher.hash(body.password)
+        let user: User
+        do {
+            user = try await users.create(name: body.name, email: email, image: body.image, passwordHash: hash)
+        } catch UserRepository.CreateError.emailTaken {
+            throw Self.userExists
+        }
+        return try await startSession(for: user, rememberMe: body.rememberMe ?? true, request: request, context: context) { token in
+            SignUpResult(token: token, user: user)
+        }
+    }
+
+    func signIn(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(SignInBody.self, from: request, context: context)
+        let email = body.email.lowercased()
+        try Self.validate(email: email)
+        try callbackPolicy.check(body.callbackURL)
+        if let seconds = await lockout.lockedFor(email: email, ip: context.clientIP) {
+            throw AppError(
+                .tooManyRequests, code: "TOO_MANY_REQUESTS",
+                message: "Too many failed sign-in attempts; try again in \(seconds) seconds.",
+                headers: [.retryAfter: String(seconds)])
+        }
+        guard let (user, stored) = try await users.findByEmail(email), let stored else {
+            // The same scrypt work as a real check, so timing does not reveal unknown emails.
+            try await hasher.verifyDummy(body.password)
+            await lockout.recordFailure(email: email, ip: context.clientIP)
+            throw Self.invalidCredentials
+        }
+        guard try await hasher.verify(body.password, against: stored) else {
+            await lockout.recordFailure(email: email, ip: context.clientIP)
+            throw Self.invalidCredentials
+        }
+        await lockout.reset(email: email, ip: context.clientIP)
+        return try await startSession(for: user, rememberMe: body.rememberMe ?? true, request: request, context: context) { token in
+            SignInResult(redirect: body.callbackURL != nil, token: token, url: body.callbackURL, user: user)
+        }
+    }
+
+    private func startSession<Body: Encodable>(
+        for user: User, rememberMe: Bool, request: Request, context: AppRequestContext, body: (String) -> Body
+    ) async throws -> Response {
+        let session = try await sessions.create(
+            userId: user.id, lifetime: rememberMe ? cookie.policy.expiresIn : cookie.policy.shortExpiresIn,
+            ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
+        var headers = HTTPFields()
+        for value in cookie.setCookies(token: session.token, rememberMe: rememberMe) {
+            headers.append(HTTPField(name: .setCookie, value: value))
+        }
+        return try Response.json(body(session.token), headers: headers)
+    }
+
+    static let userExists = AppError(.unprocessableContent, code: "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", message: "User already exists. Use another email.")
+    static let invalidCredentials = AppError(.unauthorized, code: "INVALID_EMAIL_OR_PASSWORD", message: "Invalid email or password")
+
+    static func validate(email: String) throws {
+        // The shape Better Auth's validator accepts: one @, a dotted domain, no spaces.
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        let valid = email.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+            && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".") && !email.contains(where: \.isWhitespace)
+        guard valid else { throw AppError.badRequest("INVALID_EMAIL", "Invalid email") }
+    }
+
+    static func validate(password: String) throws {
+        let length = password.utf16.count
+        if length < PasswordHasher.minimumLength { throw AppError.badRequest("PASSWORD_TOO_SHORT", "Password too short") }
+        if length > PasswordHasher.maximumLength { throw AppError.badRequest("PASSWORD_TOO_LONG", "Password too long") }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Shared
+
+/// Better Auth's session cookie: `better-auth.session_token` (with the `__Secure-` prefix and
+/// `Secure` when the public URL is https), whose value is the session token signed as
+/// `token + "." + base64(HMAC-SHA256(secret, token))`, URL-encoded.
+struct SessionCookie: Sendable {
+    let secret: String
+    let secure: Bool
+    let policy: SessionPolicy
+
+    var name: String { (secure ? "__Secure-" : "") + "better-auth.session_token" }
+    /// Marks a `rememberMe: false` session (a browser-session cookie, not extended).
+    var dontRememberName: String { (secure ? "__Secure-" : "") + "better-auth.dont_remember" }
+
+    /// The signed, URL-encoded cookie value for a token.
+    func value(for token: String) -> String {
+        Self.urlEncode(token + "." + HMACSigner.sha256Base64(secret: secret, message: token))
+    }
+
+    /// The token a signed cookie value carries, if its signature is ours.
+    func token(fromCookieValue raw: String) -> String? {
+        let decoded = raw.removingPercentEncoding ?? raw
+        guard let dot = decoded.lastIndex(of: ".") else { return nil }
+        let token = String(decoded[..<dot])
+        let signature = String(decoded[decoded.index(after: dot)...])
+        let expected = HMACSigner.sha256Base64(secret: secret, message: token)
+        guard !token.isEmpty, ConstantTime.equals(signature, expected) else { return nil }
+        return token
+    }
+
+    /// The session token of a request: the signed cookie, or `Authorization: Bearer <token>`
+    /// for non-browser clients (the raw token or the signed cookie value).
+    func token(from request: Request) -> String? {
+        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
+            let credential = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            if credential.contains(".") || credential.contains("%") { return token(fromCookieValue: credential) }
+            return credential.isEmpty ? nil : credential
+        }
+        guard let raw = cookie(named: name, in: request) else { return nil }
+        return token(fromCookieValue: raw)
+    }
+
+    /// True when the request carries the signed `dont_remember` marker.
+    func isDontRemember(_ request: Request) -> Bool {
+        guard let raw = cookie(named: dontRememberName, in: request) else { return false }
+        return token(fromCookieValue: raw) == "true"
+    }
+
+    /// `Set-Cookie` values that establish a session.
+    func setCookies(token: String, rememberMe: Bool) -> [String] {
+        if rememberMe {
+            return [attributes("\(name)=\(value(for: token))", maxAge: Int(policy.expiresIn)), expired(dontRememberName)]
+        }
+        return [attributes("\(name)=\(value(for: token))", maxAge: nil), attributes("\(dontRememberName)=\(value(for: "true"))", maxAge: nil)]
+    }
+
+    /// `Set-Cookie` values that remove the session.
+    func clearCookies() -> [String] {
+        [expired(name), expired(dontRememberName)]
+    }
+
+    private func expired(_ cookieName: String) -> String {
+        attributes("\(cookieName)=", maxAge: 0)
+    }
+
+    private func attributes(_ pair: String, maxAge: Int?) -> String {
+        var parts = [pair]
+        if let maxAge { parts.append("Max-Age=\(maxAge)") }
+        parts.append("Path=/")
+        parts.append("HttpOnly")
+        if secure { parts.append("Secure") }
+        parts.append("SameSite=Lax")
+        return parts.joined(separator: "; ")
+    }
+
+    private func cookie(named wanted: String, in request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.trimmingCharacters(in: .whitespaces)
+                guard let equals = trimmed.firstIndex(of: "=") else { continue }
+                if trimmed[..<equals] == wanted { return String(trimmed[trimmed.index(after: equals)...]) }
+            }
+        }
+        return nil
+    }
+
+    /// `encodeURIComponent`, as Better Auth encodes cookie values.
+    static func urlEncode(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-_.!~*'()")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Shared
+
+/// `get-session` (and `/session`), `sign-out` and `ok`.
+struct SessionRoutes: Sendable {
+    let sessions: SessionRepository
+    let cookie: SessionCookie
+
+    struct SessionResult: Encodable {
+        let session: Session
+        let user: User
+    }
+
+    struct Success: Encodable { let success: Bool }
+    struct OK: Encodable { let ok: Bool }
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        /// The caller's session and user, or `null`; extends the session when it is due.
+        group.get("/get-session") { request, _ in try await getSession(request) }
+        /// Alias of `/get-session`.
+        group.get("/session") { request, _ in try await getSession(request) }
+        /// Ends the caller's session and expires the cookie.
+        group.post("/sign-out") { request, _ in try await signOut(request) }
+        /// Liveness of the auth API, as Better Auth answers it.
+        group.get("/ok") { _, _ in try Response.json(OK(ok: true)) }
+    }
+
+    func getSession(_ request: Request) async throws -> Response {
+        guard let token = cookie.token(from: request), let (session, user) = try await sessions.find(token: token) else {
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: "null")))
+        }
+        var current = session
+        var headers = HTTPFields()
+        let now = Date()
+        let dontRemember = cookie.isDontRemember(request)
+        if !dontRemember, cookie.policy.isDueForRefresh(session, now: now) {
+            current = try await sessions.extend(session, to: now.addingTimeInterval(cookie.policy.expiresIn), now: now)
+            for value in cookie.setCookies(token: token, rememberMe: true) {
+                headers.append(HTTPField(name: .setCookie, value: value))
+            }
+        }
+        return try Response.json(SessionResult(session: current, user: user), headers: headers)
+    }
+
+    func signOut(_ request: Request) async throws -> Response {
+        guard let token = cookie.token(from: request) else {
+            throw AppError.badRequest("FAILED_TO_GET_SESSION", "Failed to get session")
+        }
+        try await sessions.delete(token: token)
+        var headers = HTTPFields()
+        for value in cookie.clearCookies() {
+            headers.append(HTTPField(name: .setCookie, value: value))
+        }
+        return try Response.json(Success(success: true), headers: headers)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// Users and their password ("credential") accounts, in Better Auth's tables.
+struct UserRepository: Sendable {
+    let postgres: PostgresClient
+    let logger: Logger
+
+    enum CreateError: Error { case emailTaken }
+
+    /// A user and the stored password hash of their credential account, if any.
+    func findByEmail(_ email: String) async throws -> (user: User, passwordHash: String?)? {
+        let rows = try await postgres.query("""
+            SELECT u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt", a."password"
+            FROM "user" u
+            LEFT JOIN "account" a ON a."userId" = u."id" AND a."providerId" = 'credential'
+            WHERE u."email" = \(email)
+            LIMIT 1
+            """, logger: logger)
+        for try await (id, name, email, verified, image, created, updated, password) in rows.decode(
+            (String, String, String, Bool, String?, Date, Date, String?).self)
+        {
+            return (User(id: id, name: name, email: email, emailVerified: verified, image: image, createdAt: created, updatedAt: updated), password)
+        }
+        return nil
+    }
+
+    /// Creates a user with a credential account in one transaction.
+    func create(name: String, email: String, image: String?, passwordHash: String) async throws -> User {
+        let now = Date()
+        let user = User(id: AuthID.make(), name: name, email: email, emailVerified: false, image: image, createdAt: now, updatedAt: now)
+        do {
+            try await postgres.withTransaction(logger: logger) { connection in
+                try await connection.query("""
+                    INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
+                    VALUES (\(user.id), \(user.name), \(user.email), false, \(user.image), \(now), \(now))
+                    """, logger: logger)
+                try await connection.query("""
+                    INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
+                    VALUES (\(AuthID.make()), \(user.id), 'credential', \(user.id), \(passwordHash), \(now), \(now))
+                    """, logger: logger)
+            }
+        } catch let error as PostgresTransactionError {
+            if let closure = error.closureError as? PSQLError, closure.serverInfo?[.sqlState] == "23505" { throw CreateError.emailTaken }
+            throw error
+        }
+        return user
+    }
+}

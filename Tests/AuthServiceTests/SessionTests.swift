@@ -1,0 +1,147 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import Shared
+import Testing
+import TestSupport
+
+@testable import AuthService
+
+/// get-session, sliding refresh, rememberMe, sign-out and the CSRF origin check.
+@Suite struct SessionTests {
+    let cookieName = "__Secure-better-auth.session_token"
+
+    @Test func getSessionWithCookieOrBearerToken() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let signUp = try await client.signUp()
+            let token = try #require(signUp.json["token"] as? String)
+            let cookie = try #require(signUp.cookiePair(cookieName))
+
+            for path in ["/api/auth/get-session", "/api/auth/session"] {
+                let response = try await client.execute(uri: path, method: .get, headers: [.cookie: cookie])
+                #expect(response.status == .ok)
+                #expect(response.headers[.cacheControl] == "no-store")
+                let session = try #require(response.json["session"] as? [String: Any])
+                #expect(session["token"] as? String == token)
+                #expect(Set(session.keys) == ["id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId"])
+                #expect((response.json["user"] as? [String: Any])?["email"] as? String == "ada@example.com")
+                // A fresh session is not due for refresh: no cookie re-sent.
+                #expect(response.setCookie(cookieName) == nil)
+            }
+            let bearer = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.authorization: "Bearer \(token)"])
+            #expect((bearer.json["session"] as? [String: Any])?["token"] as? String == token)
+        }
+    }
+
+    @Test func noOrForgedSessionIsNull() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let signUp = try await client.signUp()
+            let token = try #require(signUp.json["token"] as? String)
+            let none = try await client.execute(uri: "/api/auth/get-session", method: .get)
+            #expect(none.status == .ok)
+            #expect(none.text == "null")
+            // The right token with a forged signature, and an unknown bearer token.
+            let forged = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookieName)=\(token).AAAA"])
+            #expect(forged.text == "null")
+            let unsigned = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookieName)=\(token)"])
+            #expect(unsigned.text == "null")
+            let unknown = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.authorization: "Bearer \(String(repeating: "a", count: 32))"])
+            #expect(unknown.text == "null")
+        }
+    }
+
+    @Test func expiredSessionsAreNull() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            try await app.sql { sql in try await sql.query(#"UPDATE "session" SET "expiresAt" = now() - interval '1 second'"#) }
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+        }
+    }
+
+    @Test func slidingRefreshExtendsASessionDueForIt() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            // Last extended two days ago: five days left, less than expiresIn - updateAge (6 days).
+            try await app.sql { sql in try await sql.query(#"UPDATE "session" SET "expiresAt" = now() + interval '5 days'"#) }
+            let response = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie])
+            let expiresAt = try #require((response.json["session"] as? [String: Any])?["expiresAt"] as? String)
+            let date = try #require(try? Date(expiresAt, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
+            #expect(abs(date.timeIntervalSinceNow - 7 * 24 * 3600) < 60)
+            #expect(response.setCookie(cookieName)?.contains("Max-Age=604800") == true)
+        }
+    }
+
+    @Test func rememberMeFalseGivesADaySessionAndABrowserSessionCookie() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            _ = try await client.signUp()
+            let response = try await client.signIn(extra: #","rememberMe":false"#)
+            let setCookie = try #require(response.setCookie(cookieName))
+            #expect(!setCookie.contains("Max-Age"))
+            let marker = try #require(response.cookiePair("__Secure-better-auth.dont_remember"))
+            let cookie = try #require(response.cookiePair(cookieName))
+            let session = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookie); \(marker)"])
+            let expiresAt = try #require((session.json["session"] as? [String: Any])?["expiresAt"] as? String)
+            let date = try #require(try? Date(expiresAt, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
+            #expect(abs(date.timeIntervalSinceNow - 24 * 3600) < 60)
+            #expect(session.setCookie(cookieName) == nil)
+        }
+    }
+
+    @Test func signOutDeletesTheSessionAndExpiresTheCookie() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            let headers: HTTPFields = [.cookie: cookie, .origin: trustedOrigin]
+            let response = try await client.post("/api/auth/sign-out", "{}", headers: headers)
+            #expect(response.status == .ok)
+            #expect(response.json["success"] as? Bool == true)
+            #expect(response.setCookie(cookieName)?.contains("Max-Age=0") == true)
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+            let again = try await client.post("/api/auth/sign-out", "{}", headers: [.origin: trustedOrigin])
+            #expect(again.status == .badRequest)
+        }
+        let sessions = try await app.sql { sql in
+            var count = -1
+            for try await value in try await sql.query(#"SELECT count(*)::int FROM "session""#).decode(Int.self) { count = value }
+            return count
+        }
+        #expect(sessions == 0)
+    }
+
+    @Test func cookieBearingWritesNeedATrustedOrigin() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            let evil = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie, .origin: "https://evil.example"])
+            #expect(evil.status == .forbidden)
+            #expect(evil.errorCode == "INVALID_ORIGIN")
+            let missing = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie])
+            #expect(missing.status == .forbidden)
+            #expect(missing.errorCode == "MISSING_OR_NULL_ORIGIN")
+            let null = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie, .origin: "null"])
+            #expect(null.errorCode == "MISSING_OR_NULL_ORIGIN")
+            // The session survived the forged requests.
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
+            // A trusted Referer is accepted when Origin is absent.
+            let referer = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie, .referer: "https://connectors.test/settings"])
+            #expect(referer.status == .ok)
+        }
+    }
+
+    @Test func okAnswers() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let response = try await client.execute(uri: "/api/auth/ok", method: .get)
+            #expect(response.status == .ok)
+            #expect(response.text == #"{"ok":true}"#)
+            #expect(response.headers[.rateLimitLimit] == "100")
+        }
+    }
+}
