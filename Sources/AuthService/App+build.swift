@@ -34,5 +34,6 @@ struct AuthRoutes: Sendable {
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
         ).register(on: signIn)
         SessionRoutes(sessions: sessions, cookie: cookie).register(on: general)
+        AccountRoutes(users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie).register(on: general)
     }
 }

@@ -51,3 +51,34 @@ struct SessionRepository: Sendable {
         try await postgres.query(#"DELETE FROM "session" WHERE "token" = \#(token)"#, logger: logger)
     }
 }
+
+extension SessionRepository {
+    /// The user's unexpired sessions, newest first.
+    func list(userId: String, now: Date = Date()) async throws -> [Session] {
+        let rows = try await postgres.query("""
+            SELECT "id", "token", "userId", "expiresAt", "createdAt", "updatedAt", "ipAddress", "userAgent"
+            FROM "session" WHERE "userId" = \(userId) AND "expiresAt" > \(now)
+            ORDER BY "createdAt" DESC
+            """, logger: logger)
+        var sessions = [Session]()
+        for try await (id, token, userId, expiresAt, createdAt, updatedAt, ip, agent) in rows.decode(
+            (String, String, String, Date, Date, Date, String?, String?).self)
+        {
+            sessions.append(Session(id: id, token: token, userId: userId, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt, ipAddress: ip, userAgent: agent))
+        }
+        return sessions
+    }
+
+    /// Deletes one of the user's sessions; false when the token is not one of theirs.
+    func delete(token: String, ofUser userId: String) async throws -> Bool {
+        let rows = try await postgres.query(
+            #"DELETE FROM "session" WHERE "token" = \#(token) AND "userId" = \#(userId) RETURNING "id""#, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Deletes every session of the user except `keeping`.
+    func deleteOthers(userId: String, keeping token: String) async throws {
+        try await postgres.query(#"DELETE FROM "session" WHERE "userId" = \#(userId) AND "token" <> \#(token)"#, logger: logger)
+    }
+}

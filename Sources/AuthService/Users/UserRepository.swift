@@ -49,3 +49,20 @@ struct UserRepository: Sendable {
         return user
     }
 }
+
+extension UserRepository {
+    /// The stored hash of the user's credential account.
+    func passwordHash(userId: String) async throws -> String? {
+        let rows = try await postgres.query(
+            #"SELECT "password" FROM "account" WHERE "userId" = \#(userId) AND "providerId" = 'credential' LIMIT 1"#, logger: logger)
+        for try await hash in rows.decode(String?.self) { return hash }
+        return nil
+    }
+
+    func updatePasswordHash(userId: String, hash: String) async throws {
+        try await postgres.query("""
+            UPDATE "account" SET "password" = \(hash), "updatedAt" = \(Date())
+            WHERE "userId" = \(userId) AND "providerId" = 'credential'
+            """, logger: logger)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Shared
+
+/// Routes for a signed-in user's sessions and password: `list-sessions`, `revoke-session`,
+/// `revoke-other-sessions`, `change-password`. All answer 401 without a valid session.
+struct AccountRoutes: Sendable {
+    let users: UserRepository
+    let sessions: SessionRepository
+    let hasher: PasswordHasher
+    let cookie: SessionCookie
+
+    struct RevokeBody: Decodable { let token: String }
+    struct ChangePasswordBody: Decodable {
+        let newPassword: String
+        let currentPassword: String
+        let revokeOtherSessions: Bool?
+    }
+    struct Status: Encodable { let status: Bool }
+    struct ChangePasswordResult: Encodable {
+        let token: String?
+        let user: User
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(token, forKey: .token)
+            try container.encode(user, forKey: .user)
+        }
+        enum CodingKeys: String, CodingKey { case token, user }
+    }
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        /// The caller's active sessions.
+        group.get("/list-sessions") { request, _ in
+            let (session, _) = try await requireSession(request)
+            return try Response.json(try await sessions.list(userId: session.userId))
+        }
+        /// Ends one of the caller's sessions, named by its token.
+        group.post("/revoke-session") { request, context in
+            let (session, _) = try await requireSession(request)
+            let body = try await JSONBody.decode(RevokeBody.self, from: request, context: context)
+            guard try await sessions.delete(token: body.token, ofUser: session.userId) else {
+                throw AppError.badRequest("SESSION_NOT_FOUND", "Session not found")
+            }
+            return try Response.json(Status(status: true))
+        }
+        /// Ends every session of the caller but the current one.
+        group.post("/revoke-other-sessions") { request, _ in
+            let (session, _) = try await requireSession(request)
+            try await sessions.deleteOthers(userId: session.userId, keeping: session.token)
+            return try Response.json(Status(status: true))
+        }
+        /// Changes the caller's password after checking the current one; optionally ends every
+        /// other session and starts a fresh one.
+        group.post("/change-password") { request, context in
+            let (_, user) = try await requireSession(request)
+            let body = try await JSONBody.decode(ChangePasswordBody.self, from: request, context: context)
+            try EmailAuthRoutes.validate(password: body.newPassword)
+            guard let stored = try await users.passwordHash(userId: user.id),
+                  try await hasher.verify(body.currentPassword, against: stored)
+            else {
+                throw AppError.badRequest("INVALID_PASSWORD", "Invalid password")
+            }
+            try await users.updatePasswordHash(userId: user.id, hash: try await hasher.hash(body.newPassword))
+            guard body.revokeOtherSessions == true else {
+                return try Response.json(ChangePasswordResult(token: nil, user: user))
+            }
+            // Every session ends, including this one; the caller continues in a new one.
+            let remember = !cookie.isDontRemember(request)
+            let fresh = try await sessions.create(
+                userId: user.id, lifetime: remember ? cookie.policy.expiresIn : cookie.policy.shortExpiresIn,
+                ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
+            try await sessions.deleteOthers(userId: user.id, keeping: fresh.token)
+            var headers = HTTPFields()
+            for value in cookie.setCookies(token: fresh.token, rememberMe: remember) {
+                headers.append(HTTPField(name: .setCookie, value: value))
+            }
+            return try Response.json(ChangePasswordResult(token: fresh.token, user: user), headers: headers)
+        }
+    }
+
+    func requireSession(_ request: Request) async throws -> (Session, User) {
+        guard let token = cookie.token(from: request), let found = try await sessions.find(token: token) else {
+            throw AppError.unauthorized("UNAUTHORIZED", "Unauthorized")
+        }
+        return found
+    }
+}
