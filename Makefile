@@ -14,7 +14,8 @@ build: ## debug build of both services
 test: ## install what is missing, start throwaway PostgreSQL and Redis, run every test, stop them
 	@scripts/ensure-packages.sh
 	$(SWIFT) build --build-tests
-	SERVICE_BIN_DIR="$$($(SWIFT) build --show-bin-path)" scripts/with-test-servers.sh $(SWIFT) test --skip-build
+	SERVICE_BIN_DIR="$$($(SWIFT) build --show-bin-path)" TEST_PYTHON="$$(scripts/ensure-venv.sh)" \
+	  scripts/with-test-servers.sh $(SWIFT) test --skip-build
 
 bench: ## release builds under wrk on loopback; writes and prints a Markdown table
 	@scripts/ensure-packages.sh

@@ -7,14 +7,20 @@ import Shared
 func buildApplication(_ config: AuthConfig, logger: Logger) -> some ApplicationProtocol {
     let infrastructure = Infrastructure(config.common, logger: logger)
     let router = HTTPCore.router(context: AppRequestContext.self, config: config.common, readiness: infrastructure.readiness)
-    AuthRoutes(config: config, infrastructure: infrastructure, logger: logger).register(on: router)
-    return HTTPCore.application(router: router, config: config.common, services: infrastructure.services, logger: logger)
+    let signingKeys = SigningKeys(
+        repository: SigningKeyRepository(postgres: infrastructure.postgres, vault: KeyVault(secret: config.betterAuthSecret), logger: logger),
+        cachePeriod: config.jwksCachePeriod, logger: logger)
+    AuthRoutes(config: config, infrastructure: infrastructure, signingKeys: signingKeys, logger: logger).register(on: router)
+    return HTTPCore.application(
+        router: router, config: config.common, services: infrastructure.services + [signingKeys], logger: logger,
+        beforeServing: [{ try await signingKeys.start() }])
 }
 
 /// Every `/api/auth` route, with its body limit, CSRF origin check and rate limits.
 struct AuthRoutes: Sendable {
     let config: AuthConfig
     let infrastructure: Infrastructure
+    let signingKeys: SigningKeys
     let logger: Logger
 
     func register(on router: Router<AppRequestContext>) {
@@ -33,7 +39,11 @@ struct AuthRoutes: Sendable {
             users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie,
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
         ).register(on: signIn)
-        SessionRoutes(sessions: sessions, cookie: cookie).register(on: general)
+        let issuer = JWTIssuer(keys: signingKeys, issuer: config.common.publicURL, lifetime: config.jwtLifetime)
+        SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).register(on: general)
+        let tokens = TokenRoutes(sessions: sessions, cookie: cookie, issuer: issuer, keys: signingKeys)
+        tokens.register(on: general)
+        tokens.registerJWKS(on: router)
         AccountRoutes(users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie).register(on: general)
     }
 }

@@ -10,7 +10,7 @@ struct AuthServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "AuthService",
         abstract: "Users, sessions, GitHub sign-in, RS256 JWTs and the JWKS.",
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, RotateKeys.self],
         defaultSubcommand: Serve.self)
 
     struct Serve: AsyncParsableCommand {
@@ -22,6 +22,21 @@ struct AuthServiceCommand: AsyncParsableCommand {
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
                 let app = buildApplication(config, logger: Logger(label: "AuthService"))
                 try await app.runService()
+            }
+        }
+    }
+
+    struct RotateKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-keys",
+            abstract: "Add a JWT signing key: published at once, signing after one JWKS cache period; older keys retire once their tokens have expired.")
+
+        func run() async throws {
+            try await StartupGuard.run("AuthService") {
+                let config = try AuthConfig(await Environment.load())
+                Telemetry.bootstrap(logLevel: config.common.logLevel)
+                let kid = try await rotateSigningKeys(config, logger: Logger(label: "AuthService"))
+                print("new signing key \(kid): published now, signing from \(Int(config.jwksCachePeriod)) seconds from now")
             }
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Shared
 
 /// The auth service's configuration, validated at start-up.
@@ -13,6 +14,9 @@ struct AuthConfig: Sendable {
     /// Failed sign-ins for one email from one IP before that pair is locked out for the window.
     var lockoutThreshold = 10
     var lockoutWindow: Duration = .seconds(15 * 60)
+    /// JWTs live 15 minutes; the JWKS may be cached 5 minutes (and a new key waits that long).
+    var jwtLifetime: TimeInterval = 15 * 60
+    var jwksCachePeriod: TimeInterval = 300
 
     init(_ env: Environment) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "AUTH_PORT", defaultPort: 5001)

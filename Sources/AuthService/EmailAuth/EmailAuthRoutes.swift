@@ -99,11 +99,7 @@ struct EmailAuthRoutes: Sendable {
         let session = try await sessions.create(
             userId: user.id, lifetime: rememberMe ? cookie.policy.expiresIn : cookie.policy.shortExpiresIn,
             ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
-        var headers = HTTPFields()
-        for value in cookie.setCookies(token: session.token, rememberMe: rememberMe) {
-            headers.append(HTTPField(name: .setCookie, value: value))
-        }
-        return try Response.json(body(session.token), headers: headers)
+        return try Response.json(body(session.token), headers: cookie.establishingHeaders(token: session.token, rememberMe: rememberMe))
     }
 
     static let userExists = AppError(.unprocessableContent, code: "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", message: "User already exists. Use another email.")

@@ -72,11 +72,8 @@ struct AccountRoutes: Sendable {
                 userId: user.id, lifetime: remember ? cookie.policy.expiresIn : cookie.policy.shortExpiresIn,
                 ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
             try await sessions.deleteOthers(userId: user.id, keeping: fresh.token)
-            var headers = HTTPFields()
-            for value in cookie.setCookies(token: fresh.token, rememberMe: remember) {
-                headers.append(HTTPField(name: .setCookie, value: value))
-            }
-            return try Response.json(ChangePasswordResult(token: fresh.token, user: user), headers: headers)
+            return try Response.json(
+                ChangePasswordResult(token: fresh.token, user: user), headers: cookie.establishingHeaders(token: fresh.token, rememberMe: remember))
         }
     }
 

@@ -57,6 +57,17 @@ struct SessionCookie: Sendable {
         return [attributes("\(name)=\(value(for: token))", maxAge: nil), attributes("\(dontRememberName)=\(value(for: "true"))", maxAge: nil)]
     }
 
+    /// The response headers that establish a session: its cookies, and `set-auth-token` (the
+    /// signed value) for clients that keep the token themselves, as Better Auth's bearer plugin does.
+    func establishingHeaders(token: String, rememberMe: Bool) -> HTTPFields {
+        var headers = HTTPFields()
+        for value in setCookies(token: token, rememberMe: rememberMe) {
+            headers.append(HTTPField(name: .setCookie, value: value))
+        }
+        headers[.setAuthToken] = value(for: token)
+        return headers
+    }
+
     /// `Set-Cookie` values that remove the session.
     func clearCookies() -> [String] {
         [expired(name), expired(dontRememberName)]
@@ -93,4 +104,9 @@ struct SessionCookie: Sendable {
         allowed.insert(charactersIn: "-_.!~*'()")
         return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
+}
+
+extension HTTPField.Name {
+    static let setAuthToken = Self("set-auth-token")!
+    static let setAuthJWT = Self("set-auth-jwt")!
 }

@@ -8,6 +8,7 @@ import Shared
 struct SessionRoutes: Sendable {
     let sessions: SessionRepository
     let cookie: SessionCookie
+    let issuer: JWTIssuer
 
     struct SessionResult: Encodable {
         let session: Session
@@ -29,19 +30,23 @@ struct SessionRoutes: Sendable {
     }
 
     func getSession(_ request: Request) async throws -> Response {
-        guard let token = cookie.token(from: request), let (session, user) = try await sessions.find(token: token) else {
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: "null")))
+        let presented = cookie.token(from: request)
+        guard let token = presented, let (session, user) = try await sessions.find(token: token) else {
+            var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
+            // A session cookie that no longer works is removed, as Better Auth does.
+            if request.headers[.cookie]?.contains(cookie.name) == true {
+                for value in cookie.clearCookies() { headers.append(HTTPField(name: .setCookie, value: value)) }
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "null")))
         }
         var current = session
         var headers = HTTPFields()
         let now = Date()
-        let dontRemember = cookie.isDontRemember(request)
-        if !dontRemember, cookie.policy.isDueForRefresh(session, now: now) {
+        if !cookie.isDontRemember(request), cookie.policy.isDueForRefresh(session, now: now) {
             current = try await sessions.extend(session, to: now.addingTimeInterval(cookie.policy.expiresIn), now: now)
-            for value in cookie.setCookies(token: token, rememberMe: true) {
-                headers.append(HTTPField(name: .setCookie, value: value))
-            }
+            headers = cookie.establishingHeaders(token: token, rememberMe: true)
         }
+        headers[.setAuthJWT] = try await issuer.token(for: current, user: user, now: now)
         return try Response.json(SessionResult(session: current, user: user), headers: headers)
     }
 
@@ -49,6 +54,7 @@ struct SessionRoutes: Sendable {
         guard let token = cookie.token(from: request) else {
             throw AppError.badRequest("FAILED_TO_GET_SESSION", "Failed to get session")
         }
+        if let (session, _) = try await sessions.find(token: token) { issuer.forget(sessionID: session.id) }
         try await sessions.delete(token: token)
         var headers = HTTPFields()
         for value in cookie.clearCookies() {

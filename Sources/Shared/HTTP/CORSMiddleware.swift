@@ -9,7 +9,7 @@ public struct TrustedOriginCORSMiddleware<Context: ServiceRequestContext>: Route
     static var allowMethods: String { "GET, POST, PUT, PATCH, DELETE, OPTIONS" }
     static var allowHeaders: String { "Accept, Authorization, Content-Type, X-Request-Id, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID" }
     static var exposeHeaders: String {
-        "set-auth-jwt, X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Mcp-Session-Id, WWW-Authenticate"
+        "set-auth-jwt, set-auth-token, X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Mcp-Session-Id, WWW-Authenticate"
     }
 
     public init(trustedOrigins: Set<String>) {

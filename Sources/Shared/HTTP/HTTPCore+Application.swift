@@ -7,10 +7,12 @@ extension HTTPCore {
     /// The Hummingbird application for a service: its router, bound to the configured host
     /// and port, with its long-lived dependencies as services. Hummingbird shuts the server
     /// down first (finishing in-flight requests), then these services in reverse order.
+    /// `beforeServing` runs once the services are up and before the server accepts requests.
     public static func application<Context: ServiceRequestContext>(
-        router: Router<Context>, config: CommonConfig, services: [any Service], logger: Logger
+        router: Router<Context>, config: CommonConfig, services: [any Service], logger: Logger,
+        beforeServing: [@Sendable () async throws -> Void] = []
     ) -> some ApplicationProtocol {
-        Application(
+        var application = Application(
             router: router,
             // Idle keep-alive connections are closed after 2 minutes: longer than Traefik's
             // 90-second upstream idle timeout, so the proxy never reuses a connection we closed.
@@ -18,5 +20,9 @@ extension HTTPCore {
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
             services: services,
             logger: logger)
+        // Work that needs the services running (e.g. loading keys from PostgreSQL) but must
+        // finish before the first request is accepted.
+        for step in beforeServing { application.beforeServerStarts(perform: step) }
+        return application
     }
 }

@@ -21,6 +21,8 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
         guard decision.allowed else {
             var headers = Self.headers(decision)
             headers[.retryAfter] = String(decision.resetSeconds)
+            // Better Auth's client reads X-Retry-After.
+            headers[.xRetryAfter] = String(decision.resetSeconds)
             throw AppError(.tooManyRequests, code: "TOO_MANY_REQUESTS", message: "Too many requests; try again in \(decision.resetSeconds) seconds.", headers: headers)
         }
         var response = try await next(request, context)
@@ -41,4 +43,5 @@ extension HTTPField.Name {
     public static let rateLimitLimit = Self("RateLimit-Limit")!
     public static let rateLimitRemaining = Self("RateLimit-Remaining")!
     public static let rateLimitReset = Self("RateLimit-Reset")!
+    public static let xRetryAfter = Self("X-Retry-After")!
 }

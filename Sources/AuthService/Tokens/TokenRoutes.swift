@@ -1,0 +1,41 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Shared
+
+/// `GET /api/auth/token` and the JWKS at `/.well-known/jwks.json` and `/api/auth/jwks`.
+struct TokenRoutes: Sendable {
+    let sessions: SessionRepository
+    let cookie: SessionCookie
+    let issuer: JWTIssuer
+    let keys: SigningKeys
+
+    struct TokenResult: Encodable { let token: String }
+
+    /// `/token` needs a session; it is rate limited with the other session routes.
+    func register(on group: RouterGroup<AppRequestContext>) {
+        /// A freshly signed RS256 JWT for the caller's session.
+        group.get("/token") { request, _ in
+            guard let token = cookie.token(from: request), let (_, user) = try await sessions.find(token: token) else {
+                throw AppError.unauthorized("UNAUTHORIZED", "Unauthorized")
+            }
+            guard let key = keys.signer() else { throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.") }
+            let (jwt, _) = try await issuer.sign(user: user, key: key)
+            return try Response.json(TokenResult(token: jwt))
+        }
+    }
+
+    /// The JWKS is public, served from memory, and not rate limited (verifiers cache it).
+    func registerJWKS(on router: Router<AppRequestContext>) {
+        let serve: @Sendable (Request, AppRequestContext) -> Response = { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "public, max-age=\(Int(keys.cachePeriod))"],
+                body: .init(byteBuffer: keys.jwks))
+        }
+        /// The public signing keys (RFC 7517), for JWT verifiers.
+        router.get("/.well-known/jwks.json", use: serve)
+        /// The same document at Better Auth's path.
+        router.get("/api/auth/jwks", use: serve)
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Verifies JWTs with PyJWT (from the project venv): an implementation independent of ours.
+public enum PyJWT {
+    static let script = """
+        import json, sys, jwt
+        jwks = json.load(open(sys.argv[1]))
+        token = open(sys.argv[2]).read().strip()
+        audience = sys.argv[3]
+        header = jwt.get_unverified_header(token)
+        key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+        public = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(key))
+        claims = jwt.decode(token, public, algorithms=["RS256"], audience=audience, issuer=audience)
+        print(json.dumps({"header": header, "claims": claims}, sort_keys=True))
+        """
+
+    /// The verified header and claims, or nil when PyJWT rejects the token.
+    public static func verify(token: String, jwks: Data, audience: String) async throws -> (header: [String: Any], claims: [String: Any])? {
+        guard let python = ProcessInfo.processInfo.environment["TEST_PYTHON"], !python.isEmpty else {
+            throw TestServers.Missing(variable: "TEST_PYTHON")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pyjwt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try jwks.write(to: directory.appendingPathComponent("jwks.json"))
+        try Data(token.utf8).write(to: directory.appendingPathComponent("token"))
+        try Data(script.utf8).write(to: directory.appendingPathComponent("verify.py"))
+        let process = try ChildProcess(
+            executable: URL(fileURLWithPath: python), arguments: ["verify.py", "jwks.json", "token", audience],
+            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"], directory: directory)
+        guard try await process.waitForExit() == 0 else { return nil }
+        let output = process.outputText.split(separator: "\n").last.map(String.init) ?? ""
+        guard let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
+              let header = object["header"] as? [String: Any], let claims = object["claims"] as? [String: Any]
+        else { return nil }
+        return (header, claims)
+    }
+}
