@@ -10,9 +10,10 @@ func buildApplication(_ config: AuthConfig, logger: Logger) -> some ApplicationP
     let signingKeys = SigningKeys(
         repository: SigningKeyRepository(postgres: infrastructure.postgres, vault: KeyVault(secret: config.betterAuthSecret), logger: logger),
         cachePeriod: config.jwksCachePeriod, logger: logger)
-    AuthRoutes(config: config, infrastructure: infrastructure, signingKeys: signingKeys, logger: logger).register(on: router)
+    let http = HTTPClientService()
+    AuthRoutes(config: config, infrastructure: infrastructure, signingKeys: signingKeys, http: http, logger: logger).register(on: router)
     return HTTPCore.application(
-        router: router, config: config.common, services: infrastructure.services + [signingKeys], logger: logger,
+        router: router, config: config.common, services: infrastructure.services + [http, signingKeys], logger: logger,
         beforeServing: [{ try await signingKeys.start() }])
 }
 
@@ -21,6 +22,7 @@ struct AuthRoutes: Sendable {
     let config: AuthConfig
     let infrastructure: Infrastructure
     let signingKeys: SigningKeys
+    let http: HTTPClientService
     let logger: Logger
 
     func register(on router: Router<AppRequestContext>) {
@@ -39,6 +41,13 @@ struct AuthRoutes: Sendable {
             users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie,
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
         ).register(on: signIn)
+        let github = config.github.map {
+            GitHubClient(http: http.client, webURL: config.common.providers.github, apiURL: config.common.providers.githubAPI, clientID: $0.clientID, clientSecret: $0.clientSecret)
+        }
+        SocialSignInRoutes(
+            github: github, users: users, sessions: sessions, cookie: cookie, states: OAuthStateStore(redis: infrastructure.redis),
+            callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), publicURL: config.common.publicURL, logger: logger
+        ).register(start: signIn, callback: general)
         let issuer = JWTIssuer(keys: signingKeys, issuer: config.common.publicURL, lifetime: config.jwtLifetime)
         SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).register(on: general)
         let tokens = TokenRoutes(sessions: sessions, cookie: cookie, issuer: issuer, keys: signingKeys)

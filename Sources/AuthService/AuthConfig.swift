@@ -18,10 +18,19 @@ struct AuthConfig: Sendable {
     var jwtLifetime: TimeInterval = 15 * 60
     var jwksCachePeriod: TimeInterval = 300
 
+    /// "Sign in with GitHub", when `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET` are set.
+    var github: (clientID: String, clientSecret: String)?
+
     init(_ env: Environment) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "AUTH_PORT", defaultPort: 5001)
         self.betterAuthSecret = try env.secret(
             "BETTER_AUTH_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
+        switch (env.string("GITHUB_CLIENT_ID"), env.string("GITHUB_CLIENT_SECRET")) {
+        case (let id?, let secret?): self.github = (id, secret)
+        case (nil, nil): self.github = nil
+        case (nil, _): throw ConfigurationError("GITHUB_CLIENT_ID", "is required when GITHUB_CLIENT_SECRET is set")
+        case (_, nil): throw ConfigurationError("GITHUB_CLIENT_SECRET", "is required when GITHUB_CLIENT_ID is set")
+        }
     }
 
     /// Cookies get `Secure` and the `__Secure-` prefix when the public URL is https.

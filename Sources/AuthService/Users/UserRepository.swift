@@ -66,3 +66,45 @@ extension UserRepository {
             """, logger: logger)
     }
 }
+
+extension UserRepository {
+    /// The user who has linked this provider account.
+    func findByAccount(providerId: String, accountId: String) async throws -> User? {
+        let rows = try await postgres.query("""
+            SELECT u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt"
+            FROM "account" a JOIN "user" u ON u."id" = a."userId"
+            WHERE a."providerId" = \(providerId) AND a."accountId" = \(accountId)
+            LIMIT 1
+            """, logger: logger)
+        for try await (id, name, email, verified, image, created, updated) in rows.decode((String, String, String, Bool, String?, Date, Date).self) {
+            return User(id: id, name: name, email: email, emailVerified: verified, image: image, createdAt: created, updatedAt: updated)
+        }
+        return nil
+    }
+
+    /// Links a provider account to an existing user.
+    func linkAccount(userId: String, providerId: String, accountId: String, scope: String?) async throws {
+        let now = Date()
+        try await postgres.query("""
+            INSERT INTO "account" ("id", "accountId", "providerId", "userId", "scope", "createdAt", "updatedAt")
+            VALUES (\(AuthID.make()), \(accountId), \(providerId), \(userId), \(scope), \(now), \(now))
+            """, logger: logger)
+    }
+
+    /// Creates a user signed up through a provider, with the provider account, in one transaction.
+    func create(name: String, email: String, emailVerified: Bool, image: String?, providerId: String, accountId: String, scope: String?) async throws -> User {
+        let now = Date()
+        let user = User(id: AuthID.make(), name: name, email: email, emailVerified: emailVerified, image: image, createdAt: now, updatedAt: now)
+        try await postgres.withTransaction(logger: logger) { connection in
+            try await connection.query("""
+                INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
+                VALUES (\(user.id), \(name), \(email), \(emailVerified), \(image), \(now), \(now))
+                """, logger: logger)
+            try await connection.query("""
+                INSERT INTO "account" ("id", "accountId", "providerId", "userId", "scope", "createdAt", "updatedAt")
+                VALUES (\(AuthID.make()), \(accountId), \(providerId), \(user.id), \(scope), \(now), \(now))
+                """, logger: logger)
+        }
+        return user
+    }
+}
