@@ -13,11 +13,13 @@ import TestSupport
 @Suite struct GracefulShutdownTests {
     @Test func finishesInFlightRequestsBeforeStopping() async throws {
         let port = try FreePort.next()
+        let started = SendableBox(false)
         let app = try TestApp.make(
             database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(),
             overrides: ["AUTH_PORT": String(port)]
         ) { router, _ in
             router.get("/slow") { _, _ -> String in
+                started.set(true)
                 try await Task.sleep(for: .milliseconds(700))
                 return "finished"
             }
@@ -33,7 +35,8 @@ import TestSupport
                     try await client.get("/slow")
                 }
             }
-            try await Task.sleep(for: .milliseconds(200))
+            // Shut down only once the request is being handled.
+            try await eventually("the slow request to start") { started.get() }
             let shutdownStarted = ContinuousClock.now
             await group.triggerGracefulShutdown()
             let response = try await slow.value
