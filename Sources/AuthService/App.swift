@@ -10,7 +10,7 @@ struct AuthServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "AuthService",
         abstract: "Users, sessions, GitHub sign-in, RS256 JWTs and the JWKS.",
-        subcommands: [Serve.self, Migrate.self, RotateKeys.self],
+        subcommands: [Serve.self, Migrate.self, RotateKeys.self, SigningBenchmark.self],
         defaultSubcommand: Serve.self)
 
     struct Serve: AsyncParsableCommand {

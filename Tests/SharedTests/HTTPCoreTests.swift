@@ -209,6 +209,10 @@ struct Greeting: Decodable {
         var unreachable = try TestServers.databaseURL()
         unreachable.port = try FreePort.next()
         try await TestApp.make(database: unreachable, redis: try TestServers.redisURL()).test(.live) { client in
+            // Once Redis is connected (start-up), only PostgreSQL is reported.
+            try await eventually("only PostgreSQL reported down") {
+                try await client.execute(uri: "/ready", method: .get).errorCode == "POSTGRES_UNAVAILABLE"
+            }
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .serviceUnavailable)
             #expect(ready.errorCode == "POSTGRES_UNAVAILABLE")

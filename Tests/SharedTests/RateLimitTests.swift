@@ -55,13 +55,13 @@ import TestSupport
     }
 
     @Test func aNewWindowStartsWhenTheOldOneExpires() async throws {
-        let rule = RateLimitRule(name: "short", limit: 2, window: .milliseconds(1200))
+        let rule = RateLimitRule(name: "short", limit: 2, window: .seconds(3))
         try await app(rule: rule).test(.live) { client in
             try await eventually("ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
             #expect(try await client.execute(uri: "/limited", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/limited", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/limited", method: .get).status == .tooManyRequests)
-            try await Task.sleep(for: .milliseconds(1400))
+            try await Task.sleep(for: .milliseconds(3300))
             let fresh = try await client.execute(uri: "/limited", method: .get)
             #expect(fresh.status == .ok)
             #expect(fresh.headers[.rateLimitRemaining] == "1")
