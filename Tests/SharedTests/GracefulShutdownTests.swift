@@ -14,6 +14,7 @@ import TestSupport
     @Test func finishesInFlightRequestsBeforeStopping() async throws {
         let port = try FreePort.next()
         let started = SendableBox(false)
+        let finished = SendableBox(false)
         let app = try TestApp.make(
             database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(),
             overrides: ["AUTH_PORT": String(port)]
@@ -21,15 +22,17 @@ import TestSupport
             router.get("/slow") { _, _ -> String in
                 started.set(true)
                 try await Task.sleep(for: .milliseconds(700))
+                finished.set(true)
                 return "finished"
             }
         }
         let group = ServiceGroup(configuration: .init(services: [app], logger: .init(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            let groupEnded = SendableBox(false)
+            // Whether the handler had finished when the service group returned.
+            let handlerDoneAtExit = SendableBox<Bool?>(nil)
             tasks.addTask {
                 try await group.run()
-                groupEnded.set(true)
+                handlerDoneAtExit.set(finished.get())
             }
             try await eventually("server up") {
                 try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/health").status == .ok }
@@ -43,13 +46,11 @@ import TestSupport
             try await eventually("the slow request to start") { started.get() }
             await group.triggerGracefulShutdown()
             let response = try await slow.value
-            // The server was still up when the in-flight request completed …
-            #expect(!groupEnded.get())
             #expect(response.status == .ok)
             #expect(String(buffer: response.body ?? ByteBuffer()) == "finished")
-            // … and then stopped by itself.
+            // The server stopped by itself, and only after the in-flight handler had finished.
             try await tasks.next()
-            #expect(groupEnded.get())
+            #expect(handlerDoneAtExit.get() == true)
         }
         // Nothing listens any more.
         await #expect(throws: (any Error).self) {

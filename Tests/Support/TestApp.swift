@@ -26,6 +26,7 @@ public enum TestApp {
         logger.logLevel = .warning
         var options = RedisClient.Options()
         options.maximumBackoff = .milliseconds(200)
+        options.commandTimeout = .seconds(10)
         let infrastructure = Infrastructure(config, redisOptions: options, rateLimitPrefix: "rl-test-" + RandomToken.string(length: 10), logger: logger)
         let router = HTTPCore.router(context: AppRequestContext.self, config: config, readiness: infrastructure.readiness)
         routes(router, TestAppParts(postgres: infrastructure.postgres, redis: infrastructure.redis, limiter: infrastructure.rateLimiter, config: config))

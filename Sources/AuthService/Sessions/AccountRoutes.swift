@@ -78,9 +78,6 @@ struct AccountRoutes: Sendable {
     }
 
     func requireSession(_ request: Request) async throws -> (Session, User) {
-        guard let token = cookie.token(from: request), let found = try await sessions.find(token: token) else {
-            throw AppError.unauthorized("UNAUTHORIZED", "Unauthorized")
-        }
-        return found
+        try await cookie.requireSession(request, in: sessions)
     }
 }

@@ -73,11 +73,12 @@ struct SessionCookie: Sendable {
         [expired(name), expired(dontRememberName)]
     }
 
-    private func expired(_ cookieName: String) -> String {
+    func expired(_ cookieName: String) -> String {
         attributes("\(cookieName)=", maxAge: 0)
     }
 
-    private func attributes(_ pair: String, maxAge: Int?) -> String {
+    /// A `Set-Cookie` value with the attributes every auth cookie shares, in Better Auth's order.
+    func attributes(_ pair: String, maxAge: Int?) -> String {
         var parts = [pair]
         if let maxAge { parts.append("Max-Age=\(maxAge)") }
         parts.append("Path=/")
@@ -87,7 +88,8 @@ struct SessionCookie: Sendable {
         return parts.joined(separator: "; ")
     }
 
-    private func cookie(named wanted: String, in request: Request) -> String? {
+    /// The raw value of a request cookie.
+    func cookie(named wanted: String, in request: Request) -> String? {
         for header in request.headers[values: .cookie] {
             for pair in header.split(separator: ";") {
                 let trimmed = pair.trimmingCharacters(in: .whitespaces)
@@ -96,6 +98,20 @@ struct SessionCookie: Sendable {
             }
         }
         return nil
+    }
+
+    /// The caller's unexpired session and user, if the request carries a valid one.
+    func currentSession(_ request: Request, in sessions: SessionRepository) async throws -> (Session, User)? {
+        guard let token = token(from: request) else { return nil }
+        return try await sessions.find(token: token)
+    }
+
+    /// Like `currentSession`, but 401 `UNAUTHORIZED` without one.
+    func requireSession(_ request: Request, in sessions: SessionRepository) async throws -> (Session, User) {
+        guard let found = try await currentSession(request, in: sessions) else {
+            throw AppError.unauthorized("UNAUTHORIZED", "Unauthorized")
+        }
+        return found
     }
 
     /// `encodeURIComponent`, as Better Auth encodes cookie values.

@@ -30,8 +30,7 @@ struct SessionRoutes: Sendable {
     }
 
     func getSession(_ request: Request) async throws -> Response {
-        let presented = cookie.token(from: request)
-        guard let token = presented, let (session, user) = try await sessions.find(token: token) else {
+        guard let (session, user) = try await cookie.currentSession(request, in: sessions) else {
             var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
             // A session cookie that no longer works is removed, as Better Auth does.
             if request.headers[.cookie]?.contains(cookie.name) == true {
@@ -44,7 +43,7 @@ struct SessionRoutes: Sendable {
         let now = Date()
         if !cookie.isDontRemember(request), cookie.policy.isDueForRefresh(session, now: now) {
             current = try await sessions.extend(session, to: now.addingTimeInterval(cookie.policy.expiresIn), now: now)
-            headers = cookie.establishingHeaders(token: token, rememberMe: true)
+            headers = cookie.establishingHeaders(token: session.token, rememberMe: true)
         }
         headers[.setAuthJWT] = try await issuer.token(for: current, user: user, now: now)
         return try Response.json(SessionResult(session: current, user: user), headers: headers)

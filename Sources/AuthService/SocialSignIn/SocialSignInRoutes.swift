@@ -61,21 +61,21 @@ struct SocialSignInRoutes: Sendable {
             key: state)
         let url = github.authorizeURL(state: state, codeChallenge: challenge, redirectURI: redirectURI)
         var headers: HTTPFields = [.location: url]
-        headers.append(HTTPField(name: .setCookie, value: "\(stateCookieName)=\(cookie.value(for: nonce)); Max-Age=\(states.lifetime); Path=/; HttpOnly\(cookie.secure ? "; Secure" : ""); SameSite=Lax"))
+        headers.append(HTTPField(name: .setCookie, value: cookie.attributes("\(stateCookieName)=\(cookie.value(for: nonce))", maxAge: states.lifetime)))
         return try Response.json(StartResult(url: url, redirect: body.disableRedirect != true), headers: headers)
     }
 
     func callback(_ request: Request) async -> Response {
         let query = request.uri.queryParameters
         var clearState = HTTPFields()
-        clearState.append(HTTPField(name: .setCookie, value: "\(stateCookieName)=; Max-Age=0; Path=/; HttpOnly\(cookie.secure ? "; Secure" : ""); SameSite=Lax"))
+        clearState.append(HTTPField(name: .setCookie, value: cookie.expired(stateCookieName)))
 
         guard let stateKey = query["state"].map(String.init), let state = try? await states.consume(stateKey) else {
             return redirect(to: errorURL(nil, "state_mismatch"), headers: clearState)
         }
         let failure = { (code: String) in redirect(to: errorURL(state.errorCallbackURL, code), headers: clearState) }
         // The callback must arrive in the browser that started the flow.
-        guard let raw = cookieValue(stateCookieName, in: request), let nonce = cookie.token(fromCookieValue: raw),
+        guard let raw = cookie.cookie(named: stateCookieName, in: request), let nonce = cookie.token(fromCookieValue: raw),
               ConstantTime.equals(Self.digest(nonce), state.browserBinding)
         else { return failure("state_mismatch") }
         if let providerError = query["error"].map(String.init) {
@@ -146,18 +146,6 @@ struct SocialSignInRoutes: Sendable {
 
     private func absolute(_ url: String) -> String {
         url.hasPrefix("/") ? publicURL + url : url
-    }
-
-    private func cookieValue(_ name: String, in request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let trimmed = pair.trimmingCharacters(in: .whitespaces)
-                if let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name {
-                    return String(trimmed[trimmed.index(after: equals)...])
-                }
-            }
-        }
-        return nil
     }
 
     static func digest(_ nonce: String) -> String {

@@ -16,9 +16,7 @@ struct TokenRoutes: Sendable {
     func register(on group: RouterGroup<AppRequestContext>) {
         /// A freshly signed RS256 JWT for the caller's session.
         group.get("/token") { request, _ in
-            guard let token = cookie.token(from: request), let (_, user) = try await sessions.find(token: token) else {
-                throw AppError.unauthorized("UNAUTHORIZED", "Unauthorized")
-            }
+            let (_, user) = try await cookie.requireSession(request, in: sessions)
             guard let key = keys.signer() else { throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.") }
             let (jwt, _) = try await issuer.sign(user: user, key: key)
             return try Response.json(TokenResult(token: jwt))
