@@ -11,6 +11,7 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
