@@ -97,7 +97,7 @@ struct EmailAuthRoutes: Sendable {
         for user: User, rememberMe: Bool, request: Request, context: AppRequestContext, body: (String) -> Body
     ) async throws -> Response {
         let session = try await sessions.create(
-            userId: user.id, lifetime: rememberMe ? cookie.policy.expiresIn : cookie.policy.shortExpiresIn,
+            userId: user.id, lifetime: cookie.policy.lifetime(rememberMe: rememberMe),
             ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
         return try Response.json(body(session.token), headers: cookie.establishingHeaders(token: session.token, rememberMe: rememberMe))
     }

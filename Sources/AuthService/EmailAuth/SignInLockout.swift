@@ -27,11 +27,6 @@ struct SignInLockout: Sendable {
         "signin-fail:" + Hex.encode(SHA256.hash(data: Array(email.utf8)).prefix(16)) + ":" + ip
     }
 
-    private var windowMilliseconds: Int64 {
-        let parts = window.components
-        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
-    }
-
     /// Seconds until the pair may try again, or nil when it is not locked.
     func lockedFor(email: String, ip: String) async -> Int64? {
         do {
@@ -45,7 +40,7 @@ struct SignInLockout: Sendable {
     }
 
     func recordFailure(email: String, ip: String) async {
-        _ = try? await redis.send(["EVAL", Self.failScript, "1", key(email: email, ip: ip), String(windowMilliseconds), String(threshold)])
+        _ = try? await redis.send(["EVAL", Self.failScript, "1", key(email: email, ip: ip), String(window.wholeMilliseconds), String(threshold)])
     }
 
     func reset(email: String, ip: String) async {

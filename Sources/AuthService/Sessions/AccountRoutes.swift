@@ -69,7 +69,7 @@ struct AccountRoutes: Sendable {
             // Every session ends, including this one; the caller continues in a new one.
             let remember = !cookie.isDontRemember(request)
             let fresh = try await sessions.create(
-                userId: user.id, lifetime: remember ? cookie.policy.expiresIn : cookie.policy.shortExpiresIn,
+                userId: user.id, lifetime: cookie.policy.lifetime(rememberMe: remember),
                 ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
             try await sessions.deleteOthers(userId: user.id, keeping: fresh.token)
             return try Response.json(

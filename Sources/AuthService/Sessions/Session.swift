@@ -37,6 +37,11 @@ struct SessionPolicy: Sendable {
     /// `rememberMe: false`: one day, never extended, and a browser-session cookie.
     var shortExpiresIn: TimeInterval = 24 * 3600
 
+    /// How long a new session lasts.
+    func lifetime(rememberMe: Bool) -> TimeInterval {
+        rememberMe ? expiresIn : shortExpiresIn
+    }
+
     /// True when `get-session` should push the expiry out again.
     func isDueForRefresh(_ session: Session, now: Date) -> Bool {
         session.expiresAt.timeIntervalSince(now) < expiresIn - updateAge

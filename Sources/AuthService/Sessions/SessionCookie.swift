@@ -68,9 +68,13 @@ struct SessionCookie: Sendable {
         return headers
     }
 
-    /// `Set-Cookie` values that remove the session.
-    func clearCookies() -> [String] {
-        [expired(name), expired(dontRememberName)]
+    /// The response headers that remove the session's cookies.
+    func clearingHeaders() -> HTTPFields {
+        var headers = HTTPFields()
+        for cookieName in [name, dontRememberName] {
+            headers.append(HTTPField(name: .setCookie, value: expired(cookieName)))
+        }
+        return headers
     }
 
     func expired(_ cookieName: String) -> String {

@@ -47,8 +47,12 @@ struct SessionRepository: Sendable {
         return extended
     }
 
-    func delete(token: String) async throws {
-        try await postgres.query(#"DELETE FROM "session" WHERE "token" = \#(token)"#, logger: logger)
+    /// Deletes the session with this token; returns its id, or nil if there was none.
+    @discardableResult
+    func delete(token: String) async throws -> String? {
+        let rows = try await postgres.query(#"DELETE FROM "session" WHERE "token" = \#(token) RETURNING "id""#, logger: logger)
+        for try await id in rows.decode(String.self) { return id }
+        return nil
     }
 }
 

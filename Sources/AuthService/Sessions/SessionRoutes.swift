@@ -31,11 +31,10 @@ struct SessionRoutes: Sendable {
 
     func getSession(_ request: Request) async throws -> Response {
         guard let (session, user) = try await cookie.currentSession(request, in: sessions) else {
-            var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
             // A session cookie that no longer works is removed, as Better Auth does.
-            if request.headers[.cookie]?.contains(cookie.name) == true {
-                for value in cookie.clearCookies() { headers.append(HTTPField(name: .setCookie, value: value)) }
-            }
+            var headers = request.headers[.cookie]?.contains(cookie.name) == true ? cookie.clearingHeaders() : HTTPFields()
+            headers[.contentType] = "application/json; charset=utf-8"
+            headers[.cacheControl] = "no-store"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "null")))
         }
         var current = session
@@ -53,12 +52,7 @@ struct SessionRoutes: Sendable {
         guard let token = cookie.token(from: request) else {
             throw AppError.badRequest("FAILED_TO_GET_SESSION", "Failed to get session")
         }
-        if let (session, _) = try await sessions.find(token: token) { issuer.forget(sessionID: session.id) }
-        try await sessions.delete(token: token)
-        var headers = HTTPFields()
-        for value in cookie.clearCookies() {
-            headers.append(HTTPField(name: .setCookie, value: value))
-        }
-        return try Response.json(Success(success: true), headers: headers)
+        if let sessionID = try await sessions.delete(token: token) { issuer.forget(sessionID: sessionID) }
+        return try Response.json(Success(success: true), headers: cookie.clearingHeaders())
     }
 }

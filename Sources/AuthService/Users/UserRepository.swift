@@ -29,17 +29,26 @@ struct UserRepository: Sendable {
 
     /// Creates a user with a credential account in one transaction.
     func create(name: String, email: String, image: String?, passwordHash: String) async throws -> User {
+        try await insert(name: name, email: email, emailVerified: false, image: image, providerId: "credential", accountId: nil, password: passwordHash, scope: nil)
+    }
+
+    /// The user and their first account, in one transaction; `accountId` defaults to the user id
+    /// (Better Auth's convention for credential accounts). A taken email is `CreateError.emailTaken`.
+    private func insert(
+        name: String, email: String, emailVerified: Bool, image: String?,
+        providerId: String, accountId: String?, password: String?, scope: String?
+    ) async throws -> User {
         let now = Date()
-        let user = User(id: AuthID.make(), name: name, email: email, emailVerified: false, image: image, createdAt: now, updatedAt: now)
+        let user = User(id: AuthID.make(), name: name, email: email, emailVerified: emailVerified, image: image, createdAt: now, updatedAt: now)
         do {
             try await postgres.withTransaction(logger: logger) { connection in
                 try await connection.query("""
                     INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
-                    VALUES (\(user.id), \(user.name), \(user.email), false, \(user.image), \(now), \(now))
+                    VALUES (\(user.id), \(name), \(email), \(emailVerified), \(image), \(now), \(now))
                     """, logger: logger)
                 try await connection.query("""
-                    INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
-                    VALUES (\(AuthID.make()), \(user.id), 'credential', \(user.id), \(passwordHash), \(now), \(now))
+                    INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", "scope", "createdAt", "updatedAt")
+                    VALUES (\(AuthID.make()), \(accountId ?? user.id), \(providerId), \(user.id), \(password), \(scope), \(now), \(now))
                     """, logger: logger)
             }
         } catch let error as PostgresTransactionError {
@@ -93,18 +102,6 @@ extension UserRepository {
 
     /// Creates a user signed up through a provider, with the provider account, in one transaction.
     func create(name: String, email: String, emailVerified: Bool, image: String?, providerId: String, accountId: String, scope: String?) async throws -> User {
-        let now = Date()
-        let user = User(id: AuthID.make(), name: name, email: email, emailVerified: emailVerified, image: image, createdAt: now, updatedAt: now)
-        try await postgres.withTransaction(logger: logger) { connection in
-            try await connection.query("""
-                INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
-                VALUES (\(user.id), \(name), \(email), \(emailVerified), \(image), \(now), \(now))
-                """, logger: logger)
-            try await connection.query("""
-                INSERT INTO "account" ("id", "accountId", "providerId", "userId", "scope", "createdAt", "updatedAt")
-                VALUES (\(AuthID.make()), \(accountId), \(providerId), \(user.id), \(scope), \(now), \(now))
-                """, logger: logger)
-        }
-        return user
+        try await insert(name: name, email: email, emailVerified: emailVerified, image: image, providerId: providerId, accountId: accountId, password: nil, scope: scope)
     }
 }

@@ -15,8 +15,7 @@ public struct RateLimitRule: Sendable, Hashable {
     }
 
     var windowMilliseconds: Int64 {
-        let (seconds, attoseconds) = window.components
-        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        max(1, window.wholeMilliseconds)
     }
 }
 

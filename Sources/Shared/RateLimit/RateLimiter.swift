@@ -96,7 +96,6 @@ final class InMemoryRateLimiter: Sendable {
             windows[key] = window
             return (window.count, window.resetsAt)
         }
-        let left = now.duration(to: resetsAt).components
-        return RateLimiter.decision(rule: rule, count: count, resetMilliseconds: left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000)
+        return RateLimiter.decision(rule: rule, count: count, resetMilliseconds: now.duration(to: resetsAt).wholeMilliseconds)
     }
 }

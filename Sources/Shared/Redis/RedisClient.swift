@@ -114,7 +114,7 @@ public final class RedisClient: Service, Sendable {
     func backoff(attempt: Int) -> Duration {
         let exponent = min(attempt - 1, 16)
         let ceiling = min(options.maximumBackoff, options.initialBackoff * (1 << exponent))
-        let millis = Int(ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
+        let millis = Int(ceiling.wholeMilliseconds)
         return .milliseconds(Int.random(in: max(1, millis / 2)...max(1, millis)))
     }
 
