@@ -38,6 +38,8 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // glibc's <malloc.h> (mallopt), for the password-hashing pool's memory.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
             name: "Shared",
             dependencies: [
@@ -72,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "AuthService",
             dependencies: [
-                "Shared", "DB",
+                "Shared", "DB", "CMalloc",
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

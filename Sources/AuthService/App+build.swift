@@ -27,7 +27,7 @@ struct AuthRoutes: Sendable {
 
     func register(on router: Router<AppRequestContext>) {
         let users = UserRepository(postgres: infrastructure.postgres, logger: logger)
-        let sessions = SessionRepository(postgres: infrastructure.postgres, logger: logger)
+        let sessions = SessionRepository(postgres: infrastructure.postgres, logger: logger, cache: SessionCache(ttl: config.sessionCacheTTL))
         let cookie = SessionCookie(secret: config.betterAuthSecret, secure: config.secureCookies, policy: config.sessions)
         let lockout = SignInLockout(threshold: config.lockoutThreshold, window: config.lockoutWindow, redis: infrastructure.redis, logger: logger)
 

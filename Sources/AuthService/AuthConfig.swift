@@ -17,6 +17,9 @@ struct AuthConfig: Sendable {
     /// JWTs live 15 minutes; the JWKS may be cached 5 minutes (and a new key waits that long).
     var jwtLifetime: TimeInterval = 15 * 60
     var jwksCachePeriod: TimeInterval = 300
+    /// How long a replica may serve a session it read from the database without reading it
+    /// again (`SESSION_CACHE_SECONDS`, default 5, 0 = off): how late other replicas see a revocation.
+    var sessionCacheTTL: TimeInterval = 5
 
     /// "Sign in with GitHub", when `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET` are set.
     var github: (clientID: String, clientSecret: String)?
@@ -25,6 +28,7 @@ struct AuthConfig: Sendable {
         self.common = try CommonConfig(env, portVariable: "AUTH_PORT", defaultPort: 5001)
         self.betterAuthSecret = try env.secret(
             "BETTER_AUTH_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
+        self.sessionCacheTTL = TimeInterval(try env.int("SESSION_CACHE_SECONDS", default: 5, range: 0...300))
         switch (env.string("GITHUB_CLIENT_ID"), env.string("GITHUB_CLIENT_SECRET")) {
         case (let id?, let secret?): self.github = (id, secret)
         case (nil, nil): self.github = nil

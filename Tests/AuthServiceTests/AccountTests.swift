@@ -45,6 +45,8 @@ import TestSupport
             let foreign = try await client.post("/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#, headers: [.cookie: other, .origin: trustedOrigin])
             #expect(foreign.status == .badRequest)
 
+            // Read (and so cached) before it is revoked: revocation must not leave it usable.
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: second]).json["session"] != nil)
             let revoked = try await client.post("/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#, headers: [.cookie: first, .origin: trustedOrigin])
             #expect(revoked.status == .ok)
             #expect(revoked.json["status"] as? Bool == true)
@@ -88,6 +90,7 @@ import TestSupport
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             let other = try #require(try await client.signIn().cookiePair(cookieName))
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: other]).json["session"] != nil)
             let response = try await client.post(
                 "/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"new-password-2","revokeOtherSessions":true}"#,
                 headers: [.cookie: cookie, .origin: trustedOrigin])

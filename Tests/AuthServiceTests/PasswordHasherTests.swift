@@ -32,4 +32,16 @@ import Testing
         #expect(try await !hasher.verify("x", against: "not-a-hash"))
         #expect(try await !hasher.verify("x", against: "abcd:1234"))
     }
+
+    /// scrypt yields the CPU to request handling: its pool's threads run under SCHED_IDLE.
+    @Test func hashesOnLowPriorityThreads() async throws {
+        #expect(hasher.threadPool.pool === LowPriorityThreadPool.shared.pool)
+        let policies = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<8 { group.addTask { try await hasher.threadPool.run { LowPriorityThreadPool.currentThreadPolicy() } } }
+            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+        }
+        #expect(policies == [LowPriorityThreadPool.idlePolicy])
+        // The caller's own thread is untouched.
+        #expect(LowPriorityThreadPool.currentThreadPolicy() == 0)
+    }
 }

@@ -99,6 +99,7 @@ import TestSupport
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             let headers: HTTPFields = [.cookie: cookie, .origin: trustedOrigin]
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
             let response = try await client.post("/api/auth/sign-out", "{}", headers: headers)
             #expect(response.status == .ok)
             #expect(response.json["success"] as? Bool == true)
@@ -135,6 +136,35 @@ import TestSupport
         }
     }
 
+    /// A replica serves a session it has just read without reading it again, and notices a
+    /// revocation made elsewhere (here: straight in the database) once the cache period is over.
+    @Test func sessionsRevokedElsewhereStopWorkingAfterTheCachePeriod() async throws {
+        let app = try await AuthTestApp.make(overrides: ["SESSION_CACHE_SECONDS": "3"])
+        #expect(app.config.sessionCacheTTL == 3)
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            let headers: HTTPFields = [.cookie: cookie]
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers).json["session"] != nil)
+            try await app.sql { sql in try await sql.query(#"DELETE FROM "session""#) }
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers).json["session"] != nil)
+            try await Task.sleep(for: .milliseconds(3_100))
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers).text == "null")
+        }
+    }
+
+    @Test func sessionCacheCanBeTurnedOff() async throws {
+        let app = try await AuthTestApp.make(overrides: ["SESSION_CACHE_SECONDS": "0"])
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
+            try await app.sql { sql in try await sql.query(#"DELETE FROM "session""#) }
+            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+        }
+        #expect(throws: ConfigurationError.self) {
+            try AuthConfig(TestConfig.environment(database: app.database, redis: try TestServers.redisURL(), overrides: ["SESSION_CACHE_SECONDS": "-1"]))
+        }
+    }
+
     @Test func okAnswers() async throws {
         let app = try await AuthTestApp.make()
         try await app.test { client in
@@ -143,5 +173,26 @@ import TestSupport
             #expect(response.text == #"{"ok":true}"#)
             #expect(response.headers[.rateLimitLimit] == "100")
         }
+    }
+}
+
+@Suite struct SessionCookieTests {
+    let cookie = SessionCookie(secret: String(repeating: "s", count: 32), secure: true, policy: SessionPolicy())
+
+    @Test func valuesRoundTripThroughEncodeURIComponent() {
+        let token = "abcDEF123"
+        let value = cookie.value(for: token)
+        #expect(value.contains("%"))  // the base64 signature's "=" / "+" / "/" are escaped
+        #expect(cookie.token(fromCookieValue: value) == token)
+        #expect(cookie.token(fromCookieValue: value.removingPercentEncoding!) == token)
+    }
+
+    @Test func percentDecodingRejectsMalformedEscapes() {
+        #expect(SessionCookie.percentDecode("a%3Db%2fc") == "a=b/c")
+        #expect(SessionCookie.percentDecode("plain") == "plain")
+        #expect(SessionCookie.percentDecode("%zz") == nil)
+        #expect(SessionCookie.percentDecode("%3") == nil)
+        #expect(SessionCookie.percentDecode("%FF") == nil)
+        #expect(cookie.token(fromCookieValue: "abc.%zz") == nil)
     }
 }

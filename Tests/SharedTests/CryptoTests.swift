@@ -110,3 +110,52 @@ import Testing
         #expect(fromText?.id != nil && fromText?.id == fromBase64?.id)
     }
 }
+
+@Suite struct Base64URLTests {
+    /// RFC 4648 §10 test vectors, unpadded, plus bytes that use both URL-safe characters.
+    @Test func encodesTheRFCVectors() {
+        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        for (plain, encoded) in vectors {
+            #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
+            #expect(Base64URL.decode(encoded) == Array(plain.utf8))
+        }
+        #expect(Base64URL.encode([0xFB, 0xFF, 0xBF]) == "-_-_")
+        #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
+    }
+
+    @Test func roundTripsEveryLength() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            let encoded = Base64URL.encode(bytes)
+            #expect(!encoded.contains(where: { "+/=".contains($0) }))
+            #expect(Base64URL.decode(encoded) == bytes)
+        }
+    }
+
+    @Test func rejectsPaddingTheStandardAlphabetAndImpossibleLengths() {
+        #expect(Base64URL.decode("Zg==") == nil)
+        #expect(Base64URL.decode("+/+/") == nil)
+        #expect(Base64URL.decode("Zm9vY") == nil)
+        #expect(Base64URL.decode("Zm9v!") == nil)
+    }
+}
+
+@Suite struct RandomTokenTests {
+    @Test func drawsEveryCharacterOfTheAlphabetAndNothingElse() {
+        let alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        let tokens = (0..<200).map { _ in RandomToken.string(length: 32) }
+        #expect(tokens.allSatisfy { $0.count == 32 && $0.allSatisfy(alphabet.contains) })
+        #expect(Set(tokens.joined()) == Set(alphabet))
+        #expect(Set(tokens).count == tokens.count)
+        #expect(RandomToken.string(length: 0) == "")
+        #expect(RandomToken.string(length: 5, alphabet: "x") == "xxxxx")
+    }
+
+    @Test func bytesAreFreshEachTime() {
+        #expect(RandomToken.bytes(32).count == 32)
+        #expect(RandomToken.bytes(32) != RandomToken.bytes(32))
+        #expect(RandomToken.bytes(0).isEmpty)
+        #expect(Base64URL.decode(RandomToken.base64URL(byteCount: 24))?.count == 24)
+    }
+}

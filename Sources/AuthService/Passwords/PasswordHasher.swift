@@ -1,22 +1,22 @@
 import Crypto
 import CryptoExtras
 import Foundation
-import NIOPosix
 import Shared
 
 /// Better Auth's password hashes: scrypt (N=16384, r=16, p=1, 64-byte key) over the
 /// NFKC-normalised password, stored as `hex(salt):hex(key)` where the 32-character hex salt
 /// *string* is itself the scrypt salt. Hashes imported from Better Auth verify unchanged.
 ///
-/// scrypt takes ~32 MiB and tens of milliseconds, so it runs on NIO's blocking thread pool,
-/// never on an event loop.
+/// scrypt takes ~32 MiB and up to a few hundred milliseconds of CPU, so it runs on its own
+/// low-priority thread pool, never on an event loop: while people sign in, request handling
+/// still gets the CPU first.
 struct PasswordHasher: Sendable {
     static let minimumLength = 8
     static let maximumLength = 128
 
-    let threadPool: NIOThreadPool
+    let threadPool: LowPriorityThreadPool
 
-    init(threadPool: NIOThreadPool = .singleton) {
+    init(threadPool: LowPriorityThreadPool = .shared) {
         self.threadPool = threadPool
     }
 
@@ -46,7 +46,7 @@ struct PasswordHasher: Sendable {
     private func derive(_ password: String, salt: String) async throws -> [UInt8] {
         let normalised = Array(password.precomposedStringWithCompatibilityMapping.utf8)
         let saltBytes = Array(salt.utf8)
-        return try await threadPool.runIfActive {
+        return try await threadPool.run {
             let key = try KDF.Scrypt.deriveKey(
                 from: normalised, salt: saltBytes, outputByteCount: 64, rounds: 16384, blockSize: 16, parallelism: 1)
             return key.withUnsafeBytes { Array($0) }

@@ -22,7 +22,7 @@ struct SessionCookie: Sendable {
 
     /// The token a signed cookie value carries, if its signature is ours.
     func token(fromCookieValue raw: String) -> String? {
-        let decoded = raw.removingPercentEncoding ?? raw
+        guard let decoded = Self.percentDecode(raw) else { return nil }
         guard let dot = decoded.lastIndex(of: ".") else { return nil }
         let token = String(decoded[..<dot])
         let signature = String(decoded[decoded.index(after: dot)...])
@@ -95,10 +95,13 @@ struct SessionCookie: Sendable {
     /// The raw value of a request cookie.
     func cookie(named wanted: String, in request: Request) -> String? {
         for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let trimmed = pair.trimmingCharacters(in: .whitespaces)
-                guard let equals = trimmed.firstIndex(of: "=") else { continue }
-                if trimmed[..<equals] == wanted { return String(trimmed[trimmed.index(after: equals)...]) }
+            for pair in header.utf8.split(separator: UInt8(ascii: ";")) {
+                let trimmed = pair.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                guard let equals = trimmed.firstIndex(of: UInt8(ascii: "=")) else { continue }
+                if trimmed[..<equals].elementsEqual(wanted.utf8) {
+                    let value = trimmed[trimmed.index(after: equals)...].reversed().drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                    return String(decoding: value.reversed(), as: UTF8.self)
+                }
             }
         }
         return nil
@@ -116,6 +119,21 @@ struct SessionCookie: Sendable {
             throw AppError.unauthorized("UNAUTHORIZED", "Unauthorized")
         }
         return found
+    }
+
+    /// `decodeURIComponent` for cookie values; nil for a malformed escape or invalid UTF-8.
+    /// (Foundation's `removingPercentEncoding` goes through NSString on Linux: slow per request.)
+    static func percentDecode(_ value: String) -> String? {
+        guard value.utf8.contains(UInt8(ascii: "%")) else { return value }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(value.utf8.count)
+        var iterator = value.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     /// `encodeURIComponent`, as Better Auth encodes cookie values.

@@ -6,6 +6,8 @@ import PostgresNIO
 struct SessionRepository: Sendable {
     let postgres: PostgresClient
     let logger: Logger
+    /// Serves repeated lookups of one token for a few seconds; see `SessionCache`.
+    var cache = SessionCache(ttl: 0)
 
     func create(userId: String, lifetime: TimeInterval, ipAddress: String?, userAgent: String?, now: Date = Date()) async throws -> Session {
         let session = Session(
@@ -20,6 +22,7 @@ struct SessionRepository: Sendable {
 
     /// The unexpired session with this token, and its user.
     func find(token: String, now: Date = Date()) async throws -> (Session, User)? {
+        if let cached = cache.get(token: token, now: now) { return cached }
         let rows = try await postgres.query("""
             SELECT s."id", s."token", s."userId", s."expiresAt", s."createdAt", s."updatedAt", s."ipAddress", s."userAgent",
                    u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt"
@@ -31,6 +34,7 @@ struct SessionRepository: Sendable {
         {
             let session = Session(id: id, token: token, userId: userId, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt, ipAddress: ip, userAgent: agent)
             let user = User(id: userId, name: name, email: email, emailVerified: verified, image: image, createdAt: userCreated, updatedAt: userUpdated)
+            cache.put(session, user: user, now: now)
             return (session, user)
         }
         return nil
@@ -44,12 +48,14 @@ struct SessionRepository: Sendable {
         var extended = session
         extended.expiresAt = expiresAt
         extended.updatedAt = now
+        cache.remove(token: session.token)
         return extended
     }
 
     /// Deletes the session with this token; returns its id, or nil if there was none.
     @discardableResult
     func delete(token: String) async throws -> String? {
+        defer { cache.remove(token: token) }  // after the delete, so a racing read cannot re-cache it
         let rows = try await postgres.query(#"DELETE FROM "session" WHERE "token" = \#(token) RETURNING "id""#, logger: logger)
         for try await id in rows.decode(String.self) { return id }
         return nil
@@ -75,6 +81,7 @@ extension SessionRepository {
 
     /// Deletes one of the user's sessions; false when the token is not one of theirs.
     func delete(token: String, ofUser userId: String) async throws -> Bool {
+        defer { cache.remove(token: token) }  // after the delete, so a racing read cannot re-cache it
         let rows = try await postgres.query(
             #"DELETE FROM "session" WHERE "token" = \#(token) AND "userId" = \#(userId) RETURNING "id""#, logger: logger)
         for try await _ in rows { return true }
@@ -83,6 +90,7 @@ extension SessionRepository {
 
     /// Deletes every session of the user except `keeping`.
     func deleteOthers(userId: String, keeping token: String) async throws {
+        defer { cache.removeAll(userId: userId, except: token) }
         try await postgres.query(#"DELETE FROM "session" WHERE "userId" = \#(userId) AND "token" <> \#(token)"#, logger: logger)
     }
 }

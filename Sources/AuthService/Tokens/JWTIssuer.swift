@@ -72,8 +72,7 @@ final class JWTIssuer: Sendable {
             iat: issuedAt, exp: issuedAt + Int64(lifetime), iss: issuer, aud: issuer)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let header = try encoder.encode(["alg": "RS256", "kid": key.id, "typ": "JWT"])
-        let signingInput = Base64URL.encode(header) + "." + Base64URL.encode(try encoder.encode(claims))
+        let signingInput = key.encodedJWTHeader + "." + Base64URL.encode(try encoder.encode(claims))
         let privateKey = key.privateKey
         let signature = try await NIOThreadPool.singleton.runIfActive {
             try privateKey.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation

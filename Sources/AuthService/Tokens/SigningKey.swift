@@ -10,6 +10,19 @@ struct SigningKey: Sendable {
     let privateKey: _RSA.Signing.PrivateKey
     let createdAt: Date
     let expiresAt: Date?
+    /// The base64url JWS header of tokens this key signs, made once rather than per token.
+    let encodedJWTHeader: String
+
+    init(id: String, privateKey: _RSA.Signing.PrivateKey, createdAt: Date, expiresAt: Date?) {
+        self.id = id
+        self.privateKey = privateKey
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let header = (try? encoder.encode(["alg": "RS256", "kid": id, "typ": "JWT"])) ?? Data()
+        self.encodedJWTHeader = Base64URL.encode(header)
+    }
 
     /// The public half as a JWK, with `alg` so verifiers never take the algorithm from a token.
     var publicJWK: PublicJWK {

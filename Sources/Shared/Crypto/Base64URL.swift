@@ -1,37 +1,71 @@
+import Crypto
 import Foundation
 
 /// Unpadded base64url (RFC 4648 §5), as JOSE and URL-safe tokens use it.
 public enum Base64URL {
+    /// Foundation's base64, with the alphabet mapped in one pass over the bytes (on Linux,
+    /// `String.replacingOccurrences` goes through NSString and cost more than the encoding).
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let standard = Data(bytes).base64EncodedData()
+        var url = [UInt8]()
+        url.reserveCapacity(standard.count)
+        for byte in standard {
+            switch byte {
+            case UInt8(ascii: "+"): url.append(UInt8(ascii: "-"))
+            case UInt8(ascii: "/"): url.append(UInt8(ascii: "_"))
+            case UInt8(ascii: "="): continue
+            default: url.append(byte)
+            }
+        }
+        return String(decoding: url, as: UTF8.self)
     }
 
+    /// The bytes of unpadded base64url; nil for padding, the standard alphabet or a bad length.
     public static func decode(_ string: String) -> [UInt8]? {
-        var base64 = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        guard !base64.contains("=") else { return nil }
-        let remainder = base64.utf8.count % 4
+        var standard = [UInt8]()
+        standard.reserveCapacity(string.utf8.count + 3)
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return nil
+            default: standard.append(byte)
+            }
+        }
+        let remainder = standard.count % 4
         if remainder == 1 { return nil }
-        if remainder > 0 { base64 += String(repeating: "=", count: 4 - remainder) }
-        return Data(base64Encoded: base64).map(Array.init)
+        if remainder > 0 { standard += Array(repeating: UInt8(ascii: "="), count: 4 - remainder) }
+        return Data(base64Encoded: Data(standard)).map(Array.init)
     }
 }
 
-/// Random tokens from the system's cryptographically secure generator.
+/// Random tokens from a cryptographically secure generator: BoringSSL's `RAND_bytes` (through
+/// swift-crypto), seeded by the kernel, so a token costs no system call per byte.
 public enum RandomToken {
-    /// `byteCount` random bytes as unpadded base64url.
-    public static func base64URL(byteCount: Int = 32) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    /// `count` random bytes.
+    public static func bytes(_ count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
+        return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
     }
 
-    /// A string of `length` characters from `alphabet` (uniform: rejection-free since
-    /// `Int.random(in:)` is unbiased).
+    /// `byteCount` random bytes as unpadded base64url.
+    public static func base64URL(byteCount: Int = 32) -> String {
+        Base64URL.encode(bytes(byteCount))
+    }
+
+    /// A string of `length` characters drawn uniformly from an ASCII `alphabet` (bytes at or
+    /// above the largest multiple of its size are rejected, so there is no modulo bias).
     public static func string(length: Int, alphabet: String = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") -> String {
-        var generator = SystemRandomNumberGenerator()
-        let chars = Array(alphabet)
-        return String((0..<length).map { _ in chars[Int.random(in: 0..<chars.count, using: &generator)] })
+        let characters = Array(alphabet.utf8)
+        precondition(!characters.isEmpty && characters.count <= 256 && characters.count == alphabet.count, "the alphabet must be ASCII")
+        let limit = 256 - 256 % characters.count
+        var result = [UInt8]()
+        result.reserveCapacity(length)
+        while result.count < length {
+            for byte in bytes(length - result.count + 8) where Int(byte) < limit && result.count < length {
+                result.append(characters[Int(byte) % characters.count])
+            }
+        }
+        return String(decoding: result, as: UTF8.self)
     }
 }
