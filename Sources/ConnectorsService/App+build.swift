@@ -3,9 +3,37 @@ import Hummingbird
 import Logging
 import Shared
 
-/// Wires the connectors service: PostgreSQL, Redis, the shared HTTP core and the feature routes.
+/// Wires the connectors service: PostgreSQL, Redis, the provider HTTP client, the JWKS cache,
+/// the shared HTTP core and the feature routes.
 func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some ApplicationProtocol {
     let infrastructure = Infrastructure(config.common, logger: logger)
-    let router = HTTPCore.router(context: AppRequestContext.self, config: config.common, readiness: infrastructure.readiness)
-    return HTTPCore.application(router: router, config: config.common, services: infrastructure.services, logger: logger)
+    let http = HTTPClientService()
+    let jwks = JWKSCache(url: config.jwksURL, http: http.client, logger: logger)
+    let verifier = JWTVerifier(keys: jwks, issuer: config.common.publicURL)
+    let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
+    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, logger: logger).register(on: router)
+    // Started in this order, stopped in reverse: the JWKS cache stops before the client it uses.
+    return HTTPCore.application(router: router, config: config.common, services: infrastructure.services + [http, jwks], logger: logger)
+}
+
+/// Every feature route, with its body limit, authentication and rate limit.
+struct ConnectorsRoutes: Sendable {
+    let config: ConnectorsConfig
+    let infrastructure: Infrastructure
+    let verifier: JWTVerifier
+    let logger: Logger
+
+    func register(on router: Router<ConnectorsRequestContext>) {
+        let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
+        let sealer = TokenSealer(box: config.secretBox)
+        let providers = ProviderRegistry(providers: [:], missing: [:])
+
+        // Routes for signed-in users: a valid JWT, then 100 requests per 10 s per user.
+        let authenticated = router.group()
+            .add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
+            .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
+            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
+                infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).register(on: authenticated)
+    }
 }

@@ -8,6 +8,8 @@ struct ConnectorsConfig: Sendable {
     /// Seals provider tokens at rest; previous keys still open older values.
     var secretBox: SecretBox
     var jwksURL: String
+    /// Ordinary JWT routes: 100 requests per 10 seconds per user.
+    var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
 
     init(_ env: Environment) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)

@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// A session row, serialised as Better Auth's `get-session` does.
 struct Session: Sendable, Equatable, Encodable {

@@ -28,13 +28,6 @@ struct User: Sendable, Equatable, Encodable {
     }
 }
 
-/// Dates as JavaScript's `Date.toJSON()` writes them (`2025-01-31T12:34:56.789Z`), which is
-/// what Better Auth's client parses.
-enum JSTime {
-    static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-    static func string(_ date: Date) -> String { style.format(date) }
-}
-
 /// Ids and session tokens as Better Auth generates them: 32 alphanumeric characters.
 enum AuthID {
     static func make() -> String { RandomToken.string(length: 32) }

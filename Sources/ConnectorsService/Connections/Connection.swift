@@ -1,0 +1,78 @@
+import Foundation
+import Shared
+
+/// The providers a user can connect.
+enum ProviderID: String, Codable, Sendable, CaseIterable {
+    case linear, github, slack
+}
+
+/// A user's link to one provider account: metadata in the clear, tokens only sealed.
+struct Connection: Sendable, Equatable {
+    enum Status: String, Codable, Sendable {
+        case active
+        case reauthRequired = "reauth_required"
+        case revoked
+    }
+
+    var id: String
+    var userId: String
+    var provider: ProviderID
+    var accountId: String
+    var accountName: String?
+    var scopes: [String]
+    var status: Status
+    /// Sealed (`SecretBox`) — never serialised.
+    var accessToken: String?
+    var refreshToken: String?
+    var expiresAt: Date?
+    var createdAt: Date
+    var updatedAt: Date
+
+    /// The additional authenticated data its tokens are sealed under: a ciphertext copied to
+    /// another row, or relabelled as another provider's, fails to open.
+    static func sealingContext(id: String, provider: ProviderID) -> String { "connection:\(id):\(provider.rawValue)" }
+    var sealingContext: String { Self.sealingContext(id: id, provider: provider) }
+}
+
+/// What the API returns about a connection: metadata, never a token.
+struct ConnectionView: Encodable, Sendable {
+    let id: String
+    let provider: ProviderID
+    let accountId: String
+    let accountName: String?
+    let scopes: [String]
+    let status: Connection.Status
+    let expiresAt: String?
+    let createdAt: String
+    let updatedAt: String
+
+    init(_ connection: Connection) {
+        self.id = connection.id
+        self.provider = connection.provider
+        self.accountId = connection.accountId
+        self.accountName = connection.accountName
+        self.scopes = connection.scopes
+        self.status = connection.status
+        self.expiresAt = connection.expiresAt.map(JSTime.string)
+        self.createdAt = JSTime.string(connection.createdAt)
+        self.updatedAt = JSTime.string(connection.updatedAt)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, provider, accountId, accountName, scopes, status, expiresAt, createdAt, updatedAt
+    }
+
+    // Explicit so that absent values are `null`, as the spec's shape lists every field.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(provider, forKey: .provider)
+        try container.encode(accountId, forKey: .accountId)
+        try container.encode(accountName, forKey: .accountName)
+        try container.encode(scopes, forKey: .scopes)
+        try container.encode(status, forKey: .status)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+    }
+}

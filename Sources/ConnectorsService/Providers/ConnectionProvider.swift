@@ -1,0 +1,81 @@
+import Foundation
+
+/// What the OAuth routes and the token refresher need from one provider. Adding a provider
+/// is one new file implementing this, and one line in `ProviderRegistry`.
+protocol ConnectionProvider: Sendable {
+    var id: ProviderID { get }
+
+    /// The provider's authorize (or install) URL for a state and, when `usesPKCE`, an S256
+    /// challenge.
+    func authorizeURL(state: String, codeChallenge: String?, redirectURI: String) -> String
+    var usesPKCE: Bool { get }
+
+    /// Turns the callback's query parameters into tokens and the account they belong to.
+    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant
+
+    /// New tokens for a refresh token (providers whose tokens expire).
+    func refresh(refreshToken: String) async throws(ProviderError) -> ProviderTokens
+
+    /// Revokes the token at the provider where it can; failures are logged, not thrown, since
+    /// the user asked for the connection to be gone either way.
+    func revoke(accessToken: String) async
+}
+
+extension ConnectionProvider {
+    var usesPKCE: Bool { false }
+    func refresh(refreshToken: String) async throws(ProviderError) -> ProviderTokens { throw .refreshUnsupported }
+    func revoke(accessToken: String) async {}
+}
+
+/// Tokens from a code exchange or a refresh.
+struct ProviderTokens: Sendable, Equatable {
+    var accessToken: String
+    var refreshToken: String?
+    var expiresAt: Date?
+    var scopes: [String]
+}
+
+/// A completed authorization: the tokens and the provider account they act as.
+struct ProviderGrant: Sendable, Equatable {
+    var tokens: ProviderTokens
+    var accountId: String
+    var accountName: String?
+}
+
+/// Why a provider step failed, in the words the callback's `error` parameter uses.
+enum ProviderError: Error, Equatable {
+    /// The user declined, or the provider sent `error=…` to the callback.
+    case denied(String)
+    /// The callback lacks what the provider always sends (code, installation id…).
+    case invalidCallback
+    /// The provider refused the grant (`invalid_grant`): the user must connect again.
+    case invalidGrant
+    /// The provider failed, timed out or answered something unreadable.
+    case unavailable(String)
+    case refreshUnsupported
+
+    /// The `error` query value the callback redirect carries.
+    var code: String {
+        switch self {
+        case .denied(let reason): reason == "access_denied" ? "access_denied" : "provider_error"
+        case .invalidCallback: "invalid_callback"
+        case .invalidGrant: "invalid_grant"
+        case .unavailable: "token_exchange_failed"
+        case .refreshUnsupported: "refresh_unsupported"
+        }
+    }
+}
+
+/// Scopes as providers return them: a space- or comma-separated string, or an array.
+enum ScopeList {
+    static func parse(_ value: Any?) -> [String] {
+        switch value {
+        case let string as String:
+            return string.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        case let array as [Any]:
+            return array.compactMap { $0 as? String }.flatMap { parse($0) }
+        default:
+            return []
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+import JWTKit
+
+/// The claims of the auth service's RS256 access tokens. Every check is made by
+/// `JWTVerifier` (which knows the expected issuer and the clock), not here.
+public struct AccessTokenClaims: JWTPayload, Equatable {
+    public var sub: String?
+    public var email: String?
+    public var name: String?
+    public var emailVerified: Bool?
+    public var iss: String?
+    /// A string or an array of strings (RFC 7519 §4.1.3).
+    public var aud: AudienceClaim?
+    public var exp: Int64?
+    public var nbf: Int64?
+    public var iat: Int64?
+
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// The caller a valid access token names.
+public struct AuthenticatedUser: Sendable, Equatable {
+    public let id: String
+    public let email: String?
+    public let name: String?
+}

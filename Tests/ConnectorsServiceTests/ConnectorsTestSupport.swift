@@ -1,0 +1,103 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import Shared
+import TestSupport
+
+@testable import ConnectorsService
+
+/// A connectors service on a fresh database, over real HTTP.
+struct ConnectorsTestApp {
+    let database: DatabaseURL
+    let config: ConnectorsConfig
+
+    static func make(overrides: [String: String] = [:], configure: (inout ConnectorsConfig) -> Void = { _ in }) async throws -> ConnectorsTestApp {
+        let database = try await TestDatabase.create(migrated: true)
+        var config = try ConnectorsConfig(TestConfig.environment(database: database, redis: try TestServers.redisURL(), overrides: overrides))
+        // Tests share Redis: each app gets its own rate-limit keys.
+        config.userLimit.name += "-" + RandomToken.string(length: 8)
+        configure(&config)
+        Telemetry.bootstrap(logLevel: .warning)
+        return ConnectorsTestApp(database: database, config: config)
+    }
+
+    func test<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        var logger = Logger(label: "connectors-test")
+        logger.logLevel = .warning
+        return try await buildApplication(config, logger: logger).test(.live) { client in
+            try await body(client)
+        }
+    }
+
+    func sql<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        try await TestDatabase.withClient(database, body)
+    }
+
+    /// A user row (connections reference users).
+    func insertUser(_ id: String) async throws {
+        try await sql { sql in
+            try await sql.query(#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES (\#(id), 'Test', \#(id + "@example.com"), true, now(), now())"#)
+        }
+    }
+
+    /// A connection row with sealed tokens, as the OAuth flow stores them.
+    @discardableResult
+    func insertConnection(userId: String, provider: ProviderID = .linear, accountId: String = "org-1", accessToken: String = "access-token-1") async throws -> String {
+        let id = RandomToken.string(length: 24)
+        let sealer = TokenSealer(box: config.secretBox)
+        let sealed = try sealer.seal(accessToken, id: id, provider: provider)
+        try await sql { sql in
+            try await sql.query("""
+                INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "scopes", "accessToken")
+                VALUES (\(id), \(userId), \(provider.rawValue), \(accountId), 'Acme', \(["read", "write"]), \(sealed))
+                """)
+        }
+        return id
+    }
+
+    func connectionCount() async throws -> Int {
+        try await sql { sql in
+            for try await count in try await sql.query(#"SELECT count(*)::int FROM "connection""#).decode(Int.self) { return count }
+            return -1
+        }
+    }
+}
+
+/// A stand-in for the auth service's JWKS endpoint that counts fetches and can be taken down.
+final class FakeJWKS: Sendable {
+    let issuer: TestTokenIssuer
+    let fetches = SendableBox(0)
+    let down = SendableBox(false)
+
+    init(issuer: TestTokenIssuer) { self.issuer = issuer }
+
+    var router: Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/jwks.json") { _, _ -> Response in
+            self.fetches.update { $0 += 1 }
+            if self.down.get() { return Response(status: .serviceUnavailable) }
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
+                            body: .init(byteBuffer: ByteBuffer(string: self.issuer.jwks)))
+        }
+        return router
+    }
+
+    /// Runs the fake and a connectors app that trusts it.
+    func withApp<T: Sendable>(configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
+                              _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol) async throws -> T) async throws -> T {
+        try await withFakeServer(router) { base in
+            let app = try await ConnectorsTestApp.make(overrides: ["AUTH_JWKS_URL": base + "/jwks.json"], configure: configure)
+            return try await app.test { client in try await body(app, client) }
+        }
+    }
+}
+
+extension TestClientProtocol {
+    func get(_ uri: String, bearer: String) async throws -> TestResponse {
+        try await execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(bearer)"])
+    }
+}
