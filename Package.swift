@@ -149,6 +149,7 @@ let package = Package(
             dependencies: [
                 "ConnectorsService", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

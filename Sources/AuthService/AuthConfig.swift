@@ -29,12 +29,7 @@ struct AuthConfig: Sendable {
         self.betterAuthSecret = try env.secret(
             "BETTER_AUTH_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
         self.sessionCacheTTL = TimeInterval(try env.int("SESSION_CACHE_SECONDS", default: 5, range: 0...300))
-        switch (env.string("GITHUB_CLIENT_ID"), env.string("GITHUB_CLIENT_SECRET")) {
-        case (let id?, let secret?): self.github = (id, secret)
-        case (nil, nil): self.github = nil
-        case (nil, _): throw ConfigurationError("GITHUB_CLIENT_ID", "is required when GITHUB_CLIENT_SECRET is set")
-        case (_, nil): throw ConfigurationError("GITHUB_CLIENT_SECRET", "is required when GITHUB_CLIENT_ID is set")
-        }
+        self.github = try OAuthClientCredentials(env, id: "GITHUB_CLIENT_ID", secret: "GITHUB_CLIENT_SECRET").map { ($0.id, $0.secret) }
     }
 
     /// Cookies get `Secure` and the `__Secure-` prefix when the public URL is https.

@@ -11,7 +11,7 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     let jwks = JWKSCache(url: config.jwksURL, http: http.client, logger: logger)
     let verifier = JWTVerifier(keys: jwks, issuer: config.common.publicURL)
     let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
-    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, logger: logger).register(on: router)
+    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, http: http, logger: logger).register(on: router)
     // Started in this order, stopped in reverse: the JWKS cache stops before the client it uses.
     return HTTPCore.application(router: router, config: config.common, services: infrastructure.services + [http, jwks], logger: logger)
 }
@@ -21,19 +21,34 @@ struct ConnectorsRoutes: Sendable {
     let config: ConnectorsConfig
     let infrastructure: Infrastructure
     let verifier: JWTVerifier
+    let http: HTTPClientService
     let logger: Logger
 
     func register(on router: Router<ConnectorsRequestContext>) {
         let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
         let sealer = TokenSealer(box: config.secretBox)
-        let providers = ProviderRegistry(providers: [:], missing: [:])
+        let providers = ProviderRegistry(config, http: ProviderHTTP(client: http.client), logger: logger)
+        let limited = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
 
         // Routes for signed-in users: a valid JWT, then 100 requests per 10 s per user.
-        let authenticated = router.group()
-            .add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
+        let authenticated = limited.group()
             .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
             .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
                 infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+        // Starting a connection (a JWT is optional) and the provider's callback: per IP.
+        let anonymous = limited.group()
+            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(infrastructure.rateLimiter, rule: config.ipLimit))
+        let optionalUser = anonymous.group().add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier, optional: true))
+
         ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).register(on: authenticated)
+        OAuthRoutes(
+            providers: providers,
+            flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),
+            links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger),
+            sealer: sealer,
+            stateTokens: SignedToken(secret: config.jwtSecret, purpose: "oauth-state"),
+            linkCodes: SignedToken(secret: config.jwtSecret, purpose: "link-code"),
+            publicURL: config.common.publicURL, logger: logger
+        ).register(start: optionalUser, callback: anonymous, link: authenticated)
     }
 }

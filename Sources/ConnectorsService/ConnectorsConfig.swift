@@ -8,8 +8,14 @@ struct ConnectorsConfig: Sendable {
     /// Seals provider tokens at rest; previous keys still open older values.
     var secretBox: SecretBox
     var jwksURL: String
+    /// The Linear OAuth app (`LINEAR_CLIENT_ID`, `LINEAR_CLIENT_SECRET`); nil when not configured.
+    var linear: OAuthClientCredentials?
+    /// `LINEAR_ACTOR=app`: Linear actions appear as the application, not the user.
+    var linearActor: String?
     /// Ordinary JWT routes: 100 requests per 10 seconds per user.
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
+    /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.
+    var ipLimit = RateLimitRule(name: "connectors-ip", limit: 100, window: .seconds(10))
 
     init(_ env: Environment) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
@@ -35,5 +41,11 @@ struct ConnectorsConfig: Sendable {
         }
         self.secretBox = SecretBox(current: current, previous: previous)
         self.jwksURL = try env.httpURL("AUTH_JWKS_URL", default: "http://localhost:5001/.well-known/jwks.json")
+        self.linear = try OAuthClientCredentials(env, id: "LINEAR_CLIENT_ID", secret: "LINEAR_CLIENT_SECRET")
+        self.linearActor = env.string("LINEAR_ACTOR")
+        if let actor = linearActor, actor != "app", actor != "user" {
+            throw ConfigurationError("LINEAR_ACTOR", "must be app or user")
+        }
     }
 }
+

@@ -29,7 +29,10 @@ struct ConnectorsTestApp {
         var logger = Logger(label: "connectors-test")
         logger.logLevel = .warning
         return try await buildApplication(config, logger: logger).test(.live) { client in
-            try await body(client)
+            // Start once PostgreSQL and Redis are connected (the rate limiter would otherwise
+            // count the first requests in its in-memory fallback).
+            try await eventually("connectors /ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
+            return try await body(client)
         }
     }
 
@@ -87,10 +90,10 @@ final class FakeJWKS: Sendable {
     }
 
     /// Runs the fake and a connectors app that trusts it.
-    func withApp<T: Sendable>(configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
+    func withApp<T: Sendable>(overrides: [String: String] = [:], configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
                               _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol) async throws -> T) async throws -> T {
         try await withFakeServer(router) { base in
-            let app = try await ConnectorsTestApp.make(overrides: ["AUTH_JWKS_URL": base + "/jwks.json"], configure: configure)
+            let app = try await ConnectorsTestApp.make(overrides: overrides.merging(["AUTH_JWKS_URL": base + "/jwks.json"]) { $1 }, configure: configure)
             return try await app.test { client in try await body(app, client) }
         }
     }
@@ -100,4 +103,15 @@ extension TestClientProtocol {
     func get(_ uri: String, bearer: String) async throws -> TestResponse {
         try await execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(bearer)"])
     }
+}
+
+/// The path and query of an absolute URL (to replay a redirect against a local server).
+func pathAndQuery(_ url: String) -> String {
+    guard let components = URLComponents(string: url) else { return url }
+    return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+}
+
+/// The query items of a URL, by name.
+func queryItems(_ url: String) -> [String: String] {
+    Dictionary((URLComponents(string: url)?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
 }

@@ -129,7 +129,8 @@ import TestSupport
     @Test func requestsAreLimitedPerUserNotPerAddress() async throws {
         let issuer = try TestTokenIssuer()
         let jwks = FakeJWKS(issuer: issuer)
-        try await jwks.withApp(configure: { $0.userLimit.limit = 3 }) { _, client in
+        // A long window, so the requests never straddle a window boundary.
+        try await jwks.withApp(configure: { $0.userLimit.limit = 3; $0.userLimit.window = .seconds(3600) }) { _, client in
             let first = issuer.token(sub: "user-1")
             for _ in 0..<3 { #expect(try await client.get("/oauth/connections", bearer: first).status == .ok) }
             let limited = try await client.get("/oauth/connections", bearer: first)

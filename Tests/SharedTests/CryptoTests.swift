@@ -159,3 +159,21 @@ import Testing
         #expect(Base64URL.decode(RandomToken.base64URL(byteCount: 24))?.count == 24)
     }
 }
+
+@Suite struct SignedTokenTests {
+    let state = SignedToken(secret: "test-jwt-secret-fedcba9876543210-connectors", purpose: "oauth-state")
+
+    @Test func acceptsItsOwnTokensOnly() {
+        let token = state.make()
+        #expect(state.isValid(token))
+        #expect(state.make() != token)
+        #expect(!state.isValid(token + "x"))
+        #expect(!state.isValid(String(token.dropLast())))
+        #expect(!state.isValid("forged.AAAA"))
+        #expect(!state.isValid(String(token.split(separator: ".")[0])))
+        // Another purpose or another secret: refused.
+        #expect(!SignedToken(secret: "test-jwt-secret-fedcba9876543210-connectors", purpose: "link-code").isValid(token))
+        #expect(!SignedToken(secret: "another-secret-0123456789abcdef0123", purpose: "oauth-state").isValid(token))
+        #expect(SignedToken.digest(token).count == 64)
+    }
+}

@@ -28,19 +28,28 @@ struct ConnectionRepository: Sendable {
     }
 
     /// Inserts the connection, or — when the user already has this provider account — replaces
-    /// its tokens and metadata and keeps the existing id. Returns the stored row.
-    func upsert(_ connection: Connection) async throws -> Connection {
-        let rows = try await postgres.query("""
+    /// its tokens and metadata, keeping the existing id. Returns the stored row. Runs on
+    /// `connection` so it can be part of a transaction.
+    static func upsert(_ row: Connection, on connection: PostgresConnection, logger: Logger) async throws -> Connection {
+        let rows = try await connection.query("""
             INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt")
-            VALUES (\(connection.id), \(connection.userId), \(connection.provider.rawValue), \(connection.accountId), \(connection.accountName), \(connection.scopes), 'active', \(connection.accessToken), \(connection.refreshToken), \(connection.expiresAt), now(), now())
+            VALUES (\(row.id), \(row.userId), \(row.provider.rawValue), \(row.accountId), \(row.accountName), \(row.scopes), 'active', \(row.accessToken), \(row.refreshToken), \(row.expiresAt), now(), now())
             ON CONFLICT ("userId", "provider", "accountId") DO UPDATE SET
                 "accountName" = excluded."accountName", "scopes" = excluded."scopes", "status" = 'active',
                 "accessToken" = excluded."accessToken", "refreshToken" = excluded."refreshToken",
                 "expiresAt" = excluded."expiresAt", "updatedAt" = now()
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
-        guard let stored = try await Self.decode(rows).first else { throw PostgresUpsertError() }
+        guard let stored = try await decode(rows).first else { throw PostgresUpsertError() }
         return stored
+    }
+
+    /// The id of the user's connection to this provider account, if there is one.
+    static func existingID(userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger) async throws -> String? {
+        let rows = try await connection.query(
+            #"SELECT "id" FROM "connection" WHERE "userId" = \#(userId) AND "provider" = \#(provider.rawValue) AND "accountId" = \#(accountId)"#, logger: logger)
+        for try await id in rows.decode(String.self) { return id }
+        return nil
     }
 
     /// Deletes one of the user's connections; nil when it is not theirs (or does not exist).
@@ -65,7 +74,7 @@ struct ConnectionRepository: Sendable {
             #"UPDATE "connection" SET "status" = \#(status.rawValue), "updatedAt" = now() WHERE "id" = \#(id)"#, logger: logger)
     }
 
-    private static func decode(_ rows: PostgresRowSequence) async throws -> [Connection] {
+    static func decode(_ rows: PostgresRowSequence) async throws -> [Connection] {
         var connections = [Connection]()
         for try await (id, userId, provider, accountId, accountName, scopes, status, access, refresh, expiresAt, createdAt, updatedAt) in rows.decode(
             (String, String, String, String, String?, [String], String, String?, String?, Date?, Date, Date).self)

@@ -50,6 +50,8 @@ enum ProviderError: Error, Equatable {
     case invalidCallback
     /// The provider refused the grant (`invalid_grant`): the user must connect again.
     case invalidGrant
+    /// The provider refused the authorization code (wrong verifier, reused or expired code).
+    case codeRejected
     /// The provider failed, timed out or answered something unreadable.
     case unavailable(String)
     case refreshUnsupported
@@ -60,7 +62,7 @@ enum ProviderError: Error, Equatable {
         case .denied(let reason): reason == "access_denied" ? "access_denied" : "provider_error"
         case .invalidCallback: "invalid_callback"
         case .invalidGrant: "invalid_grant"
-        case .unavailable: "token_exchange_failed"
+        case .unavailable, .codeRejected: "token_exchange_failed"
         case .refreshUnsupported: "refresh_unsupported"
         }
     }

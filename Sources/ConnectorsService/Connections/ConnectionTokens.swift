@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import Shared
+
+/// Hands out a connection's access token in the clear, refreshing it first when it expires
+/// within `refreshAhead`. A refresh runs under a per-connection Redis lock, so concurrent
+/// requests on any replica cause one refresh (rotating refresh tokens would otherwise be spent
+/// twice); the others wait for its result. `invalid_grant` marks the connection
+/// `reauth_required`.
+struct ConnectionTokens: Sendable {
+    enum Failure: Error, Equatable {
+        case notFound, reauthRequired, revoked
+        case unavailable(String)
+    }
+
+    let connections: ConnectionRepository
+    let sealer: TokenSealer
+    let providers: ProviderRegistry
+    let redis: RedisClient
+    let logger: Logger
+    var refreshAhead: TimeInterval = 10 * 60
+    var lockLifetime: Duration = .seconds(30)
+    var waitLimit: Duration = .seconds(15)
+
+    func accessToken(connectionId: String) async throws -> String {
+        let connection = try await load(connectionId)
+        if !needsRefresh(connection) { return try open(connection) }
+        return try await refresh(connectionId)
+    }
+
+    private func refresh(_ id: String) async throws -> String {
+        let lock = "connection-refresh:" + id
+        let owner = RandomToken.string(length: 20)
+        let deadline = ContinuousClock.now + waitLimit
+        while true {
+            let acquired = try await redis.send(["SET", lock, owner, "NX", "PX", String(lockLifetime.wholeMilliseconds)]).string == "OK"
+            if acquired {
+                do {
+                    let token = try await refreshHoldingLock(id)
+                    await release(lock, owner: owner)
+                    return token
+                } catch {
+                    await release(lock, owner: owner)
+                    throw error
+                }
+            }
+            // Someone else is refreshing: use their result once it is stored.
+            try await Task.sleep(for: .milliseconds(50))
+            let connection = try await load(id)
+            if !needsRefresh(connection) { return try open(connection) }
+            guard ContinuousClock.now < deadline else { throw Failure.unavailable("timed out waiting for another refresh") }
+        }
+    }
+
+    private func refreshHoldingLock(_ id: String) async throws -> String {
+        // Read again under the lock: a refresh that just finished elsewhere is reused.
+        let connection = try await load(id)
+        if !needsRefresh(connection) { return try open(connection) }
+        guard let provider = providers.provider(connection.provider) else { throw Failure.unavailable("\(connection.provider.rawValue) is not configured") }
+        guard let refreshToken = try sealer.open(connection.refreshToken, id: id, provider: connection.provider) else {
+            try await connections.setStatus(id: id, .reauthRequired)
+            throw Failure.reauthRequired
+        }
+        let tokens: ProviderTokens
+        do {
+            tokens = try await provider.refresh(refreshToken: refreshToken)
+        } catch .invalidGrant {
+            try await connections.setStatus(id: id, .reauthRequired)
+            logger.warning("a connection's refresh token was refused; the user must connect again", metadata: ["connection": "\(id)"])
+            throw Failure.reauthRequired
+        } catch {
+            throw Failure.unavailable("\(error)")
+        }
+        // Both tokens in one UPDATE: a crash cannot leave a spent refresh token stored.
+        try await connections.updateTokens(
+            id: id, accessToken: try sealer.seal(tokens.accessToken, id: id, provider: connection.provider) ?? "",
+            refreshToken: try sealer.seal(tokens.refreshToken, id: id, provider: connection.provider), expiresAt: tokens.expiresAt)
+        return tokens.accessToken
+    }
+
+    private func load(_ id: String) async throws -> Connection {
+        guard let connection = try await connections.find(id: id) else { throw Failure.notFound }
+        switch connection.status {
+        case .active: return connection
+        case .reauthRequired: throw Failure.reauthRequired
+        case .revoked: throw Failure.revoked
+        }
+    }
+
+    private func needsRefresh(_ connection: Connection, now: Date = Date()) -> Bool {
+        guard let expiresAt = connection.expiresAt else { return false }
+        return expiresAt.timeIntervalSince(now) < refreshAhead
+    }
+
+    private func open(_ connection: Connection) throws -> String {
+        guard let token = try sealer.open(connection.accessToken, id: connection.id, provider: connection.provider) else {
+            throw Failure.reauthRequired
+        }
+        return token
+    }
+
+    /// Deletes the lock only if it is still ours (it may have expired and been taken).
+    private func release(_ lock: String, owner: String) async {
+        let script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+        _ = try? await redis.send(["EVAL", script, "1", lock, owner])
+    }
+}

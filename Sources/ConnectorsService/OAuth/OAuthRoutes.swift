@@ -1,0 +1,137 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import PostgresNIO
+import Shared
+
+/// What a connect flow started with, kept in Redis under its `state` for 10 minutes.
+struct ConnectFlow: Codable, Sendable {
+    var provider: ProviderID
+    var codeVerifier: String?
+    /// The user whose JWT started the flow; the link code is then theirs alone.
+    var userId: String?
+}
+
+/// `GET /oauth/P`, `GET /oauth/P/callback` and `POST /oauth/P/link`.
+struct OAuthRoutes: Sendable {
+    let providers: ProviderRegistry
+    let flows: SingleUseStore<ConnectFlow>
+    let links: PendingLinkRepository
+    let sealer: TokenSealer
+    let stateTokens: SignedToken
+    let linkCodes: SignedToken
+    let publicURL: String
+    let logger: Logger
+
+    struct Started: Encodable { let url: String; let state: String }
+    struct LinkRequest: Decodable { let code: String }
+    struct Linked: Encodable { let connection: ConnectionView }
+
+    /// `start` and `callback` take anonymous callers (rate limited by IP; `start` reads an
+    /// optional JWT); `link` needs a JWT.
+    func register(start: RouterGroup<ConnectorsRequestContext>, callback: RouterGroup<ConnectorsRequestContext>, link: RouterGroup<ConnectorsRequestContext>) {
+        /// The provider's authorize URL with a fresh single-use state (and PKCE challenge).
+        start.get("/oauth/:provider") { _, context in
+            let provider = try configuredProvider(context)
+            let state = stateTokens.make()
+            let verifier = provider.usesPKCE ? RandomToken.base64URL(byteCount: 32) : nil
+            try await flows.save(ConnectFlow(provider: provider.id, codeVerifier: verifier, userId: context.user?.id), key: state)
+            let challenge = verifier.map { Base64URL.encode(SHA256.hash(data: Array($0.utf8))) }
+            let url = provider.authorizeURL(state: state, codeChallenge: challenge, redirectURI: redirectURI(provider.id))
+            return try Response.json(Started(url: url, state: state), headers: [.cacheControl: "no-store"])
+        }
+        /// The provider sends the browser back here; it always ends in a 302 to the console.
+        callback.get("/oauth/:provider/callback") { request, context in
+            let provider = try configuredProvider(context)
+            return await finish(provider, query: Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first }))
+        }
+        /// Attaches the connection a callback prepared to the caller.
+        link.post("/oauth/:provider/link") { request, context in
+            let provider = try configuredProvider(context)
+            let user = try context.requireUser()
+            let body = try await JSONBody.decode(LinkRequest.self, from: request, context: context)
+            guard linkCodes.isValid(body.code) else { throw invalidLinkCode }
+            do {
+                let stored = try await links.claim(codeHash: SignedToken.digest(body.code), provider: provider.id, userId: user.id) { link, connection in
+                    try await attach(link, to: user.id, on: connection)
+                }
+                return try Response.json(Linked(connection: ConnectionView(stored)))
+            } catch PendingLinkRepository.ClaimError.notFound {
+                throw invalidLinkCode
+            } catch PendingLinkRepository.ClaimError.boundToAnotherUser {
+                throw AppError.forbidden("LINK_BOUND_TO_ANOTHER_USER", "This connection was started by another user.")
+            }
+        }
+    }
+
+    private var invalidLinkCode: AppError {
+        AppError.badRequest("INVALID_LINK_CODE", "The link code is unknown, used or expired.")
+    }
+
+    func redirectURI(_ provider: ProviderID) -> String { "\(publicURL)/oauth/\(provider.rawValue)/callback" }
+
+    /// The fixed landing page; nothing from the request decides where the browser goes.
+    func landing(_ provider: ProviderID, _ result: (name: String, value: String)) -> Response {
+        let location = "\(publicURL)/connections?" + FormEncoding.encode([("provider", provider.rawValue), (result.name, result.value)])
+        return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// Checks and consumes the state, exchanges the code, and parks the result under a link code.
+    func finish(_ provider: any ConnectionProvider, query: [String: String]) async -> Response {
+        guard let state = query["state"], stateTokens.isValid(state),
+              let flow = try? await flows.consume(state), flow.provider == provider.id
+        else { return landing(provider.id, ("error", "invalid_state")) }
+        do {
+            let grant = try await provider.complete(query, codeVerifier: flow.codeVerifier, redirectURI: redirectURI(provider.id))
+            let connectionId = RandomToken.string(length: 24)
+            let code = linkCodes.make()
+            try await links.insert(PendingLink(
+                connectionId: connectionId, provider: provider.id, boundUserId: flow.userId,
+                accountId: grant.accountId, accountName: grant.accountName, scopes: grant.tokens.scopes,
+                accessToken: try sealer.seal(grant.tokens.accessToken, id: connectionId, provider: provider.id),
+                refreshToken: try sealer.seal(grant.tokens.refreshToken, id: connectionId, provider: provider.id),
+                expiresAt: grant.tokens.expiresAt), codeHash: SignedToken.digest(code))
+            return landing(provider.id, ("link", code))
+        } catch let error as ProviderError {
+            logger.warning("OAuth callback failed", metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
+            return landing(provider.id, ("error", error.code))
+        } catch {
+            logger.error("could not store an OAuth result", metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
+            return landing(provider.id, ("error", "server_error"))
+        }
+    }
+
+    /// Stores the pending connection as the user's. If they already had this provider account,
+    /// that row is updated (its id kept), so the tokens are resealed for it.
+    func attach(_ link: PendingLink, to userId: String, on connection: PostgresConnection) async throws -> Connection {
+        let id = try await ConnectionRepository.existingID(userId: userId, provider: link.provider, accountId: link.accountId, on: connection, logger: logger)
+            ?? link.connectionId
+        var access = link.accessToken
+        var refresh = link.refreshToken
+        if id != link.connectionId {
+            access = try sealer.seal(sealer.open(access, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
+            refresh = try sealer.seal(sealer.open(refresh, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
+        }
+        let now = Date()
+        let row = Connection(
+            id: id, userId: userId, provider: link.provider, accountId: link.accountId, accountName: link.accountName,
+            scopes: link.scopes, status: .active, accessToken: access, refreshToken: refresh, expiresAt: link.expiresAt,
+            createdAt: now, updatedAt: now)
+        return try await ConnectionRepository.upsert(row, on: connection, logger: logger)
+    }
+
+    /// The provider named in the path: 404 when there is no such provider, 503 naming the
+    /// variables that enable it when it is not configured.
+    func configuredProvider(_ context: ConnectorsRequestContext) throws -> any ConnectionProvider {
+        guard let id = ProviderID(rawValue: try context.parameters.require("provider")) else {
+            throw AppError.notFound("PROVIDER_NOT_FOUND", "No such provider.")
+        }
+        guard let provider = providers.provider(id) else {
+            let variables = providers.missing[id] ?? []
+            throw AppError.serviceUnavailable("PROVIDER_NOT_CONFIGURED", "\(id.rawValue) is not configured: set \(variables.joined(separator: " and ")).")
+        }
+        return provider
+    }
+}

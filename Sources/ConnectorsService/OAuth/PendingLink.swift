@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// An OAuth callback's result, waiting for the signed-in user to claim it with a one-time
+/// link code. Its tokens are already sealed for `connectionId`.
+struct PendingLink: Sendable {
+    var connectionId: String
+    var provider: ProviderID
+    /// The user whose JWT started the flow, if one did: only they may claim it.
+    var boundUserId: String?
+    var accountId: String
+    var accountName: String?
+    var scopes: [String]
+    var accessToken: String?
+    var refreshToken: String?
+    var expiresAt: Date?
+}
+
+/// `pendingLink` rows, keyed by the SHA-256 of the link code.
+struct PendingLinkRepository: Sendable {
+    let postgres: PostgresClient
+    let logger: Logger
+    var lifetime: TimeInterval = 600
+
+    func insert(_ link: PendingLink, codeHash: String, now: Date = Date()) async throws {
+        try await postgres.query("""
+            INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "boundUserId", "accountId", "accountName", "scopes", "accessToken", "refreshToken", "expiresAt", "linkExpiresAt")
+            VALUES (\(codeHash), \(link.connectionId), \(link.provider.rawValue), \(link.boundUserId), \(link.accountId), \(link.accountName), \(link.scopes), \(link.accessToken), \(link.refreshToken), \(link.expiresAt), \(now.addingTimeInterval(lifetime)))
+            """, logger: logger)
+    }
+
+    enum ClaimError: Error { case notFound, boundToAnotherUser }
+
+    /// In one transaction: finds the unexpired link for this code and provider (locking it),
+    /// refuses it when bound to someone else (and leaves it for them), deletes it, and hands it
+    /// to `attach`, whose work commits with the deletion or not at all.
+    func claim<T: Sendable>(
+        codeHash: String, provider: ProviderID, userId: String, now: Date = Date(),
+        attach: (PendingLink, PostgresConnection) async throws -> T
+    ) async throws -> T {
+        do {
+            return try await transaction(codeHash: codeHash, provider: provider, userId: userId, now: now, attach: attach)
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+
+    private func transaction<T: Sendable>(
+        codeHash: String, provider: ProviderID, userId: String, now: Date,
+        attach: (PendingLink, PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await postgres.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query("""
+                SELECT "connectionId", "provider", "boundUserId", "accountId", "accountName", "scopes", "accessToken", "refreshToken", "expiresAt"
+                FROM "pendingLink" WHERE "codeHash" = \(codeHash) AND "linkExpiresAt" > \(now) FOR UPDATE
+                """, logger: logger)
+            var found: PendingLink?
+            for try await (connectionId, providerName, bound, accountId, accountName, scopes, access, refresh, expiresAt) in rows.decode(
+                (String, String, String?, String, String?, [String], String?, String?, Date?).self)
+            {
+                guard let rowProvider = ProviderID(rawValue: providerName) else { continue }
+                found = PendingLink(connectionId: connectionId, provider: rowProvider, boundUserId: bound, accountId: accountId,
+                                    accountName: accountName, scopes: scopes, accessToken: access, refreshToken: refresh, expiresAt: expiresAt)
+            }
+            guard let link = found, link.provider == provider else { throw ClaimError.notFound }
+            if let bound = link.boundUserId, bound != userId { throw ClaimError.boundToAnotherUser }
+            try await connection.query(#"DELETE FROM "pendingLink" WHERE "codeHash" = \#(codeHash)"#, logger: logger)
+            return try await attach(link, connection)
+        }
+    }
+
+    /// Drops links nobody claimed in time.
+    func deleteExpired(now: Date = Date()) async throws {
+        try await postgres.query(#"DELETE FROM "pendingLink" WHERE "linkExpiresAt" <= \#(now)"#, logger: logger)
+    }
+}

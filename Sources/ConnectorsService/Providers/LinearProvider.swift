@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import Shared
+
+/// Linear: OAuth 2 with PKCE; access tokens last 24 hours and refresh tokens rotate.
+/// The account is the Linear organization, read from GraphQL.
+struct LinearProvider: ConnectionProvider {
+    static let scopes = "read,write,issues:create,comments:create"
+
+    let http: ProviderHTTP
+    /// `LINEAR_URL` (authorize page) and `LINEAR_API_URL` (token, revoke, GraphQL).
+    let webURL: String
+    let apiURL: String
+    let clientID: String
+    let clientSecret: String
+    /// `app` to act as the application rather than the user (`LINEAR_ACTOR`).
+    let actor: String?
+    let logger: Logger
+
+    var id: ProviderID { .linear }
+    var usesPKCE: Bool { true }
+
+    func authorizeURL(state: String, codeChallenge: String?, redirectURI: String) -> String {
+        var fields = [
+            ("client_id", clientID), ("redirect_uri", redirectURI), ("response_type", "code"),
+            ("scope", Self.scopes), ("state", state), ("prompt", "consent"),
+        ]
+        if let codeChallenge { fields += [("code_challenge", codeChallenge), ("code_challenge_method", "S256")] }
+        if let actor { fields.append(("actor", actor)) }
+        return webURL + "/oauth/authorize?" + FormEncoding.encode(fields)
+    }
+
+    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant {
+        if let error = callback["error"] { throw .denied(error) }
+        guard let code = callback["code"], !code.isEmpty, let codeVerifier else { throw .invalidCallback }
+        let tokens = try await http.postForm(apiURL + "/oauth/token", [
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
+            ("client_id", clientID), ("client_secret", clientSecret), ("code_verifier", codeVerifier),
+        ]).tokens(exchangingCode: true)
+        let (accountId, accountName) = try await organization(accessToken: tokens.accessToken)
+        return ProviderGrant(tokens: tokens, accountId: accountId, accountName: accountName)
+    }
+
+    func refresh(refreshToken: String) async throws(ProviderError) -> ProviderTokens {
+        var tokens = try await http.postForm(apiURL + "/oauth/token", [
+            ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
+            ("client_id", clientID), ("client_secret", clientSecret),
+        ]).tokens()
+        // Linear rotates refresh tokens; should it ever not send one, the old one stays valid.
+        if tokens.refreshToken == nil { tokens.refreshToken = refreshToken }
+        return tokens
+    }
+
+    func revoke(accessToken: String) async {
+        do {
+            let reply = try await http.postForm(apiURL + "/oauth/revoke", [("token", accessToken), ("token_type_hint", "access_token")],
+                                                headers: [("Authorization", "Bearer \(accessToken)")])
+            if !(200..<300).contains(reply.status) { logger.warning("Linear refused to revoke a token", metadata: ["status": "\(reply.status)"]) }
+        } catch {
+            logger.warning("could not revoke a Linear token", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The organization the token belongs to: GraphQL `organization { id name }` (and `viewer`,
+    /// which fails for a token that cannot act).
+    func organization(accessToken: String) async throws(ProviderError) -> (String, String?) {
+        let reply = try await http.postJSON(apiURL + "/graphql", ["query": "query { viewer { id name } organization { id name urlKey } }"],
+                                            headers: [("Authorization", "Bearer \(accessToken)")])
+        let data = reply.json["data"] as? [String: Any]
+        guard reply.status == 200, reply.json["errors"] == nil, let organization = data?["organization"] as? [String: Any],
+              let id = organization["id"] as? String
+        else { throw .unavailable("Linear GraphQL answered \(reply.status) without an organization") }
+        return (id, organization["name"] as? String)
+    }
+}

@@ -1,0 +1,67 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Shared
+
+/// The HTTP calls providers make: form posts to token endpoints and JSON requests to APIs,
+/// bounded in time and size, with every transport failure mapped to `ProviderError`.
+struct ProviderHTTP: Sendable {
+    let client: HTTPClient
+    var timeout: TimeAmount = .seconds(10)
+    var maxBody = 1 << 20
+
+    struct Reply: @unchecked Sendable {  // `json` is a parsed JSON tree: immutable values only.
+        let status: Int
+        let json: [String: Any]
+    }
+
+    func postForm(_ url: String, _ fields: [(String, String)], headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
+        try await send(url, method: .POST, body: FormEncoding.encode(fields), contentType: "application/x-www-form-urlencoded", headers: headers)
+    }
+
+    func postJSON(_ url: String, _ object: [String: Any], headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
+        let body = (try? JSONSerialization.data(withJSONObject: object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return try await send(url, method: .POST, body: body, contentType: "application/json", headers: headers)
+    }
+
+    func get(_ url: String, headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
+        try await send(url, method: .GET, body: nil, contentType: nil, headers: headers)
+    }
+
+    private func send(_ url: String, method: HTTPMethod, body: String?, contentType: String?, headers: [(String, String)]) async throws(ProviderError) -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "Connectors")
+        if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let bytes = try await response.body.collect(upTo: maxBody)
+            let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+            return Reply(status: Int(response.status.code), json: json)
+        } catch {
+            throw .unavailable("\(url.split(separator: "?").first ?? ""): \(error)")
+        }
+    }
+}
+
+extension ProviderHTTP.Reply {
+    /// An RFC 6749 token response: tokens, or the grant error it names. `invalid_grant` means a
+    /// dead refresh token, or — answering a code exchange — a refused code.
+    func tokens(exchangingCode: Bool = false, now: Date = Date()) throws(ProviderError) -> ProviderTokens {
+        if let error = json["error"] as? String {
+            guard error == "invalid_grant" else { throw .unavailable("token endpoint: \(error)") }
+            throw exchangingCode ? .codeRejected : .invalidGrant
+        }
+        guard (200..<300).contains(status), let access = json["access_token"] as? String, !access.isEmpty else {
+            throw .unavailable("token endpoint answered \(status)")
+        }
+        let expiresIn = (json["expires_in"] as? NSNumber)?.doubleValue
+        return ProviderTokens(
+            accessToken: access, refreshToken: json["refresh_token"] as? String,
+            expiresAt: expiresIn.map { now.addingTimeInterval($0) }, scopes: ScopeList.parse(json["scope"]))
+    }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import AsyncHTTPClient
+import DB
+import Logging
+import NIOCore
+import PostgresNIO
+import Shared
+import Testing
+import TestSupport
+
+@testable import ConnectorsService
+
+/// Connecting Linear end to end, against a fake Linear that checks PKCE, and the attacks on it.
+@Suite struct LinearOAuthTests {
+    /// Runs a fake Linear, a JWKS and the connectors service configured for both.
+    func withLinear<T: Sendable>(
+        _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, FakeLinear, TestTokenIssuer, String) async throws -> T
+    ) async throws -> T {
+        let linear = FakeLinear()
+        let jwks = FakeJWKS(issuer: try TestTokenIssuer())
+        return try await withFakeServer(linear.router) { linearURL in
+            try await jwks.withApp(overrides: [
+                "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret,
+                "LINEAR_URL": linearURL, "LINEAR_API_URL": linearURL,
+            ]) { app, client in
+                try await app.insertUser("user-1")
+                try await app.insertUser("user-2")
+                return try await body(app, client, linear, jwks.issuer, linearURL)
+            }
+        }
+    }
+
+    /// The browser's part: start, authorize at the fake, follow the redirect to our callback.
+    /// Returns the console URL the callback redirects to.
+    func connect(_ client: any TestClientProtocol, linearURL: String, bearer: String?) async throws -> String {
+        var headers = HTTPFields()
+        if let bearer { headers[.authorization] = "Bearer \(bearer)" }
+        let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: headers)
+        #expect(started.status == .ok)
+        let url = try #require(started.json["url"] as? String)
+        let authorize = try await authorizeAtLinear(url, linearURL: linearURL)
+        let callback = try await client.execute(uri: pathAndQuery(authorize), method: .get)
+        #expect(callback.status == .found)
+        return try #require(callback.headers[.location])
+    }
+
+    func authorizeAtLinear(_ url: String, linearURL: String) async throws -> String {
+        let port = try #require(URLComponents(string: linearURL)?.port)
+        return try await TestClient.withClient(host: "127.0.0.1", port: port) { fake in
+            let response = try await fake.get(pathAndQuery(url))
+            #expect(response.status == .found)
+            return try #require(response.headers[.location])
+        }
+    }
+
+    func link(_ client: any TestClientProtocol, code: String, bearer: String) async throws -> TestResponse {
+        try await client.execute(uri: "/oauth/linear/link", method: .post,
+                                 headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                                 body: ByteBuffer(string: #"{"code":"\#(code)"}"#))
+    }
+
+    @Test func connectsListsRefreshesAndDeletes() async throws {
+        try await withLinear { app, client, linear, issuer, linearURL in
+            let bearer = issuer.token(sub: "user-1")
+            let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let url = try #require(started.json["url"] as? String)
+            let query = queryItems(url)
+            #expect(url.hasPrefix(linearURL + "/oauth/authorize?"))
+            #expect(query["redirect_uri"] == "https://connectors.test/oauth/linear/callback")
+            #expect(query["scope"] == "read,write,issues:create,comments:create")
+            #expect(query["code_challenge_method"] == "S256" && query["code_challenge"]?.count == 43)
+            #expect(query["state"] == started.json["state"] as? String)
+            #expect(started.headers[.cacheControl] == "no-store")
+
+            let landing = try await connect(client, linearURL: linearURL, bearer: bearer)
+            #expect(landing.hasPrefix("https://connectors.test/connections?"))
+            let code = try #require(queryItems(landing)["link"])
+            #expect(queryItems(landing)["provider"] == "linear")
+
+            let linked = try await link(client, code: code, bearer: bearer)
+            #expect(linked.status == .ok)
+            let connection = try #require(linked.json["connection"] as? [String: Any])
+            #expect(connection["accountId"] as? String == "org-acme")
+            #expect(connection["accountName"] as? String == "Acme Corp")
+            #expect(connection["scopes"] as? [String] == ["read", "write", "issues:create", "comments:create"])
+            #expect(connection["status"] as? String == "active")
+            #expect(connection["expiresAt"] is String)
+            let id = try #require(connection["id"] as? String)
+
+            let listed = try await client.get("/oauth/connections", bearer: bearer)
+            #expect((listed.json["connections"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
+
+            // At rest: no token the fake issued appears anywhere in the database.
+            let dump = try await app.sql { sql in
+                var text = ""
+                for table in ["connection", "pendingLink"] {
+                    for try await row in try await sql.query("SELECT row_to_json(t)::text FROM \"\(unescaped: table)\" t").decode(String.self) { text += row }
+                }
+                return text
+            }
+            #expect(!dump.isEmpty)
+            for token in linear.issued.get() { #expect(!dump.contains(token)) }
+
+            // Refreshed when close to expiry: the rotated tokens are stored.
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            let fresh = try await app.withTokens { tokens in
+                let fresh = try await tokens.accessToken(connectionId: id)
+                #expect(try await tokens.accessToken(connectionId: id) == fresh)
+                return fresh
+            }
+            #expect(linear.refreshes.get() == 1)
+            #expect(linear.accessTokens.get().contains(fresh))
+
+            let deleted = try await client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            #expect(deleted.status == .noContent)
+            #expect(linear.revoked.get() == [fresh])
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    @Test func twoConcurrentRefreshesCallLinearOnce() async throws {
+        try await withLinear { app, client, linear, issuer, linearURL in
+            let bearer = issuer.token(sub: "user-1")
+            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
+            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            linear.refreshDelay.set(.milliseconds(300))
+            // Two replicas' worth: separate database pools and Redis connections.
+            let results = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<2 { group.addTask { try await app.withTokens { try await $0.accessToken(connectionId: id) } } }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(results[0] == results[1])
+            #expect(linear.refreshes.get() == 1)
+        }
+    }
+
+    @Test func aRefusedRefreshMarksTheConnectionForReauthorisation() async throws {
+        try await withLinear { app, client, linear, issuer, linearURL in
+            let bearer = issuer.token(sub: "user-1")
+            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
+            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() - interval '1 minute'"#) }
+            linear.refreshTokens.set([])  // revoked at Linear
+            await #expect(throws: ConnectionTokens.Failure.reauthRequired) {
+                try await app.withTokens { try await $0.accessToken(connectionId: id) }
+            }
+            let listed = try await client.get("/oauth/connections", bearer: bearer)
+            #expect((listed.json["connections"] as? [[String: Any]])?.first?["status"] as? String == "reauth_required")
+        }
+    }
+
+    @Test func replayedForgedAndDeniedCallbacksStoreNothing() async throws {
+        try await withLinear { app, client, linear, issuer, linearURL in
+            let bearer = issuer.token(sub: "user-1")
+            let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let authorize = try await authorizeAtLinear(try #require(started.json["url"] as? String), linearURL: linearURL)
+            let first = try await client.execute(uri: pathAndQuery(authorize), method: .get)
+            #expect(queryItems(try #require(first.headers[.location]))["link"] != nil)
+            // The same callback again: the state is spent.
+            let replay = try await client.execute(uri: pathAndQuery(authorize), method: .get)
+            #expect(replay.headers[.location] == "https://connectors.test/connections?provider=linear&error=invalid_state")
+            // A state we never issued, and a valid-looking one that is not in Redis.
+            let forged = try await client.execute(uri: "/oauth/linear/callback?code=abc&state=forged.AAAA", method: .get)
+            #expect(queryItems(try #require(forged.headers[.location]))["error"] == "invalid_state")
+            // The user declined at Linear.
+            let declined = try await client.execute(uri: "/oauth/linear", method: .get)
+            let state = try #require(declined.json["state"] as? String)
+            let denied = try await client.execute(uri: "/oauth/linear/callback?error=access_denied&state=\(state)", method: .get)
+            #expect(denied.headers[.location] == "https://connectors.test/connections?provider=linear&error=access_denied")
+            // An open-redirect attempt changes nothing about where the browser goes.
+            let redirect = try await client.execute(uri: "/oauth/linear/callback?state=x&redirect_uri=https://evil.example", method: .get)
+            #expect(redirect.headers[.location]?.hasPrefix("https://connectors.test/connections?") == true)
+            let pending = try await app.sql { sql in
+                for try await count in try await sql.query(#"SELECT count(*)::int FROM "pendingLink""#).decode(Int.self) { return count }
+                return -1
+            }
+            #expect(pending == 1)
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    @Test func aCodeVerifierFromAnotherFlowIsRefusedByLinear() async throws {
+        try await withLinear { app, client, linear, _, linearURL in
+            // Authorize flow A, then present A's code with flow B's state (and so B's verifier).
+            let flowA = try await client.execute(uri: "/oauth/linear", method: .get)
+            let flowB = try await client.execute(uri: "/oauth/linear", method: .get)
+            let authorizeA = try await authorizeAtLinear(try #require(flowA.json["url"] as? String), linearURL: linearURL)
+            let codeA = try #require(queryItems(authorizeA)["code"])
+            let stateB = try #require(flowB.json["state"] as? String)
+            let callback = try await client.execute(uri: "/oauth/linear/callback?code=\(codeA)&state=\(stateB)", method: .get)
+            #expect(queryItems(try #require(callback.headers[.location]))["error"] == "token_exchange_failed")
+            #expect(linear.refusals.get() == ["invalid_grant"])
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    @Test func aFailingTokenEndpointIsAClearErrorAndStoresNothing() async throws {
+        try await withLinear { app, client, linear, _, linearURL in
+            linear.failing.set(true)
+            let landing = try await connect(client, linearURL: linearURL, bearer: nil)
+            #expect(queryItems(landing)["error"] == "token_exchange_failed")
+            #expect(queryItems(landing)["link"] == nil)
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    @Test func linkCodesAreSingleUseAndBoundToTheUserWhoStarted() async throws {
+        try await withLinear { app, client, _, issuer, linearURL in
+            let owner = issuer.token(sub: "user-1")
+            let other = issuer.token(sub: "user-2")
+            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: owner))["link"])
+            let stolen = try await link(client, code: code, bearer: other)
+            #expect(stolen.status == .forbidden)
+            #expect(stolen.errorCode == "LINK_BOUND_TO_ANOTHER_USER")
+            #expect(try await link(client, code: code, bearer: owner).status == .ok)
+            let again = try await link(client, code: code, bearer: owner)
+            #expect(again.status == .badRequest)
+            #expect(again.errorCode == "INVALID_LINK_CODE")
+            #expect(try await link(client, code: "made-up.code", bearer: owner).errorCode == "INVALID_LINK_CODE")
+            let wrongProvider = try await client.execute(uri: "/oauth/slack/link", method: .post,
+                                                         headers: [.authorization: "Bearer \(owner)", .contentType: "application/json"],
+                                                         body: ByteBuffer(string: #"{"code":"x"}"#))
+            #expect(wrongProvider.status == .serviceUnavailable)
+            #expect(try await app.connectionCount() == 1)
+            // Connecting the same Linear organization again updates that connection.
+            let second = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: owner))["link"])
+            #expect(try await link(client, code: second, bearer: owner).status == .ok)
+            #expect(try await app.connectionCount() == 1)
+            // An unbound flow (started without a JWT) may be claimed by whoever signs in.
+            let unbound = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: nil))["link"])
+            #expect(try await link(client, code: unbound, bearer: other).status == .ok)
+            #expect(try await app.connectionCount() == 2)
+        }
+    }
+
+    @Test func unknownAndUnconfiguredProviders() async throws {
+        let jwks = FakeJWKS(issuer: try TestTokenIssuer())
+        try await jwks.withApp { _, client in
+            let unknown = try await client.execute(uri: "/oauth/dropbox", method: .get)
+            #expect(unknown.status == .notFound)
+            #expect(unknown.errorCode == "PROVIDER_NOT_FOUND")
+            let unconfigured = try await client.execute(uri: "/oauth/linear", method: .get)
+            #expect(unconfigured.status == .serviceUnavailable)
+            #expect(unconfigured.errorCode == "PROVIDER_NOT_CONFIGURED")
+            #expect((unconfigured.json["message"] as? String)?.contains("LINEAR_CLIENT_ID") == true)
+        }
+    }
+}
+
+extension ConnectorsTestApp {
+    /// The token refresher, as the agent will use it, on this app's database and Redis.
+    func withTokens<T: Sendable>(_ body: @Sendable (ConnectionTokens) async throws -> T) async throws -> T {
+        let config = config
+        return try await TestDatabase.withClient(database) { postgres in
+            var logger = Logger(label: "tokens-test")
+            logger.logLevel = .warning
+            var options = RedisClient.Options()
+            options.commandTimeout = .seconds(10)
+            let redis = RedisClient(url: config.common.redis, options: options, logger: logger)
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await redis.run(); return nil }
+                defer { group.cancelAll() }
+                await redis.waitUntilConnected()
+                return try await body(ConnectionTokens(
+                    connections: ConnectionRepository(postgres: postgres, logger: logger), sealer: TokenSealer(box: config.secretBox),
+                    providers: ProviderRegistry(config, http: ProviderHTTP(client: .shared), logger: logger), redis: redis, logger: logger))
+            }
+        }
+    }
+}
