@@ -1,3 +1,5 @@
+import CryptoExtras
+import Foundation
 import Shared
 
 /// The connectors service's configuration, validated at start-up.
@@ -12,6 +14,11 @@ struct ConnectorsConfig: Sendable {
     var linear: OAuthClientCredentials?
     /// `LINEAR_ACTOR=app`: Linear actions appear as the application, not the user.
     var linearActor: String?
+    /// The Slack app (`SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`), or one workspace's bot token.
+    var slack: OAuthClientCredentials?
+    var slackBotToken: String?
+    /// The GitHub App (`GITHUB_APP_NAME`, `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`).
+    var githubApp: GitHubAppSettings?
     /// Ordinary JWT routes: 100 requests per 10 seconds per user.
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
     /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.
@@ -43,9 +50,39 @@ struct ConnectorsConfig: Sendable {
         self.jwksURL = try env.httpURL("AUTH_JWKS_URL", default: "http://localhost:5001/.well-known/jwks.json")
         self.linear = try OAuthClientCredentials(env, id: "LINEAR_CLIENT_ID", secret: "LINEAR_CLIENT_SECRET")
         self.linearActor = env.string("LINEAR_ACTOR")
+        self.slack = try OAuthClientCredentials(env, id: "SLACK_CLIENT_ID", secret: "SLACK_CLIENT_SECRET")
+        self.slackBotToken = env.string("SLACK_BOT_TOKEN")
+        self.githubApp = try GitHubAppSettings(env)
         if let actor = linearActor, actor != "app", actor != "user" {
             throw ConfigurationError("LINEAR_ACTOR", "must be app or user")
         }
     }
 }
 
+
+/// The GitHub App: all three variables, or none.
+struct GitHubAppSettings: Sendable {
+    let name: String
+    let appID: String
+    let privateKey: _RSA.Signing.PrivateKey
+
+    init?(_ env: Environment) throws(ConfigurationError) {
+        let names = ["GITHUB_APP_NAME", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"]
+        let values = names.map { env.string($0) }
+        if values.allSatisfy({ $0 == nil }) { return nil }
+        for (name, value) in zip(names, values) where value == nil {
+            throw ConfigurationError(name, "is required when any of \(names.joined(separator: ", ")) is set")
+        }
+        guard let appID = values[1], !appID.isEmpty, appID.allSatisfy(\.isNumber) else {
+            throw ConfigurationError("GITHUB_APP_ID", "must be the App's numeric id")
+        }
+        // `.env` files and secret stores often hold the PEM on one line with literal \n.
+        let pem = values[2]!.replacingOccurrences(of: "\\n", with: "\n")
+        guard let key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) else {
+            throw ConfigurationError("GITHUB_APP_PRIVATE_KEY", "must be the App's RSA private key in PEM form")
+        }
+        self.name = values[0]!
+        self.appID = appID
+        self.privateKey = key
+    }
+}

@@ -24,6 +24,12 @@ import TestSupport
         (["ENCRYPTION_KEY_PREVIOUS": "0123456789abcdef0123456789abcdef,nope"], "ENCRYPTION_KEY_PREVIOUS"),
         (["AUTH_JWKS_URL": "jwks.json"], "AUTH_JWKS_URL"),
         (["SLACK_API_URL": "ftp://slack"], "SLACK_API_URL"),
+        (["LINEAR_CLIENT_ID": "lin"], "LINEAR_CLIENT_SECRET"),
+        (["LINEAR_CLIENT_ID": "lin", "LINEAR_CLIENT_SECRET": "secret", "LINEAR_ACTOR": "robot"], "LINEAR_ACTOR"),
+        (["SLACK_CLIENT_SECRET": "secret"], "SLACK_CLIENT_ID"),
+        (["GITHUB_APP_NAME": "app"], "GITHUB_APP_ID"),
+        (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12ab", "GITHUB_APP_PRIVATE_KEY": "x"], "GITHUB_APP_ID"),
+        (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nnope"], "GITHUB_APP_PRIVATE_KEY"),
     ])
     func badConfigurationExits78WithOneLine(overrides: [String: String], variable: String) async throws {
         try await ServiceProcessChecks.rejectsBadConfiguration(binary, overrides: overrides, variable: variable)

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import PostgresNIO
+import Testing
 import Shared
 import TestSupport
 
@@ -114,4 +115,65 @@ func pathAndQuery(_ url: String) -> String {
 /// The query items of a URL, by name.
 func queryItems(_ url: String) -> [String: String] {
     Dictionary((URLComponents(string: url)?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+}
+
+/// Runs a fake provider, a JWKS and the connectors service configured for both (`overrides`
+/// gets the fake's base URL), with users `user-1` and `user-2`.
+func withProviderFake<T: Sendable>(
+    _ router: Router<BasicRequestContext>, overrides: @escaping @Sendable (String) -> [String: String],
+    _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, TestTokenIssuer, String) async throws -> T
+) async throws -> T {
+    let jwks = FakeJWKS(issuer: try TestTokenIssuer())
+    return try await withFakeServer(router) { fakeURL in
+        try await jwks.withApp(overrides: overrides(fakeURL)) { app, client in
+            try await app.insertUser("user-1")
+            try await app.insertUser("user-2")
+            return try await body(app, client, jwks.issuer, fakeURL)
+        }
+    }
+}
+
+/// The browser's part of a connect flow.
+struct Browser {
+    let client: any TestClientProtocol
+    let fakeURL: String
+
+    /// `GET /oauth/P`, the provider's consent page (the fake), then our callback. Returns the
+    /// console URL the callback redirects to.
+    func connect(_ provider: String, bearer: String?) async throws -> String {
+        var headers = HTTPFields()
+        if let bearer { headers[.authorization] = "Bearer \(bearer)" }
+        let started = try await client.execute(uri: "/oauth/\(provider)", method: .get, headers: headers)
+        #expect(started.status == .ok)
+        let url = try #require(started.json["url"] as? String)
+        // Single-workspace Slack sends the browser straight back to us.
+        let callback = url.hasPrefix("https://connectors.test/") ? url : try await Self.followAtFake(url, fakeURL: fakeURL)
+        let landing = try await client.execute(uri: pathAndQuery(callback), method: .get)
+        #expect(landing.status == .found)
+        return try #require(landing.headers[.location])
+    }
+
+    /// Requests `url` at the fake and returns where it redirects.
+    static func followAtFake(_ url: String, fakeURL: String) async throws -> String {
+        let port = try #require(URLComponents(string: fakeURL)?.port)
+        return try await TestClient.withClient(host: "127.0.0.1", port: port) { fake in
+            let response = try await fake.get(pathAndQuery(url))
+            #expect(response.status == .found)
+            return try #require(response.headers[.location])
+        }
+    }
+
+    func link(_ provider: String, code: String, bearer: String) async throws -> TestResponse {
+        try await client.execute(uri: "/oauth/\(provider)/link", method: .post,
+                                 headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                                 body: ByteBuffer(string: #"{"code":"\#(code)"}"#))
+    }
+
+    /// Connects and links for `bearer`'s user; returns the connection JSON.
+    func connectAndLink(_ provider: String, bearer: String) async throws -> [String: Any] {
+        let code = try #require(queryItems(try await connect(provider, bearer: bearer))["link"])
+        let linked = try await link(provider, code: code, bearer: bearer)
+        #expect(linked.status == .ok)
+        return try #require(linked.json["connection"] as? [String: Any])
+    }
 }

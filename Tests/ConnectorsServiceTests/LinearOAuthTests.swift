@@ -19,46 +19,21 @@ import TestSupport
         _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, FakeLinear, TestTokenIssuer, String) async throws -> T
     ) async throws -> T {
         let linear = FakeLinear()
-        let jwks = FakeJWKS(issuer: try TestTokenIssuer())
-        return try await withFakeServer(linear.router) { linearURL in
-            try await jwks.withApp(overrides: [
-                "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret,
-                "LINEAR_URL": linearURL, "LINEAR_API_URL": linearURL,
-            ]) { app, client in
-                try await app.insertUser("user-1")
-                try await app.insertUser("user-2")
-                return try await body(app, client, linear, jwks.issuer, linearURL)
-            }
-        }
+        return try await withProviderFake(linear.router, overrides: { url in [
+            "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret, "LINEAR_URL": url, "LINEAR_API_URL": url,
+        ] }) { app, client, issuer, url in try await body(app, client, linear, issuer, url) }
     }
 
-    /// The browser's part: start, authorize at the fake, follow the redirect to our callback.
-    /// Returns the console URL the callback redirects to.
     func connect(_ client: any TestClientProtocol, linearURL: String, bearer: String?) async throws -> String {
-        var headers = HTTPFields()
-        if let bearer { headers[.authorization] = "Bearer \(bearer)" }
-        let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: headers)
-        #expect(started.status == .ok)
-        let url = try #require(started.json["url"] as? String)
-        let authorize = try await authorizeAtLinear(url, linearURL: linearURL)
-        let callback = try await client.execute(uri: pathAndQuery(authorize), method: .get)
-        #expect(callback.status == .found)
-        return try #require(callback.headers[.location])
+        try await Browser(client: client, fakeURL: linearURL).connect("linear", bearer: bearer)
     }
 
     func authorizeAtLinear(_ url: String, linearURL: String) async throws -> String {
-        let port = try #require(URLComponents(string: linearURL)?.port)
-        return try await TestClient.withClient(host: "127.0.0.1", port: port) { fake in
-            let response = try await fake.get(pathAndQuery(url))
-            #expect(response.status == .found)
-            return try #require(response.headers[.location])
-        }
+        try await Browser.followAtFake(url, fakeURL: linearURL)
     }
 
     func link(_ client: any TestClientProtocol, code: String, bearer: String) async throws -> TestResponse {
-        try await client.execute(uri: "/oauth/linear/link", method: .post,
-                                 headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
-                                 body: ByteBuffer(string: #"{"code":"\#(code)"}"#))
+        try await Browser(client: client, fakeURL: "").link("linear", code: code, bearer: bearer)
     }
 
     @Test func connectsListsRefreshesAndDeletes() async throws {

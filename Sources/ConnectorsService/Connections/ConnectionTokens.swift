@@ -57,13 +57,10 @@ struct ConnectionTokens: Sendable {
         let connection = try await load(id)
         if !needsRefresh(connection) { return try open(connection) }
         guard let provider = providers.provider(connection.provider) else { throw Failure.unavailable("\(connection.provider.rawValue) is not configured") }
-        guard let refreshToken = try sealer.open(connection.refreshToken, id: id, provider: connection.provider) else {
-            try await connections.setStatus(id: id, .reauthRequired)
-            throw Failure.reauthRequired
-        }
+        let refreshToken = try sealer.open(connection.refreshToken, id: id, provider: connection.provider)
         let tokens: ProviderTokens
         do {
-            tokens = try await provider.refresh(refreshToken: refreshToken)
+            tokens = try await provider.refresh(refreshToken: refreshToken, accountId: connection.accountId)
         } catch .invalidGrant {
             try await connections.setStatus(id: id, .reauthRequired)
             logger.warning("a connection's refresh token was refused; the user must connect again", metadata: ["connection": "\(id)"])

@@ -129,8 +129,7 @@ struct OAuthRoutes: Sendable {
             throw AppError.notFound("PROVIDER_NOT_FOUND", "No such provider.")
         }
         guard let provider = providers.provider(id) else {
-            let variables = providers.missing[id] ?? []
-            throw AppError.serviceUnavailable("PROVIDER_NOT_CONFIGURED", "\(id.rawValue) is not configured: set \(variables.joined(separator: " and ")).")
+            throw AppError.serviceUnavailable("PROVIDER_NOT_CONFIGURED", "\(id.rawValue) is not configured: set \(providers.missing[id] ?? "its variables").")
         }
         return provider
     }

@@ -13,8 +13,9 @@ protocol ConnectionProvider: Sendable {
     /// Turns the callback's query parameters into tokens and the account they belong to.
     func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant
 
-    /// New tokens for a refresh token (providers whose tokens expire).
-    func refresh(refreshToken: String) async throws(ProviderError) -> ProviderTokens
+    /// New tokens for an expiring connection: from its refresh token (OAuth providers), or
+    /// minted afresh for its account (GitHub App installations, which have none).
+    func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens
 
     /// Revokes the token at the provider where it can; failures are logged, not thrown, since
     /// the user asked for the connection to be gone either way.
@@ -23,7 +24,7 @@ protocol ConnectionProvider: Sendable {
 
 extension ConnectionProvider {
     var usesPKCE: Bool { false }
-    func refresh(refreshToken: String) async throws(ProviderError) -> ProviderTokens { throw .refreshUnsupported }
+    func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens { throw .refreshUnsupported }
     func revoke(accessToken: String) async {}
 }
 

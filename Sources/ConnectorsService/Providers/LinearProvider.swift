@@ -41,7 +41,8 @@ struct LinearProvider: ConnectionProvider {
         return ProviderGrant(tokens: tokens, accountId: accountId, accountName: accountName)
     }
 
-    func refresh(refreshToken: String) async throws(ProviderError) -> ProviderTokens {
+    func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
+        guard let refreshToken else { throw .invalidGrant }
         var tokens = try await http.postForm(apiURL + "/oauth/token", [
             ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
             ("client_id", clientID), ("client_secret", clientSecret),

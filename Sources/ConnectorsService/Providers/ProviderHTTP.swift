@@ -29,10 +29,14 @@ struct ProviderHTTP: Sendable {
         try await send(url, method: .GET, body: nil, contentType: nil, headers: headers)
     }
 
+    func delete(_ url: String, headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
+        try await send(url, method: .DELETE, body: nil, contentType: nil, headers: headers)
+    }
+
     private func send(_ url: String, method: HTTPMethod, body: String?, contentType: String?, headers: [(String, String)]) async throws(ProviderError) -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
+        if !headers.contains(where: { $0.0 == "Accept" }) { request.headers.add(name: "Accept", value: "application/json") }
         request.headers.add(name: "User-Agent", value: "Connectors")
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }

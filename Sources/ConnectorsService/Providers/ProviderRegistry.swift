@@ -6,7 +6,7 @@ import Shared
 struct ProviderRegistry: Sendable {
     let providers: [ProviderID: any ConnectionProvider]
     /// For each unconfigured provider, the variables that would enable it.
-    let missing: [ProviderID: [String]]
+    let missing: [ProviderID: String]
 
     func provider(_ id: ProviderID) -> (any ConnectionProvider)? { providers[id] }
 }
@@ -15,17 +15,33 @@ extension ProviderRegistry {
     /// Every provider whose variables are set.
     init(_ config: ConnectorsConfig, http: ProviderHTTP, logger: Logger) {
         var providers = [ProviderID: any ConnectionProvider]()
-        var missing = [ProviderID: [String]]()
+        var missing = [ProviderID: String]()
         let urls = config.common.providers
         if let linear = config.linear {
             providers[.linear] = LinearProvider(
                 http: http, webURL: urls.linear, apiURL: urls.linearAPI, clientID: linear.id, clientSecret: linear.secret,
                 actor: config.linearActor, logger: logger)
         } else {
-            missing[.linear] = ["LINEAR_CLIENT_ID", "LINEAR_CLIENT_SECRET"]
+            missing[.linear] = "LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET"
         }
-        missing[.github] = ["GITHUB_APP_NAME", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"]
-        missing[.slack] = ["SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"]
+        if let app = config.githubApp {
+            providers[.github] = GitHubAppProvider(
+                http: http, webURL: urls.github, apiURL: urls.githubAPI, appName: app.name,
+                appJWT: GitHubAppJWT(appID: app.appID, privateKey: app.privateKey), logger: logger)
+        } else {
+            missing[.github] = "GITHUB_APP_NAME, GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
+        }
+        let slackMode: SlackProvider.Mode? =
+            if let token = config.slackBotToken { .singleWorkspace(botToken: token) }
+            else if let slack = config.slack { .oauth(clientID: slack.id, clientSecret: slack.secret) }
+            else { nil }
+        if let slackMode {
+            // Slack's install page is on the site whose Web API is at `/api`.
+            let web = urls.slackAPI.hasSuffix("/api") ? String(urls.slackAPI.dropLast(4)) : urls.slackAPI
+            providers[.slack] = SlackProvider(http: http, apiURL: urls.slackAPI, webURL: web, mode: slackMode, logger: logger)
+        } else {
+            missing[.slack] = "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, or SLACK_BOT_TOKEN"
+        }
         self.init(providers: providers, missing: missing)
     }
 }

@@ -1,0 +1,107 @@
+import Crypto
+import CryptoExtras
+import Foundation
+import Logging
+import NIOPosix
+import Shared
+import Synchronization
+
+/// GitHub, as a GitHub App: the user installs the app on their account or organization, and we
+/// act with installation access tokens (1 hour) minted with an App JWT (RS256, `iss` = app id,
+/// 10 minutes). The installation token is stored sealed like any token and minted again
+/// shortly before it expires — that is its "refresh".
+struct GitHubAppProvider: ConnectionProvider {
+    let http: ProviderHTTP
+    /// `GITHUB_URL` (install page) and `GITHUB_API_URL`.
+    let webURL: String
+    let apiURL: String
+    let appName: String
+    let appJWT: GitHubAppJWT
+    let logger: Logger
+
+    var id: ProviderID { .github }
+
+    func authorizeURL(state: String, codeChallenge: String?, redirectURI: String) -> String {
+        // The redirect is the App's configured "Setup URL"; GitHub does not take it as a parameter.
+        webURL + "/apps/\(FormEncoding.escape(appName))/installations/new?" + FormEncoding.encode([("state", state)])
+    }
+
+    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant {
+        if let error = callback["error"] { throw .denied(error) }
+        // "request": an organization owner must still approve the installation.
+        if callback["setup_action"] == "request" { throw .denied("installation_pending") }
+        guard let installation = callback["installation_id"], !installation.isEmpty, installation.allSatisfy(\.isNumber) else {
+            throw .invalidCallback
+        }
+        // The id comes from the browser: only GitHub's answer for our App proves the installation.
+        let reply = try await http.get(apiURL + "/app/installations/\(installation)", headers: try await appHeaders())
+        guard reply.status == 200, let account = reply.json["account"] as? [String: Any] else {
+            throw reply.status == 404 ? .invalidCallback : .unavailable("GitHub answered \(reply.status) for the installation")
+        }
+        let tokens = try await refresh(refreshToken: nil, accountId: installation)
+        return ProviderGrant(tokens: tokens, accountId: installation, accountName: account["login"] as? String)
+    }
+
+    /// A new installation access token.
+    func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
+        let reply = try await http.postJSON(apiURL + "/app/installations/\(accountId)/access_tokens", [:], headers: try await appHeaders())
+        guard reply.status == 201 || reply.status == 200, let token = reply.json["token"] as? String else {
+            // Uninstalled or suspended: the user must install the app again.
+            if [401, 403, 404].contains(reply.status) { throw .invalidGrant }
+            throw .unavailable("GitHub answered \(reply.status) for an installation token")
+        }
+        let expiresAt = (reply.json["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) }
+        let permissions = (reply.json["permissions"] as? [String: Any]).map { $0.map { "\($0.key):\($0.value)" }.sorted() } ?? []
+        return ProviderTokens(accessToken: token, refreshToken: nil, expiresAt: expiresAt, scopes: permissions)
+    }
+
+    /// Revokes the installation token (the installation itself stays; the user removes the
+    /// App from GitHub's settings).
+    func revoke(accessToken: String) async {
+        do {
+            var headers = Self.apiHeaders
+            headers.append(("Authorization", "Bearer \(accessToken)"))
+            let reply = try await http.delete(apiURL + "/installation/token", headers: headers)
+            if reply.status != 204 { logger.warning("GitHub did not revoke an installation token", metadata: ["status": "\(reply.status)"]) }
+        } catch {
+            logger.warning("could not revoke a GitHub installation token", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static let apiHeaders = [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
+
+    private func appHeaders() async throws(ProviderError) -> [(String, String)] {
+        let jwt: String
+        do { jwt = try await appJWT.current() } catch { throw .unavailable("could not sign the GitHub App JWT") }
+        return Self.apiHeaders + [("Authorization", "Bearer \(jwt)")]
+    }
+}
+
+/// The GitHub App's JWT: RS256 with the App's private key, `iss` = the numeric App id, backdated 60 s
+/// for clock drift and valid 9 minutes (GitHub allows 10). One is reused until a minute before
+/// it expires, and signing runs on NIO's blocking pool.
+final class GitHubAppJWT: Sendable {
+    let appID: String
+    let privateKey: _RSA.Signing.PrivateKey
+    private let cached = Mutex<(token: String, expiresAt: Date)?>(nil)
+
+    init(appID: String, privateKey: _RSA.Signing.PrivateKey) {
+        self.appID = appID
+        self.privateKey = privateKey
+    }
+
+    func current(now: Date = Date()) async throws -> String {
+        if let cached = cached.withLock({ $0 }), cached.expiresAt.timeIntervalSince(now) > 60 { return cached.token }
+        let issuedAt = Int(now.timeIntervalSince1970) - 60
+        let expiresAt = issuedAt + 60 + 9 * 60
+        let input = Base64URL.encode(Array(#"{"alg":"RS256","typ":"JWT"}"#.utf8)) + "."
+            + Base64URL.encode(Array(#"{"exp":\#(expiresAt),"iat":\#(issuedAt),"iss":\#(appID)}"#.utf8))
+        let key = privateKey
+        let signature = try await NIOThreadPool.singleton.runIfActive {
+            try key.signature(for: SHA256.hash(data: Array(input.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation
+        }
+        let token = input + "." + Base64URL.encode(signature)
+        cached.withLock { $0 = (token, Date(timeIntervalSince1970: TimeInterval(expiresAt))) }
+        return token
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import Shared
+
+/// Slack: the OAuth v2 app install (`oauth.v2.access` → a bot token for one workspace), or —
+/// with `SLACK_BOT_TOKEN` — a single workspace whose bot token is configured: "connecting"
+/// then skips Slack's consent page and reads the workspace from `auth.test`.
+struct SlackProvider: ConnectionProvider {
+    /// What the bot needs for the agent: read mentions, DMs and threads, and post replies.
+    static let botScopes = "app_mentions:read,channels:history,channels:read,chat:write,groups:history,groups:read,im:history,im:read,users:read"
+
+    enum Mode: Sendable {
+        case oauth(clientID: String, clientSecret: String)
+        case singleWorkspace(botToken: String)
+    }
+
+    let http: ProviderHTTP
+    /// `SLACK_API_URL` (Web API methods) and the site the install page lives on.
+    let apiURL: String
+    let webURL: String
+    let mode: Mode
+    let logger: Logger
+
+    var id: ProviderID { .slack }
+
+    func authorizeURL(state: String, codeChallenge: String?, redirectURI: String) -> String {
+        switch mode {
+        case .oauth(let clientID, _):
+            return webURL + "/oauth/v2/authorize?" + FormEncoding.encode([
+                ("client_id", clientID), ("scope", Self.botScopes), ("redirect_uri", redirectURI), ("state", state),
+            ])
+        case .singleWorkspace:
+            // Nothing to consent to: straight back to our callback, which checks the state.
+            return redirectURI + "?" + FormEncoding.encode([("state", state)])
+        }
+    }
+
+    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant {
+        if let error = callback["error"] { throw .denied(error) }
+        switch mode {
+        case .singleWorkspace(let botToken):
+            let reply = try await call("auth.test", token: botToken)
+            guard let team = reply["team_id"] as? String else { throw .unavailable("auth.test named no team") }
+            let scopes = ScopeList.parse(Self.botScopes)
+            return ProviderGrant(tokens: ProviderTokens(accessToken: botToken, scopes: scopes), accountId: team, accountName: reply["team"] as? String)
+        case .oauth(let clientID, let clientSecret):
+            guard let code = callback["code"], !code.isEmpty else { throw .invalidCallback }
+            let reply = try await http.postForm(apiURL + "/oauth.v2.access", [
+                ("code", code), ("redirect_uri", redirectURI), ("client_id", clientID), ("client_secret", clientSecret),
+            ])
+            let json = try Self.checked(reply, exchangingCode: true)
+            guard let token = json["access_token"] as? String, let team = json["team"] as? [String: Any], let teamID = team["id"] as? String else {
+                throw .unavailable("oauth.v2.access answered without a bot token or team")
+            }
+            return ProviderGrant(tokens: Self.tokens(token, json), accountId: teamID, accountName: team["name"] as? String)
+        }
+    }
+
+    /// Only apps with token rotation get expiring bot tokens (and a refresh token).
+    func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
+        guard case .oauth(let clientID, let clientSecret) = mode, let refreshToken else { throw .refreshUnsupported }
+        let reply = try await http.postForm(apiURL + "/oauth.v2.access", [
+            ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", clientID), ("client_secret", clientSecret),
+        ])
+        let json = try Self.checked(reply, exchangingCode: false)
+        guard let token = json["access_token"] as? String else { throw .unavailable("oauth.v2.access answered without a token") }
+        return Self.tokens(token, json)
+    }
+
+    func revoke(accessToken: String) async {
+        // The configured single-workspace token is the operator's, not ours to revoke.
+        guard case .oauth = mode else { return }
+        do {
+            _ = try await call("auth.revoke", token: accessToken)
+        } catch {
+            logger.warning("could not revoke a Slack token", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A Web API method called with a bearer token; `ok: false` becomes an error.
+    private func call(_ method: String, token: String) async throws(ProviderError) -> [String: Any] {
+        try Self.checked(try await http.postForm(apiURL + "/" + method, [], headers: [("Authorization", "Bearer \(token)")]), exchangingCode: false)
+    }
+
+    /// Slack answers 200 with `ok: false` and an `error` code for failures.
+    static func checked(_ reply: ProviderHTTP.Reply, exchangingCode: Bool) throws(ProviderError) -> [String: Any] {
+        guard reply.status == 200 else { throw .unavailable("Slack answered \(reply.status)") }
+        guard reply.json["ok"] as? Bool == true else {
+            let error = reply.json["error"] as? String ?? "unknown_error"
+            switch error {
+            case "invalid_code", "code_already_used", "bad_redirect_uri": throw exchangingCode ? .codeRejected : .invalidGrant
+            case "invalid_refresh_token", "invalid_grant", "token_revoked", "account_inactive", "invalid_auth": throw .invalidGrant
+            default: throw .unavailable("Slack: \(error)")
+            }
+        }
+        return reply.json
+    }
+
+    static func tokens(_ token: String, _ json: [String: Any]) -> ProviderTokens {
+        ProviderTokens(
+            accessToken: token, refreshToken: json["refresh_token"] as? String,
+            expiresAt: (json["expires_in"] as? NSNumber).map { Date().addingTimeInterval($0.doubleValue) },
+            scopes: ScopeList.parse(json["scope"]))
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import PostgresNIO
+import Shared
+import Testing
+import TestSupport
+
+@testable import ConnectorsService
+
+/// Connecting Slack (OAuth v2 install, or one configured workspace) and GitHub (App
+/// installation), end to end against fakes that check what they receive.
+@Suite struct SlackAndGitHubTests {
+    func withSlack<T: Sendable>(
+        botToken: Bool = false, _ body: @Sendable (ConnectorsTestApp, Browser, FakeSlack, TestTokenIssuer) async throws -> T
+    ) async throws -> T {
+        let slack = FakeSlack()
+        return try await withProviderFake(slack.router, overrides: { url in
+            var variables = ["SLACK_API_URL": url + "/api", "SLACK_CLIENT_ID": slack.clientID, "SLACK_CLIENT_SECRET": slack.clientSecret]
+            if botToken { variables = ["SLACK_API_URL": url + "/api", "SLACK_BOT_TOKEN": slack.configuredBotToken] }
+            return variables
+        }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), slack, issuer) }
+    }
+
+    func withGitHub<T: Sendable>(_ body: @Sendable (ConnectorsTestApp, Browser, FakeGitHubApp, TestTokenIssuer) async throws -> T) async throws -> T {
+        let github = try FakeGitHubApp(setupURL: "https://connectors.test/oauth/github/callback")
+        return try await withProviderFake(github.router, overrides: { url in [
+            "GITHUB_URL": url, "GITHUB_API_URL": url, "GITHUB_APP_NAME": github.appName, "GITHUB_APP_ID": github.appID,
+            // As a one-line .env value, with literal \n.
+            "GITHUB_APP_PRIVATE_KEY": github.privateKeyPEM.replacingOccurrences(of: "\n", with: "\\n"),
+        ] }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), github, issuer) }
+    }
+
+    @Test func slackInstallConnectsTheWorkspaceAndDeleteRevokesTheBotToken() async throws {
+        try await withSlack { app, browser, slack, issuer in
+            let bearer = issuer.token(sub: "user-1")
+            let started = try await browser.client.execute(uri: "/oauth/slack", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let url = try #require(started.json["url"] as? String)
+            #expect(url.hasPrefix(browser.fakeURL + "/oauth/v2/authorize?"))
+            #expect(queryItems(url)["redirect_uri"] == "https://connectors.test/oauth/slack/callback")
+            #expect(queryItems(url)["code_challenge"] == nil)
+
+            let connection = try await browser.connectAndLink("slack", bearer: bearer)
+            #expect(connection["accountId"] as? String == "T0ACME")
+            #expect(connection["accountName"] as? String == "Acme Workspace")
+            #expect(connection["scopes"] as? [String] == ["app_mentions:read", "chat:write", "channels:history"])
+            #expect(connection["expiresAt"] is NSNull)
+            let issued = try #require(slack.issued.get().first)
+            let dump = try await app.sql { sql in
+                var text = ""
+                for try await row in try await sql.query(#"SELECT row_to_json(c)::text FROM "connection" c"#).decode(String.self) { text += row }
+                return text
+            }
+            #expect(!dump.contains(issued))
+
+            let id = try #require(connection["id"] as? String)
+            let deleted = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            #expect(deleted.status == .noContent)
+            #expect(slack.revoked.get() == [issued])
+        }
+    }
+
+    @Test func aRefusedSlackCodeStoresNothing() async throws {
+        try await withSlack { app, browser, slack, issuer in
+            let started = try await browser.client.execute(uri: "/oauth/slack", method: .get)
+            let state = try #require(started.json["state"] as? String)
+            let landing = try await browser.client.execute(uri: "/oauth/slack/callback?code=never-issued&state=\(state)", method: .get)
+            #expect(queryItems(try #require(landing.headers[.location]))["error"] == "token_exchange_failed")
+            #expect(slack.refusals.get() == ["invalid_code"])
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    @Test func singleWorkspaceModeConnectsTheConfiguredBot() async throws {
+        try await withSlack(botToken: true) { _, browser, slack, issuer in
+            let bearer = issuer.token(sub: "user-1")
+            let connection = try await browser.connectAndLink("slack", bearer: bearer)
+            #expect(connection["accountId"] as? String == "T0ACME")
+            let id = try #require(connection["id"] as? String)
+            _ = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            // The operator's token is not ours to revoke.
+            #expect(slack.revoked.get().isEmpty)
+        }
+    }
+
+    @Test func gitHubAppInstallationConnectsMintsAndRefreshesTokens() async throws {
+        try await withGitHub { app, browser, github, issuer in
+            let bearer = issuer.token(sub: "user-1")
+            let started = try await browser.client.execute(uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let url = try #require(started.json["url"] as? String)
+            #expect(url.hasPrefix(browser.fakeURL + "/apps/connectors-test/installations/new?state="))
+
+            let connection = try await browser.connectAndLink("github", bearer: bearer)
+            #expect(connection["accountId"] as? String == github.installationID)
+            #expect(connection["accountName"] as? String == "acme-org")
+            #expect(connection["scopes"] as? [String] == ["contents:read", "issues:write"])
+            #expect(connection["expiresAt"] is String)
+            #expect(github.refusals.get().isEmpty)
+            #expect(github.issued.get().count == 1)
+            let id = try #require(connection["id"] as? String)
+
+            // An installation token close to expiry is replaced by a newly minted one.
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#) }
+            let token = try await app.withTokens { try await $0.accessToken(connectionId: id) }
+            #expect(github.issued.get().count == 2)
+            #expect(github.issued.get().last == token)
+
+            let deleted = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            #expect(deleted.status == .noContent)
+            #expect(github.revoked.get() == [token])
+        }
+    }
+
+    @Test func gitHubCallbacksForOtherInstallationsOrPendingApprovalsAreRefused() async throws {
+        try await withGitHub { app, browser, github, _ in
+            for (query, error) in [("installation_id=1234&setup_action=install", "invalid_callback"),
+                                   ("installation_id=\(github.installationID)&setup_action=request", "provider_error"),
+                                   ("setup_action=install", "invalid_callback")] {
+                let state = try #require(try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
+                let landing = try await browser.client.execute(uri: "/oauth/github/callback?\(query)&state=\(state)", method: .get)
+                #expect(queryItems(try #require(landing.headers[.location]))["error"] == error, "\(query)")
+            }
+            #expect(github.refusals.get().isEmpty)
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Crypto
+import CryptoExtras
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Shared
+
+/// A small GitHub for the GitHub App flow: the install page (which sends the browser to the
+/// App's setup URL), and the REST endpoints that take an App JWT — checked as GitHub checks it
+/// (RS256 under the App's key, `iss` = app id, at most 10 minutes, unexpired) — plus
+/// installation-token minting and revocation.
+public final class FakeGitHubApp: Sendable {
+    public let appID = "424242"
+    public let appName = "connectors-test"
+    public let installationID = "9001"
+    public let account = "acme-org"
+    public let privateKey: _RSA.Signing.PrivateKey
+    /// The App's "Setup URL", where GitHub sends the browser after an install.
+    public let setupURL: String
+    public let liveTokens = SendableBox<Set<String>>([])
+    public let issued = SendableBox<[String]>([])
+    public let revoked = SendableBox<[String]>([])
+    /// App JWTs that were refused, and why.
+    public let refusals = SendableBox<[String]>([])
+    /// `expires_at` of minted tokens, from now.
+    public let tokenLifetime = SendableBox<TimeInterval>(3600)
+
+    public init(setupURL: String) throws {
+        self.setupURL = setupURL
+        self.privateKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+    }
+
+    public var privateKeyPEM: String { privateKey.pemRepresentation }
+
+    public var router: Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { _, _ in "fake github app" }
+        router.get("/apps/:name/installations/new") { request, context -> Response in
+            guard context.parameters.get("name") == self.appName, let state = request.uri.queryParameters["state"].map(String.init) else {
+                return Response(status: .notFound)
+            }
+            return Response(status: .found, headers: [
+                .location: "\(self.setupURL)?installation_id=\(self.installationID)&setup_action=install&state=\(FormEncoding.escape(state))",
+            ])
+        }
+        router.get("/app/installations/:id") { request, context -> Response in
+            guard self.appJWTIsValid(request) else { return Response(status: .unauthorized) }
+            guard context.parameters.get("id") == self.installationID else { return try FakeLinear.json(["message": "Not Found"], status: .notFound) }
+            return try FakeLinear.json(["id": Int(self.installationID)!, "app_id": Int(self.appID)!,
+                                        "account": ["login": self.account, "id": 77, "type": "Organization"]])
+        }
+        router.post("/app/installations/:id/access_tokens") { request, context -> Response in
+            guard self.appJWTIsValid(request) else { return Response(status: .unauthorized) }
+            guard context.parameters.get("id") == self.installationID else { return try FakeLinear.json(["message": "Not Found"], status: .notFound) }
+            let token = "ghs_" + RandomToken.string(length: 36)
+            self.liveTokens.update { _ = $0.insert(token) }
+            self.issued.update { $0.append(token) }
+            let expiresAt = Date().addingTimeInterval(self.tokenLifetime.get()).formatted(.iso8601)
+            return try FakeLinear.json(["token": token, "expires_at": expiresAt, "permissions": ["issues": "write", "contents": "read"]], status: .created)
+        }
+        router.delete("/installation/token") { request, _ -> Response in
+            guard let token = request.headers[.authorization].map({ String($0.dropFirst(7)) }), self.liveTokens.update({ $0.remove(token) }) != nil else {
+                return Response(status: .unauthorized)
+            }
+            self.revoked.update { $0.append(token) }
+            return Response(status: .noContent)
+        }
+        return router
+    }
+
+    private func appJWTIsValid(_ request: Request) -> Bool {
+        guard request.headers[.accept] == "application/vnd.github+json" else { return refuse("accept header") }
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else { return refuse("no bearer") }
+        let parts = authorization.dropFirst(7).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, let header = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
+              let signature = Base64URL.decode(parts[2]),
+              let headerJSON = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
+              let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
+        else { return refuse("malformed") }
+        guard headerJSON["alg"] as? String == "RS256" else { return refuse("alg") }
+        let valid = (try? privateKey.publicKey.isValidSignature(
+            _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: Array((parts[0] + "." + parts[1]).utf8)),
+            padding: .insecurePKCS1v1_5)) ?? false
+        guard valid else { return refuse("signature") }
+        let now = Int(Date().timeIntervalSince1970)
+        guard claims["iss"] as? Int == Int(appID), let iat = claims["iat"] as? Int, let exp = claims["exp"] as? Int,
+              exp > now, iat <= now + 60, exp - iat <= 600
+        else { return refuse("claims") }
+        return true
+    }
+
+    private func refuse(_ reason: String) -> Bool {
+        refusals.update { $0.append(reason) }
+        return false
+    }
+}
