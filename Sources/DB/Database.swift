@@ -35,3 +35,18 @@ public struct PostgresReadiness: ReadinessCheck {
         for try await _ in try await client.query("SELECT 1") {}
     }
 }
+
+extension Database {
+    /// Runs `body` with a small pool that lives only as long as it does (maintenance commands).
+    public static func withClient<T: Sendable>(_ url: DatabaseURL, logger: Logger, _ body: (PostgresClient) async throws -> T) async throws -> T {
+        let client = Self.client(url, logger: logger, maximumConnections: 2)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+}

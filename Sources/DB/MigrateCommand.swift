@@ -17,15 +17,8 @@ public enum MigrateCommand {
 
     /// Runs a short-lived pool just for the migrations.
     public static func migrate(_ url: DatabaseURL, migrations: [Migration]? = nil, logger: Logger) async throws -> [Int] {
-        let client = Database.client(url, logger: logger, maximumConnections: 2)
-        return try await withThrowingTaskGroup(of: [Int]?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            let migrator = try Migrator(client: client, migrations: migrations ?? Migration.bundled(), logger: logger)
-            return try await migrator.migrate()
+        try await Database.withClient(url, logger: logger) { client in
+            try await Migrator(client: client, migrations: migrations ?? Migration.bundled(), logger: logger).migrate()
         }
     }
 }
