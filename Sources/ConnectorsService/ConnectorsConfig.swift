@@ -19,7 +19,7 @@ struct ConnectorsConfig: Sendable {
     var slackBotToken: String?
     /// The GitHub App (`GITHUB_APP_NAME`, `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`).
     var githubApp: GitHubAppSettings?
-    /// Ordinary JWT routes: 100 requests per 10 seconds per user.
+    /// Ordinary JWT routes: 100 requests per 10 seconds per user (`USER_RATE_LIMIT`).
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
     /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.
     var ipLimit = RateLimitRule(name: "connectors-ip", limit: 100, window: .seconds(10))
@@ -50,6 +50,7 @@ struct ConnectorsConfig: Sendable {
         self.jwksURL = try env.httpURL("AUTH_JWKS_URL", default: "http://localhost:5001/.well-known/jwks.json")
         self.linear = try OAuthClientCredentials(env, id: "LINEAR_CLIENT_ID", secret: "LINEAR_CLIENT_SECRET")
         self.linearActor = env.string("LINEAR_ACTOR")
+        self.userLimit.limit = try env.int("USER_RATE_LIMIT", default: 100, range: 1...1_000_000)
         self.slack = try OAuthClientCredentials(env, id: "SLACK_CLIENT_ID", secret: "SLACK_CLIENT_SECRET")
         self.slackBotToken = env.string("SLACK_BOT_TOKEN")
         self.githubApp = try GitHubAppSettings(env)
