@@ -86,7 +86,7 @@ def reset_peak_rss(pid):
         pass
 
 
-def start_service(bin_dir, name, port_variable, workdir):
+def start_service(bin_dir, name, port_variable, workdir, extra_env=None):
     port = free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -96,6 +96,7 @@ def start_service(bin_dir, name, port_variable, workdir):
         "BIND_HOST": "127.0.0.1",
         "LOG_LEVEL": "info",
         **SECRETS,
+        **(extra_env or {}),
     }
     log = open(os.path.join(workdir, f"{name}.log"), "w")
     process = subprocess.Popen([os.path.join(bin_dir, name)], env=env, cwd=workdir, stdout=log, stderr=log)
@@ -127,10 +128,11 @@ def sign_up(port, email, password):
         return cookie
 
 
-def measure(rows, process, service, scenario, note, url, args, script=None):
-    run_wrk(url, args.warmup, args.connections, args.threads, script)
+def measure(rows, process, service, scenario, note, url, args, script=None, connections=None):
+    connections = connections or args.connections
+    run_wrk(url, args.warmup, connections, args.threads, script)
     reset_peak_rss(process.pid)
-    rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.seconds, args.connections, args.threads, script)
+    rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.seconds, connections, args.threads, script)
     rows.append((service, scenario, note, rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
     print(f"  {service} {scenario}: {rps:,.0f} req/s", file=sys.stderr)
     return rps
@@ -189,6 +191,42 @@ def auth_scenarios(args, running, rows, workdir):
     ]
 
 
+def prometheus_value(port, name):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def connectors_scenarios(args, running, rows, workdir):
+    """GET /oauth/connections with a JWT from the auth service: verify + limit + one query."""
+    auth_port = running["AuthService"][1]
+    process, port = running["ConnectorsService"]
+    cookie = sign_up(auth_port, "bench-connectors@example.com", "bench-password-1")
+    request = urllib.request.Request(f"http://127.0.0.1:{auth_port}/api/auth/get-session", headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        user_id = json.loads(response.read())["user"]["id"]
+        jwt = response.headers["set-auth-jwt"]
+    # Three connections to list (their sealed tokens are never opened by this route).
+    values = ", ".join(f"('bench-{user_id}-{provider}', '{user_id}', '{provider}', 'acct-{provider}', 'Bench', '{{read}}', 'v1.none.AAAA')"
+                       for provider in ("linear", "github", "slack"))
+    subprocess.run(["psql", os.environ["DATABASE_URL"], "-q", "-c",
+                    f'INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "scopes", "accessToken") VALUES {values}'],
+                   check=True)
+    fetches_before = prometheus_value(port, "jwks_fetches_total")
+    started = time.time()
+    measure(rows, process, "ConnectorsService", "GET /oauth/connections", "JWT verify + per-user rate limit + one indexed query",
+            f"http://127.0.0.1:{port}/oauth/connections", args,
+            write_script(workdir, "connections.lua", f'wrk.headers["Authorization"] = "Bearer {jwt}"'), connections=64)
+    fetches = prometheus_value(port, "jwks_fetches_total") - fetches_before
+    return [
+        "",
+        f"JWKS fetches by the connectors service during the {time.time() - started:.0f} s `/oauth/connections` run "
+        f"(64 connections): {fetches:.0f} (its cache period is 300 s).",
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
@@ -209,7 +247,13 @@ def main():
     try:
         for service, port_variable, method, path, note in SCENARIOS:
             if service not in running:
-                running[service] = start_service(args.bin_dir, service, port_variable, workdir)
+                extra = None
+                if service == "ConnectorsService":
+                    # Verifies the bench auth service's JWTs; the per-user limit would otherwise
+                    # refuse one user's thousands of requests per second.
+                    auth_port = running["AuthService"][1]
+                    extra = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000"}
+                running[service] = start_service(args.bin_dir, service, port_variable, workdir, extra)
             process, port = running[service]
             url = f"http://127.0.0.1:{port}{path}"
             run_wrk(url, args.warmup, args.connections, args.threads)
@@ -219,6 +263,7 @@ def main():
             print(f"  {service} {method} {path}: {rps:,.0f} req/s", file=sys.stderr)
 
         extra_lines = auth_scenarios(args, running["AuthService"], rows, workdir)
+        extra_lines += connectors_scenarios(args, running, rows, workdir)
     finally:
         for process, _ in running.values():
             process.terminate()

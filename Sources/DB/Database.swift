@@ -38,8 +38,10 @@ public struct PostgresReadiness: ReadinessCheck {
 
 extension Database {
     /// Runs `body` with a small pool that lives only as long as it does (maintenance commands).
-    public static func withClient<T: Sendable>(_ url: DatabaseURL, logger: Logger, _ body: (PostgresClient) async throws -> T) async throws -> T {
-        let client = Self.client(url, logger: logger, maximumConnections: 2)
+    public static func withClient<T: Sendable>(
+        _ url: DatabaseURL, logger: Logger, maximumConnections: Int = 2, _ body: (PostgresClient) async throws -> T
+    ) async throws -> T {
+        let client = Self.client(url, logger: logger, maximumConnections: maximumConnections)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await client.run()

@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import Logging
 import HTTPTypes
 import HummingbirdTesting
 import Shared
@@ -138,6 +140,26 @@ import TestSupport
             #expect(limited.headers[.retryAfter] != nil)
             // Another user from the same address is not affected.
             #expect(try await client.get("/oauth/connections", bearer: issuer.token(sub: "user-2")).status == .ok)
+        }
+    }
+
+    /// A token verified once is not verified again, but its time checks run on every use.
+    @Test func aCachedVerificationStillExpires() async throws {
+        let issuer = try TestTokenIssuer()
+        let jwks = FakeJWKS(issuer: issuer)
+        try await withFakeServer(jwks.router) { base in
+            let cache = JWKSCache(url: base + "/jwks.json", http: .shared, logger: Logger(label: "jwks-test"))
+            let clock = SendableBox(Date())
+            let verifier = JWTVerifier(keys: cache, issuer: issuer.issuer, now: { clock.get() })
+            let token = issuer.token()
+            let first: AuthenticatedUser = try await verifier.verify(token)
+            let second: AuthenticatedUser = try await verifier.verify(token)
+            #expect(first.id == "user-1" && second == first)
+            #expect(jwks.fetches.get() == 1)
+            clock.set(Date().addingTimeInterval(900 + 61))
+            await #expect(throws: JWTVerifier.Failure.expired) { try await verifier.verify(token) }
+            // A forged variant of a cached token is still checked in full.
+            await #expect(throws: JWTVerifier.Failure.self) { try await verifier.verify(token + "A") }
         }
     }
 }

@@ -32,14 +32,6 @@ public enum TestDatabase {
 
     /// Runs `body` with a running client for `url`.
     public static func withClient<T: Sendable>(_ url: DatabaseURL, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = Database.client(url, logger: Logger(label: "test-client"), maximumConnections: 4)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await body(client)
-        }
+        try await Database.withClient(url, logger: Logger(label: "test-client"), maximumConnections: 4, body)
     }
 }

@@ -63,6 +63,11 @@ public final class JWKSCache: Service, Sendable {
         return snapshot.keys
     }
 
+    /// True while the cached JWKS publishes `kid` (a key dropped from it stops verifying at once).
+    public func isPublished(_ kid: String) -> Bool {
+        state.withLock { $0.snapshot?.kids.contains(kid) ?? false }
+    }
+
     /// Fetches now, then again whenever the cache period runs out; after a failure, retries
     /// with a growing delay (the cached keys stay in use meanwhile).
     public func run() async throws {

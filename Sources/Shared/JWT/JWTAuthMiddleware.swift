@@ -1,4 +1,3 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -29,7 +28,7 @@ public struct JWTAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMid
         guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
             throw Self.unauthorized("The Authorization header must be `Bearer <token>`.")
         }
-        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        let token = String(authorization.dropFirst(7).drop(while: { $0 == " " }))
         var context = context
         do {
             context.user = try await verifier.verify(token)

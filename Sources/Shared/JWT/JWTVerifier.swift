@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Synchronization
 
 /// Verifies the auth service's access tokens (spec section 5, "JWT verification"): RS256 only,
 /// the key chosen by `kid` from the cached JWKS, then `exp` (60 s leeway), `nbf`, `iat` not in
@@ -27,6 +28,9 @@ public struct JWTVerifier: Sendable {
     }
 
     let keys: JWKSCache
+    /// Tokens whose signature already verified: clients send the same JWT for its whole
+    /// lifetime, and the RSA check and JSON decoding of an identical string give the same result.
+    let verified: VerifiedTokenCache
     /// `PUBLIC_URL`: the expected `iss` and `aud`.
     let issuer: String
     let leeway: TimeInterval
@@ -34,12 +38,15 @@ public struct JWTVerifier: Sendable {
 
     public init(keys: JWKSCache, issuer: String, leeway: TimeInterval = 60, now: @escaping @Sendable () -> Date = Date.init) {
         self.keys = keys
+        self.verified = VerifiedTokenCache()
         self.issuer = issuer
         self.leeway = leeway
         self.now = now
     }
 
     public func verify(_ token: String) async throws(Failure) -> AuthenticatedUser {
+        // The time-dependent checks run again on every use; the key must still be published.
+        if let (kid, claims) = verified.get(token), keys.isPublished(kid) { return try check(claims) }
         guard let header = JWTHeaderFields.parse(token) else { throw .malformed }
         // RFC 7515 §4.1.11: a critical extension we do not understand makes the token invalid.
         guard header.alg == "RS256", header.crit == nil else { throw .unsupportedAlgorithm }
@@ -51,7 +58,9 @@ public struct JWTVerifier: Sendable {
         } catch {
             throw .badSignature
         }
-        return try check(claims)
+        let user = try check(claims)
+        verified.put(token, kid: kid, claims: claims)
+        return user
     }
 
     /// The registered-claim checks, on claims whose signature has verified.
@@ -64,5 +73,24 @@ public struct JWTVerifier: Sendable {
         guard let audience = claims.aud, audience.value.contains(issuer) else { throw .wrongAudience }
         guard let sub = claims.sub, !sub.isEmpty else { throw .missingSubject }
         return AuthenticatedUser(id: sub, email: claims.email, name: claims.name)
+    }
+}
+
+/// Verified tokens and their claims, bounded; cleared whole when full.
+public final class VerifiedTokenCache: Sendable {
+    private let entries = Mutex<[String: (kid: String, claims: AccessTokenClaims)]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 10_000) { self.capacity = capacity }
+
+    func get(_ token: String) -> (String, AccessTokenClaims)? {
+        entries.withLock { $0[token] }.map { ($0.kid, $0.claims) }
+    }
+
+    func put(_ token: String, kid: String, claims: AccessTokenClaims) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = (kid, claims)
+        }
     }
 }
