@@ -13,11 +13,29 @@ struct ConnectionRepository: Sendable {
     private static let columns = #""id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt""#
 
     /// The user's connections, oldest first (served by the `(userId, provider, accountId)` index).
+    /// A prepared statement: the hot read of every console page, planned once per connection.
     func list(userId: String) async throws -> [Connection] {
-        let rows = try await postgres.query(
-            #"SELECT \#(unescaped: Self.columns) FROM "connection" WHERE "userId" = \#(userId) ORDER BY "createdAt", "id""#,
-            logger: logger)
-        return try await Self.decode(rows)
+        var connections = [Connection]()
+        for try await row in try await postgres.execute(ListConnections(userId: userId), logger: logger) {
+            if let connection = Self.connection(row) { connections.append(connection) }
+        }
+        return connections
+    }
+
+    typealias Row = (String, String, String, String, String?, [String], String, String?, String?, Date?, Date, Date)
+
+    struct ListConnections: PostgresPreparedStatement {
+        static let sql = #"SELECT "id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt" FROM "connection" WHERE "userId" = $1 ORDER BY "createdAt", "id""#
+        typealias Row = ConnectionRepository.Row
+        var userId: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(userId)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
     func find(id: String) async throws -> Connection? {
@@ -76,15 +94,18 @@ struct ConnectionRepository: Sendable {
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Connection] {
         var connections = [Connection]()
-        for try await (id, userId, provider, accountId, accountName, scopes, status, access, refresh, expiresAt, createdAt, updatedAt) in rows.decode(
-            (String, String, String, String, String?, [String], String, String?, String?, Date?, Date, Date).self)
-        {
-            guard let provider = ProviderID(rawValue: provider), let status = Connection.Status(rawValue: status) else { continue }
-            connections.append(Connection(
-                id: id, userId: userId, provider: provider, accountId: accountId, accountName: accountName, scopes: scopes,
-                status: status, accessToken: access, refreshToken: refresh, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt))
+        for try await row in rows.decode(Row.self) {
+            if let connection = connection(row) { connections.append(connection) }
         }
         return connections
+    }
+
+    private static func connection(_ row: Row) -> Connection? {
+        let (id, userId, provider, accountId, accountName, scopes, status, access, refresh, expiresAt, createdAt, updatedAt) = row
+        guard let provider = ProviderID(rawValue: provider), let status = Connection.Status(rawValue: status) else { return nil }
+        return Connection(
+            id: id, userId: userId, provider: provider, accountId: accountId, accountName: accountName, scopes: scopes,
+            status: status, accessToken: access, refreshToken: refresh, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 
