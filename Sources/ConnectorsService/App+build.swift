@@ -12,8 +12,9 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     let verifier = JWTVerifier(keys: jwks, issuer: config.common.publicURL)
     let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
     ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, http: http, logger: logger).register(on: router)
+    let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
     // Started in this order, stopped in reverse: the JWKS cache stops before the client it uses.
-    return HTTPCore.application(router: router, config: config.common, services: infrastructure.services + [http, jwks], logger: logger)
+    return HTTPCore.application(router: router, config: config.common, services: infrastructure.services + [http, jwks, sweeper], logger: logger)
 }
 
 /// Every feature route, with its body limit, authentication and rate limit.

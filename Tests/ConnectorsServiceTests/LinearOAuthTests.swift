@@ -246,3 +246,27 @@ extension ConnectorsTestApp {
         }
     }
 }
+
+@Suite struct ScopeListTests {
+    @Test func parsesEveryShapeProvidersUse() {
+        #expect(ScopeList.parse("read write") == ["read", "write"])
+        #expect(ScopeList.parse("read,write,issues:create") == ["read", "write", "issues:create"])
+        #expect(ScopeList.parse(["read", "comments:create"]) == ["read", "comments:create"])
+        #expect(ScopeList.parse(["read write"]) == ["read", "write"])
+        #expect(ScopeList.parse(nil).isEmpty)
+        #expect(ScopeList.parse(42).isEmpty)
+    }
+}
+
+@Suite struct PendingLinkSweeperTests {
+    @Test func deletesOnlyExpiredLinks() async throws {
+        let app = try await ConnectorsTestApp.make()
+        try await app.sql { sql in
+            try await sql.query(#"INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "accountId", "linkExpiresAt") VALUES ('old', 'c1', 'linear', 'a', now() - interval '1 second'), ('new', 'c2', 'linear', 'a', now() + interval '5 minutes')"#)
+            try await PendingLinkRepository(postgres: sql, logger: Logger(label: "sweeper-test")).deleteExpired()
+            var left = [String]()
+            for try await hash in try await sql.query(#"SELECT "codeHash" FROM "pendingLink""#).decode(String.self) { left.append(hash) }
+            #expect(left == ["new"])
+        }
+    }
+}
