@@ -28,7 +28,8 @@ struct ConnectorsRoutes: Sendable {
     func register(on router: Router<ConnectorsRequestContext>) {
         let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
         let sealer = TokenSealer(box: config.secretBox)
-        let providers = ProviderRegistry(config, http: ProviderHTTP(client: http.client), logger: logger)
+        let providers = ProviderRegistry(
+            config, http: ProviderHTTP(client: http.client, timeout: .milliseconds(Int64(config.providerTimeout.wholeMilliseconds))), logger: logger)
         let limited = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
 
         // Routes for signed-in users: a valid JWT, then 100 requests per 10 s per user.

@@ -21,6 +21,8 @@ struct ConnectorsConfig: Sendable {
     var githubApp: GitHubAppSettings?
     /// Ordinary JWT routes: 100 requests per 10 seconds per user (`USER_RATE_LIMIT`).
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
+    /// How long one call to a provider may take.
+    var providerTimeout: Duration = .seconds(10)
     /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.
     var ipLimit = RateLimitRule(name: "connectors-ip", limit: 100, window: .seconds(10))
 

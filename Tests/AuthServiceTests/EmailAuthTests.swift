@@ -115,8 +115,10 @@ import TestSupport
                 #expect(a?.errorCode == "INVALID_EMAIL_OR_PASSWORD" && b?.errorCode == "INVALID_EMAIL_OR_PASSWORD")
                 #expect(a?.text == b?.text)
             }
-            // An unknown email costs a full scrypt too (at least half the wrong-password time).
-            #expect(unknown.sorted()[1] * 2 >= wrong.sorted()[1])
+            // An unknown email costs a full scrypt too. Hashing runs at idle priority, so on a
+            // busy machine single timings swing widely: compare the fastest of each, loosely —
+            // skipping scrypt would make the unknown-email path tens of times faster.
+            #expect(unknown.min()! * 3 >= wrong.min()!)
         }
     }
 

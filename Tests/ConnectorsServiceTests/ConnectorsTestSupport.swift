@@ -63,6 +63,21 @@ struct ConnectorsTestApp {
         return id
     }
 
+    /// Every row of every table, as text: what an attacker with a database dump would read.
+    func databaseDump() async throws -> String {
+        try await sql { sql in
+            var tables = [String]()
+            for try await table in try await sql.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").decode(String.self) {
+                tables.append(table)
+            }
+            var text = ""
+            for table in tables {
+                for try await row in try await sql.query("SELECT row_to_json(t)::text FROM \"\(unescaped: table)\" t").decode(String.self) { text += row }
+            }
+            return text
+        }
+    }
+
     func connectionCount() async throws -> Int {
         try await sql { sql in
             for try await count in try await sql.query(#"SELECT count(*)::int FROM "connection""#).decode(Int.self) { return count }
@@ -121,11 +136,12 @@ func queryItems(_ url: String) -> [String: String] {
 /// gets the fake's base URL), with users `user-1` and `user-2`.
 func withProviderFake<T: Sendable>(
     _ router: Router<BasicRequestContext>, overrides: @escaping @Sendable (String) -> [String: String],
+    configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
     _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, TestTokenIssuer, String) async throws -> T
 ) async throws -> T {
     let jwks = FakeJWKS(issuer: try TestTokenIssuer())
     return try await withFakeServer(router) { fakeURL in
-        try await jwks.withApp(overrides: overrides(fakeURL)) { app, client in
+        try await jwks.withApp(overrides: overrides(fakeURL), configure: configure) { app, client in
             try await app.insertUser("user-1")
             try await app.insertUser("user-2")
             return try await body(app, client, jwks.issuer, fakeURL)

@@ -68,13 +68,7 @@ import TestSupport
             #expect((listed.json["connections"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
 
             // At rest: no token the fake issued appears anywhere in the database.
-            let dump = try await app.sql { sql in
-                var text = ""
-                for table in ["connection", "pendingLink"] {
-                    for try await row in try await sql.query("SELECT row_to_json(t)::text FROM \"\(unescaped: table)\" t").decode(String.self) { text += row }
-                }
-                return text
-            }
+            let dump = try await app.databaseDump()
             #expect(!dump.isEmpty)
             for token in linear.issued.get() { #expect(!dump.contains(token)) }
 
@@ -179,6 +173,25 @@ import TestSupport
             #expect(queryItems(landing)["error"] == "token_exchange_failed")
             #expect(queryItems(landing)["link"] == nil)
             #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    @Test func aTokenEndpointThatTimesOutIsAClearErrorAndStoresNothing() async throws {
+        let linear = FakeLinear()
+        linear.exchangeDelay.set(.seconds(3))
+        try await withProviderFake(linear.router, overrides: { url in [
+            "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret, "LINEAR_URL": url, "LINEAR_API_URL": url,
+        ] }, configure: { $0.providerTimeout = .milliseconds(500) }) { app, client, _, url in
+            let started = ContinuousClock.now
+            let landing = try await Browser(client: client, fakeURL: url).connect("linear", bearer: nil)
+            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(queryItems(landing)["error"] == "token_exchange_failed")
+            #expect(try await app.connectionCount() == 0)
+            let pending = try await app.sql { sql in
+                for try await count in try await sql.query(#"SELECT count(*)::int FROM "pendingLink""#).decode(Int.self) { return count }
+                return -1
+            }
+            #expect(pending == 0)
         }
     }
 

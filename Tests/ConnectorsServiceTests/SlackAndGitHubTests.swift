@@ -46,17 +46,26 @@ import TestSupport
             #expect(connection["scopes"] as? [String] == ["app_mentions:read", "chat:write", "channels:history"])
             #expect(connection["expiresAt"] is NSNull)
             let issued = try #require(slack.issued.get().first)
-            let dump = try await app.sql { sql in
-                var text = ""
-                for try await row in try await sql.query(#"SELECT row_to_json(c)::text FROM "connection" c"#).decode(String.self) { text += row }
-                return text
-            }
+            let dump = try await app.databaseDump()
             #expect(!dump.contains(issued))
 
             let id = try #require(connection["id"] as? String)
             let deleted = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
             #expect(deleted.status == .noContent)
             #expect(slack.revoked.get() == [issued])
+        }
+    }
+
+    @Test func slackTokenRotationRefreshesExpiringBotTokens() async throws {
+        try await withSlack { app, browser, slack, issuer in
+            slack.rotation.set(true)
+            let connection = try await browser.connectAndLink("slack", bearer: issuer.token(sub: "user-1"))
+            #expect(connection["expiresAt"] is String)
+            let id = try #require(connection["id"] as? String)
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            let token = try await app.withTokens { try await $0.accessToken(connectionId: id) }
+            #expect(slack.refreshes.get() == 1)
+            #expect(slack.issued.get().last(where: { $0.hasPrefix("xoxe.xoxb-") }) == token)
         }
     }
 
@@ -97,6 +106,8 @@ import TestSupport
             #expect(connection["expiresAt"] is String)
             #expect(github.refusals.get().isEmpty)
             #expect(github.issued.get().count == 1)
+            let dump = try await app.databaseDump()
+            #expect(!dump.contains(try #require(github.issued.get().first)))
             let id = try #require(connection["id"] as? String)
 
             // An installation token close to expiry is replaced by a newly minted one.

@@ -28,6 +28,8 @@ public final class FakeLinear: Sendable {
     public let revoked = SendableBox<[String]>([])
     /// Token requests that were refused, with the OAuth error code.
     public let refusals = SendableBox<[String]>([])
+    /// How long the token endpoint takes to answer a code exchange.
+    public let exchangeDelay = SendableBox<Duration>(.zero)
     /// When set, the token endpoint answers 500.
     public let failing = SendableBox(false)
     /// How long a refresh takes (to let concurrent callers overlap).
@@ -57,6 +59,7 @@ public final class FakeLinear: Sendable {
             guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else { return try self.refuse("invalid_client") }
             switch form["grant_type"] {
             case "authorization_code":
+                try await Task.sleep(for: self.exchangeDelay.get())
                 guard let grant = self.grants.update({ grants in form["code"].flatMap { grants.removeValue(forKey: $0) } }),
                       grant.redirectURI == form["redirect_uri"],
                       Base64URL.encode(SHA256.hash(data: Array((form["code_verifier"] ?? "").utf8))) == grant.challenge

@@ -17,6 +17,10 @@ public final class FakeSlack: Sendable {
     public let issued = SendableBox<[String]>([])
     public let revoked = SendableBox<[String]>([])
     public let refusals = SendableBox<[String]>([])
+    /// Token rotation on (expiring bot tokens with refresh tokens), as an app can opt into.
+    public let rotation = SendableBox(false)
+    private let refreshTokens = SendableBox<Set<String>>([])
+    public let refreshes = SendableBox(0)
 
     public init() {
         liveTokens.update { _ = $0.insert(configuredBotToken) }
@@ -37,17 +41,17 @@ public final class FakeSlack: Sendable {
         router.post("/api/oauth.v2.access") { request, _ -> Response in
             let form = try await FakeLinear.form(request)
             guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else { return try self.fail("invalid_client_id") }
+            if form["grant_type"] == "refresh_token" {
+                guard let refresh = form["refresh_token"], self.refreshTokens.update({ $0.remove(refresh) }) != nil else {
+                    return try self.fail("invalid_refresh_token")
+                }
+                self.refreshes.update { $0 += 1 }
+                return try self.issue()
+            }
             guard let code = form["code"], let redirect = self.codes.update({ $0.removeValue(forKey: code) }), redirect == form["redirect_uri"] else {
                 return try self.fail("invalid_code")
             }
-            let token = "xoxb-" + RandomToken.string(length: 24)
-            self.liveTokens.update { _ = $0.insert(token) }
-            self.issued.update { $0.append(token) }
-            return try FakeLinear.json([
-                "ok": true, "access_token": token, "token_type": "bot", "scope": "app_mentions:read,chat:write,channels:history",
-                "bot_user_id": "U0BOT", "app_id": "A0APP", "team": ["id": self.team.id, "name": self.team.name],
-                "enterprise": NSNull(), "authed_user": ["id": "U0HUMAN"],
-            ])
+            return try self.issue()
         }
         router.post("/api/auth.test") { request, _ -> Response in
             guard let token = self.bearer(request), self.liveTokens.get().contains(token) else { return try self.fail("invalid_auth") }
@@ -60,6 +64,25 @@ public final class FakeSlack: Sendable {
             return try FakeLinear.json(["ok": true, "revoked": true])
         }
         return router
+    }
+
+    private func issue() throws -> Response {
+        let token = (rotation.get() ? "xoxe.xoxb-" : "xoxb-") + RandomToken.string(length: 24)
+        liveTokens.update { _ = $0.insert(token) }
+        issued.update { $0.append(token) }
+        var body: [String: Any] = [
+            "ok": true, "access_token": token, "token_type": "bot", "scope": "app_mentions:read,chat:write,channels:history",
+            "bot_user_id": "U0BOT", "app_id": "A0APP", "team": ["id": team.id, "name": team.name],
+            "enterprise": NSNull(), "authed_user": ["id": "U0HUMAN"],
+        ]
+        if rotation.get() {
+            let refresh = "xoxe-1-" + RandomToken.string(length: 24)
+            refreshTokens.update { _ = $0.insert(refresh) }
+            issued.update { $0.append(refresh) }
+            body["refresh_token"] = refresh
+            body["expires_in"] = 43_200
+        }
+        return try FakeLinear.json(body)
     }
 
     private func bearer(_ request: Request) -> String? {
