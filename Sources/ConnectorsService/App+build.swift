@@ -42,6 +42,15 @@ struct ConnectorsRoutes: Sendable {
             .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(infrastructure.rateLimiter, rule: config.ipLimit))
         let optionalUser = anonymous.group().add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier, optional: true))
 
+        // Webhooks: no user and no rate limit (senders retry), a 1 MiB body cap, and the
+        // signature checked over the raw bytes before anything else.
+        let webhooks = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.webhook))
+        WebhookRoutes(
+            slack: SlackSignature(secret: config.slackSigningSecret), linear: LinearSignature(secret: config.linearWebhookSecret),
+            github: GitHubSignature(secret: config.githubWebhookSecret),
+            events: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger), logger: logger
+        ).register(on: webhooks)
+
         ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).register(on: authenticated)
         OAuthRoutes(
             providers: providers,

@@ -21,6 +21,10 @@ struct ConnectorsConfig: Sendable {
     var githubApp: GitHubAppSettings?
     /// Ordinary JWT routes: 100 requests per 10 seconds per user (`USER_RATE_LIMIT`).
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
+    /// Webhook signing secrets; a receiver without its secret refuses every delivery (401).
+    var slackSigningSecret: String?
+    var linearWebhookSecret: String?
+    var githubWebhookSecret: String?
     /// How long one call to a provider may take.
     var providerTimeout: Duration = .seconds(10)
     /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.
@@ -56,6 +60,9 @@ struct ConnectorsConfig: Sendable {
         self.slack = try OAuthClientCredentials(env, id: "SLACK_CLIENT_ID", secret: "SLACK_CLIENT_SECRET")
         self.slackBotToken = env.string("SLACK_BOT_TOKEN")
         self.githubApp = try GitHubAppSettings(env)
+        self.slackSigningSecret = env.string("SLACK_SIGNING_SECRET")
+        self.linearWebhookSecret = env.string("LINEAR_WEBHOOK_SECRET")
+        self.githubWebhookSecret = env.string("GITHUB_WEBHOOK_SECRET")
         if let actor = linearActor, actor != "app", actor != "user" {
             throw ConfigurationError("LINEAR_ACTOR", "must be app or user")
         }

@@ -16,20 +16,8 @@ public enum PyJWT {
 
     /// The verified header and claims, or nil when PyJWT rejects the token.
     public static func verify(token: String, jwks: Data, audience: String) async throws -> (header: [String: Any], claims: [String: Any])? {
-        guard let python = ProcessInfo.processInfo.environment["TEST_PYTHON"], !python.isEmpty else {
-            throw TestServers.Missing(variable: "TEST_PYTHON")
-        }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pyjwt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try jwks.write(to: directory.appendingPathComponent("jwks.json"))
-        try Data(token.utf8).write(to: directory.appendingPathComponent("token"))
-        try Data(script.utf8).write(to: directory.appendingPathComponent("verify.py"))
-        let process = try ChildProcess(
-            executable: URL(fileURLWithPath: python), arguments: ["verify.py", "jwks.json", "token", audience],
-            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"], directory: directory)
-        guard try await process.waitForExit() == 0 else { return nil }
-        let output = process.outputText.split(separator: "\n").last.map(String.init) ?? ""
+        guard let output = try await TestPython.run(script, arguments: ["jwks.json", "token", audience],
+                                                    files: ["jwks.json": jwks, "token": Data(token.utf8)]) else { return nil }
         guard let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
               let header = object["header"] as? [String: Any], let claims = object["claims"] as? [String: Any]
         else { return nil }

@@ -1,0 +1,20 @@
+import Shared
+
+/// Why a webhook delivery was refused. Every case is 401 and nothing is stored; the reason
+/// labels the `webhooks_rejected_total` metric and the log line, never the response.
+enum WebhookRejection: String, Error {
+    case secretNotConfigured = "secret_not_configured"
+    case missingSignature = "missing_signature"
+    case badSignature = "bad_signature"
+    case missingTimestamp = "missing_timestamp"
+    case staleTimestamp = "stale_timestamp"
+
+    var appError: AppError {
+        switch self {
+        case .secretNotConfigured:
+            AppError.unauthorized("WEBHOOK_NOT_CONFIGURED", "This webhook's signing secret is not configured.")
+        default:
+            AppError.unauthorized("INVALID_SIGNATURE", "The webhook signature is missing, invalid or stale.")
+        }
+    }
+}

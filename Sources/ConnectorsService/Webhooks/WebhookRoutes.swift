@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Shared
+
+/// `POST /slack/events`, `/linear/events` and `/github/events`: verify the signature over the
+/// raw bytes, store the event (deduplicated), answer at once. Processing is the worker's.
+struct WebhookRoutes: Sendable {
+    let slack: SlackSignature
+    let linear: LinearSignature
+    let github: GitHubSignature
+    let events: WebhookEventRepository
+    let logger: Logger
+
+    func register(on group: RouterGroup<ConnectorsRequestContext>) {
+        /// Slack Events API deliveries (and its `url_verification` handshake).
+        group.post("/slack/events") { request, context in
+            let body = try await rawBody(request, context)
+            try check(.slack) {
+                try slack.verify(body: body, timestamp: request.headers[.slackTimestamp], signature: request.headers[.slackSignature])
+            }
+            let object = try json(body)
+            if object["type"] as? String == "url_verification" {
+                guard let challenge = object["challenge"] as? String else { throw AppError.badRequest("INVALID_PAYLOAD", "url_verification without a challenge.") }
+                return try Response.json(["challenge": challenge])
+            }
+            guard let eventID = object["event_id"] as? String, !eventID.isEmpty else {
+                throw AppError.badRequest("INVALID_PAYLOAD", "A Slack event must carry an event_id.")
+            }
+            let type = (object["event"] as? [String: Any])?["type"] as? String ?? object["type"] as? String ?? "unknown"
+            return try await store(.slack, key: eventID, type: type, body: body)
+        }
+        /// Linear webhooks (issues, OAuth app events, agent sessions).
+        group.post("/linear/events") { request, context in
+            let body = try await rawBody(request, context)
+            try check(.linear) { try linear.verify(body: body, signature: request.headers[.linearSignature]) }
+            let object = try json(body)
+            guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
+                throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
+            }
+            let type = request.headers[.linearEvent] ?? object["type"] as? String ?? "unknown"
+            let action = object["action"] as? String
+            return try await store(.linear, key: delivery, type: action.map { "\(type).\($0)" } ?? type, body: body)
+        }
+        /// GitHub App webhooks; `ping` is acknowledged without being stored.
+        group.post("/github/events") { request, context in
+            let body = try await rawBody(request, context)
+            try check(.github) { try github.verify(body: body, signature: request.headers[.hubSignature256]) }
+            let object = try json(body)
+            let event = request.headers[.githubEvent] ?? "unknown"
+            if event == "ping" { return try Response.json(["ok": true]) }
+            guard let delivery = request.headers[.githubDelivery], !delivery.isEmpty else {
+                throw AppError.badRequest("MISSING_DELIVERY_ID", "X-GitHub-Delivery is required.")
+            }
+            let action = object["action"] as? String
+            return try await store(.github, key: delivery, type: action.map { "\(event).\($0)" } ?? event, body: body)
+        }
+    }
+
+    private func rawBody(_ request: Request, _ context: ConnectorsRequestContext) async throws -> [UInt8] {
+        Array(try await RawBody.collect(request, context: context).readableBytesView)
+    }
+
+    /// Runs a signature check; a failure is counted, logged and answered 401.
+    private func check(_ provider: ProviderID, _ verify: () throws -> Void) throws {
+        do {
+            try verify()
+        } catch let error as WebhookRejection {
+            Counter(label: "webhooks_rejected_total", dimensions: [("provider", provider.rawValue), ("reason", error.rawValue)]).increment()
+            logger.notice("rejected a webhook", metadata: ["provider": "\(provider.rawValue)", "reason": "\(error.rawValue)"])
+            throw error.appError
+        }
+    }
+
+    private func json(_ body: [UInt8]) throws -> [String: Any] {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            throw AppError.badRequest("INVALID_JSON", "The webhook body is not a JSON object.")
+        }
+        return object
+    }
+
+    /// Stored before the answer; a duplicate is answered 200 too, and not queued again.
+    private func store(_ provider: ProviderID, key: String, type: String, body: [UInt8]) async throws -> Response {
+        let inserted = try await events.insert(provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self))
+        Counter(label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total", dimensions: [("provider", provider.rawValue)]).increment()
+        return try Response.json(["ok": true])
+    }
+}
+
+extension HTTPField.Name {
+    static let slackSignature = Self("X-Slack-Signature")!
+    static let slackTimestamp = Self("X-Slack-Request-Timestamp")!
+    static let linearSignature = Self("Linear-Signature")!
+    static let linearDelivery = Self("Linear-Delivery")!
+    static let linearEvent = Self("Linear-Event")!
+    static let hubSignature256 = Self("X-Hub-Signature-256")!
+    static let githubEvent = Self("X-GitHub-Event")!
+    static let githubDelivery = Self("X-GitHub-Delivery")!
+}

@@ -1,0 +1,204 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import Shared
+import Testing
+import TestSupport
+
+@testable import ConnectorsService
+
+/// The three webhook receivers: signatures over raw bytes (made by independent code), replay
+/// windows, deduplication, and nothing stored for anything refused.
+@Suite struct WebhookTests {
+    static let slackSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+    static let linearSecret = "lin_wh_secret_0123456789abcdef"
+    static let githubSecret = "It's a Secret to Everybody"
+    static let secrets = ["SLACK_SIGNING_SECRET": slackSecret, "LINEAR_WEBHOOK_SECRET": linearSecret, "GITHUB_WEBHOOK_SECRET": githubSecret]
+
+    func withApp<T: Sendable>(overrides: [String: String] = secrets, _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol) async throws -> T) async throws -> T {
+        let app = try await ConnectorsTestApp.make(overrides: overrides)
+        return try await app.test { client in try await body(app, client) }
+    }
+
+    func eventCount(_ app: ConnectorsTestApp) async throws -> Int {
+        try await app.sql { sql in
+            for try await count in try await sql.query(#"SELECT count(*)::int FROM "webhookEvent""#).decode(Int.self) { return count }
+            return -1
+        }
+    }
+
+    func slackPost(_ client: any TestClientProtocol, body: String, timestamp: String?, signature: String?, retry: Int? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let timestamp { headers[.slackTimestamp] = timestamp }
+        if let signature { headers[.slackSignature] = signature }
+        if let retry { headers[HTTPField.Name("X-Slack-Retry-Num")!] = String(retry) }
+        return try await client.execute(uri: "/slack/events", method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    static func slackEvent(id: String = "Ev0PV52K21") -> String {
+        #"{"token":"x","team_id":"T0ACME","api_app_id":"A0APP","event":{"type":"app_mention","user":"U0HUMAN","text":"<@U0BOT> hi","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"},"type":"event_callback","event_id":"\#(id)","event_time":1700000000}"#
+    }
+
+    /// Slack's documented example, checked by the verifier itself.
+    @Test func slacksDocumentedExampleVerifies() throws {
+        let body = Array("token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c".utf8)
+        let verifier = SlackSignature(secret: Self.slackSecret)
+        let at = Date(timeIntervalSince1970: 1_531_420_618)
+        try verifier.verify(body: body, timestamp: "1531420618", signature: "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", now: at)
+        #expect(throws: WebhookRejection.staleTimestamp) {
+            try verifier.verify(body: body, timestamp: "1531420618", signature: "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", now: at.addingTimeInterval(301))
+        }
+    }
+
+    /// GitHub's documented example.
+    @Test func gitHubsDocumentedExampleVerifies() throws {
+        let verifier = GitHubSignature(secret: Self.githubSecret)
+        try verifier.verify(body: Array("Hello, World!".utf8), signature: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+        #expect(throws: WebhookRejection.badSignature) {
+            try verifier.verify(body: Array("Hello, World?".utf8), signature: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+        }
+    }
+
+    @Test func slackEventsSignedBySlackSDKAreStoredOnceAcrossRetries() async throws {
+        try await withApp { app, client in
+            let body = Self.slackEvent()
+            let timestamp = String(Int(Date().timeIntervalSince1970))
+            let signature = try await SlackSDK.signature(secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
+            #expect(signature.hasPrefix("v0="))
+            let first = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
+            #expect(first.status == .ok)
+            for retry in 1...3 {
+                #expect(try await slackPost(client, body: body, timestamp: timestamp, signature: signature, retry: retry).status == .ok)
+            }
+            #expect(try await eventCount(app) == 1)
+            let stored = try await app.sql { sql in
+                for try await (provider, key, type, status) in try await sql.query(#"SELECT "provider", "deliveryKey", "eventType", "status" FROM "webhookEvent""#).decode((String, String, String, String).self) {
+                    return [provider, key, type, status]
+                }
+                return []
+            }
+            #expect(stored == ["slack", "Ev0PV52K21", "app_mention", "pending"])
+        }
+    }
+
+    @Test func slackURLVerificationEchoesTheChallengeOnlyWhenSigned() async throws {
+        try await withApp { app, client in
+            let body = #"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#
+            let timestamp = String(Int(Date().timeIntervalSince1970))
+            let signature = try await SlackSDK.signature(secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
+            let answer = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
+            #expect(answer.status == .ok)
+            #expect(answer.json["challenge"] as? String == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+            #expect(try await slackPost(client, body: body, timestamp: timestamp, signature: nil).status == .unauthorized)
+            #expect(try await eventCount(app) == 0)
+        }
+    }
+
+    @Test func forgedStaleAndAlteredSlackDeliveriesAre401AndStoreNothing() async throws {
+        try await withApp { app, client in
+            let body = Self.slackEvent()
+            let now = Int(Date().timeIntervalSince1970)
+            func signed(_ timestamp: Int, secret: String = Self.slackSecret, body: String = Self.slackEvent()) async throws -> String {
+                try await SlackSDK.signature(secret: secret, timestamp: String(timestamp), body: Data(body.utf8))
+            }
+            let good = try await signed(now)
+            let altered = String(body.dropLast()) + " }"
+            let cases: [(String, String, String?, String?)] = [
+                ("no signature", body, String(now), nil),
+                ("no timestamp", body, nil, good),
+                ("forged", body, String(now), "v0=" + String(repeating: "ab", count: 32)),
+                ("truncated", body, String(now), String(good.dropLast(2))),
+                ("wrong secret", body, String(now), try await signed(now, secret: "another-signing-secret-0000000000")),
+                ("wrong scheme", body, String(now), "v1=" + good.dropFirst(3)),
+                ("stale", body, String(now - 330), try await signed(now - 330)),
+                ("future", body, String(now + 330), try await signed(now + 330)),
+                ("one byte changed after signing", altered, String(now), good),
+            ]
+            for (name, body, timestamp, signature) in cases {
+                let response = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
+                #expect(response.status == .unauthorized, "\(name)")
+                #expect(response.errorCode == "INVALID_SIGNATURE", "\(name)")
+            }
+            #expect(try await eventCount(app) == 0)
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"webhooks_rejected_total{provider="slack",reason="stale_timestamp"}"#) || metrics.contains(#"webhooks_rejected_total{reason="stale_timestamp",provider="slack"}"#))
+        }
+    }
+
+    @Test func aReceiverWithoutItsSecretRefusesEverything() async throws {
+        try await withApp(overrides: [:]) { app, client in
+            let body = Self.slackEvent()
+            let timestamp = String(Int(Date().timeIntervalSince1970))
+            let signature = try await SlackSDK.signature(secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
+            let response = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
+            #expect(response.status == .unauthorized)
+            #expect(response.errorCode == "WEBHOOK_NOT_CONFIGURED")
+            #expect(try await eventCount(app) == 0)
+        }
+    }
+
+    func linearPost(_ client: any TestClientProtocol, body: String, delivery: String, secret: String = linearSecret) async throws -> TestResponse {
+        let signature = HMACSigner.sha256Hex(secret: secret, message: Array(body.utf8))
+        // Cross-check our HMAC with Python's standard library (an independent implementation).
+        let python = try await TestPython.run("""
+            import hmac, hashlib, sys
+            print(hmac.new(sys.argv[1].encode(), open("body", "rb").read(), hashlib.sha256).hexdigest())
+            """, arguments: [secret], files: ["body": Data(body.utf8)])
+        #expect(python == signature)
+        return try await client.execute(uri: "/linear/events", method: .post, headers: [
+            .contentType: "application/json", .linearSignature: signature, .linearDelivery: delivery, .linearEvent: "OAuthApp",
+        ], body: ByteBuffer(string: body))
+    }
+
+    @Test func linearDeliveriesAreVerifiedWindowedAndDeduplicated() async throws {
+        try await withApp { app, client in
+            let now = Int(Date().timeIntervalSince1970 * 1000)
+            let body = #"{"action":"revoked","type":"OAuthApp","organizationId":"org-acme","oauthClientId":"c","webhookTimestamp":\#(now)}"#
+            let first = try await linearPost(client, body: body, delivery: "d-1")
+            #expect(first.status == .ok)
+            #expect(try await linearPost(client, body: body, delivery: "d-1").status == .ok)
+            #expect(try await eventCount(app) == 1)
+            let stale = #"{"action":"revoked","type":"OAuthApp","webhookTimestamp":\#(now - 61_000)}"#
+            #expect(try await linearPost(client, body: stale, delivery: "d-2").status == .unauthorized)
+            #expect(try await linearPost(client, body: body, delivery: "d-3", secret: "wrong-secret").status == .unauthorized)
+            let noTimestamp = #"{"action":"revoked","type":"OAuthApp"}"#
+            #expect(try await linearPost(client, body: noTimestamp, delivery: "d-4").status == .unauthorized)
+            #expect(try await eventCount(app) == 1)
+            let type = try await app.sql { sql in
+                for try await type in try await sql.query(#"SELECT "eventType" FROM "webhookEvent""#).decode(String.self) { return type }
+                return ""
+            }
+            #expect(type == "OAuthApp.revoked")
+        }
+    }
+
+    @Test func gitHubPingIsAnsweredEventsAreStoredBadSignaturesRefused() async throws {
+        try await withApp { app, client in
+            func post(_ event: String, _ body: String, delivery: String, secret: String = Self.githubSecret) async throws -> TestResponse {
+                let signature = "sha256=" + HMACSigner.sha256Hex(secret: secret, message: Array(body.utf8))
+                return try await client.execute(uri: "/github/events", method: .post, headers: [
+                    .contentType: "application/json", .hubSignature256: signature, .githubEvent: event, .githubDelivery: delivery,
+                ], body: ByteBuffer(string: body))
+            }
+            let ping = try await post("ping", #"{"zen":"Keep it logically awesome.","hook_id":1}"#, delivery: "g-0")
+            #expect(ping.status == .ok)
+            #expect(try await eventCount(app) == 0)
+            let deleted = #"{"action":"deleted","installation":{"id":9001,"account":{"login":"acme-org"}}}"#
+            #expect(try await post("installation", deleted, delivery: "g-1").status == .ok)
+            #expect(try await post("installation", deleted, delivery: "g-1").status == .ok)
+            #expect(try await post("installation", deleted, delivery: "g-2", secret: "nope").status == .unauthorized)
+            #expect(try await eventCount(app) == 1)
+        }
+    }
+
+    @Test func bodiesOverOneMebibyteAre413() async throws {
+        try await withApp { app, client in
+            let big = ByteBuffer(repeating: UInt8(ascii: "a"), count: 1024 * 1024 + 1)
+            let response = try await client.execute(uri: "/github/events", method: .post, headers: [.contentType: "application/json"], body: big)
+            #expect(response.status == .contentTooLarge)
+            #expect(try await eventCount(app) == 0)
+        }
+    }
+}
