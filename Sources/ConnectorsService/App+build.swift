@@ -13,8 +13,14 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
     ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, http: http, logger: logger).register(on: router)
     let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
-    // Started in this order, stopped in reverse: the JWKS cache stops before the client it uses.
-    return HTTPCore.application(router: router, config: config.common, services: infrastructure.services + [http, jwks, sweeper], logger: logger)
+    let worker = WebhookWorker(
+        queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger),
+        handlers: WebhookHandlers(connections: ConnectionRepository(postgres: infrastructure.postgres, logger: logger), logger: logger),
+        settings: config.webhookWorker, logger: logger)
+    // Started in this order, stopped in reverse: the worker stops (finishing its event) before
+    // PostgreSQL, and the JWKS cache before the client it uses.
+    return HTTPCore.application(
+        router: router, config: config.common, services: infrastructure.services + [http, jwks, sweeper, worker], logger: logger)
 }
 
 /// Every feature route, with its body limit, authentication and rate limit.

@@ -25,6 +25,8 @@ struct ConnectorsConfig: Sendable {
     var slackSigningSecret: String?
     var linearWebhookSecret: String?
     var githubWebhookSecret: String?
+    /// The webhook worker's batch, lease, polling and retry policy.
+    var webhookWorker = WebhookWorker.Settings()
     /// How long one call to a provider may take.
     var providerTimeout: Duration = .seconds(10)
     /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.

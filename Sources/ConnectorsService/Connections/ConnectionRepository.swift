@@ -87,6 +87,18 @@ struct ConnectionRepository: Sendable {
             """, logger: logger)
     }
 
+    /// Marks every connection to a provider account (a revocation webhook); returns how many.
+    @discardableResult
+    func setStatus(provider: ProviderID, accountId: String, _ status: Connection.Status) async throws -> Int {
+        let rows = try await postgres.query("""
+            UPDATE "connection" SET "status" = \(status.rawValue), "updatedAt" = now()
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) RETURNING "id"
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+
     func setStatus(id: String, _ status: Connection.Status) async throws {
         try await postgres.query(
             #"UPDATE "connection" SET "status" = \#(status.rawValue), "updatedAt" = now() WHERE "id" = \#(id)"#, logger: logger)

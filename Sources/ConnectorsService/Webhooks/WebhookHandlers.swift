@@ -1,0 +1,47 @@
+import Logging
+
+/// What handling an event came to.
+enum WebhookOutcome: Equatable, Sendable {
+    case done
+    /// Recorded as `skipped` with the reason — stored, seen, deliberately not acted on.
+    case skipped(String)
+}
+
+/// Routes stored events by provider and type. Handlers are idempotent: the worker delivers at
+/// least once.
+struct WebhookHandlers: Sendable {
+    let connections: ConnectionRepository
+    let logger: Logger
+
+    struct Malformed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func handle(_ event: WebhookEvent) async throws -> WebhookOutcome {
+        switch (event.provider, event.eventType) {
+        // The provider revoked our access: the connection can no longer act.
+        case (.linear, "OAuthApp.revoked"):
+            guard let organization = event.payload["organizationId"] as? String else { throw Malformed(description: "OAuthApp event without organizationId") }
+            return try await revoke(.linear, account: organization)
+        case (.github, "installation.deleted"), (.github, "installation.suspend"):
+            guard let installation = (event.payload["installation"] as? [String: Any])?["id"].map({ "\($0)" }) else {
+                throw Malformed(description: "installation event without installation.id")
+            }
+            return try await revoke(.github, account: installation)
+        case (.slack, "app_uninstalled"), (.slack, "tokens_revoked"):
+            guard let team = event.payload["team_id"] as? String else { throw Malformed(description: "Slack event without team_id") }
+            return try await revoke(.slack, account: team)
+        // Requests for the assistant: handled once the agent lands (issue 6).
+        case (.slack, "app_mention"), (.slack, "message"), (.linear, "AgentSessionEvent.created"), (.linear, "AgentSessionEvent.prompted"):
+            return .skipped("agent runs are not available yet")
+        default:
+            return .skipped("no handler for \(event.provider.rawValue) \(event.eventType)")
+        }
+    }
+
+    private func revoke(_ provider: ProviderID, account: String) async throws -> WebhookOutcome {
+        let count = try await connections.setStatus(provider: provider, accountId: account, .revoked)
+        logger.info("provider revoked access", metadata: ["provider": "\(provider.rawValue)", "account": "\(account)", "connections": "\(count)"])
+        return .done
+    }
+}

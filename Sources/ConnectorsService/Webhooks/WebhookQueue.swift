@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// A stored delivery as the worker sees it. `payload` is a parsed JSON tree that nothing
+/// mutates, hence the unchecked conformance.
+struct WebhookEvent: @unchecked Sendable {
+    let id: Int64
+    let provider: ProviderID
+    let eventType: String
+    let payload: [String: Any]
+    /// Including the current one.
+    let attempts: Int
+
+    init(id: Int64, provider: ProviderID, eventType: String, payload: [String: Any], attempts: Int) {
+        self.id = id
+        self.provider = provider
+        self.eventType = eventType
+        self.payload = payload
+        self.attempts = attempts
+    }
+}
+
+/// The `webhookEvent` table as a queue shared by every replica: claims take due pending events
+/// and expired leases with `FOR UPDATE SKIP LOCKED`, so two workers never hold the same event;
+/// every transition is conditioned on still holding the lease.
+struct WebhookQueue: Sendable {
+    let postgres: PostgresClient
+    let logger: Logger
+
+    /// Leases up to `limit` due events to `worker` for `lease`.
+    func claim(worker: String, limit: Int, lease: Duration) async throws -> [WebhookEvent] {
+        let seconds = Double(lease.wholeMilliseconds) / 1000
+        let rows = try await postgres.query("""
+            UPDATE "webhookEvent" SET "status" = 'processing', "lockedBy" = \(worker),
+                "lockedUntil" = now() + make_interval(secs => \(seconds)), "attempts" = "attempts" + 1
+            WHERE "id" IN (
+                SELECT "id" FROM "webhookEvent"
+                WHERE ("status" = 'pending' AND "availableAt" <= now()) OR ("status" = 'processing' AND "lockedUntil" < now())
+                ORDER BY "availableAt", "id" LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING "id", "provider", "eventType", "payload"::text, "attempts"
+            """, logger: logger)
+        var events = [WebhookEvent]()
+        for try await (id, provider, type, payload, attempts) in rows.decode((Int64, String, String, String, Int).self) {
+            guard let provider = ProviderID(rawValue: provider) else { continue }
+            let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any] ?? [:]
+            events.append(WebhookEvent(id: id, provider: provider, eventType: type, payload: object, attempts: attempts))
+        }
+        return events.sorted { $0.id < $1.id }
+    }
+
+    /// `done` or `skipped` (with why).
+    func finish(_ id: Int64, worker: String, status: String, note: String? = nil) async throws {
+        try await postgres.query("""
+            UPDATE "webhookEvent" SET "status" = \(status), "lastError" = \(note), "processedAt" = now(), "lockedBy" = NULL, "lockedUntil" = NULL
+            WHERE "id" = \(id) AND "lockedBy" = \(worker)
+            """, logger: logger)
+    }
+
+    /// Back to pending after `delay`, keeping the error.
+    func retry(_ id: Int64, worker: String, error: String, delay: Duration) async throws {
+        let seconds = Double(delay.wholeMilliseconds) / 1000
+        try await postgres.query("""
+            UPDATE "webhookEvent" SET "status" = 'pending', "lastError" = \(error), "availableAt" = now() + make_interval(secs => \(seconds)),
+                "lockedBy" = NULL, "lockedUntil" = NULL
+            WHERE "id" = \(id) AND "lockedBy" = \(worker)
+            """, logger: logger)
+    }
+
+    func fail(_ id: Int64, worker: String, error: String) async throws {
+        try await postgres.query("""
+            UPDATE "webhookEvent" SET "status" = 'failed', "lastError" = \(error), "processedAt" = now(), "lockedBy" = NULL, "lockedUntil" = NULL
+            WHERE "id" = \(id) AND "lockedBy" = \(worker)
+            """, logger: logger)
+    }
+
+    /// Hands claimed but unstarted events back (shutdown), without counting the attempt.
+    func release(_ ids: [Int64], worker: String) async throws {
+        guard !ids.isEmpty else { return }
+        try await postgres.query("""
+            UPDATE "webhookEvent" SET "status" = 'pending', "attempts" = greatest("attempts" - 1, 0), "lockedBy" = NULL, "lockedUntil" = NULL
+            WHERE "id" = ANY(\(ids)) AND "lockedBy" = \(worker)
+            """, logger: logger)
+    }
+}

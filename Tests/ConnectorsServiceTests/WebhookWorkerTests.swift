@@ -1,0 +1,127 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Shared
+import Testing
+import TestSupport
+
+@testable import ConnectorsService
+
+/// The webhook worker: handlers, retries, give-up, lease reclaim, and a queue shared safely.
+@Suite struct WebhookWorkerTests {
+    static func fast(_ config: inout ConnectorsConfig) {
+        config.webhookWorker.idlePoll = .milliseconds(50)
+        config.webhookWorker.retryBase = .milliseconds(20)
+        config.webhookWorker.maxAttempts = 3
+        config.webhookWorker.lease = .seconds(30)
+    }
+
+    @discardableResult
+    func insertEvent(_ app: ConnectorsTestApp, provider: String, key: String, type: String, payload: String,
+                     status: String = "pending", lockedUntil: String = "NULL") async throws -> Int64 {
+        try await app.sql { sql in
+            let rows = try await sql.query("""
+                INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "status", "lockedBy", "lockedUntil")
+                VALUES (\(provider), \(key), \(type), \(payload)::jsonb, \(status), \(status == "processing" ? "dead-worker" : nil), \(unescaped: lockedUntil))
+                RETURNING "id"
+                """)
+            for try await id in rows.decode(Int64.self) { return id }
+            return -1
+        }
+    }
+
+    func state(_ app: ConnectorsTestApp, _ id: Int64) async throws -> (status: String, attempts: Int, lastError: String?) {
+        try await app.sql { sql in
+            for try await row in try await sql.query(#"SELECT "status", "attempts", "lastError" FROM "webhookEvent" WHERE "id" = \#(id)"#).decode((String, Int, String?).self) {
+                return row
+            }
+            return ("missing", -1, nil)
+        }
+    }
+
+    func waitFor(_ app: ConnectorsTestApp, _ id: Int64, status: String) async throws {
+        try await eventually(timeout: .seconds(15), "event \(id) \(status)") { try await state(app, id).status == status }
+    }
+
+    @Test func revocationEventsMarkTheConnection() async throws {
+        let app = try await ConnectorsTestApp.make(configure: Self.fast)
+        try await app.insertUser("user-1")
+        let linear = try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme")
+        let github = try await app.insertConnection(userId: "user-1", provider: .github, accountId: "9001")
+        let slack = try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME")
+        let untouched = try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-other")
+        try await app.test { _ in
+            let events = [
+                try await insertEvent(app, provider: "linear", key: "l1", type: "OAuthApp.revoked", payload: #"{"action":"revoked","organizationId":"org-acme"}"#),
+                try await insertEvent(app, provider: "github", key: "g1", type: "installation.deleted", payload: #"{"action":"deleted","installation":{"id":9001}}"#),
+                try await insertEvent(app, provider: "slack", key: "s1", type: "app_uninstalled", payload: #"{"team_id":"T0ACME","event":{"type":"app_uninstalled"}}"#),
+            ]
+            for id in events { try await waitFor(app, id, status: "done") }
+        }
+        let statuses = try await app.sql { sql in
+            var map = [String: String]()
+            for try await (id, status) in try await sql.query(#"SELECT "id", "status" FROM "connection""#).decode((String, String).self) { map[id] = status }
+            return map
+        }
+        #expect(statuses == [linear: "revoked", github: "revoked", slack: "revoked", untouched: "active"])
+    }
+
+    @Test func agentRequestsAreRecordedAsSkippedWithAReason() async throws {
+        let app = try await ConnectorsTestApp.make(configure: Self.fast)
+        try await app.test { _ in
+            let mention = try await insertEvent(app, provider: "slack", key: "e1", type: "app_mention", payload: #"{"event":{"type":"app_mention"}}"#)
+            let unknown = try await insertEvent(app, provider: "github", key: "e2", type: "issues.opened", payload: #"{"action":"opened"}"#)
+            try await waitFor(app, mention, status: "skipped")
+            try await waitFor(app, unknown, status: "skipped")
+            #expect(try await state(app, mention).lastError == "agent runs are not available yet")
+            #expect(try await state(app, unknown).lastError == "no handler for github issues.opened")
+        }
+    }
+
+    @Test func failingEventsAreRetriedThenMarkedFailed() async throws {
+        let app = try await ConnectorsTestApp.make(configure: Self.fast)
+        try await app.test { client in
+            let broken = try await insertEvent(app, provider: "linear", key: "bad", type: "OAuthApp.revoked", payload: #"{"action":"revoked"}"#)
+            try await waitFor(app, broken, status: "failed")
+            let final = try await state(app, broken)
+            #expect(final.attempts == 3)
+            #expect(final.lastError?.contains("organizationId") == true)
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains("webhooks_retried_total"))
+            #expect(metrics.contains("webhooks_failed_total"))
+        }
+    }
+
+    @Test func anExpiredLeaseIsReclaimed() async throws {
+        let app = try await ConnectorsTestApp.make(configure: Self.fast)
+        try await app.test { _ in
+            let orphan = try await insertEvent(app, provider: "github", key: "o1", type: "issues.opened", payload: "{}",
+                                               status: "processing", lockedUntil: "now() - interval '1 second'")
+            let held = try await insertEvent(app, provider: "github", key: "o2", type: "issues.opened", payload: "{}",
+                                             status: "processing", lockedUntil: "now() + interval '1 hour'")
+            try await waitFor(app, orphan, status: "skipped")
+            #expect(try await state(app, held).status == "processing")
+        }
+    }
+
+    @Test func concurrentClaimsNeverShareAnEvent() async throws {
+        let app = try await ConnectorsTestApp.make()
+        for index in 0..<20 {
+            try await insertEvent(app, provider: "github", key: "c\(index)", type: "issues.opened", payload: "{}")
+        }
+        let claimed = try await app.sql { sql in
+            let queue = WebhookQueue(postgres: sql, logger: Logger(label: "queue-test"))
+            return try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for worker in ["a", "b", "c"] {
+                    group.addTask { try await queue.claim(worker: worker, limit: 10, lease: .seconds(30)).map(\.id) }
+                }
+                return try await group.reduce(into: [[Int64]]()) { $0.append($1) }
+            }
+        }
+        let all = claimed.flatMap { $0 }
+        #expect(all.count == 20)
+        #expect(Set(all).count == 20)
+    }
+}
