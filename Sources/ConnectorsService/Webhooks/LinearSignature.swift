@@ -2,12 +2,14 @@ import Foundation
 import Shared
 
 /// Linear's webhook signing: `Linear-Signature` = hex HMAC-SHA256(webhook secret, raw body),
-/// and the body's `webhookTimestamp` (milliseconds) within 60 seconds.
+/// and the body's `webhookTimestamp` (milliseconds) within 60 seconds. Returns the parsed body,
+/// which the timestamp check had to read anyway.
 struct LinearSignature: Sendable {
     let secret: String?
     var tolerance: TimeInterval = 60
 
-    func verify(body: [UInt8], signature: String?, now: Date = Date()) throws(WebhookRejection) {
+    @discardableResult
+    func verify(body: [UInt8], signature: String?, now: Date = Date()) throws(WebhookRejection) -> [String: Any] {
         guard let secret, !secret.isEmpty else { throw .secretNotConfigured }
         guard let signature, !signature.isEmpty else { throw .missingSignature }
         guard HMACSigner.verifyHex(signature, secret: secret, message: body) else { throw .badSignature }
@@ -15,5 +17,6 @@ struct LinearSignature: Sendable {
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         guard let milliseconds = (object?["webhookTimestamp"] as? NSNumber)?.doubleValue else { throw .missingTimestamp }
         guard abs(now.timeIntervalSince1970 - milliseconds / 1000) <= tolerance else { throw .staleTimestamp }
+        return object ?? [:]
     }
 }

@@ -36,8 +36,7 @@ struct WebhookRoutes: Sendable {
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
             let body = try await rawBody(request, context)
-            try check(.linear) { try linear.verify(body: body, signature: request.headers[.linearSignature]) }
-            let object = try json(body)
+            let object = try check(.linear) { try linear.verify(body: body, signature: request.headers[.linearSignature]) }
             guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
                 throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
             }
@@ -65,9 +64,9 @@ struct WebhookRoutes: Sendable {
     }
 
     /// Runs a signature check; a failure is counted, logged and answered 401.
-    private func check(_ provider: ProviderID, _ verify: () throws -> Void) throws {
+    private func check<T>(_ provider: ProviderID, _ verify: () throws -> T) throws -> T {
         do {
-            try verify()
+            return try verify()
         } catch let error as WebhookRejection {
             Counter(label: "webhooks_rejected_total", dimensions: [("provider", provider.rawValue), ("reason", error.rawValue)]).increment()
             logger.notice("rejected a webhook", metadata: ["provider": "\(provider.rawValue)", "reason": "\(error.rawValue)"])
