@@ -12,10 +12,14 @@ import TestSupport
 /// The webhook worker: handlers, retries, give-up, lease reclaim, and a queue shared safely.
 @Suite struct WebhookWorkerTests {
     static func fast(_ config: inout ConnectorsConfig) {
-        config.webhookWorker.idlePoll = .milliseconds(50)
-        config.webhookWorker.retryBase = .milliseconds(20)
-        config.webhookWorker.maxAttempts = 3
-        config.webhookWorker.lease = .seconds(30)
+        fastSettings(&config.webhookWorker)
+    }
+
+    static func fastSettings(_ settings: inout WebhookWorker.Settings) {
+        settings.idlePoll = .milliseconds(50)
+        settings.retryBase = .milliseconds(20)
+        settings.maxAttempts = 3
+        settings.lease = .seconds(30)
     }
 
     @discardableResult
@@ -123,5 +127,32 @@ import TestSupport
         let all = claimed.flatMap { $0 }
         #expect(all.count == 20)
         #expect(Set(all).count == 20)
+    }
+
+    /// A handler that fails twice and then succeeds ends `done` after three attempts.
+    @Test func aHandlerThatFailsTwiceThenSucceedsEndsDone() async throws {
+        let app = try await ConnectorsTestApp.make()
+        let id = try await insertEvent(app, provider: "github", key: "flaky", type: "issues.opened", payload: "{}")
+        let calls = SendableBox(0)
+        try await app.sql { sql in
+            var settings = WebhookWorker.Settings()
+            Self.fastSettings(&settings)
+            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, logger: Logger(label: "t")), logger: Logger(label: "t"))
+            struct Flaky: Error {}
+            handlers.registered["github issues.opened"] = { _ in
+                let call = calls.update { $0 += 1; return $0 }
+                if call < 3 { throw Flaky() }
+                return .done
+            }
+            let worker = WebhookWorker(queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings, logger: Logger(label: "t"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                defer { group.cancelAll() }
+                try await waitFor(app, id, status: "done")
+            }
+        }
+        let final = try await state(app, id)
+        #expect(final.attempts == 3)
+        #expect(calls.get() == 3)
     }
 }

@@ -10,14 +10,20 @@ enum WebhookOutcome: Equatable, Sendable {
 /// Routes stored events by provider and type. Handlers are idempotent: the worker delivers at
 /// least once.
 struct WebhookHandlers: Sendable {
+    typealias Handler = @Sendable (WebhookEvent) async throws -> WebhookOutcome
+
     let connections: ConnectionRepository
     let logger: Logger
+    /// Handlers by `"provider eventType"`, consulted before the built-in ones (later features
+    /// register here; tests use it for handlers that fail on purpose).
+    var registered: [String: Handler] = [:]
 
     struct Malformed: Error, CustomStringConvertible {
         let description: String
     }
 
     func handle(_ event: WebhookEvent) async throws -> WebhookOutcome {
+        if let handler = registered["\(event.provider.rawValue) \(event.eventType)"] { return try await handler(event) }
         switch (event.provider, event.eventType) {
         // The provider revoked our access: the connection can no longer act.
         case (.linear, "OAuthApp.revoked"):
