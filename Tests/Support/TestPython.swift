@@ -32,8 +32,13 @@ public enum SlackSDK {
             print(SignatureVerifier(sys.argv[1]).generate_signature(timestamp=sys.argv[2], body=body))
             """
         guard let signature = try await TestPython.run(script, arguments: [secret, timestamp], files: ["body": body]) else {
-            throw TestServers.Missing(variable: "slack_sdk")
+            throw SlackSDKFailed()
         }
         return signature
     }
+}
+
+/// `slack_sdk` could not sign (not installed in the venv, or the script failed).
+public struct SlackSDKFailed: Error, CustomStringConvertible {
+    public var description: String { "slack_sdk could not make a signature: check scripts/requirements-test.txt and the .venv" }
 }
