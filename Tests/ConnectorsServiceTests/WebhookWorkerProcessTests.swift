@@ -25,6 +25,14 @@ import TestSupport
         }
     }
 
+    /// The first column of the first row, as text ("" when there is none).
+    func scalar(_ database: DatabaseURL, _ query: PostgresQuery) async throws -> String {
+        try await TestDatabase.withClient(database) { sql in
+            for try await value in try await sql.query(query).decode(String?.self) { return value ?? "" }
+            return ""
+        }
+    }
+
     func start(_ database: DatabaseURL) async throws -> ChildProcess {
         let port = try FreePort.next()
         let process = try ServiceBinary("ConnectorsService").start(environment: TestConfig.variables(
@@ -59,5 +67,56 @@ import TestSupport
         defer { restarted.stop() }
         try await eventually(timeout: .seconds(60), "200 events processed") { try await tally(database).skipped == 200 }
         #expect(try await tally(database).total == 200)
+    }
+
+    /// SIGKILL while a handler is mid-effect: the test holds a lock on the connection row so the
+    /// revoke handler's UPDATE is in flight when the process dies. After a restart the event is
+    /// handled again (at least once) and the effect still happens exactly once: a trigger
+    /// records every committed change to the row.
+    @Test func aHandlerKilledMidEffectIsRetriedAndItsEffectHappensOnce() async throws {
+        let database = try await TestDatabase.create(migrated: true)
+        try await TestDatabase.withClient(database) { sql in
+            try await sql.query(#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES ('u1', 'Test', 'u1@example.com', true, now(), now())"#)
+            try await sql.query(#"INSERT INTO "connection" ("id", "userId", "provider", "accountId") VALUES ('c1', 'u1', 'github', '4242')"#)
+            try await sql.query(#"CREATE TABLE "effects" ("n" serial, "status" text)"#)
+            try await sql.query(#"""
+                CREATE FUNCTION "recordEffect"() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO "effects" ("status") VALUES (NEW."status"); RETURN NEW; END $$
+                """#)
+            try await sql.query(#"CREATE TRIGGER "recordEffect" AFTER UPDATE ON "connection" FOR EACH ROW EXECUTE FUNCTION "recordEffect"()"#)
+        }
+        let process = try await start(database)
+        try await TestDatabase.withClient(database) { sql in
+            try await sql.withConnection { blocker in
+                try await blocker.query("BEGIN")
+                try await blocker.query(#"SELECT 1 FROM "connection" WHERE "id" = 'c1' FOR UPDATE"#)
+                try await blocker.query(#"""
+                    INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
+                    VALUES ('github', 'kill-1', 'installation.deleted', '{"action":"deleted","installation":{"id":4242}}')
+                    """#)
+                try await blocker.query("COMMIT")
+                try await blocker.query("BEGIN")
+                try await blocker.query(#"SELECT 1 FROM "connection" WHERE "id" = 'c1' FOR UPDATE"#)
+                try await eventually(timeout: .seconds(30), "the handler waits on the row lock") {
+                    try await scalar(database, #"SELECT count(*)::text FROM pg_stat_activity WHERE "wait_event_type" = 'Lock' AND "query" LIKE '%UPDATE "connection"%'"#) == "1"
+                }
+                #expect(try await scalar(database, #"SELECT "status" FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#) == "processing")
+                process.signal(SIGKILL)
+                _ = try await process.waitForExit(timeout: .seconds(10))
+                try await blocker.query("ROLLBACK")
+            }
+        }
+        // The killed process's lease would run for a minute; end it for the test.
+        try await TestDatabase.withClient(database) { sql in
+            try await sql.query(#"UPDATE "webhookEvent" SET "lockedUntil" = now() - interval '1 second' WHERE "status" = 'processing'"#)
+        }
+        let restarted = try await start(database)
+        defer { restarted.stop() }
+        try await eventually(timeout: .seconds(30), "the event is handled after the restart") {
+            try await scalar(database, #"SELECT "status" FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#) == "done"
+        }
+        #expect(try await scalar(database, #"SELECT "attempts"::text FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#) == "2")
+        #expect(try await scalar(database, #"SELECT "status" FROM "connection" WHERE "id" = 'c1'"#) == "revoked")
+        #expect(try await scalar(database, #"SELECT string_agg("status", ',') FROM "effects""#) == "revoked")
     }
 }

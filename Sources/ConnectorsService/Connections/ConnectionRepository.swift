@@ -89,10 +89,12 @@ struct ConnectionRepository: Sendable {
 
     /// Marks every connection to a provider account (a revocation webhook); returns how many.
     @discardableResult
+    /// Moves every connection to `account` into `status`; rows already there are left alone, so a
+    /// webhook handled twice (at-least-once delivery) changes them once. Returns how many changed.
     func setStatus(provider: ProviderID, accountId: String, _ status: Connection.Status) async throws -> Int {
         let rows = try await postgres.query("""
             UPDATE "connection" SET "status" = \(status.rawValue), "updatedAt" = now()
-            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) RETURNING "id"
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" <> \(status.rawValue) RETURNING "id"
             """, logger: logger)
         var count = 0
         for try await _ in rows { count += 1 }
