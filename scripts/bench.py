@@ -9,6 +9,8 @@ measured in the same run, since absolute numbers differ between machines.
 """
 import argparse
 import datetime
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -57,11 +59,19 @@ def to_ms(value):
     return {"us": number / 1000, "ms": number, "s": number * 1000}[unit]
 
 
-def run_wrk(url, seconds, connections, threads, script=None):
+def run_wrk(url, seconds, connections, threads, script=None, script_args=()):
+    return parse_wrk(wrk_output(url, seconds, connections, threads, script, script_args))
+
+
+def wrk_output(url, seconds, connections, threads, script=None, script_args=()):
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if script:
         command += ["-s", script]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(command + [url, *(["--", *script_args] if script_args else [])],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def parse_wrk(out):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
@@ -227,6 +237,90 @@ def connectors_scenarios(args, running, rows, workdir):
     ]
 
 
+# Replays pre-signed Slack deliveries (HMAC in Lua would make wrk the bottleneck), each once,
+# counting what it sent and what was answered 2xx so the rows can be checked afterwards.
+SLACK_SCRIPT = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  prepared = {}
+  for line in io.lines(args[1]) do
+    local ts, sig, body = line:match("^(%d+)\\t([^\\t]+)\\t(.*)$")
+    prepared[#prepared + 1] = wrk.format("POST", "/slack/events", {["Content-Type"] = "application/json",
+      ["X-Slack-Request-Timestamp"] = ts, ["X-Slack-Signature"] = sig}, body)
+  end
+  issued, answered = 0, 0
+end
+function request()
+  issued = issued + 1
+  return prepared[((issued - 1) % #prepared) + 1]
+end
+function response(status, headers, body)
+  if status >= 200 and status < 300 then answered = answered + 1 end
+end
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do io.write(string.format("BENCH issued=%d answered=%d\\n", t:get("issued"), t:get("answered"))) end
+end
+"""
+
+SLACK_SIGNING_SECRET = "bench-slack-signing-secret"
+
+
+def signed_slack_events(path, prefix, count):
+    """Writes `count` distinct, validly signed Slack event deliveries (timestamp, signature, body)."""
+    now = int(time.time())
+    with open(path, "w") as f:
+        for n in range(count):
+            body = json.dumps({
+                "token": "unused", "team_id": "T0BENCH", "api_app_id": "A0BENCH", "type": "event_callback",
+                "event_id": f"{prefix}{n}", "event_time": now,
+                "event": {"type": "reaction_added", "user": "U0BENCH", "reaction": "thumbsup", "event_ts": f"{now}.{n:06d}",
+                          "item": {"type": "message", "channel": "C0BENCH", "ts": f"{now}.000100"}},
+                "authorizations": [{"team_id": "T0BENCH", "user_id": "U0BOT", "is_bot": True}],
+            }, separators=(",", ":"))
+            mac = hmac.new(SLACK_SIGNING_SECRET.encode(), f"v0:{now}:{body}".encode(), hashlib.sha256).hexdigest()
+            f.write(f"{now}\tv0={mac}\t{body}\n")
+
+
+def psql_value(query):
+    return subprocess.run(["psql", os.environ["DATABASE_URL"], "-tAq", "-c", query], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def slack_ingest_scenario(args, running, rows, workdir):
+    """POST /slack/events at 64 senders: verify the signature, insert the event, answer."""
+    process, port = running["ConnectorsService"]
+    url = f"http://127.0.0.1:{port}/slack/events"
+    script = os.path.join(workdir, "slack.lua")
+    with open(script, "w") as f:
+        f.write(SLACK_SCRIPT)
+    events = os.path.join(workdir, "slack-events.tsv")
+    # Warm-up sizes the measured run: enough distinct events that none is sent twice.
+    signed_slack_events(events, "EvWARM", 20000 * args.warmup)
+    warm = re.search(r"BENCH issued=(\d+)", wrk_output(url, args.warmup, 64, args.threads, script, [events]))
+    rate = int(warm.group(1)) / args.warmup
+    count = int(rate * args.seconds * 2) + 20000
+    signed_slack_events(events, "EvBENCH", count)
+    reset_peak_rss(process.pid)
+    out = wrk_output(url, args.seconds, 64, args.threads, script, [events])
+    rps, p50, p99, non2xx, socket_errors = parse_wrk(out)
+    rows.append(("ConnectorsService", "POST /slack/events", "Slack signature check + insert (deduplicated) + answer; "
+                 "the worker drains the queue meanwhile", rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
+    print(f"  ConnectorsService POST /slack/events: {rps:,.0f} req/s", file=sys.stderr)
+    sent = re.search(r"BENCH issued=(\d+) answered=(\d+)", out)
+    issued, answered = int(sent.group(1)), int(sent.group(2))
+    time.sleep(1)  # requests still in flight when wrk stopped
+    stored = int(psql_value("SELECT count(*) FROM \"webhookEvent\" WHERE \"provider\" = 'slack' AND \"deliveryKey\" LIKE 'EvBENCH%'"))
+    distinct = int(psql_value("SELECT count(DISTINCT \"deliveryKey\") FROM \"webhookEvent\" WHERE \"provider\" = 'slack' AND \"deliveryKey\" LIKE 'EvBENCH%'"))
+    # Every 2xx answer means a stored row (none lost); no row without a request (none invented)
+    # and none twice. Requests wrk cut off at the end may or may not have been stored.
+    verdict = "none lost or duplicated" if answered <= stored <= min(issued, count) and distinct == stored else "MISMATCH"
+    line = (f"Slack ingest rows: {issued} distinct deliveries sent, {answered} answered 2xx, {stored} rows stored "
+            f"({distinct} distinct): {verdict}.")
+    if verdict != "none lost or duplicated":
+        sys.exit(line)
+    return ["", line]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
@@ -252,7 +346,8 @@ def main():
                     # Verifies the bench auth service's JWTs; the per-user limit would otherwise
                     # refuse one user's thousands of requests per second.
                     auth_port = running["AuthService"][1]
-                    extra = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000"}
+                    extra = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000",
+                             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET}
                 running[service] = start_service(args.bin_dir, service, port_variable, workdir, extra)
             process, port = running[service]
             url = f"http://127.0.0.1:{port}{path}"
@@ -264,6 +359,7 @@ def main():
 
         extra_lines = auth_scenarios(args, running["AuthService"], rows, workdir)
         extra_lines += connectors_scenarios(args, running, rows, workdir)
+        extra_lines += slack_ingest_scenario(args, running, rows, workdir)
     finally:
         for process, _ in running.values():
             process.terminate()

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import NIOCore
 import PostgresNIO
 import Shared
@@ -197,6 +198,36 @@ import TestSupport
             #expect(try await post("installation", deleted, delivery: "g-1").status == .ok)
             #expect(try await post("installation", deleted, delivery: "g-2", secret: "nope").status == .unauthorized)
             #expect(try await eventCount(app) == 1)
+        }
+    }
+
+    /// Concurrent deliveries are written together (group commit): 30 events each delivered three
+    /// times at once are 30 rows, and within one batch a repeated key counts as stored once.
+    @Test func concurrentDeliveriesAndDuplicatesAreStoredOnceEach() async throws {
+        try await withApp { app, client in
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for n in 0..<90 {
+                    group.addTask {
+                        let body = #"{"action":"opened","issue":{"number":\#(n % 30)}}"#
+                        let signature = "sha256=" + HMACSigner.sha256Hex(secret: Self.githubSecret, message: Array(body.utf8))
+                        return try await client.execute(uri: "/github/events", method: .post, headers: [
+                            .contentType: "application/json", .hubSignature256: signature, .githubEvent: "issues", .githubDelivery: "c-\(n % 30)",
+                        ], body: ByteBuffer(string: body)).status
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.count == 90 && statuses.allSatisfy { $0 == .ok })
+            #expect(try await eventCount(app) == 30)
+            let stored = try await app.sql { sql in
+                try await WebhookEventRepository(postgres: sql, logger: Logger(label: "test")).insert([
+                    IncomingWebhookEvent(provider: .github, deliveryKey: "b-1", eventType: "issues.opened", payload: "{}"),
+                    IncomingWebhookEvent(provider: .github, deliveryKey: "b-1", eventType: "issues.opened", payload: "{}"),
+                    IncomingWebhookEvent(provider: .slack, deliveryKey: "b-1", eventType: "message", payload: "{}"),
+                    IncomingWebhookEvent(provider: .github, deliveryKey: "c-1", eventType: "issues.opened", payload: "{}"),
+                ])
+            }
+            #expect(stored == [true, false, true, false])
         }
     }
 
