@@ -54,7 +54,7 @@ struct ConnectorsRoutes: Sendable {
         WebhookRoutes(
             slack: SlackSignature(secret: config.slackSigningSecret), linear: LinearSignature(secret: config.linearWebhookSecret),
             github: GitHubSignature(secret: config.githubWebhookSecret),
-            events: WebhookEventBatcher(repository: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger)), logger: logger
+            events: GroupCommit(write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
         ).register(on: webhooks)
 
         ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).register(on: authenticated)

@@ -155,4 +155,33 @@ import TestSupport
         #expect(final.attempts == 3)
         #expect(calls.get() == 3)
     }
+
+    /// A handler slower than the lease (an agent run) keeps its event: the lease is renewed while
+    /// it works, so a second worker does not take the event and run it again.
+    @Test func aHandlerSlowerThanTheLeaseRunsOnce() async throws {
+        let app = try await ConnectorsTestApp.make()
+        let id = try await insertEvent(app, provider: "slack", key: "slow", type: "app_mention", payload: "{}")
+        let calls = SendableBox(0)
+        try await app.sql { sql in
+            var settings = WebhookWorker.Settings()
+            Self.fastSettings(&settings)
+            settings.lease = .milliseconds(600)
+            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, logger: Logger(label: "t")), logger: Logger(label: "t"))
+            handlers.registered["slack app_mention"] = { _ in
+                calls.update { $0 += 1 }
+                try await Task.sleep(for: .seconds(2))
+                return .done
+            }
+            let workers = (0..<2).map { _ in
+                WebhookWorker(queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings, logger: Logger(label: "t"))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in workers { group.addTask { try await worker.run() } }
+                defer { group.cancelAll() }
+                try await waitFor(app, id, status: "done")
+            }
+        }
+        #expect(calls.get() == 1)
+        #expect(try await state(app, id).attempts == 1)
+    }
 }

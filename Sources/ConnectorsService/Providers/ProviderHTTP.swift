@@ -11,9 +11,13 @@ struct ProviderHTTP: Sendable {
     var timeout: TimeAmount = .seconds(10)
     var maxBody = 1 << 20
 
-    struct Reply: @unchecked Sendable {  // `json` is a parsed JSON tree: immutable values only.
+    struct Reply: @unchecked Sendable {  // `value` is a parsed JSON tree: immutable values only.
         let status: Int
-        let json: [String: Any]
+        /// The parsed body: an object, an array, or nil when it was not JSON.
+        let value: Any?
+
+        /// The body as a JSON object (empty when it is not one).
+        var json: [String: Any] { value as? [String: Any] ?? [:] }
     }
 
     func postForm(_ url: String, _ fields: [(String, String)], headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
@@ -44,8 +48,8 @@ struct ProviderHTTP: Sendable {
         do {
             let response = try await client.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: maxBody)
-            let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-            return Reply(status: Int(response.status.code), json: json)
+            let value = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))
+            return Reply(status: Int(response.status.code), value: value)
         } catch {
             throw .unavailable("\(url.split(separator: "?").first ?? ""): \(error)")
         }

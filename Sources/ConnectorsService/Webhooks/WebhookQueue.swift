@@ -50,11 +50,32 @@ struct WebhookQueue: Sendable {
         return events.sorted { $0.id < $1.id }
     }
 
-    /// `done` or `skipped` (with why).
-    func finish(_ id: Int64, worker: String, status: String, note: String? = nil) async throws {
+    /// An event handled to the end: `done`, or `skipped` with why.
+    struct Finished: Sendable {
+        var id: Int64
+        var status: String
+        var note: String?
+    }
+
+    /// Records finished events (one statement for many; see `GroupCommit`).
+    func finish(_ events: [Finished], worker: String) async throws -> [Void] {
         try await postgres.query("""
-            UPDATE "webhookEvent" SET "status" = \(status), "lastError" = \(note), "processedAt" = now(), "lockedBy" = NULL, "lockedUntil" = NULL
-            WHERE "id" = \(id) AND "lockedBy" = \(worker)
+            UPDATE "webhookEvent" AS e SET "status" = f."status", "lastError" = NULLIF(f."note", ''), "processedAt" = now(),
+                "lockedBy" = NULL, "lockedUntil" = NULL
+            FROM unnest(\(events.map(\.id)), \(events.map(\.status)), \(events.map { $0.note ?? "" })) AS f("id", "status", "note")
+            WHERE e."id" = f."id" AND e."lockedBy" = \(worker)
+            """, logger: logger)
+        return events.map { _ in () }
+    }
+
+    /// Extends the lease on events still being worked on, so a long handler (an agent run)
+    /// keeps them past the original lease.
+    func renew(_ ids: [Int64], worker: String, lease: Duration) async throws {
+        guard !ids.isEmpty else { return }
+        let seconds = Double(lease.wholeMilliseconds) / 1000
+        try await postgres.query("""
+            UPDATE "webhookEvent" SET "lockedUntil" = now() + make_interval(secs => \(seconds))
+            WHERE "id" = ANY(\(ids)) AND "lockedBy" = \(worker) AND "status" = 'processing'
             """, logger: logger)
     }
 

@@ -12,7 +12,8 @@ struct WebhookRoutes: Sendable {
     let slack: SlackSignature
     let linear: LinearSignature
     let github: GitHubSignature
-    let events: WebhookEventBatcher
+    /// Stores verified deliveries; concurrent ones share one INSERT.
+    let events: GroupCommit<IncomingWebhookEvent, Bool>
     let logger: Logger
 
     func register(on group: RouterGroup<ConnectorsRequestContext>) {
@@ -83,7 +84,7 @@ struct WebhookRoutes: Sendable {
 
     /// Stored before the answer; a duplicate is answered 200 too, and not queued again.
     private func store(_ provider: ProviderID, key: String, type: String, body: [UInt8]) async throws -> Response {
-        let inserted = try await events.insert(
+        let inserted = try await events.submit(
             IncomingWebhookEvent(provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self)))
         Counter(label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total", dimensions: [("provider", provider.rawValue)]).increment()
         return try Response.json(["ok": true])

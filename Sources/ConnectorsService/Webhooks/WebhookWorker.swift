@@ -1,15 +1,19 @@
 import Logging
 import Metrics
+import Synchronization
 import ServiceLifecycle
 import Shared
 
-/// Processes stored webhook events, at least once, on every replica: claims a batch (leased),
-/// handles each in turn, records `done`/`skipped`, retries failures with exponential backoff and
-/// full jitter, and marks an event `failed` after `maxAttempts`. A lease left by a crashed
-/// process expires and the event is claimed again. On SIGTERM the event in hand is finished and
-/// the rest of the batch is handed back.
+/// Processes stored webhook events, at least once, on every replica. Several lanes work side by
+/// side, so one slow handler (an agent run) does not hold up the rest. A lane claims a batch
+/// (leased, the lease renewed while it works), handles each event in turn, records
+/// `done`/`skipped` (finished events of all lanes are written together), retries failures with
+/// exponential backoff and full jitter, and marks an event `failed` after `maxAttempts`. A lease
+/// left by a crashed process expires and the event is claimed again. On SIGTERM each lane
+/// finishes the event in hand and hands the rest of its batch back.
 struct WebhookWorker: Service {
     struct Settings: Sendable {
+        var lanes = 4
         var batch = 10
         var lease: Duration = .seconds(60)
         var idlePoll: Duration = .seconds(1)
@@ -23,8 +27,24 @@ struct WebhookWorker: Service {
     let settings: Settings
     let logger: Logger
     let id = "worker-" + RandomToken.string(length: 12)
+    private let finished: GroupCommit<WebhookQueue.Finished, Void>
+
+    init(queue: WebhookQueue, handlers: WebhookHandlers, settings: Settings, logger: Logger) {
+        self.queue = queue
+        self.handlers = handlers
+        self.settings = settings
+        self.logger = logger
+        let id = self.id
+        self.finished = GroupCommit { events in try await queue.finish(events, worker: id) }
+    }
 
     func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<max(settings.lanes, 1) { group.addTask { await lane() } }
+        }
+    }
+
+    private func lane() async {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let events: [WebhookEvent]
             do {
@@ -33,15 +53,25 @@ struct WebhookWorker: Service {
                 logger.warning("could not claim webhook events", metadata: ["error": "\(error)"])
                 events = []
             }
+            if events.isEmpty {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.idlePoll) }
+                continue
+            }
+            let held = Mutex(Set(events.map(\.id)))
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: settings.lease / 3)
+                    try? await queue.renew(Array(held.withLock { $0 }), worker: id, lease: settings.lease)
+                }
+            }
+            defer { heartbeat.cancel() }
             for (index, event) in events.enumerated() {
                 if Task.isShuttingDownGracefully || Task.isCancelled {
                     try? await queue.release(events[index...].map(\.id), worker: id)
                     return
                 }
                 await process(event)
-            }
-            if events.isEmpty {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.idlePoll) }
+                held.withLock { _ = $0.remove(event.id) }
             }
         }
     }
@@ -50,8 +80,8 @@ struct WebhookWorker: Service {
         let provider = [("provider", event.provider.rawValue)]
         do {
             switch try await handlers.handle(event) {
-            case .done: try await queue.finish(event.id, worker: id, status: "done")
-            case .skipped(let reason): try await queue.finish(event.id, worker: id, status: "skipped", note: reason)
+            case .done: try await finished.submit(.init(id: event.id, status: "done"))
+            case .skipped(let reason): try await finished.submit(.init(id: event.id, status: "skipped", note: reason))
             }
             Counter(label: "webhooks_processed_total", dimensions: provider).increment()
         } catch {

@@ -1,0 +1,65 @@
+import Synchronization
+
+/// Group commit: concurrent callers' items are written together by one `write` call instead of
+/// one statement (and transaction) each. An item arriving while nothing is being written starts
+/// a write at once — no added latency when idle; items arriving meanwhile ride in the next one.
+/// Each caller returns only after the write holding its item has finished, with its own result.
+public final class GroupCommit<Item: Sendable, Result: Sendable>: Sendable {
+    public typealias Write = @Sendable ([Item]) async throws -> [Result]
+
+    private struct Waiting {
+        let item: Item
+        let continuation: CheckedContinuation<Result, any Error>
+    }
+
+    private struct State {
+        var queue: [Waiting] = []
+        var writing = false
+    }
+
+    private let write: Write
+    private let maximumBatch: Int
+    private let state = Mutex(State())
+
+    /// `write` must answer one result per item, in order.
+    public init(maximumBatch: Int = 500, write: @escaping Write) {
+        self.write = write
+        self.maximumBatch = maximumBatch
+    }
+
+    public func submit(_ item: Item) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            let startWriter = state.withLock { state in
+                state.queue.append(Waiting(item: item, continuation: continuation))
+                if state.writing { return false }
+                state.writing = true
+                return true
+            }
+            if startWriter { Task { await self.writeUntilEmpty() } }
+        }
+    }
+
+    private func writeUntilEmpty() async {
+        while true {
+            let batch = state.withLock { state -> [Waiting] in
+                guard !state.queue.isEmpty else {
+                    state.writing = false
+                    return []
+                }
+                let batch = Array(state.queue.prefix(maximumBatch))
+                state.queue.removeFirst(batch.count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                let results = try await write(batch.map(\.item))
+                guard results.count == batch.count else { throw MismatchedResults() }
+                for (waiting, result) in zip(batch, results) { waiting.continuation.resume(returning: result) }
+            } catch {
+                for waiting in batch { waiting.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    struct MismatchedResults: Error {}
+}
