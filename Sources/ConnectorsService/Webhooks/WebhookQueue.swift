@@ -23,7 +23,7 @@ struct WebhookEvent: @unchecked Sendable {
 }
 
 /// The `webhookEvent` table as a queue shared by every replica: claims take due pending events
-/// and expired leases with `FOR UPDATE SKIP LOCKED`, so two workers never hold the same event;
+/// with `FOR UPDATE SKIP LOCKED` (expired leases are first put back by `reclaimExpired`), so two workers never hold the same event;
 /// every transition is conditioned on still holding the lease.
 struct WebhookQueue: Sendable {
     let postgres: PostgresClient
@@ -36,8 +36,7 @@ struct WebhookQueue: Sendable {
             UPDATE "webhookEvent" SET "status" = 'processing', "lockedBy" = \(worker),
                 "lockedUntil" = now() + make_interval(secs => \(seconds)), "attempts" = "attempts" + 1
             WHERE "id" IN (
-                SELECT "id" FROM "webhookEvent"
-                WHERE ("status" = 'pending' AND "availableAt" <= now()) OR ("status" = 'processing' AND "lockedUntil" < now())
+                SELECT "id" FROM "webhookEvent" WHERE "status" = 'pending' AND "availableAt" <= now()
                 ORDER BY "availableAt", "id" LIMIT \(limit) FOR UPDATE SKIP LOCKED)
             RETURNING "id", "provider", "eventType", "payload"::text, "attempts"
             """, logger: logger)
@@ -48,6 +47,21 @@ struct WebhookQueue: Sendable {
             events.append(WebhookEvent(id: id, provider: provider, eventType: type, payload: object, attempts: attempts))
         }
         return events.sorted { $0.id < $1.id }
+    }
+
+    /// Puts events whose lease expired (their worker died) back in the queue, their attempt
+    /// counted. Kept out of `claim` so claims walk the pending index alone.
+    @discardableResult
+    func reclaimExpired() async throws -> Int {
+        let rows = try await postgres.query("""
+            UPDATE "webhookEvent" SET "status" = 'pending', "lockedBy" = NULL, "lockedUntil" = NULL
+            WHERE "id" IN (
+                SELECT "id" FROM "webhookEvent" WHERE "status" = 'processing' AND "lockedUntil" < now() FOR UPDATE SKIP LOCKED)
+            RETURNING "id"
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
     }
 
     /// An event handled to the end: `done`, or `skipped` with why.

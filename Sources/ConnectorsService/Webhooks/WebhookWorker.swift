@@ -4,19 +4,24 @@ import Synchronization
 import ServiceLifecycle
 import Shared
 
-/// Processes stored webhook events, at least once, on every replica. Several lanes work side by
-/// side, so one slow handler (an agent run) does not hold up the rest. A lane claims a batch
-/// (leased, the lease renewed while it works), handles each event in turn, records
-/// `done`/`skipped` (finished events of all lanes are written together), retries failures with
-/// exponential backoff and full jitter, and marks an event `failed` after `maxAttempts`. A lease
-/// left by a crashed process expires and the event is claimed again. On SIGTERM each lane
-/// finishes the event in hand and hands the rest of its batch back.
+/// Processes stored webhook events, at least once, on every replica. One loop claims due events
+/// (leased) up to a concurrency limit and runs each in its own task, so a slow handler (an agent
+/// run) holds up nothing else; the leases of events in progress are renewed while they run.
+/// Finished events are recorded `done`/`skipped` together (one statement for many), failures
+/// retried with exponential backoff and full jitter, and an event is marked `failed` after
+/// `maxAttempts`. A lease left by a crashed process expires and the event is claimed again. On
+/// SIGTERM nothing more is claimed and the events in progress are finished.
 struct WebhookWorker: Service {
     struct Settings: Sendable {
-        var lanes = 4
-        var batch = 10
+        /// Events handled at once by this replica.
+        var concurrency = 16
+        /// The most events one claim takes.
+        var batch = 50
         var lease: Duration = .seconds(60)
+        /// The wait before looking again when the queue was empty.
         var idlePoll: Duration = .seconds(1)
+        /// The wait before claiming again after a partial batch, so claims gather several events.
+        var drainPause: Duration = .milliseconds(20)
         var maxAttempts = 8
         var retryBase: Duration = .seconds(2)
         var retryCap: Duration = .seconds(3600)
@@ -39,39 +44,46 @@ struct WebhookWorker: Service {
     }
 
     func run() async throws {
-        await withDiscardingTaskGroup { group in
-            for _ in 0..<max(settings.lanes, 1) { group.addTask { await lane() } }
+        let inProgress = EventsInProgress()
+        let (slotFreed, freeSlot) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // Every lease/3: renew our leases, and put back events whose worker died.
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await queue.renew(Array(inProgress.ids.withLock { $0 }), worker: id, lease: settings.lease)
+                if let count = try? await queue.reclaimExpired(), count > 0 {
+                    logger.notice("reclaimed webhook events whose lease expired", metadata: ["count": "\(count)"])
+                }
+                try await Task.sleep(for: settings.lease / 3)
+            }
         }
-    }
-
-    private func lane() async {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            let events: [WebhookEvent]
-            do {
-                events = try await queue.claim(worker: id, limit: settings.batch, lease: settings.lease)
-            } catch {
-                logger.warning("could not claim webhook events", metadata: ["error": "\(error)"])
-                events = []
-            }
-            if events.isEmpty {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.idlePoll) }
-                continue
-            }
-            let held = Mutex(Set(events.map(\.id)))
-            let heartbeat = Task {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: settings.lease / 3)
-                    try? await queue.renew(Array(held.withLock { $0 }), worker: id, lease: settings.lease)
+        defer { heartbeat.cancel() }
+        var slots = slotFreed.makeAsyncIterator()
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                let capacity = settings.concurrency - inProgress.ids.withLock { $0.count }
+                if capacity <= 0 {
+                    await slots.next()
+                    continue
                 }
-            }
-            defer { heartbeat.cancel() }
-            for (index, event) in events.enumerated() {
-                if Task.isShuttingDownGracefully || Task.isCancelled {
-                    try? await queue.release(events[index...].map(\.id), worker: id)
-                    return
+                let limit = min(capacity, settings.batch)
+                let events: [WebhookEvent]
+                do {
+                    events = try await queue.claim(worker: id, limit: limit, lease: settings.lease)
+                } catch {
+                    logger.warning("could not claim webhook events", metadata: ["error": "\(error)"])
+                    events = []
                 }
-                await process(event)
-                held.withLock { _ = $0.remove(event.id) }
+                for event in events {
+                    inProgress.ids.withLock { _ = $0.insert(event.id) }
+                    group.addTask {
+                        await process(event)
+                        inProgress.ids.withLock { _ = $0.remove(event.id) }
+                        freeSlot.yield()
+                    }
+                }
+                if events.count < limit {
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: events.isEmpty ? settings.idlePoll : settings.drainPause) }
+                }
             }
         }
     }
@@ -103,4 +115,9 @@ struct WebhookWorker: Service {
         let ceiling = min(settings.retryBase.wholeMilliseconds << min(attempt - 1, 20), settings.retryCap.wholeMilliseconds)
         return .milliseconds(Int64.random(in: ceiling / 2 ... max(ceiling, 1)))
     }
+}
+
+/// The ids of the events this worker is handling now (shared by its tasks and the heartbeat).
+private final class EventsInProgress: Sendable {
+    let ids = Mutex(Set<Int64>())
 }
