@@ -58,6 +58,15 @@ struct ConnectorsRoutes: Sendable {
         ).register(on: webhooks)
 
         ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).register(on: authenticated)
+        // Agent runs: a 256 KiB body, the user limit and 10 runs per minute per user.
+        let agentRuns = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.agent))
+            .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
+            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
+                infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
+                infrastructure.rateLimiter, rule: config.agentLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+        let agent = AgentServices(config: config, infrastructure: infrastructure, providers: providers, http: http, logger: logger)
+        AgentRoutes(runner: agent.runner, runs: agent.runs).register(run: agentRuns, read: authenticated)
         OAuthRoutes(
             providers: providers,
             flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),

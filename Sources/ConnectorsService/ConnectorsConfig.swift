@@ -31,6 +31,12 @@ struct ConnectorsConfig: Sendable {
     var providerTimeout: Duration = .seconds(10)
     /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.
     var ipLimit = RateLimitRule(name: "connectors-ip", limit: 100, window: .seconds(10))
+    /// The agent's model access (`ANTHROPIC_API_KEY` and `ANTHROPIC_MODEL`); nil disables it.
+    var anthropic: AnthropicClient.Settings?
+    /// The longest one agent run may take (`AGENT_TIMEOUT_SECONDS`).
+    var agentTimeout: Duration = .seconds(120)
+    /// `POST /agent/run`: 10 runs per minute per user (`AGENT_RATE_LIMIT`).
+    var agentLimit = RateLimitRule(name: "agent-run", limit: 10, window: .seconds(60))
 
     init(_ env: Environment) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
@@ -65,6 +71,16 @@ struct ConnectorsConfig: Sendable {
         self.slackSigningSecret = env.string("SLACK_SIGNING_SECRET")
         self.linearWebhookSecret = env.string("LINEAR_WEBHOOK_SECRET")
         self.githubWebhookSecret = env.string("GITHUB_WEBHOOK_SECRET")
+        if let key = env.string("ANTHROPIC_API_KEY") {
+            guard let model = env.string("ANTHROPIC_MODEL"), !model.isEmpty else {
+                throw ConfigurationError("ANTHROPIC_MODEL", "is required when ANTHROPIC_API_KEY is set (for example claude-sonnet-4-5)")
+            }
+            var settings = AnthropicClient.Settings(apiKey: key, model: model, baseURL: common.providers.anthropic)
+            settings.maxTokens = try env.int("ANTHROPIC_MAX_TOKENS", default: 4096, range: 1...128_000)
+            self.anthropic = settings
+        }
+        self.agentTimeout = .seconds(try env.int("AGENT_TIMEOUT_SECONDS", default: 120, range: 5...3600))
+        self.agentLimit.limit = try env.int("AGENT_RATE_LIMIT", default: 10, range: 1...1_000_000)
         if let actor = linearActor, actor != "app", actor != "user" {
             throw ConfigurationError("LINEAR_ACTOR", "must be app or user")
         }

@@ -21,6 +21,7 @@ struct ConnectorsTestApp {
         var config = try ConnectorsConfig(TestConfig.environment(database: database, redis: try TestServers.redisURL(), overrides: overrides))
         // Tests share Redis: each app gets its own rate-limit keys.
         config.userLimit.name += "-" + RandomToken.string(length: 8)
+        config.agentLimit.name += "-" + RandomToken.string(length: 8)
         configure(&config)
         Telemetry.bootstrap(logLevel: .warning)
         return ConnectorsTestApp(database: database, config: config)

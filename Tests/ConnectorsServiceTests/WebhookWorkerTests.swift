@@ -165,11 +165,11 @@ import TestSupport
         try await app.sql { sql in
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
-            settings.lease = .milliseconds(600)
+            settings.lease = .milliseconds(1500)
             var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, logger: Logger(label: "t")), logger: Logger(label: "t"))
             handlers.registered["slack app_mention"] = { _ in
                 calls.update { $0 += 1 }
-                try await Task.sleep(for: .seconds(2))
+                try await Task.sleep(for: .seconds(4))
                 return .done
             }
             let workers = (0..<2).map { _ in

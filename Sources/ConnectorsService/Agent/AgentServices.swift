@@ -1,0 +1,31 @@
+import DB
+import Logging
+import NIOCore
+import Shared
+
+/// The agent's parts, built once from configuration: the tool registry (over the user's
+/// connections and their refreshed tokens), the Anthropic client and the runner.
+struct AgentServices: Sendable {
+    let registry: ToolRegistry
+    let runs: AgentRunRepository
+    /// Nil when the agent is not configured.
+    let runner: AgentRunner?
+
+    init(config: ConnectorsConfig, infrastructure: Infrastructure, providers: ProviderRegistry, http: HTTPClientService, logger: Logger) {
+        let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
+        let tokens = ConnectionTokens(
+            connections: connections, sealer: TokenSealer(box: config.secretBox), providers: providers, redis: infrastructure.redis, logger: logger)
+        let urls = config.common.providers
+        let registry = ToolRegistry(
+            connections: connections, tokens: tokens,
+            http: ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds)),
+            urls: ProviderAPIURLs(linear: urls.linearAPI, github: urls.githubAPI, slack: urls.slackAPI), logger: logger)
+        let runs = AgentRunRepository(postgres: infrastructure.postgres, logger: logger)
+        self.registry = registry
+        self.runs = runs
+        self.runner = config.anthropic.map { settings in
+            AgentRunner(client: AnthropicClient(http: http.client, settings: settings, logger: logger), registry: registry, runs: runs,
+                        logger: logger, timeout: config.agentTimeout)
+        }
+    }
+}
