@@ -31,6 +31,10 @@ cleanup() {
   "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$tmp/pg" -m immediate stop >/dev/null 2>&1 || true
   redis-cli -h 127.0.0.1 -p "$redis_port" -a "$redis_password" --no-auth-warning shutdown nosave >/dev/null 2>&1 || true
   if [ -f "$tmp/redis.pid" ]; then kill "$(cat "$tmp/redis.pid")" 2>/dev/null || true; fi
+  # On failure, what PostgreSQL refused is often the explanation.
+  if [ "$status" -ne 0 ] && [ -f "$tmp/pg.log" ]; then
+    grep -E "FATAL|PANIC" "$tmp/pg.log" | sort | uniq -c | sort -rn | head -5 >&2 || true
+  fi
   rm -rf "$tmp"
   exit $status
 }

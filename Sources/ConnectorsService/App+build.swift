@@ -11,12 +11,15 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     let jwks = JWKSCache(url: config.jwksURL, http: http.client, logger: logger)
     let verifier = JWTVerifier(keys: jwks, issuer: config.common.publicURL)
     let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
-    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, http: http, logger: logger).register(on: router)
+    let providers = ProviderRegistry(config, http: ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds)), logger: logger)
+    let agent = AgentServices(config: config, infrastructure: infrastructure, providers: providers, http: http, logger: logger)
+    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, providers: providers, agent: agent, logger: logger)
+        .register(on: router)
     let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
+    var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
+    agent.triggers?.register(into: &handlers)
     let worker = WebhookWorker(
-        queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger),
-        handlers: WebhookHandlers(connections: ConnectionRepository(postgres: infrastructure.postgres, logger: logger), logger: logger),
-        settings: config.webhookWorker, logger: logger)
+        queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers, settings: config.webhookWorker, logger: logger)
     // Started in this order, stopped in reverse: the worker stops (finishing its event) before
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
@@ -28,14 +31,13 @@ struct ConnectorsRoutes: Sendable {
     let config: ConnectorsConfig
     let infrastructure: Infrastructure
     let verifier: JWTVerifier
-    let http: HTTPClientService
+    let providers: ProviderRegistry
+    let agent: AgentServices
     let logger: Logger
 
     func register(on router: Router<ConnectorsRequestContext>) {
         let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
         let sealer = TokenSealer(box: config.secretBox)
-        let providers = ProviderRegistry(
-            config, http: ProviderHTTP(client: http.client, timeout: .milliseconds(Int64(config.providerTimeout.wholeMilliseconds))), logger: logger)
         let limited = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
 
         // Routes for signed-in users: a valid JWT, then 100 requests per 10 s per user.
@@ -65,7 +67,6 @@ struct ConnectorsRoutes: Sendable {
                 infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
             .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
                 infrastructure.rateLimiter, rule: config.agentLimit, key: { _, context in context.user?.id ?? context.clientIP }))
-        let agent = AgentServices(config: config, infrastructure: infrastructure, providers: providers, http: http, logger: logger)
         AgentRoutes(runner: agent.runner, runs: agent.runs).register(run: agentRuns, read: authenticated)
         OAuthRoutes(
             providers: providers,

@@ -90,13 +90,13 @@ import TestSupport
             try await sql.withConnection { blocker in
                 try await blocker.query("BEGIN")
                 try await blocker.query(#"SELECT 1 FROM "connection" WHERE "id" = 'c1' FOR UPDATE"#)
-                try await blocker.query(#"""
-                    INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
-                    VALUES ('github', 'kill-1', 'installation.deleted', '{"action":"deleted","installation":{"id":4242}}')
-                    """#)
-                try await blocker.query("COMMIT")
-                try await blocker.query("BEGIN")
-                try await blocker.query(#"SELECT 1 FROM "connection" WHERE "id" = 'c1' FOR UPDATE"#)
+                // The event arrives (from another connection) while the row is locked.
+                try await TestDatabase.withClient(database) { other in
+                    try await other.query(#"""
+                        INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
+                        VALUES ('github', 'kill-1', 'installation.deleted', '{"action":"deleted","installation":{"id":4242}}')
+                        """#)
+                }
                 try await eventually(timeout: .seconds(30), "the handler waits on the row lock") {
                     try await scalar(database, #"SELECT count(*)::text FROM pg_stat_activity WHERE "wait_event_type" = 'Lock' AND "query" LIKE '%UPDATE "connection"%'"#) == "1"
                 }

@@ -79,7 +79,7 @@ import TestSupport
             let unknown = try await insertEvent(app, provider: "github", key: "e2", type: "issues.opened", payload: #"{"action":"opened"}"#)
             try await waitFor(app, mention, status: "skipped")
             try await waitFor(app, unknown, status: "skipped")
-            #expect(try await state(app, mention).lastError == "agent runs are not available yet")
+            #expect(try await state(app, mention).lastError == "the agent is not configured (ANTHROPIC_API_KEY, ANTHROPIC_MODEL)")
             #expect(try await state(app, unknown).lastError == "no handler for github issues.opened")
         }
     }

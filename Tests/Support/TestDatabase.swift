@@ -8,6 +8,19 @@ import Shared
 public enum TestDatabase {
     /// Creates an empty database; with `migrated`, applies the bundled migrations to it.
     public static func create(migrated: Bool = true) async throws -> DatabaseURL {
+        do {
+            return try await createDatabase(migrated: migrated)
+        } catch {
+            // PSQLError's description hides the server's message; a test failure needs it.
+            throw Failure(description: "could not create a test database: \(String(reflecting: error))")
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private static func createDatabase(migrated: Bool) async throws -> DatabaseURL {
         let admin = try TestServers.databaseURL()
         let name = "t_" + RandomToken.string(length: 16, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
         let logger = Logger(label: "test-database")

@@ -16,6 +16,8 @@ struct AgentRun: Sendable {
     var status: Status = .running
     var trigger: Trigger
     var prompt: String
+    /// The webhook event that started it, if one did.
+    var triggerKey: String?
     var output = ""
     var steps: [AgentStep] = []
     var stopReason: String?

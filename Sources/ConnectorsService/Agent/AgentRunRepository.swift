@@ -7,10 +7,15 @@ struct AgentRunRepository: Sendable {
     let postgres: PostgresClient
     let logger: Logger
 
+    /// Stores a starting run. A run for an event (`triggerKey`) replaces an earlier attempt's
+    /// run that never delivered its answer (the worker died, or the event is being retried).
     func insert(_ run: AgentRun) async throws {
+        if let key = run.triggerKey {
+            try await postgres.query(#"DELETE FROM "agentRun" WHERE "triggerKey" = \#(key) AND "deliveredAt" IS NULL"#, logger: logger)
+        }
         try await postgres.query("""
-            INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt")
-            VALUES (\(run.id), \(run.userId), \(run.status.rawValue), \(run.trigger.rawValue), \(run.prompt))
+            INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt", "triggerKey")
+            VALUES (\(run.id), \(run.userId), \(run.status.rawValue), \(run.trigger.rawValue), \(run.prompt), \(run.triggerKey))
             """, logger: logger)
     }
 
@@ -39,5 +44,18 @@ struct AgentRunRepository: Sendable {
                 stopReason: stopReason, error: error, usage: Anthropic.Usage(inputTokens: input, outputTokens: outputTokens))
         }
         return nil
+    }
+}
+
+extension AgentRunRepository {
+    /// A webhook-started run already delivered for `key` (so the event needs nothing more).
+    func delivered(triggerKey key: String) async throws -> Bool {
+        let rows = try await postgres.query(#"SELECT 1 FROM "agentRun" WHERE "triggerKey" = \#(key) AND "deliveredAt" IS NOT NULL"#, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    func markDelivered(runId: String) async throws {
+        try await postgres.query(#"UPDATE "agentRun" SET "deliveredAt" = now() WHERE "id" = \#(runId)"#, logger: logger)
     }
 }

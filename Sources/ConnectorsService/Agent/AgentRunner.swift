@@ -18,6 +18,8 @@ struct AgentRunner: Sendable {
         var trigger: AgentRun.Trigger = .api
         /// Where the request came from (a Slack thread, a Linear issue), for the system prompt.
         var situation: String?
+        /// The webhook event that started the run.
+        var triggerKey: String?
     }
 
     /// What a streaming caller sees, in order.
@@ -40,7 +42,8 @@ struct AgentRunner: Sendable {
         """
 
     func run(_ request: Request, emit: (@Sendable (Event) async -> Void)? = nil) async throws -> AgentRun {
-        var run = AgentRun(id: RandomToken.string(length: 24), userId: request.userId, trigger: request.trigger, prompt: request.prompt)
+        var run = AgentRun(
+            id: RandomToken.string(length: 24), userId: request.userId, trigger: request.trigger, prompt: request.prompt, triggerKey: request.triggerKey)
         try await runs.insert(run)
         do {
             let toolbox = try await registry.toolbox(userId: request.userId, only: request.tools)

@@ -10,22 +10,27 @@ struct AgentServices: Sendable {
     let runs: AgentRunRepository
     /// Nil when the agent is not configured.
     let runner: AgentRunner?
+    /// Runs started by Slack and Linear events; nil when the agent is not configured.
+    let triggers: AgentTriggers?
 
     init(config: ConnectorsConfig, infrastructure: Infrastructure, providers: ProviderRegistry, http: HTTPClientService, logger: Logger) {
         let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
         let tokens = ConnectionTokens(
             connections: connections, sealer: TokenSealer(box: config.secretBox), providers: providers, redis: infrastructure.redis, logger: logger)
         let urls = config.common.providers
-        let registry = ToolRegistry(
-            connections: connections, tokens: tokens,
-            http: ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds)),
-            urls: ProviderAPIURLs(linear: urls.linearAPI, github: urls.githubAPI, slack: urls.slackAPI), logger: logger)
+        let providerHTTP = ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds))
+        let apiURLs = ProviderAPIURLs(linear: urls.linearAPI, github: urls.githubAPI, slack: urls.slackAPI)
+        let registry = ToolRegistry(connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger)
         let runs = AgentRunRepository(postgres: infrastructure.postgres, logger: logger)
         self.registry = registry
         self.runs = runs
-        self.runner = config.anthropic.map { settings in
+        let runner = config.anthropic.map { settings in
             AgentRunner(client: AnthropicClient(http: http.client, settings: settings, logger: logger), registry: registry, runs: runs,
                         logger: logger, timeout: config.agentTimeout)
+        }
+        self.runner = runner
+        self.triggers = runner.map {
+            AgentTriggers(runner: $0, runs: runs, connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger)
         }
     }
 }

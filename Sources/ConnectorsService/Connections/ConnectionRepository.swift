@@ -71,6 +71,17 @@ struct ConnectionRepository: Sendable {
     }
 
     /// Deletes one of the user's connections; nil when it is not theirs (or does not exist).
+    /// The most recently updated active connection to a provider account (a Slack workspace,
+    /// a Linear organization), whoever made it.
+    func active(provider: ProviderID, accountId: String) async throws -> Connection? {
+        let rows = try await postgres.query("""
+            SELECT \(unescaped: Self.columns) FROM "connection"
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" = 'active'
+            ORDER BY "updatedAt" DESC LIMIT 1
+            """, logger: logger)
+        return try await Self.decode(rows).first
+    }
+
     func delete(id: String, userId: String) async throws -> Connection? {
         let rows = try await postgres.query(
             #"DELETE FROM "connection" WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING \#(unescaped: Self.columns)"#,

@@ -37,9 +37,10 @@ struct WebhookHandlers: Sendable {
         case (.slack, "app_uninstalled"), (.slack, "tokens_revoked"):
             guard let team = event.payload["team_id"] as? String else { throw Malformed(description: "Slack event without team_id") }
             return try await revoke(.slack, account: team)
-        // Requests for the assistant: handled once the agent lands (issue 6).
+        // Requests for the assistant: `AgentTriggers` registers for these when the agent is
+        // configured; otherwise they are recorded, not dropped.
         case (.slack, "app_mention"), (.slack, "message"), (.linear, "AgentSessionEvent.created"), (.linear, "AgentSessionEvent.prompted"):
-            return .skipped("agent runs are not available yet")
+            return .skipped("the agent is not configured (ANTHROPIC_API_KEY, ANTHROPIC_MODEL)")
         default:
             return .skipped("no handler for \(event.provider.rawValue) \(event.eventType)")
         }
