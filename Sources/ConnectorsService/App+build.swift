@@ -68,6 +68,13 @@ struct ConnectorsRoutes: Sendable {
             .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
                 infrastructure.rateLimiter, rule: config.agentLimit, key: { _, context in context.user?.id ?? context.clientIP }))
         AgentRoutes(runner: agent.runner, runs: agent.runs).register(run: agentRuns, read: authenticated)
+        // MCP: the same tools over MCP, for the same JWT; a 401 names the resource metadata.
+        let mcp = MCPRoutes(registry: agent.registry, publicURL: config.common.publicURL, trustedOrigins: config.common.trustedOrigins, logger: logger)
+        let mcpGroup = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.agent))
+            .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier, resourceMetadata: mcp.metadataURL))
+            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
+                infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+        mcp.register(mcp: mcpGroup, open: router)
         OAuthRoutes(
             providers: providers,
             flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),

@@ -11,22 +11,27 @@ public protocol AuthenticatedRequestContext: ServiceRequestContext {
 /// `WWW-Authenticate: Bearer error="invalid_token"`, whatever went wrong (the reason is only
 /// logged, at debug). `optional` lets an absent header through as an anonymous request; a
 /// header that is present must still be valid.
+///
+/// With `resourceMetadata` (an MCP endpoint), the challenge also names the RFC 9728 document
+/// that tells a client where to get a token: `Bearer resource_metadata="…", error=…`.
 public struct JWTAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMiddleware {
     let verifier: JWTVerifier
     let optional: Bool
+    let challenge: String
 
-    public init(_ verifier: JWTVerifier, optional: Bool = false) {
+    public init(_ verifier: JWTVerifier, optional: Bool = false, resourceMetadata: String? = nil) {
         self.verifier = verifier
         self.optional = optional
+        self.challenge = "Bearer " + (resourceMetadata.map { #"resource_metadata="\#($0)", "# } ?? "") + #"error="invalid_token""#
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let authorization = request.headers[.authorization] else {
             if optional { return try await next(request, context) }
-            throw Self.unauthorized("A bearer token is required.")
+            throw unauthorized("A bearer token is required.")
         }
         guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            throw Self.unauthorized("The Authorization header must be `Bearer <token>`.")
+            throw unauthorized("The Authorization header must be `Bearer <token>`.")
         }
         let token = String(authorization.dropFirst(7).drop(while: { $0 == " " }))
         var context = context
@@ -34,12 +39,12 @@ public struct JWTAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMid
             context.user = try await verifier.verify(token)
         } catch {
             context.logger.debug("rejected a bearer token", metadata: ["reason": "\(error)"])
-            throw Self.unauthorized("The bearer token is invalid or expired.")
+            throw unauthorized("The bearer token is invalid or expired.")
         }
         return try await next(request, context)
     }
 
-    static func unauthorized(_ message: String) -> AppError {
-        AppError(.unauthorized, code: "UNAUTHORIZED", message: message, headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+    func unauthorized(_ message: String) -> AppError {
+        AppError(.unauthorized, code: "UNAUTHORIZED", message: message, headers: [.wwwAuthenticate: challenge])
     }
 }
