@@ -18,8 +18,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRETS = {
     "BETTER_AUTH_SECRET": "bench-better-auth-secret-0123456789abcdef",
@@ -209,15 +211,19 @@ def prometheus_value(port, name):
     return 0.0
 
 
-def connectors_scenarios(args, running, rows, workdir):
-    """GET /oauth/connections with a JWT from the auth service: verify + limit + one query."""
+def signed_up_user(running, email):
+    """A new user at the bench auth service: (user id, a JWT for the connectors service)."""
     auth_port = running["AuthService"][1]
-    process, port = running["ConnectorsService"]
-    cookie = sign_up(auth_port, "bench-connectors@example.com", "bench-password-1")
+    cookie = sign_up(auth_port, email, "bench-password-1")
     request = urllib.request.Request(f"http://127.0.0.1:{auth_port}/api/auth/get-session", headers={"Cookie": cookie})
     with urllib.request.urlopen(request, timeout=10) as response:
-        user_id = json.loads(response.read())["user"]["id"]
-        jwt = response.headers["set-auth-jwt"]
+        return json.loads(response.read())["user"]["id"], response.headers["set-auth-jwt"]
+
+
+def connectors_scenarios(args, running, rows, workdir):
+    """GET /oauth/connections with a JWT from the auth service: verify + limit + one query."""
+    process, port = running["ConnectorsService"]
+    user_id, jwt = signed_up_user(running, "bench-connectors@example.com")
     # Three connections to list (their sealed tokens are never opened by this route).
     values = ", ".join(f"('bench-{user_id}-{provider}', '{user_id}', '{provider}', 'acct-{provider}', 'Bench', '{{read}}', 'v1.none.AAAA')"
                        for provider in ("linear", "github", "slack"))
@@ -321,6 +327,121 @@ def slack_ingest_scenario(args, running, rows, workdir):
     return ["", line]
 
 
+class FakeClaudeAndSlack(BaseHTTPRequestHandler):
+    """An instant Claude (3 tools over two turns, then an answer) and Slack's Web API, timing
+    its own handling so the service's share of a run can be told apart."""
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle's algorithm meets the
+    # client's delayed ACK and every answer waits 40 ms.
+    disable_nagle_algorithm = True
+    handling = [0.0]
+    requests = [0]
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        started = time.perf_counter()
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)) or 0)
+        if self.path == "/v1/messages":
+            turns = len(json.loads(body)["messages"])
+            if turns == 1:
+                content = [{"type": "tool_use", "id": "toolu_1", "name": "slack_list_channels", "input": {}},
+                           {"type": "tool_use", "id": "toolu_2", "name": "slack_read_thread", "input": {"channel": "C1", "ts": "1.0"}}]
+            elif turns == 3:
+                content = [{"type": "tool_use", "id": "toolu_3", "name": "slack_post_message", "input": {"channel": "C1", "text": "hi"}}]
+            else:
+                content = [{"type": "text", "text": "Done."}]
+            reply = {"id": "msg_bench", "type": "message", "role": "assistant", "content": content,
+                     "stop_reason": "tool_use" if turns < 5 else "end_turn", "usage": {"input_tokens": 10, "output_tokens": 5}}
+        elif self.path == "/slack/auth.test":
+            reply = {"ok": True, "team_id": "T0BENCH", "team": "Bench"}
+        elif self.path == "/slack/conversations.list":
+            reply = {"ok": True, "channels": [{"id": "C1", "name": "general", "is_private": False, "is_member": True}]}
+        elif self.path == "/slack/conversations.replies":
+            reply = {"ok": True, "messages": [{"user": "U1", "text": "hello", "ts": "1.0"}]}
+        else:
+            reply = {"ok": True, "channel": "C1", "ts": "2.0"}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        FakeClaudeAndSlack.handling[0] += time.perf_counter() - started
+        FakeClaudeAndSlack.requests[0] += 1
+
+
+def start_agent_fake():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeClaudeAndSlack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_scenario(args, running, rows, workdir):
+    """POST /agent/run, one at a time: a 3-tool run against an instant fake Claude and Slack."""
+    process, port = running["ConnectorsService"]
+    _, jwt = signed_up_user(running, "bench-agent@example.com")
+    base = f"http://127.0.0.1:{port}"
+    bearer = {"Authorization": f"Bearer {jwt}"}
+    # Connect the single-workspace Slack: start, the callback it points at, then link.
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/oauth/slack", headers=bearer), timeout=10) as response:
+        callback = json.loads(response.read())["url"]
+    path = "/" + callback.split("://", 1)[1].split("/", 1)[1]
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None
+    try:
+        urllib.request.build_opener(NoRedirect).open(f"{base}{path}", timeout=10)
+        sys.exit("the Slack callback did not redirect")
+    except urllib.error.HTTPError as redirect:
+        code = redirect.headers["Location"].split("link=", 1)[1].split("&", 1)[0]
+    link = urllib.request.Request(f"{base}/oauth/slack/link", data=json.dumps({"code": code}).encode(),
+                                  headers={**bearer, "Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(link, timeout=10).read()
+
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps({"prompt": "What is new in #general?"})
+
+    def one_run():
+        connection.request("POST", "/agent/run", body=body, headers={**bearer, "Content-Type": "application/json"})
+        reply = json.loads(connection.getresponse().read())
+        if reply.get("status") != "completed" or len(reply.get("steps", [])) != 3 or any(s["isError"] for s in reply["steps"]):
+            sys.exit(f"agent bench run went wrong: {reply}")
+
+    for _ in range(30):
+        one_run()
+    runs = 300
+    FakeClaudeAndSlack.handling[0], FakeClaudeAndSlack.requests[0] = 0.0, 0
+    cpu_before, started = cpu_seconds(process.pid), time.perf_counter()
+    latencies = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        one_run()
+        latencies.append((time.perf_counter() - began) * 1000)
+    wall = time.perf_counter() - started
+    cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / runs
+    fake_ms = FakeClaudeAndSlack.handling[0] * 1000 / runs
+    latencies.sort()
+    rows.append(("ConnectorsService", "POST /agent/run (3 tools)", "4 Claude turns + 3 Slack calls to an instant fake, one run at a time",
+                 runs / wall, latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)], peak_rss_mb(process.pid), 0, ""))
+    print(f"  ConnectorsService POST /agent/run: {runs / wall:,.0f} runs/s", file=sys.stderr)
+    return [
+        "",
+        f"Agent run overhead ({runs} runs of 3 tools, one at a time): {wall * 1000 / runs:.2f} ms per run end to end, of which "
+        f"the fake spent {fake_ms:.2f} ms handling its {FakeClaudeAndSlack.requests[0] // runs} requests; the service used "
+        f"{cpu_ms:.2f} ms of CPU per run (target: under 5 ms of service time per run).",
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
@@ -338,6 +459,7 @@ def main():
 
     rows = []
     running = {}
+    fake, fake_url = start_agent_fake()
     try:
         for service, port_variable, method, path, note in SCENARIOS:
             if service not in running:
@@ -347,7 +469,9 @@ def main():
                     # refuse one user's thousands of requests per second.
                     auth_port = running["AuthService"][1]
                     extra = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000",
-                             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET}
+                             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_API_URL": fake_url + "/slack",
+                             "ANTHROPIC_API_KEY": "sk-ant-bench", "ANTHROPIC_MODEL": "claude-bench", "ANTHROPIC_BASE_URL": fake_url,
+                             "AGENT_RATE_LIMIT": "1000000"}
                 running[service] = start_service(args.bin_dir, service, port_variable, workdir, extra)
             process, port = running[service]
             url = f"http://127.0.0.1:{port}{path}"
@@ -359,8 +483,11 @@ def main():
 
         extra_lines = auth_scenarios(args, running["AuthService"], rows, workdir)
         extra_lines += connectors_scenarios(args, running, rows, workdir)
+        # The agent before the ingest: the worker drains the ingested backlog for a while after.
+        extra_lines += agent_scenario(args, running, rows, workdir)
         extra_lines += slack_ingest_scenario(args, running, rows, workdir)
     finally:
+        fake.shutdown()
         for process, _ in running.values():
             process.terminate()
             process.wait(timeout=15)

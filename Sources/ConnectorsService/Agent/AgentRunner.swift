@@ -44,9 +44,13 @@ struct AgentRunner: Sendable {
     func run(_ request: Request, emit: (@Sendable (Event) async -> Void)? = nil) async throws -> AgentRun {
         var run = AgentRun(
             id: RandomToken.string(length: 24), userId: request.userId, trigger: request.trigger, prompt: request.prompt, triggerKey: request.triggerKey)
-        try await runs.insert(run)
+        // Both reads and the insert at once: they do not depend on each other.
+        let starting = run
+        async let stored: Void = runs.insert(starting)
+        async let tools = registry.toolbox(userId: request.userId, only: request.tools)
+        try await stored
         do {
-            let toolbox = try await registry.toolbox(userId: request.userId, only: request.tools)
+            let toolbox = try await tools
             let outcome = try await withDeadline(timeout) { try await loop(request, toolbox: toolbox, emit: emit) }
             run.status = .completed
             run.output = outcome.output

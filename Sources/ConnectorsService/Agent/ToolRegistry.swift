@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MCP
+import Synchronization
 
 /// Every tool there is, and the set offered to one user: the tools of the providers they have
 /// an active connection to — their own connections only, whoever asks.
@@ -24,7 +25,7 @@ struct ToolRegistry: Sendable {
             chosen[connection.provider] = connection
         }
         let tools = Self.all.filter { tool in chosen[tool.provider] != nil && (names.map { $0.contains(tool.name) } ?? true) }
-        return Toolbox(tools: tools, connectionIDs: chosen.mapValues(\.id), registry: self)
+        return Toolbox(tools: tools, connections: chosen, registry: self)
     }
 }
 
@@ -34,11 +35,19 @@ struct ToolOutcome: Sendable, Equatable {
     var isError: Bool
 }
 
-/// One user's tools, bound to their connections.
+/// One user's tools, bound to their connections (as read when the run started; tokens are
+/// opened — and refreshed when due — on first use, then reused for the run).
 struct Toolbox: Sendable {
     let tools: [AgentTool]
-    let connectionIDs: [ProviderID: String]
+    let connections: [ProviderID: Connection]
     let registry: ToolRegistry
+    private let opened = OpenedTokens()
+
+    init(tools: [AgentTool], connections: [ProviderID: Connection], registry: ToolRegistry) {
+        self.tools = tools
+        self.connections = connections
+        self.registry = registry
+    }
 
     var specs: [Anthropic.ToolSpec] {
         tools.map { Anthropic.ToolSpec(name: $0.name, description: $0.description, inputSchema: $0.inputSchema) }
@@ -47,13 +56,18 @@ struct Toolbox: Sendable {
     /// Runs a tool. Every failure — unknown tool, bad input, a connection needing re-auth, a
     /// provider error — is an `isError` outcome with a message, never a thrown error.
     func call(_ name: String, input: Value) async -> ToolOutcome {
-        guard let tool = tools.first(where: { $0.name == name }), let connectionID = connectionIDs[tool.provider] else {
+        guard let tool = tools.first(where: { $0.name == name }), let connection = connections[tool.provider] else {
             return ToolOutcome(text: "There is no tool named \(name) for this user.", isError: true)
         }
         do {
             let token: String
             do {
-                token = try await registry.tokens.accessToken(connectionId: connectionID)
+                if let known = opened.tokens.withLock({ $0[tool.provider] }) {
+                    token = known
+                } else {
+                    token = try await registry.tokens.accessToken(for: connection)
+                    opened.tokens.withLock { $0[tool.provider] = token }
+                }
             } catch let failure as ConnectionTokens.Failure {
                 let provider = tool.provider.rawValue
                 let message = switch failure {
@@ -78,4 +92,9 @@ struct Toolbox: Sendable {
         guard text.count > registry.resultLimit else { return text }
         return String(text.prefix(registry.resultLimit)) + "\n…[truncated: \(text.count) characters in all]"
     }
+}
+
+/// Tokens a toolbox has opened, by provider.
+private final class OpenedTokens: Sendable {
+    let tokens = Mutex([ProviderID: String]())
 }

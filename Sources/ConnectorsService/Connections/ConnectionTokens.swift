@@ -23,9 +23,19 @@ struct ConnectionTokens: Sendable {
     var waitLimit: Duration = .seconds(15)
 
     func accessToken(connectionId: String) async throws -> String {
-        let connection = try await load(connectionId)
+        try await accessToken(for: try await load(connectionId))
+    }
+
+    /// The same for a connection row the caller has just read (no second read unless it must
+    /// be refreshed).
+    func accessToken(for connection: Connection) async throws -> String {
+        switch connection.status {
+        case .active: break
+        case .reauthRequired: throw Failure.reauthRequired
+        case .revoked: throw Failure.revoked
+        }
         if !needsRefresh(connection) { return try open(connection) }
-        return try await refresh(connectionId)
+        return try await refresh(connection.id)
     }
 
     private func refresh(_ id: String) async throws -> String {
