@@ -431,7 +431,7 @@ def agent_scenario(args, running, rows, workdir):
     cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / runs
     fake_ms = FakeClaudeAndSlack.handling[0] * 1000 / runs
     latencies.sort()
-    rows.append(("ConnectorsService", "POST /agent/run (3 tools)", "4 Claude turns + 3 Slack calls to an instant fake, one run at a time",
+    rows.append(("ConnectorsService", "POST /agent/run (3 tools)", "3 Claude turns + 3 Slack calls to an instant fake, one run at a time",
                  runs / wall, latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)], peak_rss_mb(process.pid), 0, ""))
     print(f"  ConnectorsService POST /agent/run: {runs / wall:,.0f} runs/s", file=sys.stderr)
     return [
