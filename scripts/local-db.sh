@@ -4,7 +4,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-data="$root/.data"
+data="${DEV_DATA:-$root/.data}"
 pg_port="${LOCAL_PG_PORT:-5432}"
 redis_port="${LOCAL_REDIS_PORT:-6379}"
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
@@ -35,7 +35,12 @@ start)
   ;;
 stop)
   [ -n "$pg_bin" ] && [ -d "$data/postgres" ] && "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$data/postgres" -m fast stop >/dev/null 2>&1 || true
-  [ -f "$data/redis/redis.pid" ] && kill "$(cat "$data/redis/redis.pid")" 2>/dev/null || true
+  if [ -f "$data/redis/redis.pid" ]; then
+    pid="$(cat "$data/redis/redis.pid")"
+    kill "$pid" 2>/dev/null || true
+    # Redis exits after writing its append-only file; wait, so "stopped" means stopped.
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   echo "stopped"
   ;;
 *)

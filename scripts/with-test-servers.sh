@@ -44,7 +44,7 @@ trap cleanup EXIT INT TERM
   || { cat "$tmp/initdb.log" >&2; exit 1; }
 # Durability is pointless for a throwaway cluster; turning it off makes tests faster.
 "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$tmp/pg" -w -l "$tmp/pg.log" \
-  -o "-p $pg_port -k $tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+  -o "-p $pg_port -k $tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000" \
   start >/dev/null || { cat "$tmp/pg.log" >&2; exit 1; }
 
 redis-server --port "$redis_port" --bind 127.0.0.1 --requirepass "$redis_password" --save "" --appendonly no \
