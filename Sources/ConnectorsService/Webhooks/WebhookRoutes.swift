@@ -23,16 +23,15 @@ struct WebhookRoutes: Sendable {
             try check(.slack) {
                 try slack.verify(body: body, timestamp: request.headers[.slackTimestamp], signature: request.headers[.slackSignature])
             }
-            let object = try json(body)
-            if object["type"] as? String == "url_verification" {
-                guard let challenge = object["challenge"] as? String else { throw AppError.badRequest("INVALID_PAYLOAD", "url_verification without a challenge.") }
+            let envelope = try decode(SlackEnvelope.self, body)
+            if envelope.type == "url_verification" {
+                guard let challenge = envelope.challenge else { throw AppError.badRequest("INVALID_PAYLOAD", "url_verification without a challenge.") }
                 return try Response.json(["challenge": challenge])
             }
-            guard let eventID = object["event_id"] as? String, !eventID.isEmpty else {
+            guard let eventID = envelope.event_id, !eventID.isEmpty else {
                 throw AppError.badRequest("INVALID_PAYLOAD", "A Slack event must carry an event_id.")
             }
-            let type = (object["event"] as? [String: Any])?["type"] as? String ?? object["type"] as? String ?? "unknown"
-            return try await store(.slack, key: eventID, type: type, body: body)
+            return try await store(.slack, key: eventID, type: envelope.event?.type ?? envelope.type ?? "unknown", body: body)
         }
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
@@ -49,13 +48,12 @@ struct WebhookRoutes: Sendable {
         group.post("/github/events") { request, context in
             let body = try await rawBody(request, context)
             try check(.github) { try github.verify(body: body, signature: request.headers[.hubSignature256]) }
-            let object = try json(body)
+            let action = try decode(GitHubEnvelope.self, body).action
             let event = request.headers[.githubEvent] ?? "unknown"
-            if event == "ping" { return try Response.json(["ok": true]) }
+            if event == "ping" { return Self.ok }
             guard let delivery = request.headers[.githubDelivery], !delivery.isEmpty else {
                 throw AppError.badRequest("MISSING_DELIVERY_ID", "X-GitHub-Delivery is required.")
             }
-            let action = object["action"] as? String
             return try await store(.github, key: delivery, type: action.map { "\(event).\($0)" } ?? event, body: body)
         }
     }
@@ -75,11 +73,32 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    private func json(_ body: [UInt8]) throws -> [String: Any] {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+    /// The few fields routing needs, decoded without building the whole tree (the worker parses
+    /// the payload when it handles the event).
+    private struct SlackEnvelope: Decodable {
+        struct Event: Decodable { let type: String? }
+        let type: String?
+        let challenge: String?
+        let event_id: String?
+        let event: Event?
+    }
+
+    private struct GitHubEnvelope: Decodable {
+        let action: String?
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body))
+        } catch {
             throw AppError.badRequest("INVALID_JSON", "The webhook body is not a JSON object.")
         }
-        return object
+    }
+
+    /// `{"ok":true}`, encoded once.
+    private static let okBody = ByteBuffer(string: #"{"ok":true}"#)
+    private static var ok: Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: okBody))
     }
 
     /// Stored before the answer; a duplicate is answered 200 too, and not queued again.
@@ -87,7 +106,7 @@ struct WebhookRoutes: Sendable {
         let inserted = try await events.submit(
             IncomingWebhookEvent(provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self)))
         Counter(label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total", dimensions: [("provider", provider.rawValue)]).increment()
-        return try Response.json(["ok": true])
+        return Self.ok
     }
 }
 
