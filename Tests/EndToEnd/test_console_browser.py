@@ -1,0 +1,196 @@
+"""The web console in a real browser (Debian's Chromium, headless, driven by Selenium) against
+both services behind the real Traefik, with fake Linear and Claude: sign up, no connections,
+connect Linear through the fake's authorize step, run the agent and watch the streamed answer
+and its tool step, disconnect, sign out. A screenshot of each screen is saved under
+.build/console-screenshots; the pages log no errors (CSP violations included) and every
+request they make stays on the console's origin."""
+import json
+import pathlib
+import shutil
+import tempfile
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import ROOT, Stack
+
+SHOTS = ROOT / ".build" / "console-screenshots"
+
+
+class FakeLinearAndClaude(BaseHTTPRequestHandler):
+    """Linear's authorize page, token endpoint and GraphQL; Claude's streamed Messages API."""
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, content_type="application/json", headers=()):
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/oauth/authorize":  # the user consents at once
+            query = dict(urllib.parse.parse_qsl(url.query))
+            target = query["redirect_uri"] + "?" + urllib.parse.urlencode({"code": "fake-code", "state": query["state"]})
+            self.reply(302, "", "text/plain", [("Location", target)])
+        else:
+            self.reply(404, {"error": "not found"})
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/oauth/token":
+            self.reply(200, {"access_token": "lin-browser-token", "refresh_token": "lin-browser-refresh", "token_type": "Bearer",
+                             "expires_in": 86399, "scope": "read,write"})
+        elif self.path == "/oauth/revoke":
+            self.reply(200, {})
+        elif self.path == "/graphql":
+            query = json.loads(body)["query"]
+            if "teams" in query:
+                self.reply(200, {"data": {"teams": {"nodes": [{"id": "team-1", "key": "ENG", "name": "Engineering"}]}}})
+            else:
+                self.reply(200, {"data": {"viewer": {"id": "u1", "name": "Ada"}, "organization": {"id": "org-browser", "name": "Browser Org"}}})
+        elif self.path == "/v1/messages":
+            messages = json.loads(body)["messages"]
+            if len(messages) == 1:
+                blocks = [{"type": "tool_use", "id": "toolu_b1", "name": "linear_list_teams", "input": {}}]
+                stop = "tool_use"
+            else:
+                blocks = [{"type": "text", "text": "You have one team: Engineering."}]
+                stop = "end_turn"
+            self.reply(200, self.stream(blocks, stop), "text/event-stream")
+        else:
+            self.reply(404, {"error": "not found"})
+
+    @staticmethod
+    def stream(blocks, stop):
+        def event(name, value):
+            return f"event: {name}\ndata: {json.dumps(value)}\n\n"
+        text = event("message_start", {"type": "message_start", "message": {"id": "msg_b", "usage": {"input_tokens": 5, "output_tokens": 1}}})
+        for index, block in enumerate(blocks):
+            if block["type"] == "tool_use":
+                start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+                text += event("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})
+                text += event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                      "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}})
+            else:
+                text += event("content_block_start", {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+                for part in (block["text"][:10], block["text"][10:]):
+                    text += event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": part}})
+            text += event("content_block_stop", {"type": "content_block_stop", "index": index})
+        text += event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 9}})
+        return text + event("message_stop", {"type": "message_stop"})
+
+
+@pytest.fixture(scope="module")
+def browser_stack():
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.fail("chromium and chromium-driver are not installed (scripts/ensure-packages.sh installs them)")
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), FakeLinearAndClaude)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{fake.server_address[1]}"
+    stack = Stack(pathlib.Path(tempfile.mkdtemp(prefix="connectors-console-")), {
+        "LINEAR_CLIENT_ID": "lin-client", "LINEAR_CLIENT_SECRET": "lin-secret", "LINEAR_URL": base, "LINEAR_API_URL": base,
+        "ANTHROPIC_API_KEY": "sk-ant-browser", "ANTHROPIC_MODEL": "claude-browser", "ANTHROPIC_BASE_URL": base,
+    })
+    try:
+        stack.start()
+        yield stack, base
+    finally:
+        stack.stop()
+        fake.shutdown()
+
+
+@pytest.fixture(scope="module")
+def driver():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,900"):
+        options.add_argument(argument)
+    options.accept_insecure_certs = True  # the stack's self-signed certificate
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browser_stack, driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    stack, fake_base = browser_stack
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    # Connecting navigates away and back: elements of the old page go stale meanwhile.
+    wait = WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+
+    def visible(css):
+        return wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    def shot(name):
+        driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+    driver.get(stack.public + "/")
+    visible("#auth-form")
+    shot("1-sign-in")
+    driver.find_element(By.ID, "auth-switch").click()
+    visible("#name").send_keys("Browser User")
+    driver.find_element(By.ID, "email").send_keys(f"browser-{uuid.uuid4().hex[:8]}@example.com")
+    driver.find_element(By.ID, "password").send_keys("short")
+    driver.find_element(By.ID, "auth-submit").click()
+    # The API's error appears next to the field it is about.
+    wait.until(lambda d: d.find_element(By.ID, "password-error").text != "")
+    shot("2-sign-up-error")
+    driver.find_element(By.ID, "password").clear()
+    driver.find_element(By.ID, "password").send_keys("browser-password-1")
+    driver.find_element(By.ID, "auth-submit").click()
+
+    visible("#home-view")
+    wait.until(lambda d: d.find_element(By.ID, "no-connections").is_displayed())
+    shot("3-no-connections")
+
+    # Connect Linear: our start route → the fake's authorize page → our callback → the console
+    # finishes the link.
+    driver.find_element(By.CSS_SELECTOR, "[data-connect=linear]").click()
+    wait.until(lambda d: "Connected linear" in d.find_element(By.ID, "status").text)
+    row = visible("#connections tbody tr")
+    assert "Browser Org" in row.text and "active" in row.text
+    assert driver.current_url == stack.public + "/"
+    shot("4-connected")
+
+    # The agent, streamed: the tool step and then the answer.
+    driver.find_element(By.ID, "prompt").send_keys("Which teams do I have?")
+    driver.find_element(By.ID, "agent-submit").click()
+    wait.until(lambda d: d.find_element(By.ID, "answer").text == "You have one team: Engineering.")
+    steps = driver.find_elements(By.CSS_SELECTOR, "#steps li")
+    assert [step.text for step in steps] == ["linear_list_teams {}"]
+    shot("5-agent")
+
+    driver.find_element(By.CSS_SELECTOR, "#connections tbody button").click()
+    wait.until(lambda d: d.find_element(By.ID, "no-connections").is_displayed())
+    shot("6-disconnected")
+
+    driver.find_element(By.ID, "sign-out").click()
+    visible("#auth-form")
+    assert driver.find_element(By.ID, "home-view").is_displayed() is False
+    shot("7-signed-out")
+
+    # Nothing went wrong in the page (a CSP violation is logged as an error), and every request
+    # stayed on the console's origin.
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and "/api/auth/sign-up/email" not in entry["message"]]
+    assert errors == []
+    origins = driver.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)")
+    assert set(origins) <= {stack.public}
