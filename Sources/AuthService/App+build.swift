@@ -53,7 +53,7 @@ struct AuthRoutes: Sendable {
         let tokens = TokenRoutes(sessions: sessions, cookie: cookie, issuer: issuer, keys: signingKeys)
         tokens.register(on: general)
         tokens.registerJWKS(on: router)
-        if let console = ConsoleAssets.load() {
+        if let console = ConsoleAssets.load(githubSignIn: config.github != nil) {
             ConsoleRoutes(console: console).register(on: router)
         } else {
             logger.warning("the web console's files are missing from the bundle; / answers 404")

@@ -22,7 +22,8 @@ struct ConsoleAssets: Sendable {
     ]
 
     /// Loads `Console/Public` from the bundle; nil when it is missing (then `/` is a 404).
-    static func load() -> ConsoleAssets? {
+    /// Without GitHub sign-in configured, its button is left out of the page.
+    static func load(githubSignIn: Bool) -> ConsoleAssets? {
         guard let directory = Bundle.module.url(forResource: "Public", withExtension: nil),
               let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path),
               var html = try? String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
@@ -35,6 +36,9 @@ struct ConsoleAssets: Sendable {
             let hashed = "\(url.deletingPathExtension().lastPathComponent).\(hash).\(url.pathExtension)"
             assets[hashed] = Asset(body: ByteBuffer(bytes: data), contentType: type)
             html = html.replacingOccurrences(of: "{{\(name)}}", with: "/assets/\(hashed)")
+        }
+        if !githubSignIn, let start = html.range(of: "<!--github-->"), let end = html.range(of: "<!--/github-->") {
+            html.removeSubrange(start.lowerBound..<end.upperBound)
         }
         return ConsoleAssets(assets: assets, index: ByteBuffer(string: html))
     }

@@ -270,7 +270,7 @@ async function start() {
 
 $("#auth-form").addEventListener("submit", submitAuth);
 $("#auth-switch").addEventListener("click", () => setMode(!state.signingUp));
-$("#github-sign-in").addEventListener("click", githubSignIn);
+$("#github-sign-in")?.addEventListener("click", githubSignIn);
 $("#sign-out").addEventListener("click", signOut);
 $("#agent-form").addEventListener("submit", runAgent);
 for (const button of document.querySelectorAll("[data-connect]")) {
