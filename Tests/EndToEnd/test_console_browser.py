@@ -190,6 +190,22 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
     driver.find_element(By.CSS_SELECTOR, "[data-connect=slack]").click()
     wait.until(lambda d: "SLACK_CLIENT_ID" in d.find_element(By.ID, "status").text)
 
+    # A 401 from the connectors service renews the JWT once and retries (the page's fetch is
+    # made to answer 401 for the next connectors call; WebDriver scripts are not bound by CSP).
+    refuse = """
+        window.refusals = arguments[0]; const real = window.fetch;
+        window.fetch = (url, options) => String(url).startsWith('/oauth/') && window.refusals-- > 0
+          ? Promise.resolve(new Response('{"code":"UNAUTHORIZED","message":"expired"}', {status: 401, headers: {'content-type': 'application/json'}}))
+          : real(url, options);"""
+    tokens = "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/api/auth/token')).length"
+    driver.execute_script("document.getElementById('status').textContent = ''")
+    before = driver.execute_script(tokens)
+    driver.execute_script(refuse, 1)
+    driver.find_element(By.CSS_SELECTOR, "[data-connect=slack]").click()
+    wait.until(lambda d: "SLACK_CLIENT_ID" in d.find_element(By.ID, "status").text)
+    assert driver.execute_script(tokens) == before + 1
+    assert driver.find_element(By.ID, "home-view").is_displayed()
+
     # On a phone-sized screen and at 200% zoom nothing needs scrolling sideways.
     for name, width, scale in (("phone", 375, 1), ("zoom-200", 550, 2)):
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 800, "deviceScaleFactor": scale, "mobile": name == "phone"})
@@ -209,6 +225,12 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
     ActionChains(driver).send_keys(email, Keys.TAB, "browser-password-1", Keys.ENTER).perform()
     visible("#home-view")
     assert driver.find_element(By.ID, "who").text == email
+
+    # A second 401 after the renewal sends the user to sign in.
+    driver.execute_script(refuse, 2)
+    driver.find_element(By.CSS_SELECTOR, "[data-connect=linear]").click()
+    visible("#auth-form")
+    assert driver.find_element(By.ID, "home-view").is_displayed() is False
 
     # Nothing went wrong in the page (a CSP violation is logged as an error), and every request
     # stayed on the console's origin.
