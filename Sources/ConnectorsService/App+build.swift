@@ -39,12 +39,15 @@ struct ConnectorsRoutes: Sendable {
         let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
         let sealer = TokenSealer(box: config.secretBox)
         let limited = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
+        /// A limit counted per signed-in user.
+        func perUser(_ rule: RateLimitRule) -> RateLimitMiddleware<ConnectorsRequestContext> {
+            RateLimitMiddleware(infrastructure.rateLimiter, rule: rule, key: { _, context in context.user?.id ?? context.clientIP })
+        }
 
         // Routes for signed-in users: a valid JWT, then 100 requests per 10 s per user.
         let authenticated = limited.group()
             .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
-            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
-                infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+            .add(middleware: perUser(config.userLimit))
         // Starting a connection (a JWT is optional) and the provider's callback: per IP.
         let anonymous = limited.group()
             .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(infrastructure.rateLimiter, rule: config.ipLimit))
@@ -63,17 +66,14 @@ struct ConnectorsRoutes: Sendable {
         // Agent runs: a 256 KiB body, the user limit and 10 runs per minute per user.
         let agentRuns = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.agent))
             .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
-            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
-                infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
-            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
-                infrastructure.rateLimiter, rule: config.agentLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+            .add(middleware: perUser(config.userLimit))
+            .add(middleware: perUser(config.agentLimit))
         AgentRoutes(runner: agent.runner, runs: agent.runs).register(run: agentRuns, read: authenticated)
         // MCP: the same tools over MCP, for the same JWT; a 401 names the resource metadata.
         let mcp = MCPRoutes(registry: agent.registry, publicURL: config.common.publicURL, trustedOrigins: config.common.trustedOrigins, logger: logger)
         let mcpGroup = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.agent))
             .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier, resourceMetadata: mcp.metadataURL))
-            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(
-                infrastructure.rateLimiter, rule: config.userLimit, key: { _, context in context.user?.id ?? context.clientIP }))
+            .add(middleware: perUser(config.userLimit))
         mcp.register(mcp: mcpGroup, open: router)
         OAuthRoutes(
             providers: providers,
