@@ -78,6 +78,26 @@ import TestSupport
         }
     }
 
+    /// The run finished but posting its answer failed: the retry posts the stored answer and
+    /// does not run (or act) again.
+    @Test func anAnswerThatCouldNotBePostedIsPostedOnRetryWithoutASecondRun() async throws {
+        try await withTriggers { app, client, fakes in
+            try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+            fakes.apis.refusePosts.set(1)
+            fakes.claude.script.set([.message([FakeAnthropic.text("Posted on the second try.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1)])
+            #expect(try await slackPost(client, Self.mention(id: "EvPOSTFAIL")).status == .ok)
+            try await eventually(timeout: .seconds(20), "the event done") { try await statuses(app) == ["done"] }
+            #expect(fakes.apis.posted.get().map(\.text) == ["Posted on the second try."])
+            #expect(fakes.apis.calls.get().filter { $0.operation == "chat.postMessage" }.count == 2)
+            #expect(fakes.claude.received.get().count == 1)
+            let runs = try await app.sql { sql in
+                for try await count in try await sql.query(#"SELECT count(*)::int FROM "agentRun""#).decode(Int.self) { return count }
+                return -1
+            }
+            #expect(runs == 1)
+        }
+    }
+
     @Test func aFailedRunIsAnsweredWithAShortErrorInTheThread() async throws {
         try await withTriggers { app, client, fakes in
             try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")

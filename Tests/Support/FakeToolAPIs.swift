@@ -19,6 +19,8 @@ public final class FakeToolAPIs: Sendable {
     public let graphQLError = SendableBox<String?>(nil)
     /// Slack messages posted (channel, thread_ts, text).
     public let posted = SendableBox<[(channel: String, thread: String?, text: String)]>([])
+    /// How many `chat.postMessage` calls to refuse (`ok: false`) before accepting.
+    public let refusePosts = SendableBox(0)
     /// Linear agent activities created (session id, content).
     public let activities = SendableBox<[(session: String, content: [String: String])]>([])
 
@@ -85,6 +87,9 @@ public final class FakeToolAPIs: Sendable {
             self.record("slack", method, request, fields)
             switch method {
             case "chat.postMessage":
+                if self.refusePosts.update({ count in count > 0 ? { count -= 1; return true }() : false }) {
+                    return try Self.json(["ok": false, "error": "ratelimited"])
+                }
                 self.posted.update { $0.append((fields["channel"] ?? "", fields["thread_ts"], fields["text"] ?? "")) }
                 return try Self.json(["ok": true, "channel": fields["channel"] ?? "", "ts": "1700000001.000200"])
             case "conversations.list":

@@ -55,6 +55,17 @@ extension AgentRunRepository {
         return false
     }
 
+    /// A run for `key` that finished but whose answer never reached the provider (posting it
+    /// failed): a retry posts this answer instead of running — and acting — again.
+    func finishedUndelivered(triggerKey key: String) async throws -> AgentRun? {
+        let rows = try await postgres.query("""
+            SELECT "id", "userId" FROM "agentRun"
+            WHERE "triggerKey" = \(key) AND "deliveredAt" IS NULL AND "status" <> 'running'
+            """, logger: logger)
+        for try await (id, userId) in rows.decode((String, String).self) { return try await find(id: id, userId: userId) }
+        return nil
+    }
+
     func markDelivered(runId: String) async throws {
         try await postgres.query(#"UPDATE "agentRun" SET "deliveredAt" = now() WHERE "id" = \#(runId)"#, logger: logger)
     }

@@ -6,7 +6,8 @@ import Shared
 /// Agent runs started by webhooks, through the worker: a Slack mention or DM is answered in its
 /// thread with `chat.postMessage`; a Linear agent session gets a thought at once, an action per
 /// tool call and a final response (or an error) through `agentActivityCreate`. Each event's run
-/// is recorded with the event, so a redelivered or retried event does not answer twice.
+/// is recorded with the event, so a redelivered or retried event does not answer twice, and a
+/// run whose answer could not be posted is posted on retry, not run (and acted on) again.
 struct AgentTriggers: Sendable {
     let runner: AgentRunner
     let runs: AgentRunRepository
@@ -46,10 +47,15 @@ struct AgentTriggers: Sendable {
         let thread = message["thread_ts"] as? String ?? ts
         let prompt = Self.withoutMentions(message["text"] as? String ?? "")
         guard !prompt.isEmpty else { return .skipped("an empty mention") }
-        let run = try await runner.run(AgentRunner.Request(
-            userId: workspace.userId, prompt: prompt, trigger: .slack,
-            situation: "The request came from Slack (channel \(channel), thread \(thread)). Your final answer is posted in that thread for you; do not post it with slack_post_message.",
-            triggerKey: key))
+        let run: AgentRun
+        if let earlier = try await runs.finishedUndelivered(triggerKey: key) {
+            run = earlier
+        } else {
+            run = try await runner.run(AgentRunner.Request(
+                userId: workspace.userId, prompt: prompt, trigger: .slack,
+                situation: "The request came from Slack (channel \(channel), thread \(thread)). Your final answer is posted in that thread for you; do not post it with slack_post_message.",
+                triggerKey: key))
+        }
         let text = run.status == .completed
             ? (run.output.isEmpty ? "Done." : run.output)
             : "Sorry, I could not finish that: \(run.error ?? "the run failed")."
@@ -84,19 +90,25 @@ struct AgentTriggers: Sendable {
         guard !prompt.isEmpty else { return .skipped("an agent session without a prompt") }
         let token = try await tokens.accessToken(connectionId: workspace.id)
         let access = ToolAccess(http: http, urls: urls, token: token)
-        // Linear shows the agent as unresponsive without an activity within seconds.
-        try await postActivity(access, sessionID, ["type": "thought", "body": "Looking into it…"])
         let issue = (session["issue"] as? [String: Any])?["identifier"] as? String
-        let run = try await runner.run(AgentRunner.Request(
-            userId: workspace.userId, prompt: prompt, trigger: .linear,
-            situation: "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
-            triggerKey: key)) { progress in
-            guard case .step(let step) = progress else { return }
-            let parameter = String(decoding: (try? JSONEncoder().encode(step.input)) ?? Data(), as: UTF8.self)
-            try? await postActivity(access, sessionID, [
-                "type": "action", "action": step.tool, "parameter": String(parameter.prefix(500)),
-                "result": step.isError ? "Failed: \(step.summary)" : String(step.summary.prefix(200)),
-            ])
+        let earlier = try await runs.finishedUndelivered(triggerKey: key)
+        // Linear shows the agent as unresponsive without an activity within seconds.
+        if earlier == nil { try await postActivity(access, sessionID, ["type": "thought", "body": "Looking into it…"]) }
+        let run: AgentRun
+        if let earlier {
+            run = earlier
+        } else {
+            run = try await runner.run(AgentRunner.Request(
+                userId: workspace.userId, prompt: prompt, trigger: .linear,
+                situation: "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
+                triggerKey: key)) { progress in
+                guard case .step(let step) = progress else { return }
+                let parameter = String(decoding: (try? JSONEncoder().encode(step.input)) ?? Data(), as: UTF8.self)
+                try? await postActivity(access, sessionID, [
+                    "type": "action", "action": step.tool, "parameter": String(parameter.prefix(500)),
+                    "result": step.isError ? "Failed: \(step.summary)" : String(step.summary.prefix(200)),
+                ])
+            }
         }
         if run.status == .completed {
             try await postActivity(access, sessionID, ["type": "response", "body": run.output.isEmpty ? "Done." : run.output])
