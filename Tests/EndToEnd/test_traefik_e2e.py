@@ -6,13 +6,8 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import re
 import pathlib
-import socket
-import ssl
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse

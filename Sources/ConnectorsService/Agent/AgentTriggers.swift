@@ -41,7 +41,7 @@ struct AgentTriggers: Sendable {
         }
         let key = "webhook:\(event.id)"
         if try await runs.delivered(triggerKey: key) { return .done }
-        guard let workspace = try await linkedConnection(.slack, account: team) else {
+        guard let workspace = try await connections.active(provider: .slack, accountId: team) else {
             return .skipped("no user has connected Slack workspace \(team)")
         }
         let thread = message["thread_ts"] as? String ?? ts
@@ -59,7 +59,7 @@ struct AgentTriggers: Sendable {
         let text = run.status == .completed
             ? (run.output.isEmpty ? "Done." : run.output)
             : "Sorry, I could not finish that: \(run.error ?? "the run failed")."
-        let token = try await tokens.accessToken(connectionId: workspace.id)
+        let token = try await tokens.accessToken(for: workspace)
         _ = try await SlackTools.call(ToolAccess(http: http, urls: urls, token: token), "chat.postMessage", [
             ("channel", channel), ("thread_ts", thread), ("text", String(text.prefix(Self.slackReplyLimit))),
         ])
@@ -83,12 +83,12 @@ struct AgentTriggers: Sendable {
         if activity?["signal"] as? String == "stop" { return .skipped("the user asked the agent to stop") }
         let key = "webhook:\(event.id)"
         if try await runs.delivered(triggerKey: key) { return .done }
-        guard let workspace = try await linkedConnection(.linear, account: organization) else {
+        guard let workspace = try await connections.active(provider: .linear, accountId: organization) else {
             return .skipped("no user has connected Linear organization \(organization)")
         }
         let prompt = Self.linearPrompt(event.payload, session: session, activity: activity)
         guard !prompt.isEmpty else { return .skipped("an agent session without a prompt") }
-        let token = try await tokens.accessToken(connectionId: workspace.id)
+        let token = try await tokens.accessToken(for: workspace)
         let access = ToolAccess(http: http, urls: urls, token: token)
         let issue = (session["issue"] as? [String: Any])?["identifier"] as? String
         let earlier = try await runs.finishedUndelivered(triggerKey: key)
@@ -133,13 +133,5 @@ struct AgentTriggers: Sendable {
         _ = try await LinearTools.graphQL(access, """
             mutation($input: AgentActivityCreateInput!) { agentActivityCreate(input: $input) { success agentActivity { id } } }
             """, ["input": ["agentSessionId": session, "content": content]])
-    }
-
-    // MARK: Shared
-
-    /// The user whose active connection to this workspace or organization acts for it (the
-    /// most recently updated one, when several users connected it).
-    private func linkedConnection(_ provider: ProviderID, account: String) async throws -> Connection? {
-        try await connections.active(provider: provider, accountId: account)
     }
 }
