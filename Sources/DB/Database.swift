@@ -6,11 +6,21 @@ import Shared
 /// PostgreSQL access both services share.
 public enum Database {
     /// A connection pool for `DATABASE_URL`. Run it as a service in the service group.
-    public static func client(_ url: DatabaseURL, logger: Logger, maximumConnections: Int = 20) -> PostgresClient {
-        PostgresClient(configuration: configuration(url, maximumConnections: maximumConnections), backgroundLogger: logger)
+    ///
+    /// A service's pool is `fixed`: every connection is opened at start and kept (reopened if it
+    /// drops). postgres-nio arms timers each time a connection goes idle — a keep-alive timer,
+    /// and an idle-timeout timer for connections above the minimum — and cancels them at the
+    /// next lease; each is a task, a child task and a Dispatch timer. At thousands of queries a
+    /// second that cost ~50 µs of CPU per query (`make bench`, `/oauth/connections`). A fixed
+    /// pool needs no idle timeout, and the keep-alive query is not needed either: a connection
+    /// the server or a proxy closes is seen closed and replaced, and PostgreSQL's own
+    /// `tcp_keepalives_*` settings cover silent network drops. Short-lived tools open
+    /// connections as they need them instead.
+    public static func client(_ url: DatabaseURL, logger: Logger, maximumConnections: Int = 20, fixed: Bool = false) -> PostgresClient {
+        PostgresClient(configuration: configuration(url, maximumConnections: maximumConnections, fixed: fixed), backgroundLogger: logger)
     }
 
-    public static func configuration(_ url: DatabaseURL, maximumConnections: Int = 20) -> PostgresClient.Configuration {
+    public static func configuration(_ url: DatabaseURL, maximumConnections: Int = 20, fixed: Bool = false) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch url.tls {
         case .disable: tls = .disable
@@ -20,6 +30,8 @@ public enum Database {
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
+        configuration.options.minimumConnections = fixed ? maximumConnections : 0
+        configuration.options.keepAliveBehavior = nil
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }

@@ -11,7 +11,7 @@ public struct Infrastructure: Sendable {
     public let rateLimiter: RateLimiter
 
     public init(_ config: CommonConfig, redisOptions: RedisClient.Options = .init(), rateLimitPrefix: String = "rl", logger: Logger) {
-        self.postgres = Database.client(config.database, logger: logger)
+        self.postgres = Database.client(config.database, logger: logger, maximumConnections: config.databasePoolSize, fixed: true)
         self.redis = RedisClient(url: config.redis, options: redisOptions, logger: logger)
         self.rateLimiter = RateLimiter(redis: redis, keyPrefix: rateLimitPrefix, logger: logger)
     }

@@ -133,9 +133,11 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
 
     stack, fake_base = browser_stack
     SHOTS.mkdir(parents=True, exist_ok=True)
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    # Connecting navigates away and back: elements of the old page go stale meanwhile.
-    wait = WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+    # Connecting navigates away and back: elements of the old page go stale meanwhile, and
+    # chromedriver can answer a read made mid-navigation with "unhandled inspector error".
+    # The wait retries those; it still fails if the condition is not met in time.
+    wait = WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
 
     def visible(css):
         return wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, css)))

@@ -30,6 +30,7 @@ import Testing
         #expect(config.publicURL == "https://localhost")
         #expect(config.trustedOrigins == ["https://localhost"])
         #expect(config.port == 5001)
+        #expect(config.databasePoolSize == 20)
         #expect(config.providers.githubAPI == "https://api.github.com")
         #expect(config.providers.slackAPI == "https://slack.com/api")
     }
@@ -54,6 +55,8 @@ import Testing
         #expect(failure(["TRUSTED_ORIGINS": "https://ok.example, not an origin"])?.variable == "TRUSTED_ORIGINS")
         #expect(failure(["TRUSTED_PROXIES": "10.0.0.0/33"])?.variable == "TRUSTED_PROXIES")
         #expect(failure(["AUTH_PORT": "70000"])?.variable == "AUTH_PORT")
+        #expect(failure(["DATABASE_POOL_SIZE": "0"])?.variable == "DATABASE_POOL_SIZE")
+        #expect(failure(["DATABASE_POOL_SIZE": "many"])?.variable == "DATABASE_POOL_SIZE")
         #expect(failure(["GITHUB_API_URL": "not a url"])?.variable == "GITHUB_API_URL")
         #expect(failure(["LOG_LEVEL": "loud"])?.variable == "LOG_LEVEL")
     }

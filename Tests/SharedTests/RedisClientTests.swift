@@ -26,6 +26,11 @@ func withRedis<T: Sendable>(_ url: RedisURL, _ body: @Sendable (RedisClient) asy
     }
 }
 
+/// What `body` returned or threw.
+private func outcome<T: Sendable>(_ body: @Sendable () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}
+
 /// The NIO + hiredis client against the real test Redis (which requires AUTH and uses database 2).
 @Suite struct RedisClientTests {
     let key = "test:" + RandomToken.string(length: 12)
@@ -85,6 +90,33 @@ func withRedis<T: Sendable>(_ url: RedisURL, _ body: @Sendable (RedisClient) asy
                 #expect(message.hasPrefix("ERR"))
             }
             #expect(try await redis.send(["PING"]) == .status("PONG"))
+        }
+    }
+
+    @Test func aCommandPastItsTimeoutDropsTheConnectionAndTheClientReconnects() async throws {
+        var options = RedisClient.Options()
+        options.commandTimeout = .milliseconds(400)
+        options.initialBackoff = .milliseconds(20)
+        options.maximumBackoff = .milliseconds(100)
+        let client = RedisClient(url: try TestServers.redisURL(), options: options, logger: Logger(label: "test-redis"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            await client.waitUntilConnected()
+            #expect(try await client.send(["PING"]) == .status("PONG"))
+            // BLPOP on an empty list holds the connection for 5 s: the command and the one
+            // pipelined behind it must fail at the timeout, not when Redis finally answers.
+            let start = ContinuousClock.now
+            async let blocked = outcome { try await client.send(["BLPOP", key + ":empty", "5"]) }
+            try await Task.sleep(for: .milliseconds(50))
+            async let behind = outcome { try await client.send(["PING"]) }
+            let (first, second) = await (blocked, behind)
+            #expect(throws: RedisError.timeout) { try first.get() }
+            #expect(throws: RedisError.timeout) { try second.get() }
+            #expect(ContinuousClock.now - start < .seconds(3))
+            try await eventually(timeout: .seconds(5), "reconnected after the timeout") {
+                (try? await client.send(["PING"])) == .status("PONG")
+            }
+            group.cancelAll()
         }
     }
 

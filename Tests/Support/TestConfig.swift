@@ -20,6 +20,8 @@ public enum TestConfig {
             "CONNECTORS_PORT": "0",
             "BIND_HOST": "127.0.0.1",
             "LOG_LEVEL": "warning",
+            // Tests start many services side by side; each keeps its whole pool open.
+            "DATABASE_POOL_SIZE": "4",
         ]
         for (key, value) in overrides {
             values[key] = value.isEmpty ? nil : value

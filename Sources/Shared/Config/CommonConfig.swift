@@ -5,6 +5,8 @@ import Logging
 /// and where the providers live.
 public struct CommonConfig: Sendable {
     public var database: DatabaseURL
+    /// `DATABASE_POOL_SIZE`: PostgreSQL connections each process keeps open.
+    public var databasePoolSize: Int
     public var redis: RedisURL
     /// `PUBLIC_URL` without a trailing slash, e.g. `https://localhost`.
     public var publicURL: String
@@ -21,6 +23,7 @@ public struct CommonConfig: Sendable {
     /// Reads and validates the common variables; `portVariable` is `AUTH_PORT` or `CONNECTORS_PORT`.
     public init(_ env: Environment, portVariable: String, defaultPort: Int) throws(ConfigurationError) {
         self.database = try DatabaseURL(parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db"))
+        self.databasePoolSize = try env.int("DATABASE_POOL_SIZE", default: 20, range: 1...500)
         self.redis = try RedisURL(parsing: env.required("REDIS_URL", hint: "redis://[:password@]host:port[/db]"))
         self.publicURL = try env.httpURL("PUBLIC_URL", default: "https://localhost")
         guard let origin = Origin.normalise(publicURL) else {

@@ -10,14 +10,19 @@ struct RedisRequest {
 /// in order, each reply completes the oldest pending promise. If the oldest request waits past
 /// the timeout the connection is closed, failing everything pending (the order of replies can
 /// no longer be trusted), and the client reconnects.
+///
+/// Under load many commands arrive in one event-loop tick; their flush is deferred to the end of
+/// the tick so they leave in one `write` and Redis answers them in one read, and one timer
+/// watches the oldest request instead of one scheduled task per command.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
     private let reader = RedisReplyReader()
-    private var pending = CircularBuffer<(id: UInt64, promise: EventLoopPromise<RESPValue>)>()
-    private var nextID: UInt64 = 0
+    private var pending = CircularBuffer<(deadline: NIODeadline, promise: EventLoopPromise<RESPValue>)>()
+    private var flushScheduled = false
+    private var timer: Scheduled<Void>?
     private var timedOut = false
     private let timeout: TimeAmount
 
@@ -27,18 +32,40 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        nextID &+= 1
-        let id = nextID
-        pending.append((id, request.promise))
+        pending.append((.now() + timeout, request.promise))
+        if timer == nil { watchOldest(context: context) }
+        context.write(wrapOutboundOut(request.bytes), promise: promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: timeout) {
+        context.eventLoop.execute {
             let (handler, context) = loopBound.value
-            if handler.pending.contains(where: { $0.id == id }) {
+            handler.flushScheduled = false
+            context.flush()
+        }
+    }
+
+    /// Closes the connection if the oldest pending request is still unanswered at its deadline;
+    /// re-arms for the next oldest otherwise.
+    private func watchOldest(context: ChannelHandlerContext) {
+        guard let oldest = pending.first else {
+            timer = nil
+            return
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: oldest.deadline) {
+            let (handler, context) = loopBound.value
+            if let head = handler.pending.first, head.deadline <= .now() {
                 handler.timedOut = true
+                handler.timer = nil
                 context.close(promise: nil)
+            } else {
+                handler.watchOldest(context: context)
             }
         }
-        context.write(wrapOutboundOut(request.bytes), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -59,6 +86,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         failAll(timedOut ? RedisError.timeout : RedisError.connectionClosed)
         context.fireChannelInactive()
     }
