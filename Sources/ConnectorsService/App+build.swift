@@ -12,11 +12,14 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     let verifier = JWTVerifier(keys: jwks, issuer: config.common.publicURL)
     let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
     let providers = ProviderRegistry(config, http: ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds)), logger: logger)
-    let agent = AgentServices(config: config, infrastructure: infrastructure, providers: providers, http: http, logger: logger)
-    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, providers: providers, agent: agent, logger: logger)
+    let connections = ConnectionRepository(
+        postgres: infrastructure.postgres,
+        listCache: ConnectionListCache(redis: infrastructure.redis, limiter: infrastructure.rateLimiter, logger: logger), logger: logger)
+    let agent = AgentServices(config: config, infrastructure: infrastructure, connections: connections, providers: providers, http: http, logger: logger)
+    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, connections: connections, providers: providers, agent: agent, logger: logger)
         .register(on: router)
     let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
-    var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
+    var handlers = WebhookHandlers(connections: connections, logger: logger)
     agent.triggers?.register(into: &handlers)
     let worker = WebhookWorker(
         queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers, settings: config.webhookWorker, logger: logger)
@@ -31,12 +34,12 @@ struct ConnectorsRoutes: Sendable {
     let config: ConnectorsConfig
     let infrastructure: Infrastructure
     let verifier: JWTVerifier
+    let connections: ConnectionRepository
     let providers: ProviderRegistry
     let agent: AgentServices
     let logger: Logger
 
     func register(on router: Router<ConnectorsRequestContext>) {
-        let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
         let sealer = TokenSealer(box: config.secretBox)
         let limited = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
         /// A limit counted per signed-in user.
@@ -62,7 +65,8 @@ struct ConnectorsRoutes: Sendable {
             events: GroupCommit(write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
         ).register(on: webhooks)
 
-        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).register(on: authenticated)
+        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers, userLimit: config.userLimit)
+            .register(list: limited.group().add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier)), manage: authenticated)
         // Agent runs: a 256 KiB body, the user limit and 10 runs per minute per user.
         let agentRuns = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.agent))
             .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
@@ -79,6 +83,7 @@ struct ConnectorsRoutes: Sendable {
             providers: providers,
             flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),
             links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger),
+            listCache: connections.listCache,
             sealer: sealer,
             stateTokens: SignedToken(secret: config.jwtSecret, purpose: "oauth-state"),
             linkCodes: SignedToken(secret: config.jwtSecret, purpose: "link-code"),

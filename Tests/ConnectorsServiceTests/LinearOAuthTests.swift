@@ -39,6 +39,11 @@ import TestSupport
     @Test func connectsListsRefreshesAndDeletes() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
+            func listed() async throws -> [[String: Any]] {
+                try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
+            }
+            // Listed (and cached) empty first: linking must make the cached list stale.
+            #expect(try await listed().isEmpty)
             let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
             let url = try #require(started.json["url"] as? String)
             let query = queryItems(url)
@@ -64,8 +69,7 @@ import TestSupport
             #expect(connection["expiresAt"] is String)
             let id = try #require(connection["id"] as? String)
 
-            let listed = try await client.get("/oauth/connections", bearer: bearer)
-            #expect((listed.json["connections"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
+            #expect(try await listed().map { $0["id"] as? String } == [id])
 
             // At rest: no token the fake issued appears anywhere in the database.
             let dump = try await app.databaseDump()
@@ -81,11 +85,15 @@ import TestSupport
             }
             #expect(linear.refreshes.get() == 1)
             #expect(linear.accessTokens.get().contains(fresh))
+            // The refresh (made by another process's repository) made the cached list stale.
+            let refreshedExpiry = try #require(try await listed().first?["expiresAt"] as? String)
+            #expect(refreshedExpiry != connection["expiresAt"] as? String)
 
             let deleted = try await client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
             #expect(deleted.status == .noContent)
             #expect(linear.revoked.get() == [fresh])
             #expect(try await app.connectionCount() == 0)
+            #expect(try await listed().isEmpty)
         }
     }
 
@@ -124,6 +132,11 @@ import TestSupport
     @Test func replayedForgedAndDeniedCallbacksStoreNothing() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
+            func listed() async throws -> [[String: Any]] {
+                try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
+            }
+            // Listed (and cached) empty first: linking must make the cached list stale.
+            #expect(try await listed().isEmpty)
             let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
             let authorize = try await authorizeAtLinear(try #require(started.json["url"] as? String), linearURL: linearURL)
             let first = try await client.execute(uri: pathAndQuery(authorize), method: .get)
@@ -254,7 +267,7 @@ extension ConnectorsTestApp {
                 defer { group.cancelAll() }
                 await redis.waitUntilConnected()
                 return try await body(ConnectionTokens(
-                    connections: ConnectionRepository(postgres: postgres, logger: logger), sealer: TokenSealer(box: config.secretBox),
+                    connections: ConnectionRepository(postgres: postgres, listCache: .unshared(redis), logger: logger), sealer: TokenSealer(box: config.secretBox),
                     providers: ProviderRegistry(config, http: ProviderHTTP(client: .shared), logger: logger), redis: redis, logger: logger))
             }
         }

@@ -137,7 +137,7 @@ import TestSupport
         try await app.sql { sql in
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
-            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, logger: Logger(label: "t")), logger: Logger(label: "t"))
+            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, listCache: .unshared(RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))), logger: Logger(label: "t")), logger: Logger(label: "t"))
             struct Flaky: Error {}
             handlers.registered["github issues.opened"] = { _ in
                 let call = calls.update { $0 += 1; return $0 }
@@ -166,7 +166,7 @@ import TestSupport
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
             settings.lease = .milliseconds(1500)
-            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, logger: Logger(label: "t")), logger: Logger(label: "t"))
+            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, listCache: .unshared(RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))), logger: Logger(label: "t")), logger: Logger(label: "t"))
             handlers.registered["slack app_mention"] = { _ in
                 calls.update { $0 += 1 }
                 try await Task.sleep(for: .seconds(4))

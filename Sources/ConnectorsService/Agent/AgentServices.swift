@@ -13,8 +13,7 @@ struct AgentServices: Sendable {
     /// Runs started by Slack and Linear events; nil when the agent is not configured.
     let triggers: AgentTriggers?
 
-    init(config: ConnectorsConfig, infrastructure: Infrastructure, providers: ProviderRegistry, http: HTTPClientService, logger: Logger) {
-        let connections = ConnectionRepository(postgres: infrastructure.postgres, logger: logger)
+    init(config: ConnectorsConfig, infrastructure: Infrastructure, connections: ConnectionRepository, providers: ProviderRegistry, http: HTTPClientService, logger: Logger) {
         let tokens = ConnectionTokens(
             connections: connections, sealer: TokenSealer(box: config.secretBox), providers: providers, redis: infrastructure.redis, logger: logger)
         let urls = config.common.providers

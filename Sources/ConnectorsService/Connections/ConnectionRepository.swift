@@ -5,8 +5,12 @@ import Shared
 
 /// Connections in the `connection` table. Tokens arrive and leave sealed; this type never
 /// sees a plaintext token.
+///
+/// Every change here marks the users' cached connection lists stale after it commits; a
+/// change made elsewhere (`attach`, in the link transaction) does so itself.
 struct ConnectionRepository: Sendable {
     let postgres: PostgresClient
+    let listCache: ConnectionListCache
     let logger: Logger
 
     /// Every column, in the order `decode` reads them.
@@ -86,16 +90,19 @@ struct ConnectionRepository: Sendable {
         let rows = try await postgres.query(
             #"DELETE FROM "connection" WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING \#(unescaped: Self.columns)"#,
             logger: logger)
-        return try await Self.decode(rows).first
+        let deleted = try await Self.decode(rows).first
+        if deleted != nil { await listCache.invalidate([userId]) }
+        return deleted
     }
 
     /// Stores refreshed tokens.
     func updateTokens(id: String, accessToken: String, refreshToken: String?, expiresAt: Date?) async throws {
-        try await postgres.query("""
+        let rows = try await postgres.query("""
             UPDATE "connection" SET "accessToken" = \(accessToken), "refreshToken" = \(refreshToken),
                 "expiresAt" = \(expiresAt), "status" = 'active', "updatedAt" = now()
-            WHERE "id" = \(id)
+            WHERE "id" = \(id) RETURNING "userId"
             """, logger: logger)
+        await listCache.invalidate(try await Self.userIds(rows))
     }
 
     /// Marks every connection to a provider account (a revocation webhook); returns how many.
@@ -105,16 +112,24 @@ struct ConnectionRepository: Sendable {
     func setStatus(provider: ProviderID, accountId: String, _ status: Connection.Status) async throws -> Int {
         let rows = try await postgres.query("""
             UPDATE "connection" SET "status" = \(status.rawValue), "updatedAt" = now()
-            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" <> \(status.rawValue) RETURNING "id"
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" <> \(status.rawValue) RETURNING "userId"
             """, logger: logger)
-        var count = 0
-        for try await _ in rows { count += 1 }
-        return count
+        let userIds = try await Self.userIds(rows)
+        await listCache.invalidate(userIds)
+        return userIds.count
     }
 
     func setStatus(id: String, _ status: Connection.Status) async throws {
-        try await postgres.query(
-            #"UPDATE "connection" SET "status" = \#(status.rawValue), "updatedAt" = now() WHERE "id" = \#(id)"#, logger: logger)
+        let rows = try await postgres.query(
+            #"UPDATE "connection" SET "status" = \#(status.rawValue), "updatedAt" = now() WHERE "id" = \#(id) RETURNING "userId""#, logger: logger)
+        await listCache.invalidate(try await Self.userIds(rows))
+    }
+
+    /// The `"userId"` of each row a change returned.
+    private static func userIds(_ rows: PostgresRowSequence) async throws -> [String] {
+        var userIds = [String]()
+        for try await userId in rows.decode(String.self) { userIds.append(userId) }
+        return userIds
     }
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Connection] {

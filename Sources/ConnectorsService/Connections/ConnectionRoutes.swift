@@ -8,18 +8,28 @@ struct ConnectionRoutes: Sendable {
     let connections: ConnectionRepository
     let sealer: TokenSealer
     let providers: ProviderRegistry
+    /// The per-user limit, counted here for the list (with its cache validator) and by the
+    /// group's middleware for the rest.
+    let userLimit: RateLimitRule
 
     struct ConnectionList: Encodable { let connections: [ConnectionView] }
 
-    func register(on group: RouterGroup<ConnectorsRequestContext>) {
-        /// The caller's connections: metadata only, never a token.
-        group.get("/oauth/connections") { _, context in
+    /// `list`: behind the JWT only (the route counts the user's limit itself); `manage`:
+    /// behind the JWT and the per-user limit.
+    func register(list: RouterGroup<ConnectorsRequestContext>, manage: RouterGroup<ConnectorsRequestContext>) {
+        /// The caller's connections: metadata only, never a token. Polled by every console page,
+        /// so served from `ConnectionListCache` while unchanged.
+        list.get("/oauth/connections") { _, context in
             let user = try context.requireUser()
-            let list = try await connections.list(userId: user.id)
-            return try Response.json(ConnectionList(connections: list.map(ConnectionView.init)))
+            let (decision, validator) = await connections.listCache.check(userLimit, userId: user.id)
+            try RateLimitMiddleware<ConnectorsRequestContext>.enforce(decision)
+            let body = try await connections.listCache.body(userId: user.id, validator: validator) {
+                try Response.jsonBody(ConnectionList(connections: try await connections.list(userId: user.id).map(ConnectionView.init)))
+            }
+            return Response.json(encoded: body, headers: RateLimitMiddleware<ConnectorsRequestContext>.headers(decision))
         }
         /// Revokes one of the caller's connections at the provider (where it can) and deletes it.
-        group.delete("/oauth/connections/:id") { _, context in
+        manage.delete("/oauth/connections/:id") { _, context in
             let user = try context.requireUser()
             let id = try context.parameters.require("id")
             guard let deleted = try await connections.delete(id: id, userId: user.id) else {

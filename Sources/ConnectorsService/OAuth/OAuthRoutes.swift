@@ -19,6 +19,7 @@ struct OAuthRoutes: Sendable {
     let providers: ProviderRegistry
     let flows: SingleUseStore<ConnectFlow>
     let links: PendingLinkRepository
+    let listCache: ConnectionListCache
     let sealer: TokenSealer
     let stateTokens: SignedToken
     let linkCodes: SignedToken
@@ -57,6 +58,8 @@ struct OAuthRoutes: Sendable {
                 let stored = try await links.claim(codeHash: SignedToken.digest(body.code), provider: provider.id, userId: user.id) { link, connection in
                     try await attach(link, to: user.id, on: connection)
                 }
+                // Committed: the user's list changed.
+                await listCache.invalidate([user.id])
                 return try Response.json(Linked(connection: ConnectionView(stored)))
             } catch PendingLinkRepository.ClaimError.notFound {
                 throw invalidLinkCode

@@ -18,6 +18,14 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let decision = await limiter.check(rule, client: key(request, context))
+        try Self.enforce(decision)
+        var response = try await next(request, context)
+        response.headers.append(contentsOf: Self.headers(decision))
+        return response
+    }
+
+    /// The 429 for a refused request (for a route that checks its limit itself).
+    public static func enforce(_ decision: RateLimitDecision) throws {
         guard decision.allowed else {
             var headers = Self.headers(decision)
             headers[.retryAfter] = String(decision.resetSeconds)
@@ -25,12 +33,10 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
             headers[.xRetryAfter] = String(decision.resetSeconds)
             throw AppError(.tooManyRequests, code: "TOO_MANY_REQUESTS", message: "Too many requests; try again in \(decision.resetSeconds) seconds.", headers: headers)
         }
-        var response = try await next(request, context)
-        response.headers.append(contentsOf: Self.headers(decision))
-        return response
     }
 
-    static func headers(_ decision: RateLimitDecision) -> HTTPFields {
+    /// The `RateLimit-*` headers every counted response carries.
+    public static func headers(_ decision: RateLimitDecision) -> HTTPFields {
         [
             .rateLimitLimit: String(decision.limit),
             .rateLimitRemaining: String(decision.remaining),

@@ -1,0 +1,91 @@
+import Logging
+import NIOCore
+import Shared
+import Synchronization
+
+/// Each user's `GET /oauth/connections` answer, kept in memory by every replica and checked on
+/// every request against a validator in Redis that each change to the user's connections
+/// replaces. The check rides in the rate-limit round trip the route makes anyway, so a cached
+/// answer costs no query, and an answer is never stale once the change that made it stale has
+/// returned (the change replaces the validator after its commit, before it answers).
+///
+/// Without Redis nothing is served from the cache. If a change cannot reach Redis to replace
+/// the validator, the entries it made stale are dropped here and age out elsewhere within
+/// `maxAge`.
+final class ConnectionListCache: Sendable {
+    struct Entry {
+        let validator: String
+        let body: ByteBuffer
+        let storedAt: ContinuousClock.Instant
+    }
+
+    private let redis: RedisClient
+    private let limiter: RateLimiter
+    private let logger: Logger
+    private let entries = Mutex<[String: Entry]>([:])
+    /// Validators only need to differ from every earlier one: this process's random prefix and
+    /// a counter (no random bytes per request).
+    private let prefix = RandomToken.string(length: 16)
+    private let counter = Atomic<UInt64>(0)
+    let maxAge: Duration
+    let capacity: Int
+    /// How long an unused validator stays in Redis.
+    static let validatorMilliseconds: Int64 = 24 * 3600 * 1000
+
+    init(redis: RedisClient, limiter: RateLimiter, logger: Logger, maxAge: Duration = .seconds(60), capacity: Int = 10_000) {
+        self.redis = redis
+        self.limiter = limiter
+        self.logger = logger
+        self.maxAge = maxAge
+        self.capacity = capacity
+    }
+
+    static func validatorKey(_ userId: String) -> String { "connection-list:\(userId)" }
+
+    private func newValidator() -> String {
+        "\(prefix)-\(counter.add(1, ordering: .relaxed).newValue)"
+    }
+
+    /// The user's rate-limit decision and the validator of their list, in one round trip.
+    func check(_ rule: RateLimitRule, userId: String) async -> (decision: RateLimitDecision, validator: String?) {
+        let validator = RateLimiter.CacheValidator(
+            key: Self.validatorKey(userId), proposal: newValidator(), milliseconds: Self.validatorMilliseconds)
+        return await limiter.check(rule, client: userId, validator: validator)
+    }
+
+    /// The cached answer if it was stored under `validator` and is young enough; otherwise
+    /// `load`'s, stored for the next request. The validator is read before `load` runs, so a
+    /// change committed meanwhile leaves the stored answer under a validator already replaced.
+    func body(userId: String, validator: String?, load: () async throws -> ByteBuffer) async throws -> ByteBuffer {
+        let now = ContinuousClock.now
+        if let validator, let entry = entries.withLock({ $0[userId] }),
+           entry.validator == validator, entry.storedAt.duration(to: now) < maxAge {
+            return entry.body
+        }
+        let body = try await load()
+        if let validator {
+            entries.withLock { entries in
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+                entries[userId] = Entry(validator: validator, body: body, storedAt: now)
+            }
+        }
+        return body
+    }
+
+    /// Called after a change to these users' connections has committed: replaces their
+    /// validators, so no replica serves the old answer again.
+    func invalidate(_ userIds: some Sequence<String>) async {
+        for userId in Set(userIds) {
+            _ = entries.withLock { $0.removeValue(forKey: userId) }
+            do {
+                try await redis.send([
+                    "SET", Self.validatorKey(userId), newValidator(), "PX", String(Self.validatorMilliseconds),
+                ])
+            } catch {
+                logger.warning(
+                    "could not mark a user's cached connection list stale; other replicas may show the old list for up to a minute",
+                    metadata: ["user": "\(userId)", "error": "\(error)"])
+            }
+        }
+    }
+}

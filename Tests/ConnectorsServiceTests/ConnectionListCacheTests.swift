@@ -1,0 +1,121 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import Shared
+import Testing
+import TestSupport
+
+@testable import ConnectorsService
+
+/// `GET /oauth/connections` is served from memory while unchanged, and never stale once a
+/// change — made by any replica — has returned.
+@Suite struct ConnectionListCacheTests {
+    func names(_ response: TestResponse) throws -> [String] {
+        try #require(response.json["connections"] as? [[String: Any]]).map { $0["accountName"] as? String ?? "" }
+    }
+
+    /// An app trusting a fake JWKS, a user row and a JWT for that user.
+    func withUser(_ body: @escaping @Sendable (ConnectorsTestApp, String, String) async throws -> Void) async throws {
+        let issuer = try TestTokenIssuer()
+        let jwks = FakeJWKS(issuer: issuer)
+        try await withFakeServer(jwks.router) { base in
+            let app = try await ConnectorsTestApp.make(overrides: ["AUTH_JWKS_URL": base + "/jwks.json"])
+            let user = "cache-user-" + RandomToken.string(length: 8)
+            try await app.insertUser(user)
+            try await body(app, user, issuer.token(sub: user))
+        }
+    }
+
+    @Test func aChangeThroughAnotherReplicaIsSeenAtOnce() async throws {
+        try await withUser { app, user, bearer in
+            let first = try await app.insertConnection(userId: user, accountId: "org-1")
+            try await app.insertConnection(userId: user, provider: .github, accountId: "install-1")
+            // Two replicas: separate processes' worth of memory over one database and Redis.
+            try await app.test { replicaA in
+                try await app.test { replicaB in
+                    #expect(try names(try await replicaA.get("/oauth/connections", bearer: bearer)) == ["Acme", "Acme"])
+                    // A change behind the service's back is not seen: the list is cached…
+                    try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "accountName" = 'Renamed'"#) }
+                    let cached = try await replicaA.get("/oauth/connections", bearer: bearer)
+                    #expect(try names(cached) == ["Acme", "Acme"])
+                    #expect(cached.headers[.rateLimitRemaining] != nil)
+                    // …until a change through the service, here at the other replica.
+                    let deleted = try await replicaB.execute(uri: "/oauth/connections/\(first)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+                    #expect(deleted.status == .noContent)
+                    #expect(try names(try await replicaA.get("/oauth/connections", bearer: bearer)) == ["Renamed"])
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with a repository as another process (the webhook worker, a token refresh)
+    /// has it: its own database pool and Redis connection.
+    func elsewhere(_ app: ConnectorsTestApp, _ body: @escaping @Sendable (ConnectionRepository) async throws -> Void) async throws {
+        try await app.sql { sql in
+            let redis = RedisClient(url: app.config.common.redis, logger: Logger(label: "t"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await redis.run() }
+                await redis.waitUntilConnected()
+                try await body(ConnectionRepository(postgres: sql, listCache: .unshared(redis), logger: Logger(label: "t")))
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test func statusChangesAndRefreshesMadeElsewhereMakeTheListStale() async throws {
+        try await withUser { app, user, bearer in
+            let id = try await app.insertConnection(userId: user, accountId: "org-9")
+            try await app.test { client in
+                func listed() async throws -> (status: String?, expiresAt: String?) {
+                    let connection = try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]]).first
+                    return (connection?["status"] as? String, connection?["expiresAt"] as? String)
+                }
+                #expect(try await listed().status == "active")
+                // A revocation webhook for the account.
+                try await elsewhere(app) { repository in
+                    let changed = try await repository.setStatus(provider: .linear, accountId: "org-9", .revoked)
+                    #expect(changed == 1)
+                }
+                #expect(try await listed().status == "revoked")
+                // A refresh refused with invalid_grant.
+                try await elsewhere(app) { try await $0.setStatus(id: id, .reauthRequired) }
+                #expect(try await listed().status == "reauth_required")
+                // A successful refresh.
+                try await elsewhere(app) {
+                    try await $0.updateTokens(id: id, accessToken: "v1.sealed", refreshToken: nil, expiresAt: Date(timeIntervalSince1970: 2_000_000_000))
+                }
+                let refreshed = try await listed()
+                #expect(refreshed.status == "active")
+                #expect(refreshed.expiresAt == "2033-05-18T03:33:20.000Z")
+            }
+        }
+    }
+
+    @Test func servesFromMemoryOnlyUnderTheSameValidatorAndWithinMaxAge() async throws {
+        let redis = RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))
+        let cache = ConnectionListCache(redis: redis, limiter: RateLimiter(redis: redis, logger: Logger(label: "t")), logger: Logger(label: "t"),
+                                        maxAge: .milliseconds(300))
+        let loads = SendableBox(0)
+        func body(_ validator: String?) async throws -> String {
+            let buffer = try await cache.body(userId: "u", validator: validator) {
+                ByteBuffer(string: "load-\(loads.update { $0 += 1; return $0 })")
+            }
+            return String(buffer: buffer)
+        }
+        #expect(try await body("v1") == "load-1")
+        #expect(try await body("v1") == "load-1")
+        #expect(try await body("v2") == "load-2")
+        // No validator (Redis unreachable): always from the loader, and not stored.
+        #expect(try await body(nil) == "load-3")
+        #expect(try await body("v2") == "load-2")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await body("v2") == "load-4")
+        // A change in this process drops the entry even when Redis is unreachable (this client
+        // never connected), so at least this replica is not stale.
+        await cache.invalidate(["u"])
+        #expect(try await body("v2") == "load-5")
+    }
+}
