@@ -220,8 +220,10 @@ def signed_up_user(running, email):
         return json.loads(response.read())["user"]["id"], response.headers["set-auth-jwt"]
 
 
-def connectors_scenarios(args, running, rows, workdir):
-    """GET /oauth/connections with a JWT from the auth service: verify + limit + one query."""
+def connectors_scenarios(args, running, rows, workdir, connectors_env):
+    """GET /oauth/connections with a JWT from the auth service: verify + limit + the list, from
+    memory while unchanged; then the same against a replica with the list cache off (the query
+    and JSON encoding on every request, as right after a change)."""
     process, port = running["ConnectorsService"]
     user_id, jwt = signed_up_user(running, "bench-connectors@example.com")
     # Three connections to list (their sealed tokens are never opened by this route).
@@ -232,10 +234,20 @@ def connectors_scenarios(args, running, rows, workdir):
                    check=True)
     fetches_before = prometheus_value(port, "jwks_fetches_total")
     started = time.time()
-    measure(rows, process, "ConnectorsService", "GET /oauth/connections", "JWT verify + per-user rate limit + one indexed query",
-            f"http://127.0.0.1:{port}/oauth/connections", args,
-            write_script(workdir, "connections.lua", f'wrk.headers["Authorization"] = "Bearer {jwt}"'), connections=64)
+    script = write_script(workdir, "connections.lua", f'wrk.headers["Authorization"] = "Bearer {jwt}"')
+    measure(rows, process, "ConnectorsService", "GET /oauth/connections",
+            "JWT verify (cached) + per-user rate limit and list validator in one Redis round trip; list from memory",
+            f"http://127.0.0.1:{port}/oauth/connections", args, script, connections=64)
     fetches = prometheus_value(port, "jwks_fetches_total") - fetches_before
+    uncached, uncached_port = start_service(args.bin_dir, "ConnectorsService", "CONNECTORS_PORT", workdir,
+                                            {**connectors_env, "CONNECTION_LIST_CACHE_SECONDS": "0"})
+    try:
+        measure(rows, uncached, "ConnectorsService", "GET /oauth/connections, list cache off",
+                "JWT verify + per-user rate limit + one indexed query + JSON", f"http://127.0.0.1:{uncached_port}/oauth/connections",
+                args, script, connections=64)
+    finally:
+        uncached.terminate()
+        uncached.wait(timeout=15)
     return [
         "",
         f"JWKS fetches by the connectors service during the {time.time() - started:.0f} s `/oauth/connections` run "
@@ -468,7 +480,7 @@ def main():
                     # Verifies the bench auth service's JWTs; the per-user limit would otherwise
                     # refuse one user's thousands of requests per second.
                     auth_port = running["AuthService"][1]
-                    extra = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000",
+                    extra = connectors_env = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000",
                              "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_API_URL": fake_url + "/slack",
                              "ANTHROPIC_API_KEY": "sk-ant-bench", "ANTHROPIC_MODEL": "claude-bench", "ANTHROPIC_BASE_URL": fake_url,
                              "AGENT_RATE_LIMIT": "1000000"}
@@ -482,7 +494,7 @@ def main():
             print(f"  {service} {method} {path}: {rps:,.0f} req/s", file=sys.stderr)
 
         extra_lines = auth_scenarios(args, running["AuthService"], rows, workdir)
-        extra_lines += connectors_scenarios(args, running, rows, workdir)
+        extra_lines += connectors_scenarios(args, running, rows, workdir, connectors_env)
         # The agent before the ingest: the worker drains the ingested backlog for a while after.
         extra_lines += agent_scenario(args, running, rows, workdir)
         extra_lines += slack_ingest_scenario(args, running, rows, workdir)

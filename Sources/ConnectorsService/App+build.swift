@@ -14,7 +14,9 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     let providers = ProviderRegistry(config, http: ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds)), logger: logger)
     let connections = ConnectionRepository(
         postgres: infrastructure.postgres,
-        listCache: ConnectionListCache(redis: infrastructure.redis, limiter: infrastructure.rateLimiter, logger: logger), logger: logger)
+        listCache: ConnectionListCache(
+            redis: infrastructure.redis, limiter: infrastructure.rateLimiter, logger: logger, maxAge: config.connectionListCacheAge),
+        logger: logger)
     let agent = AgentServices(config: config, infrastructure: infrastructure, connections: connections, providers: providers, http: http, logger: logger)
     ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, connections: connections, providers: providers, agent: agent, logger: logger)
         .register(on: router)

@@ -33,6 +33,10 @@ struct ConnectorsConfig: Sendable {
     var ipLimit = RateLimitRule(name: "connectors-ip", limit: 100, window: .seconds(10))
     /// The agent's model access (`ANTHROPIC_API_KEY` and `ANTHROPIC_MODEL`); nil disables it.
     var anthropic: AnthropicClient.Settings?
+    /// How long a replica may serve a user's connection list from memory without a change
+    /// (`CONNECTION_LIST_CACHE_SECONDS`): the bound on staleness for edits made to the table
+    /// behind the service's back. Zero turns the cache off.
+    var connectionListCacheAge: Duration = .seconds(60)
     /// The longest one agent run may take (`AGENT_TIMEOUT_SECONDS`).
     var agentTimeout: Duration = .seconds(120)
     /// `POST /agent/run`: 10 runs per minute per user (`AGENT_RATE_LIMIT`).
@@ -79,6 +83,7 @@ struct ConnectorsConfig: Sendable {
             settings.maxTokens = try env.int("ANTHROPIC_MAX_TOKENS", default: 4096, range: 1...128_000)
             self.anthropic = settings
         }
+        self.connectionListCacheAge = .seconds(try env.int("CONNECTION_LIST_CACHE_SECONDS", default: 60, range: 0...3600))
         self.agentTimeout = .seconds(try env.int("AGENT_TIMEOUT_SECONDS", default: 120, range: 5...3600))
         self.agentLimit.limit = try env.int("AGENT_RATE_LIMIT", default: 10, range: 1...1_000_000)
         if let actor = linearActor, actor != "app", actor != "user" {

@@ -18,11 +18,11 @@ import TestSupport
     }
 
     /// An app trusting a fake JWKS, a user row and a JWT for that user.
-    func withUser(_ body: @escaping @Sendable (ConnectorsTestApp, String, String) async throws -> Void) async throws {
+    func withUser(overrides: [String: String] = [:], _ body: @escaping @Sendable (ConnectorsTestApp, String, String) async throws -> Void) async throws {
         let issuer = try TestTokenIssuer()
         let jwks = FakeJWKS(issuer: issuer)
         try await withFakeServer(jwks.router) { base in
-            let app = try await ConnectorsTestApp.make(overrides: ["AUTH_JWKS_URL": base + "/jwks.json"])
+            let app = try await ConnectorsTestApp.make(overrides: overrides.merging(["AUTH_JWKS_URL": base + "/jwks.json"]) { $1 })
             let user = "cache-user-" + RandomToken.string(length: 8)
             try await app.insertUser(user)
             try await body(app, user, issuer.token(sub: user))
@@ -47,6 +47,17 @@ import TestSupport
                     #expect(deleted.status == .noContent)
                     #expect(try names(try await replicaA.get("/oauth/connections", bearer: bearer)) == ["Renamed"])
                 }
+            }
+        }
+    }
+
+    @Test func turnedOffEveryListIsReadFromTheDatabase() async throws {
+        try await withUser(overrides: ["CONNECTION_LIST_CACHE_SECONDS": "0"]) { app, user, bearer in
+            try await app.insertConnection(userId: user, accountId: "org-1")
+            try await app.test { client in
+                #expect(try names(try await client.get("/oauth/connections", bearer: bearer)) == ["Acme"])
+                try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "accountName" = 'Renamed'"#) }
+                #expect(try names(try await client.get("/oauth/connections", bearer: bearer)) == ["Renamed"])
             }
         }
     }

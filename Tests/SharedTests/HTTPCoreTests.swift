@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import Shared
+@testable import Shared
 import Testing
 import TestSupport
 
@@ -129,6 +129,8 @@ struct Greeting: Decodable {
             let generated = try await client.execute(uri: "/health", method: .get)
             let id = try #require(generated.headers[.xRequestID])
             #expect(id.count == 20)
+            let next = try #require(try await client.execute(uri: "/health", method: .get).headers[.xRequestID])
+            #expect(next.count == 20 && next != id)
 
             // A value that could inject into logs is replaced.
             let hostile = try await client.execute(uri: "/health", method: .get, headers: [.xRequestID: "x y\"z"])
@@ -139,6 +141,17 @@ struct Greeting: Decodable {
             let missing = try await client.execute(uri: "/nope", method: .get, headers: [.xRequestID: "trace-me"])
             #expect(missing.headers[.xRequestID] == "trace-me")
         }
+    }
+
+    @Test func generatedRequestIDsAreDistinctAndDurationsHaveTwoDecimals() {
+        let ids = (0..<10_000).map { _ in RequestIDs.next() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.count == 20 && RequestIDMiddleware<AppRequestContext>.accepted($0) == $0 })
+        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 0) == "0.00")
+        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 1234) == "1.23")
+        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 1235) == "1.24")
+        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 60_050) == "60.05")
+        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 999_999) == "1000.00")
     }
 
     @Test func corsOnlyForTrustedOriginsWithCredentials() async throws {

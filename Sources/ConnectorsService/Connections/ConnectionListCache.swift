@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// Without Redis nothing is served from the cache. If a change cannot reach Redis to replace
 /// the validator, the entries it made stale are dropped here and age out elsewhere within
-/// `maxAge`.
+/// `maxAge` — which also bounds how long an edit made behind the service's back goes unseen.
+/// A `maxAge` of zero turns the cache off.
 final class ConnectionListCache: Sendable {
     struct Entry {
         let validator: String
@@ -48,6 +49,7 @@ final class ConnectionListCache: Sendable {
 
     /// The user's rate-limit decision and the validator of their list, in one round trip.
     func check(_ rule: RateLimitRule, userId: String) async -> (decision: RateLimitDecision, validator: String?) {
+        guard maxAge > .zero else { return (await limiter.check(rule, client: userId), nil) }
         let validator = RateLimiter.CacheValidator(
             key: Self.validatorKey(userId), proposal: newValidator(), milliseconds: Self.validatorMilliseconds)
         return await limiter.check(rule, client: userId, validator: validator)

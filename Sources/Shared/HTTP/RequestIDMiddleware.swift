@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Accepts a sane `X-Request-Id` or generates one, puts it in the context and the logger's
 /// metadata, and echoes it on the response.
@@ -9,7 +10,7 @@ public struct RequestIDMiddleware<Context: ServiceRequestContext>: RouterMiddlew
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = Self.accepted(request.headers[.xRequestID]) ?? RandomToken.string(length: 20)
+        let id = Self.accepted(request.headers[.xRequestID]) ?? RequestIDs.next()
         context.requestID = id
         context.logger[metadataKey: "request_id"] = .string(id)
         var response = try await next(request, context)
@@ -25,5 +26,24 @@ public struct RequestIDMiddleware<Context: ServiceRequestContext>: RouterMiddlew
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
         }
         return allowed ? value : nil
+    }
+}
+
+/// Generated request ids: unique, not secret — a random prefix per process and a counter, so a
+/// request costs no random bytes (each `getrandom` call is a system call).
+enum RequestIDs {
+    private static let prefix = RandomToken.string(length: 12)
+    private static let counter = Atomic<UInt64>(0)
+    private static let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+
+    /// 20 characters: the prefix, then the counter in base 62 (8 digits, zero-padded).
+    static func next() -> String {
+        var value = counter.add(1, ordering: .relaxed).newValue
+        var suffix = [UInt8](repeating: digits[0], count: 8)
+        for index in stride(from: 7, through: 0, by: -1) {
+            suffix[index] = digits[Int(value % 62)]
+            value /= 62
+        }
+        return prefix + String(decoding: suffix, as: UTF8.self)
     }
 }
