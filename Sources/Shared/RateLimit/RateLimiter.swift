@@ -54,7 +54,7 @@ public final class RateLimiter: Sendable {
         await check(rule, client: client, validator: nil).decision
     }
 
-    /// A validator for data a process caches: a random value in Redis that every change to the
+    /// A validator for data a process caches: a unique value in Redis that every change to the
     /// data replaces, read with the rate-limit check so that serving from the cache costs no
     /// extra round trip. `proposal` becomes the validator when there is none (kept
     /// `milliseconds`).
