@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 import Testing
@@ -118,6 +119,29 @@ private func outcome<T: Sendable>(_ body: @Sendable () async throws -> T) async 
             }
             group.cancelAll()
         }
+    }
+
+    @Test func eachEventLoopHasItsOwnConnectionAndCommandsFromItUseIt() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let client = RedisClient(url: try TestServers.redisURL(), eventLoopGroup: group, logger: Logger(label: "test-redis"))
+        let loops = Array(group.makeIterator())
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await client.run() }
+            // A command issued on a loop goes out on that loop's connection: no thread hop.
+            try await eventually(timeout: .seconds(10), "a connection on every loop") {
+                for loop in loops where try await loop.submit({ client.connection()?.eventLoop === loop }).get() == false { return false }
+                return true
+            }
+            // Two distinct connections; from outside any loop a command goes out on the first.
+            var channels = Set<ObjectIdentifier>()
+            for loop in loops {
+                channels.insert(ObjectIdentifier(try #require(try await loop.submit { client.connection() }.get())))
+            }
+            #expect(channels.count == 2)
+            #expect(try await client.send(["PING"]) == .status("PONG"))
+            tasks.cancelAll()
+        }
+        try await group.shutdownGracefully()
     }
 
     @Test func wrongPasswordNeverConnects() async throws {

@@ -4,11 +4,14 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The Redis client both services share: one pipelined connection (Redis answers in order, so
-/// one connection carries any number of concurrent commands), kept up by `run()`, which
-/// reconnects with capped, jittered backoff after Redis restarts. While it is disconnected,
-/// commands fail at once with `RedisError.notConnected` instead of waiting, so callers can
-/// fall back (the rate limiter) or report (readiness).
+/// The Redis client both services share: one pipelined connection per event loop (Redis
+/// answers in order, so one connection carries any number of concurrent commands). A command
+/// goes out on the connection of the event loop it is sent from, so neither the write nor the
+/// reply crosses threads — the request stays on its loop — and from elsewhere on the first
+/// connection that is up. `run()` keeps every connection up, reconnecting with capped, jittered
+/// backoff after Redis restarts. While none is connected, commands fail at once with
+/// `RedisError.notConnected` instead of waiting, so callers can fall back (the rate limiter) or
+/// report (readiness).
 public final class RedisClient: Service, Sendable {
     public struct Options: Sendable {
         public var connectTimeout: TimeAmount = .seconds(2)
@@ -20,22 +23,26 @@ public final class RedisClient: Service, Sendable {
 
     private let url: RedisURL
     private let options: Options
-    private let group: any EventLoopGroup
+    private let loops: [any EventLoop]
+    private let loopIDs: [ObjectIdentifier]
     private let logger: Logger
-    private let channel = Mutex<(any Channel)?>(nil)
+    /// One slot per loop, in `loops` order.
+    private let channels: Mutex<[(any Channel)?]>
     private let connectedOnce = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     public init(url: RedisURL, options: Options = .init(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         self.url = url
         self.options = options
-        self.group = eventLoopGroup
+        self.loops = Array(eventLoopGroup.makeIterator())
+        self.loopIDs = loops.map { ObjectIdentifier($0) }
+        self.channels = Mutex(Array(repeating: nil, count: loops.count))
         var logger = logger
         logger[metadataKey: "redis"] = "\(url.host):\(url.port)/\(url.database)"
         self.logger = logger
     }
 
-    /// True while a connection is established.
-    public var isConnected: Bool { channel.withLock { $0?.isActive ?? false } }
+    /// True while at least one connection is established.
+    public var isConnected: Bool { channels.withLock { $0.contains { $0?.isActive ?? false } } }
 
     /// Sends one command and returns its reply; an error reply is thrown as `RedisError.server`.
     @discardableResult
@@ -45,10 +52,22 @@ public final class RedisClient: Service, Sendable {
 
     @discardableResult
     public func send(bytes arguments: [[UInt8]]) async throws -> RESPValue {
-        guard let channel = channel.withLock({ $0 }), channel.isActive else { throw RedisError.notConnected }
+        guard let channel = connection() else { throw RedisError.notConnected }
         let reply = try await Self.send(RedisCommandFormatter.format(arguments), on: channel)
         if case .error(let message) = reply { throw RedisError.server(message) }
         return reply
+    }
+
+    /// The calling thread's event loop's connection if it is up, else the first one that is.
+    func connection() -> (any Channel)? {
+        let current = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+        return channels.withLock { channels in
+            if let current, let index = loopIDs.firstIndex(of: current), let channel = channels[index], channel.isActive {
+                return channel
+            }
+            for case let channel? in channels where channel.isActive { return channel }
+            return nil
+        }
     }
 
     private static func send(_ bytes: ByteBuffer, on channel: any Channel) async throws -> RESPValue {
@@ -71,43 +90,54 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
-    /// Keeps a connection up until graceful shutdown or cancellation.
+    /// Keeps every connection up until graceful shutdown or cancellation.
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            var attempt = 0
-            while !Task.isCancelled {
-                do {
-                    let channel = try await self.connect()
-                    if attempt > 0 { self.logger.notice("connected to Redis again") } else { self.logger.info("connected to Redis") }
-                    attempt = 0
-                    self.channel.withLock { $0 = channel }
-                    let waiters = self.connectedOnce.withLock { waiters in
-                        defer { waiters = nil }
-                        return waiters ?? []
-                    }
-                    waiters.forEach { $0.resume() }
-                    try await withTaskCancellationHandler {
-                        try await channel.closeFuture.get()
-                    } onCancel: {
-                        channel.close(promise: nil)
-                    }
-                    self.channel.withLock { $0 = nil }
-                    if Task.isCancelled { break }
-                    self.logger.warning("lost the Redis connection; reconnecting")
-                } catch {
-                    if attempt == 0 || attempt % 20 == 0 {
-                        self.logger.warning("cannot connect to Redis; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
-                    }
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for index in self.loops.indices {
+                    group.addTask { await self.keepConnected(index) }
                 }
-                attempt += 1
-                try await Task.sleep(for: self.backoff(attempt: attempt))
             }
         }
-        let last = channel.withLock { channel in
-            defer { channel = nil }
-            return channel
+        let last = channels.withLock { channels in
+            defer { channels = channels.map { _ in nil } }
+            return channels
         }
-        try? await last?.close()
+        for case let channel? in last { try? await channel.close() }
+    }
+
+    /// Connects on loop `index`, and again whenever that connection drops, until cancelled.
+    private func keepConnected(_ index: Int) async {
+        var logger = logger
+        logger[metadataKey: "connection"] = "\(index)"
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                let channel = try await connect(on: loops[index])
+                if attempt > 0 { logger.notice("connected to Redis again") } else { logger.info("connected to Redis") }
+                attempt = 0
+                channels.withLock { $0[index] = channel }
+                let waiters = connectedOnce.withLock { waiters in
+                    defer { waiters = nil }
+                    return waiters ?? []
+                }
+                waiters.forEach { $0.resume() }
+                try? await withTaskCancellationHandler {
+                    try await channel.closeFuture.get()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
+                channels.withLock { $0[index] = nil }
+                if Task.isCancelled { break }
+                logger.warning("lost the Redis connection; reconnecting")
+            } catch {
+                if attempt == 0 || attempt % 20 == 0 {
+                    logger.warning("cannot connect to Redis; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
+                }
+            }
+            attempt += 1
+            do { try await Task.sleep(for: backoff(attempt: attempt)) } catch { break }
+        }
     }
 
     /// Exponential backoff with full jitter, capped.
@@ -118,9 +148,9 @@ public final class RedisClient: Service, Sendable {
         return .milliseconds(Int.random(in: max(1, millis / 2)...max(1, millis)))
     }
 
-    private func connect() async throws -> any Channel {
+    private func connect(on loop: any EventLoop) async throws -> any Channel {
         let timeout = options.commandTimeout
-        let channel = try await ClientBootstrap(group: group)
+        let channel = try await ClientBootstrap(group: loop)
             .connectTimeout(options.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
