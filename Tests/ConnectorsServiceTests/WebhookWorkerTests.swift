@@ -15,6 +15,14 @@ import TestSupport
         fastSettings(&config.webhookWorker)
     }
 
+    /// Handlers over `sql` for a test to register its own into (the connections' cache
+    /// validators go to a Redis client that never connects: only logged).
+    static func handlers(_ sql: PostgresClient) throws -> WebhookHandlers {
+        let repository = ConnectionRepository(
+            postgres: sql, listCache: .unshared(RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))), logger: Logger(label: "t"))
+        return WebhookHandlers(connections: repository, logger: Logger(label: "t"))
+    }
+
     static func fastSettings(_ settings: inout WebhookWorker.Settings) {
         settings.idlePoll = .milliseconds(50)
         settings.retryBase = .milliseconds(20)
@@ -137,7 +145,7 @@ import TestSupport
         try await app.sql { sql in
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
-            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, listCache: .unshared(RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))), logger: Logger(label: "t")), logger: Logger(label: "t"))
+            var handlers = try Self.handlers(sql)
             struct Flaky: Error {}
             handlers.registered["github issues.opened"] = { _ in
                 let call = calls.update { $0 += 1; return $0 }
@@ -166,7 +174,7 @@ import TestSupport
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
             settings.lease = .milliseconds(1500)
-            var handlers = WebhookHandlers(connections: ConnectionRepository(postgres: sql, listCache: .unshared(RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))), logger: Logger(label: "t")), logger: Logger(label: "t"))
+            var handlers = try Self.handlers(sql)
             handlers.registered["slack app_mention"] = { _ in
                 calls.update { $0 += 1 }
                 try await Task.sleep(for: .seconds(4))
