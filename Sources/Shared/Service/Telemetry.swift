@@ -17,7 +17,7 @@ public enum Telemetry {
         }
         guard first else { return }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label)
             handler.logLevel = logLevel
             return handler
         }
