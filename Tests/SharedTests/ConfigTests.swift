@@ -94,6 +94,15 @@ import Testing
         #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: ["1.2.3.4", "198.51.100.1"]) == "198.51.100.1")
     }
 
+    @Test func trimsOnlyHTTPWhitespaceAroundHops() {
+        #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: [" \t198.51.100.1 \t,10.0.0.5 "]) == "198.51.100.1")
+        #expect(" \t a b\t ".trimmingOptionalWhitespace == "a b")
+        #expect(" \t ".trimmingOptionalWhitespace == "")
+        // Not HTTP's optional whitespace (RFC 9110 §5.6.3): kept, so the hop does not parse.
+        #expect("\u{00A0}198.51.100.1".trimmingOptionalWhitespace == "\u{00A0}198.51.100.1")
+        #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: ["\u{00A0}198.51.100.1"]) == "127.0.0.1")
+    }
+
     @Test func fallsBackToThePeerWithoutAUsableHeader() {
         #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: []) == "127.0.0.1")
         #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: ["garbage"]) == "127.0.0.1")

@@ -39,6 +39,19 @@ import Testing
         #expect(!ConstantTime.equals([UInt8](repeating: 0, count: 256), []))
     }
 
+    @Test func base64URLMatchesRFC4648() {
+        // RFC 4648 §10 vectors, unpadded, plus bytes that need the URL-safe alphabet.
+        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        for (plain, encoded) in vectors {
+            #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
+            #expect(Base64URL.decode(encoded) == Array(plain.utf8))
+        }
+        #expect(Base64URL.encode([0xFB, 0xFF, 0xBF]) == "-_-_")
+        #expect(Base64URL.encode(AnySequence([0xFB, 0xFF] as [UInt8])) == "-_8")
+        #expect(Base64URL.decode("-_8") == [0xFB, 0xFF])
+        #expect(Base64URL.decode("+/8") == nil && Base64URL.decode("Zg==") == nil && Base64URL.decode("Z") == nil)
+    }
+
     @Test func hexRoundTrips() {
         #expect(Hex.encode([0x00, 0xAB, 0xFF]) == "00abff")
         #expect(Hex.decode("00abFF") == [0x00, 0xAB, 0xFF])

@@ -35,7 +35,7 @@ struct SessionCookie: Sendable {
     /// for non-browser clients (the raw token or the signed cookie value).
     func token(from request: Request) -> String? {
         if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
-            let credential = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            let credential = authorization.dropFirst(7).trimmingOptionalWhitespace
             if credential.contains(".") || credential.contains("%") { return token(fromCookieValue: credential) }
             return credential.isEmpty ? nil : credential
         }

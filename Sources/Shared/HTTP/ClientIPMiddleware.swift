@@ -28,7 +28,7 @@ public struct ClientIPMiddleware<Context: ServiceRequestContext>: RouterMiddlewa
     public func clientIP(peer: String?, forwardedFor: [String]) -> String {
         guard let peer else { return "unknown" }
         guard isTrusted(peer) else { return peer }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map(\.trimmingOptionalWhitespace)
         for hop in hops.reversed() {
             guard IPAddressBytes.parse(hop) != nil else { break }
             if !isTrusted(hop) { return hop }
