@@ -10,8 +10,6 @@ struct TokenRoutes: Sendable {
     let issuer: JWTIssuer
     let keys: SigningKeys
 
-    struct TokenResult: Encodable { let token: String }
-
     /// `/token` needs a session; it is rate limited with the other session routes.
     func register(on group: RouterGroup<AppRequestContext>) {
         /// A freshly signed RS256 JWT for the caller's session.
@@ -19,7 +17,8 @@ struct TokenRoutes: Sendable {
             let (_, user) = try await cookie.requireSession(request, in: sessions)
             guard let key = keys.signer() else { throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.") }
             let (jwt, _) = try await issuer.sign(user: user, key: key)
-            return try Response.json(TokenResult(token: jwt))
+            // A compact JWS is base64url and dots only: nothing in it needs JSON escaping.
+            return Response.json(encoded: ByteBuffer(string: #"{"token":""# + jwt + #""}"#))
         }
     }
 

@@ -1,4 +1,5 @@
 import Crypto
+import ExtrasBase64
 import Foundation
 
 /// HMAC-SHA256 helpers in the encodings webhook senders and cookie formats use.
@@ -16,7 +17,7 @@ public enum HMACSigner {
 
     /// Standard base64 HMAC-SHA256, as Better Auth signs its session cookie.
     public static func sha256Base64(secret: String, message: String) -> String {
-        Data(sha256(secret: Array(secret.utf8), message: Array(message.utf8))).base64EncodedString()
+        Base64.encodeToString(bytes: sha256(secret: Array(secret.utf8), message: Array(message.utf8)))
     }
 
     /// Checks a hex signature (any case) against the expected HMAC in constant time.
