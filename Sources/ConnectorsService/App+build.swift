@@ -28,7 +28,8 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     // Started in this order, stopped in reverse: the worker stops (finishing its event) before
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
-        router: router, config: config.common, services: infrastructure.services + [http, jwks, sweeper, worker], logger: logger)
+        router: router, config: config.common, services: infrastructure.services + [http, jwks, sweeper, worker], logger: logger,
+        requestsOnEventLoops: true)
 }
 
 /// Every feature route, with its body limit, authentication and rate limit.

@@ -2,8 +2,6 @@ import ArgumentParser
 import DB
 import Hummingbird
 import Logging
-import NIOPosix
-import NIOCore
 import Shared
 
 /// `ConnectorsService`: provider connections, webhooks, the agent and MCP. `serve` (default) or `migrate`.
@@ -14,15 +12,6 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
         abstract: "Provider connections (OAuth), webhooks, the agent and the MCP endpoint.",
         subcommands: [Serve.self, Migrate.self, Reencrypt.self],
         defaultSubcommand: Serve.self)
-
-    /// Async code runs on NIO's event loops instead of hopping between them and Swift's
-    /// cooperative pool at every await: an agent run makes a dozen awaits on I/O, and this
-    /// took its service CPU from ~5 to ~3.3 ms and webhook ingest from 0.25–0.39 to 0.34–0.40 of
-    /// the /health ceiling (`make bench`). Installed first thing, before other tasks start.
-    static func main() async {
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        await Self.main(nil)
-    }
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve HTTP until SIGTERM or SIGINT (the default).")

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 @testable import Shared
 import Testing
 import TestSupport
@@ -32,6 +33,38 @@ struct Greeting: Decodable {
     }
 
     let json: HTTPFields = [.contentType: "application/json"]
+
+    /// With `requestsOnEventLoops`, a handler runs on an event loop and comes back to the same
+    /// loop after awaiting work that finishes on another thread and a timer; without it, on
+    /// Swift's cooperative pool.
+    @Test func requestsCanBeHandledOnTheirEventLoop() async throws {
+        for onLoops in [false, true] {
+            let app = try TestApp.make(
+                database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(), requestsOnEventLoops: onLoops
+            ) { router, _ in
+                router.get("/where") { _, _ -> String in
+                    let loop = { MultiThreadedEventLoopGroup.currentEventLoop.map { "\(ObjectIdentifier($0).hashValue)" } ?? "pool" }
+                    let start = loop()
+                    try await NIOThreadPool.singleton.runIfActive { usleep(1000) }
+                    let afterPool = loop()
+                    try await Task.sleep(for: .milliseconds(1))
+                    return [start, afterPool, loop()].joined(separator: " ")
+                }
+            }
+            try await app.test(.live) { client in
+                for _ in 0..<5 {
+                    let response = try await client.execute(uri: "/where", method: .get)
+                    let places = String(buffer: response.body).split(separator: " ")
+                    #expect(response.status == .ok && places.count == 3, "\(String(buffer: response.body))")
+                    if onLoops {
+                        #expect(places[0] != "pool" && Set(places).count == 1, "\(places)")
+                    } else {
+                        #expect(places.allSatisfy { $0 == "pool" }, "\(places)")
+                    }
+                }
+            }
+        }
+    }
 
     @Test func unknownRoutesAre404InTheErrorShape() async throws {
         try await app().test(.live) { client in

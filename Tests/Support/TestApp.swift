@@ -16,7 +16,7 @@ public struct TestAppParts: Sendable {
 /// health routes and services — plus whatever routes a test adds.
 public enum TestApp {
     public static func make(
-        database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:],
+        database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:], requestsOnEventLoops: Bool = false,
         routes: (Router<AppRequestContext>, TestAppParts) -> Void = { _, _ in }
     ) throws -> some ApplicationProtocol {
         let env = TestConfig.environment(database: database, redis: redis, overrides: overrides)
@@ -30,6 +30,7 @@ public enum TestApp {
         let infrastructure = Infrastructure(config, redisOptions: options, rateLimitPrefix: "rl-test-" + RandomToken.string(length: 10), logger: logger)
         let router = HTTPCore.router(context: AppRequestContext.self, config: config, readiness: infrastructure.readiness)
         routes(router, TestAppParts(postgres: infrastructure.postgres, redis: infrastructure.redis, limiter: infrastructure.rateLimiter, config: config))
-        return HTTPCore.application(router: router, config: config, services: infrastructure.services, logger: logger)
+        return HTTPCore.application(
+            router: router, config: config, services: infrastructure.services, logger: logger, requestsOnEventLoops: requestsOnEventLoops)
     }
 }
