@@ -17,14 +17,12 @@ import Synchronization
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
-    public var metadata = Logger.Metadata() {
-        didSet { renderedMetadata = Self.render(metadata) }
-    }
+    /// Rendered only when a line is written: request loggers get metadata set per request
+    /// (ids) and log once, so rendering on every change would be wasted.
+    public var metadata = Logger.Metadata()
 
     private let label: String
     private let fileDescriptor: Int32
-    /// `metadata` rendered once, for lines that add none of their own.
-    private var renderedMetadata = ""
 
     public init(label: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
         self.label = label
@@ -51,7 +49,7 @@ public struct LineLogHandler: LogHandler {
     private func lineMetadata(_ event: LogEvent) -> String {
         let provided = metadataProvider?.get() ?? [:]
         let explicit = event.metadata ?? [:]
-        guard !provided.isEmpty || !explicit.isEmpty || event.error != nil else { return renderedMetadata }
+        guard !provided.isEmpty || !explicit.isEmpty || event.error != nil else { return Self.render(metadata) }
         var merged = metadata
         merged.merge(provided) { _, new in new }
         merged.merge(explicit) { _, new in new }
