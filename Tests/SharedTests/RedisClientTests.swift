@@ -99,7 +99,10 @@ private func outcome<T: Sendable>(_ body: @Sendable () async throws -> T) async 
         options.commandTimeout = .milliseconds(400)
         options.initialBackoff = .milliseconds(20)
         options.maximumBackoff = .milliseconds(100)
-        let client = RedisClient(url: try TestServers.redisURL(), options: options, logger: Logger(label: "test-redis"))
+        // One event loop, so one connection: with several, the command sent after BLPOP could
+        // leave on another loop's connection (whichever is up first) and not queue behind it.
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let client = RedisClient(url: try TestServers.redisURL(), options: options, eventLoopGroup: loops, logger: Logger(label: "test-redis"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.run() }
             await client.waitUntilConnected()
@@ -119,6 +122,7 @@ private func outcome<T: Sendable>(_ body: @Sendable () async throws -> T) async 
             }
             group.cancelAll()
         }
+        try await loops.shutdownGracefully()
     }
 
     @Test func eachEventLoopHasItsOwnConnectionAndCommandsFromItUseIt() async throws {
