@@ -4,8 +4,11 @@ import Logging
 import Shared
 
 /// Wires the connectors service: PostgreSQL, Redis, the provider HTTP client, the JWKS cache,
-/// the shared HTTP core and the feature routes.
-func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some ApplicationProtocol {
+/// the shared HTTP core and the feature routes. The service handles requests on their event
+/// loops; in-process tests turn that off, because there one process's two event loops also
+/// carry every fake provider and every other test running in parallel (the child-process
+/// tests run the service binary as deployed).
+func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEventLoops: Bool = true) -> some ApplicationProtocol {
     let infrastructure = Infrastructure(config.common, logger: logger)
     let http = HTTPClientService()
     let jwks = JWKSCache(url: config.jwksURL, http: http.client, logger: logger)
@@ -29,7 +32,7 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger) -> some Applic
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
         router: router, config: config.common, services: infrastructure.services + [http, jwks, sweeper, worker], logger: logger,
-        requestsOnEventLoops: true)
+        requestsOnEventLoops: requestsOnEventLoops)
 }
 
 /// Every feature route, with its body limit, authentication and rate limit.

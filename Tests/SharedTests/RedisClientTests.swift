@@ -32,6 +32,13 @@ private func outcome<T: Sendable>(_ body: @Sendable () async throws -> T) async 
     do { return .success(try await body()) } catch { return .failure(error) }
 }
 
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
 /// The NIO + hiredis client against the real test Redis (which requires AUTH and uses database 2).
 @Suite struct RedisClientTests {
     let key = "test:" + RandomToken.string(length: 12)
@@ -96,7 +103,7 @@ private func outcome<T: Sendable>(_ body: @Sendable () async throws -> T) async 
 
     @Test func aCommandPastItsTimeoutDropsTheConnectionAndTheClientReconnects() async throws {
         var options = RedisClient.Options()
-        options.commandTimeout = .milliseconds(400)
+        options.commandTimeout = .milliseconds(1000)
         options.initialBackoff = .milliseconds(20)
         options.maximumBackoff = .milliseconds(100)
         // One event loop, so one connection: with several, the command sent after BLPOP could
@@ -115,8 +122,11 @@ private func outcome<T: Sendable>(_ body: @Sendable () async throws -> T) async 
             async let behind = outcome { try await client.send(["PING"]) }
             let (first, second) = await (blocked, behind)
             #expect(throws: RedisError.timeout) { try first.get() }
-            #expect(throws: RedisError.timeout) { try second.get() }
-            #expect(ContinuousClock.now - start < .seconds(3))
+            // Queued behind it, the second fails with it; on a machine so loaded that it was
+            // sent only after the timeout dropped the connection, it fails as not connected.
+            // Either way neither waited for Redis's answer.
+            #expect(second.failure as? RedisError == .timeout || second.failure as? RedisError == .notConnected, "\(second)")
+            #expect(ContinuousClock.now - start < .seconds(4))
             try await eventually(timeout: .seconds(5), "reconnected after the timeout") {
                 (try? await client.send(["PING"])) == .status("PONG")
             }
