@@ -1,5 +1,6 @@
 import Foundation
 import Shared
+import Synchronization
 
 /// The throwaway servers `scripts/with-test-servers.sh` started for this run.
 public enum TestServers {
@@ -41,23 +42,44 @@ public enum TestServers {
     }
 }
 
-/// Free loopback TCP ports.
+/// Free loopback TCP ports for servers a test starts later (child processes, a private
+/// redis-server).
+///
+/// Ports come from below the kernel's ephemeral range: a port the kernel hands out for bind(0)
+/// could, between our check and the server's bind, become the local end of one of the many
+/// outgoing connections parallel tests open. Successive calls walk the range from a random
+/// start, so tests running at once do not pick the same port.
 public enum FreePort {
+    private static let lowest = 20_000
+    private static let cursor = Atomic<Int>(Int.random(in: 0..<5_000))
+
     public static func next() throws -> Int {
+        let ceiling = min(ephemeralStart(), 32_768)
+        for _ in 0..<500 {
+            let port = lowest + cursor.add(1, ordering: .relaxed).newValue % max(ceiling - lowest, 1)
+            if isFree(port) { return port }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    /// The first port of Linux's ephemeral range (`ip_local_port_range`), 32768 if unknown.
+    static func ephemeralStart() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+              let first = text.split(whereSeparator: \.isWhitespace).first.flatMap({ Int($0) }) else { return 32_768 }
+        return first
+    }
+
+    /// True when nothing is bound to the port on 127.0.0.1 (nor lingering in TIME_WAIT).
+    static func isFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
