@@ -54,9 +54,11 @@ public enum FreePort {
     private static let cursor = Atomic<Int>(Int.random(in: 0..<5_000))
 
     public static func next() throws -> Int {
-        let ceiling = min(ephemeralStart(), 32_768)
+        // (An unusual ephemeral range starting this low leaves 20000–32767 as the best guess.)
+        let start = ephemeralStart()
+        let ceiling = start > lowest + 1_000 ? min(start, 32_768) : 32_768
         for _ in 0..<500 {
-            let port = lowest + cursor.add(1, ordering: .relaxed).newValue % max(ceiling - lowest, 1)
+            let port = lowest + cursor.add(1, ordering: .relaxed).newValue % (ceiling - lowest)
             if isFree(port) { return port }
         }
         throw POSIXError(.EADDRINUSE)
