@@ -47,12 +47,9 @@ public struct LineLogHandler: LogHandler {
 
     /// The handler's metadata with the provider's, the event's and its error's on top.
     private func lineMetadata(_ event: LogEvent) -> String {
-        let provided = metadataProvider?.get() ?? [:]
-        let explicit = event.metadata ?? [:]
-        guard !provided.isEmpty || !explicit.isEmpty || event.error != nil else { return Self.render(metadata) }
         var merged = metadata
-        merged.merge(provided) { _, new in new }
-        merged.merge(explicit) { _, new in new }
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
         if let error = event.error {
             merged["error.message"] = "\(error)"
             merged["error.type"] = "\(String(reflecting: type(of: error)))"
