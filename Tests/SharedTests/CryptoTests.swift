@@ -29,6 +29,29 @@ import Testing
         #expect(!HMACSigner.verifyHex("", secret: "It's a Secret to Everybody", message: message))
     }
 
+    /// One signer serves every request: a MAC must not leave state behind for the next one,
+    /// on one thread or many. RFC 4231 test case 2 and GitHub's example, interleaved.
+    @Test func aKeyedSignerIsReusableAcrossMessagesAndThreads() async {
+        let jefe = HMACSigner(secret: "Jefe")
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        #expect(jefe.sha256Hex(Array("what do ya want for nothing?".utf8)) == expected)
+        #expect(jefe.sha256Hex(Array("Hello, World!".utf8)) == HMACSigner.sha256Hex(secret: "Jefe", message: Array("Hello, World!".utf8)))
+        #expect(jefe.sha256Hex(Array("what do ya want for nothing?".utf8)) == expected)
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    (0..<200).allSatisfy { round in
+                        index.isMultiple(of: 2) || round.isMultiple(of: 3)
+                            ? jefe.sha256Hex(Array("what do ya want for nothing?".utf8)) == expected
+                            : jefe.verifyHex(expected, message: Array("what do ya want for nothing?".utf8))
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results == Array(repeating: true, count: 8))
+    }
+
     @Test func constantTimeEqualityComparesWholeValues() {
         #expect(ConstantTime.equals("abc", "abc"))
         #expect(!ConstantTime.equals("abc", "abd"))

@@ -7,9 +7,15 @@ import Shared
 /// `Secure` when the public URL is https), whose value is the session token signed as
 /// `token + "." + base64(HMAC-SHA256(secret, token))`, URL-encoded.
 struct SessionCookie: Sendable {
-    let secret: String
+    let signer: HMACSigner
     let secure: Bool
     let policy: SessionPolicy
+
+    init(secret: String, secure: Bool, policy: SessionPolicy) {
+        self.signer = HMACSigner(secret: secret)
+        self.secure = secure
+        self.policy = policy
+    }
 
     var name: String { (secure ? "__Secure-" : "") + "better-auth.session_token" }
     /// Marks a `rememberMe: false` session (a browser-session cookie, not extended).
@@ -17,7 +23,7 @@ struct SessionCookie: Sendable {
 
     /// The signed, URL-encoded cookie value for a token.
     func value(for token: String) -> String {
-        Self.urlEncode(token + "." + HMACSigner.sha256Base64(secret: secret, message: token))
+        Self.urlEncode(token + "." + signer.sha256Base64(token))
     }
 
     /// The token a signed cookie value carries, if its signature is ours.
@@ -26,7 +32,7 @@ struct SessionCookie: Sendable {
         guard let dot = decoded.lastIndex(of: ".") else { return nil }
         let token = String(decoded[..<dot])
         let signature = String(decoded[decoded.index(after: dot)...])
-        let expected = HMACSigner.sha256Base64(secret: secret, message: token)
+        let expected = signer.sha256Base64(token)
         guard !token.isEmpty, ConstantTime.equals(signature, expected) else { return nil }
         return token
     }

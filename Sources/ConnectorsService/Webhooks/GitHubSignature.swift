@@ -3,13 +3,18 @@ import Shared
 /// GitHub's webhook signing: `X-Hub-Signature-256: sha256=` + hex HMAC-SHA256(secret, raw body).
 /// (GitHub sends no timestamp; `X-GitHub-Delivery` deduplicates replays.)
 struct GitHubSignature: Sendable {
-    let secret: String?
+    /// nil when the secret is not configured: every delivery is then refused.
+    let signer: HMACSigner?
+
+    init(secret: String?) {
+        self.signer = secret.flatMap { $0.isEmpty ? nil : HMACSigner(secret: $0) }
+    }
 
     func verify(body: [UInt8], signature: String?) throws(WebhookRejection) {
-        guard let secret, !secret.isEmpty else { throw .secretNotConfigured }
+        guard let signer else { throw .secretNotConfigured }
         guard let signature, !signature.isEmpty else { throw .missingSignature }
         guard signature.hasPrefix("sha256="),
-              HMACSigner.verifyHex(String(signature.dropFirst(7)), secret: secret, message: body)
+              signer.verifyHex(String(signature.dropFirst(7)), message: body)
         else { throw .badSignature }
     }
 }

@@ -5,14 +5,20 @@ import Shared
 /// and the body's `webhookTimestamp` (milliseconds) within 60 seconds. Returns the parsed body,
 /// which the timestamp check had to read anyway.
 struct LinearSignature: Sendable {
-    let secret: String?
-    var tolerance: TimeInterval = 60
+    /// nil when the secret is not configured: every delivery is then refused.
+    let signer: HMACSigner?
+    let tolerance: TimeInterval
+
+    init(secret: String?, tolerance: TimeInterval = 60) {
+        self.signer = secret.flatMap { $0.isEmpty ? nil : HMACSigner(secret: $0) }
+        self.tolerance = tolerance
+    }
 
     @discardableResult
     func verify(body: [UInt8], signature: String?, now: Date = Date()) throws(WebhookRejection) -> [String: Any] {
-        guard let secret, !secret.isEmpty else { throw .secretNotConfigured }
+        guard let signer else { throw .secretNotConfigured }
         guard let signature, !signature.isEmpty else { throw .missingSignature }
-        guard HMACSigner.verifyHex(signature, secret: secret, message: body) else { throw .badSignature }
+        guard signer.verifyHex(signature, message: body) else { throw .badSignature }
         // Read only after the signature holds: the timestamp is part of what was signed.
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         guard let milliseconds = (object?["webhookTimestamp"] as? NSNumber)?.doubleValue else { throw .missingTimestamp }

@@ -2,28 +2,56 @@ import Crypto
 import ExtrasBase64
 import Foundation
 
-/// HMAC-SHA256 helpers in the encodings webhook senders and cookie formats use.
-public enum HMACSigner {
-    /// Raw HMAC-SHA256 of `message` under `secret`.
+/// HMAC-SHA256 under one secret, in the encodings webhook senders and cookie formats use.
+///
+/// The key schedule (the padded inner and outer key blocks) is done once, at init; each MAC
+/// then starts from a copy of that state. Services build one per secret at start-up.
+public struct HMACSigner: Sendable {
+    private let keyed: HMAC<SHA256>
+
+    public init(secret: some DataProtocol) {
+        keyed = HMAC(key: SymmetricKey(data: Array(secret)))
+    }
+
+    public init(secret: String) {
+        self.init(secret: Array(secret.utf8))
+    }
+
+    /// Raw HMAC-SHA256 of `message`.
+    public func sha256(_ message: some DataProtocol) -> [UInt8] {
+        var mac = keyed
+        mac.update(data: message)
+        return Array(mac.finalize())
+    }
+
+    /// Lower-case hex, as Slack (`v0=`), GitHub (`sha256=`) and Linear sign webhooks.
+    public func sha256Hex(_ message: some DataProtocol) -> String {
+        Hex.encode(sha256(message))
+    }
+
+    /// Standard base64, as Better Auth signs its session cookie.
+    public func sha256Base64(_ message: String) -> String {
+        Base64.encodeToString(bytes: sha256(Array(message.utf8)))
+    }
+
+    /// Checks a hex signature (any case) against the expected MAC in constant time.
+    public func verifyHex(_ candidate: String, message: some DataProtocol) -> Bool {
+        ConstantTime.equals(Array(candidate.lowercased().utf8), Array(sha256Hex(message).utf8))
+    }
+
+    /// One-off raw HMAC-SHA256 of `message` under `secret`.
     public static func sha256(secret: some DataProtocol, message: some DataProtocol) -> [UInt8] {
-        let key = SymmetricKey(data: Array(secret))
-        return Array(HMAC<SHA256>.authenticationCode(for: Array(message), using: key))
+        HMACSigner(secret: secret).sha256(message)
     }
 
-    /// Lower-case hex HMAC-SHA256, as Slack (`v0=`), GitHub (`sha256=`) and Linear sign webhooks.
+    /// One-off lower-case hex HMAC-SHA256.
     public static func sha256Hex(secret: String, message: some DataProtocol) -> String {
-        Hex.encode(sha256(secret: Array(secret.utf8), message: message))
+        HMACSigner(secret: secret).sha256Hex(message)
     }
 
-    /// Standard base64 HMAC-SHA256, as Better Auth signs its session cookie.
-    public static func sha256Base64(secret: String, message: String) -> String {
-        Base64.encodeToString(bytes: sha256(secret: Array(secret.utf8), message: Array(message.utf8)))
-    }
-
-    /// Checks a hex signature (any case) against the expected HMAC in constant time.
+    /// One-off hex signature check.
     public static func verifyHex(_ candidate: String, secret: String, message: some DataProtocol) -> Bool {
-        let expected = Array(sha256Hex(secret: secret, message: message).utf8)
-        return ConstantTime.equals(Array(candidate.lowercased().utf8), expected)
+        HMACSigner(secret: secret).verifyHex(candidate, message: message)
     }
 }
 

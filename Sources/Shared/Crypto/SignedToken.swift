@@ -4,11 +4,11 @@ import Crypto
 /// server secret: `nonce.mac`. A forged or truncated value is refused before any lookup, and
 /// the purpose is bound in, so a state can never be replayed as a link code.
 public struct SignedToken: Sendable {
-    let secret: [UInt8]
+    let signer: HMACSigner
     let purpose: String
 
     public init(secret: String, purpose: String) {
-        self.secret = Array(secret.utf8)
+        self.signer = HMACSigner(secret: secret)
         self.purpose = purpose
     }
 
@@ -31,6 +31,6 @@ public struct SignedToken: Sendable {
     }
 
     private func mac(_ nonce: String) -> String {
-        Base64URL.encode(HMACSigner.sha256(secret: secret, message: Array((purpose + ":" + nonce).utf8)))
+        Base64URL.encode(signer.sha256(Array((purpose + ":" + nonce).utf8)))
     }
 }
