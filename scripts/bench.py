@@ -98,6 +98,17 @@ def reset_peak_rss(pid):
         pass
 
 
+def cpu_seconds(pid=None):
+    """CPU time used so far: by one process (user + system), or by the whole machine (busy, not idle)."""
+    if pid is not None:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
 def start_service(bin_dir, name, port_variable, workdir, extra_env=None):
     port = free_port()
     env = {
@@ -140,11 +151,17 @@ def sign_up(port, email, password):
         return cookie
 
 
-def measure(rows, process, service, scenario, note, url, args, script=None, connections=None):
+def measure(rows, process, service, scenario, note, url, args, script=None, connections=None, cpu=None):
+    """One wrk scenario; `cpu`, when given, receives the service's and the machine's CPU seconds per request."""
     connections = connections or args.connections
     run_wrk(url, args.warmup, connections, args.threads, script)
     reset_peak_rss(process.pid)
+    service_before, machine_before = cpu_seconds(process.pid), cpu_seconds()
     rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.seconds, connections, args.threads, script)
+    if cpu is not None:
+        requests = rps * args.seconds
+        cpu["service"] = (cpu_seconds(process.pid) - service_before) / requests
+        cpu["machine"] = (cpu_seconds() - machine_before) / requests
     rows.append((service, scenario, note, rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
     print(f"  {service} {scenario}: {rps:,.0f} req/s", file=sys.stderr)
     return rps
@@ -167,8 +184,9 @@ def auth_scenarios(args, running, rows, workdir):
     measure(rows, process, "AuthService", "GET /.well-known/jwks.json", "JWKS from memory", f"{base}/.well-known/jwks.json", args)
     # This machine's signing speed drifts between runs; measure it right before and after /token.
     raw_before = raw_rsa_rate(args)
+    token_cpu = {}
     token_rps = measure(rows, process, "AuthService", "GET /api/auth/token", "session lookup + RS256 sign",
-                        f"{base}/api/auth/token", args, write_script(workdir, "token.lua", header))
+                        f"{base}/api/auth/token", args, write_script(workdir, "token.lua", header), cpu=token_cpu)
     raw = (raw_before + raw_rsa_rate(args)) / 2
     measure(rows, process, "AuthService", "GET /api/auth/get-session", "session lookup, reused JWT",
             f"{base}/api/auth/get-session", args, write_script(workdir, "session.lua", header))
@@ -200,6 +218,13 @@ def auth_scenarios(args, running, rows, workdir):
         "|---|---:|---:|",
         f"| swift-crypto (BoringSSL), `AuthService bench-rsa` (mean of runs just before and after) | {raw:,.0f} | {token_rps / raw:.2f} |",
         f"| OpenSSL, `openssl speed -multi {os.cpu_count()} rsa2048` | {openssl_rate:,.0f} | {token_rps / openssl_rate:.2f} |",
+        "",
+        # Where a /token request's CPU goes: the signature (a raw sign's CPU), the service's other
+        # work, and the rest of the machine (wrk and Redis share these cores).
+        f"CPU per `/token` request: {token_cpu['machine'] * 1e6:,.0f} µs on the whole machine — the service "
+        f"{token_cpu['service'] * 1e6:,.0f} µs, of which a raw signature is {os.cpu_count() / raw * 1e6:,.0f} µs "
+        f"(signature ÷ the service's CPU: {os.cpu_count() / raw / token_cpu['service']:.2f}); wrk, Redis and the "
+        f"kernel outside the service {(token_cpu['machine'] - token_cpu['service']) * 1e6:,.0f} µs.",
     ]
 
 
@@ -388,12 +413,6 @@ def start_agent_fake():
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeClaudeAndSlack)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def agent_scenario(args, running, rows, workdir):
