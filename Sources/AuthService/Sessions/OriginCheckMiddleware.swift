@@ -23,22 +23,3 @@ struct OriginCheckMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 }
-
-/// Callback URLs must be relative paths or on a trusted origin: never an open redirect.
-struct CallbackURLPolicy: Sendable {
-    let trustedOrigins: Set<String>
-
-    func isAllowed(_ url: String) -> Bool {
-        if url.hasPrefix("/") {
-            // "//evil.example" and "/\evil.example" are protocol-relative in browsers.
-            return !url.hasPrefix("//") && !url.hasPrefix("/\\")
-        }
-        guard let origin = Origin.normalise(url) else { return false }
-        return trustedOrigins.contains(origin)
-    }
-
-    func check(_ url: String?, field: String = "callbackURL") throws {
-        guard let url else { return }
-        guard isAllowed(url) else { throw AppError.forbidden("INVALID_CALLBACK_URL", "Invalid \(field)") }
-    }
-}
