@@ -23,6 +23,7 @@ struct SessionRepository: Sendable {
     /// The unexpired session with this token, and its user.
     func find(token: String, now: Date = Date()) async throws -> (Session, User)? {
         if let cached = cache.get(token: token, now: now) { return cached }
+        let generation = cache.generation
         let rows = try await postgres.query("""
             SELECT s."id", s."token", s."userId", s."expiresAt", s."createdAt", s."updatedAt", s."ipAddress", s."userAgent",
                    u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt"
@@ -34,7 +35,7 @@ struct SessionRepository: Sendable {
         {
             let session = Session(id: id, token: token, userId: userId, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt, ipAddress: ip, userAgent: agent)
             let user = User(id: userId, name: name, email: email, emailVerified: verified, image: image, createdAt: userCreated, updatedAt: userUpdated)
-            cache.put(session, user: user, now: now)
+            cache.put(session, user: user, readAt: generation, now: now)
             return (session, user)
         }
         return nil
@@ -55,7 +56,7 @@ struct SessionRepository: Sendable {
     /// Deletes the session with this token; returns its id, or nil if there was none.
     @discardableResult
     func delete(token: String) async throws -> String? {
-        defer { cache.remove(token: token) }  // after the delete, so a racing read cannot re-cache it
+        defer { cache.remove(token: token) }  // after the delete too: with `generation`, no racing read re-caches it
         let rows = try await postgres.query(#"DELETE FROM "session" WHERE "token" = \#(token) RETURNING "id""#, logger: logger)
         for try await id in rows.decode(String.self) { return id }
         return nil
@@ -81,11 +82,17 @@ extension SessionRepository {
 
     /// Deletes one of the user's sessions; false when the token is not one of theirs.
     func delete(token: String, ofUser userId: String) async throws -> Bool {
-        defer { cache.remove(token: token) }  // after the delete, so a racing read cannot re-cache it
+        defer { cache.remove(token: token) }  // after the delete too: with `generation`, no racing read re-caches it
         let rows = try await postgres.query(
             #"DELETE FROM "session" WHERE "token" = \#(token) AND "userId" = \#(userId) RETURNING "id""#, logger: logger)
         for try await _ in rows { return true }
         return false
+    }
+
+    /// Deletes every session of the user (`revoke-sessions`).
+    func deleteAll(userId: String) async throws {
+        defer { cache.removeAll(userId: userId) }
+        try await postgres.query(#"DELETE FROM "session" WHERE "userId" = \#(userId)"#, logger: logger)
     }
 
     /// Deletes every session of the user except `keeping`.
