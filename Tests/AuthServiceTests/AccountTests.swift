@@ -9,7 +9,7 @@ import TestSupport
 
 @testable import AuthService
 
-/// list-sessions, revoke-session, revoke-other-sessions and change-password.
+/// list-sessions, revoke-session, revoke-sessions, revoke-other-sessions and change-password.
 @Suite struct AccountTests {
     let cookieName = "__Secure-better-auth.session_token"
 
@@ -22,7 +22,7 @@ import TestSupport
         let app = try await AuthTestApp.make()
         try await app.test { client in
             #expect(try await client.execute(uri: "/api/auth/list-sessions", method: .get).status == .unauthorized)
-            for path in ["/api/auth/revoke-session", "/api/auth/revoke-other-sessions", "/api/auth/change-password"] {
+            for path in ["/api/auth/revoke-session", "/api/auth/revoke-sessions", "/api/auth/revoke-other-sessions", "/api/auth/change-password"] {
                 let response = try await client.post(path, #"{"token":"x","newPassword":"abcdefgh","currentPassword":"abcdefgh"}"#)
                 #expect(response.status == .unauthorized)
                 #expect(response.errorCode == "UNAUTHORIZED")
@@ -59,6 +59,35 @@ import TestSupport
             #expect(remaining.count == 1)
             // Eve's session is untouched.
             #expect(try await sessionList(client, other).count == 1)
+        }
+    }
+
+    /// Better Auth client's `revokeSessions()`: every session of the caller ends, this one too;
+    /// other users' sessions stay; a cookie-bearing call from an untrusted origin changes nothing.
+    @Test func revokeSessionsEndsEveryOneOfTheCallers() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let first = try #require(try await client.signUp().cookiePair(cookieName))
+            let second = try #require(try await client.signIn().cookiePair(cookieName))
+            let eve = try #require(try await client.signUp(email: "eve@example.com").cookiePair(cookieName))
+            // Both read (and so cached) first.
+            for cookie in [first, second] {
+                #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
+            }
+
+            let forged = try await client.post("/api/auth/revoke-sessions", "{}", headers: [.cookie: first, .origin: "https://evil.example"])
+            #expect(forged.status == .forbidden)
+            #expect(try await sessionList(client, first).count == 2)
+
+            let revoked = try await client.post("/api/auth/revoke-sessions", "{}", headers: [.cookie: first, .origin: trustedOrigin])
+            #expect(revoked.status == .ok)
+            #expect(revoked.json["status"] as? Bool == true)
+            let cleared = revoked.headers[values: .setCookie]
+            #expect(cleared.contains { $0.hasPrefix("\(cookieName)=;") && $0.contains("Max-Age=0") })
+            for cookie in [first, second] {
+                #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+            }
+            #expect(try await sessionList(client, eve).count == 1)
         }
     }
 

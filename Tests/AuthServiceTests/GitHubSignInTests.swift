@@ -103,7 +103,11 @@ import TestSupport
                 #expect(response.headers[.location] == "https://connectors.test/dashboard")
                 let session = try #require(response.cookiePair(cookieName))
                 let me = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: session])
+                #expect((existing.json["user"] as? [String: Any])?["emailVerified"] as? Bool == false)
                 #expect((me.json["user"] as? [String: Any])?["id"] as? String == userID)
+                // GitHub vouched for the address (as Better Auth takes it), and the session records where it came from.
+                #expect((me.json["user"] as? [String: Any])?["emailVerified"] as? Bool == true)
+                #expect(((me.json["session"] as? [String: Any])?["ipAddress"] as? String)?.isEmpty == false)
                 // Signing in again finds the linked account.
                 let again = try await start(client)
                 let second = try await callback(client, try await approve(again), cookie: again.cookie)
@@ -181,6 +185,11 @@ import TestSupport
                 }
                 let protocolRelative = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","callbackURL":"//evil.example"}"#)
                 #expect(protocolRelative.errorCode == "INVALID_CALLBACK_URL")
+                // A browser reads the backslash as a slash (host evil.example); Foundation sees user info.
+                let backslash = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","callbackURL":"https://evil.example\\@connectors.test/"}"#)
+                #expect(backslash.errorCode == "INVALID_CALLBACK_URL")
+                let tab = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","errorCallbackURL":"/\t/evil.example"}"#)
+                #expect(tab.errorCode == "INVALID_CALLBACK_URL")
                 let trusted = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","callbackURL":"https://app.connectors.test/home"}"#)
                 #expect(trusted.status == .ok)
                 let unknown = try await client.post("/api/auth/sign-in/social", #"{"provider":"gitlab"}"#)
@@ -196,6 +205,8 @@ import TestSupport
             let response = try await client.post("/api/auth/sign-in/social", #"{"provider":"github"}"#)
             #expect(response.status == .notFound)
             #expect(response.errorCode == "PROVIDER_NOT_FOUND")
+            // The message says how to turn it on.
+            #expect((response.json["message"] as? String)?.contains("GITHUB_CLIENT_ID") == true)
         }
     }
 

@@ -4,7 +4,8 @@ import Hummingbird
 import Shared
 
 /// Routes for a signed-in user's sessions and password: `list-sessions`, `revoke-session`,
-/// `revoke-other-sessions`, `change-password`. All answer 401 without a valid session.
+/// `revoke-sessions`, `revoke-other-sessions`, `change-password`. All answer 401 without a
+/// valid session.
 struct AccountRoutes: Sendable {
     let users: UserRepository
     let sessions: SessionRepository
@@ -44,6 +45,13 @@ struct AccountRoutes: Sendable {
                 throw AppError.badRequest("SESSION_NOT_FOUND", "Session not found")
             }
             return try Response.json(Status(status: true))
+        }
+        /// Ends every session of the caller, this one included (Better Auth's `revokeSessions`),
+        /// and expires this browser's cookies.
+        group.post("/revoke-sessions") { request, _ in
+            let (session, _) = try await requireSession(request)
+            try await sessions.deleteAll(userId: session.userId)
+            return try Response.json(Status(status: true), headers: cookie.clearingHeaders())
         }
         /// Ends every session of the caller but the current one.
         group.post("/revoke-other-sessions") { request, _ in

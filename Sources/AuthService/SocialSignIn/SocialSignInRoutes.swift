@@ -38,13 +38,14 @@ struct SocialSignInRoutes: Sendable {
         /// Starts a social sign-in: the provider's authorize URL, with state and PKCE. Anyone may call it.
         group.post("/sign-in/social") { request, context in try await start(request, context) }
         /// The provider's redirect back: signs the user in and redirects to the callback URL.
-        router.get("/callback/github") { request, _ in await callback(request) }
+        router.get("/callback/github") { request, context in await callback(request, context) }
     }
 
     func start(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(StartBody.self, from: request, context: context)
-        guard body.provider == "github", let github else {
-            throw AppError.notFound("PROVIDER_NOT_FOUND", "Provider not found")
+        guard body.provider == "github" else { throw AppError.notFound("PROVIDER_NOT_FOUND", "Provider not found") }
+        guard let github else {
+            throw AppError.notFound("PROVIDER_NOT_FOUND", "GitHub sign-in is not configured: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET")
         }
         try callbackPolicy.check(body.callbackURL)
         try callbackPolicy.check(body.errorCallbackURL, field: "errorCallbackURL")
@@ -65,7 +66,7 @@ struct SocialSignInRoutes: Sendable {
         return try Response.json(StartResult(url: url, redirect: body.disableRedirect != true), headers: headers)
     }
 
-    func callback(_ request: Request) async -> Response {
+    func callback(_ request: Request, _ context: AppRequestContext) async -> Response {
         let query = request.uri.queryParameters
         var clearState = HTTPFields()
         clearState.append(HTTPField(name: .setCookie, value: cookie.expired(stateCookieName)))
@@ -112,7 +113,8 @@ struct SocialSignInRoutes: Sendable {
                 // whoever typed that address into GitHub.
                 guard chosen.verified else { return failure("account_not_linked") }
                 try await users.linkAccount(userId: existing.id, providerId: "github", accountId: accountId, scope: "read:user,user:email")
-                user = existing
+                // GitHub vouches for the address, as Better Auth takes it when it links.
+                user = existing.emailVerified ? existing : try await users.markEmailVerified(existing)
             } else {
                 user = try await users.create(
                     name: profile.name ?? profile.login, email: email, emailVerified: chosen.verified, image: profile.avatar_url,
@@ -120,7 +122,7 @@ struct SocialSignInRoutes: Sendable {
                 isNewUser = true
             }
             let session = try await sessions.create(
-                userId: user.id, lifetime: cookie.policy.expiresIn, ipAddress: nil, userAgent: request.headers[.userAgent])
+                userId: user.id, lifetime: cookie.policy.expiresIn, ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
             var headers = cookie.establishingHeaders(token: session.token, rememberMe: true)
             headers.append(contentsOf: clearState)
             let target = (isNewUser ? state.newUserCallbackURL : nil) ?? state.callbackURL ?? "/"
