@@ -32,10 +32,10 @@ import TestSupport
     @Test func appliesEveryMigrationToAnEmptyDatabase() async throws {
         let url = try await TestDatabase.create(migrated: false)
         let bundled = try Migration.bundled()
-        #expect(bundled.map(\.version) == [1, 2, 3, 4])
+        #expect(bundled.map(\.version) == [1, 2, 3, 4, 5])
         let applied = try await MigrateCommand.migrate(url, logger: logger)
-        #expect(applied == [1, 2, 3, 4])
-        #expect(try await recorded(url) == [1, 2, 3, 4])
+        #expect(applied == [1, 2, 3, 4, 5])
+        #expect(try await recorded(url) == [1, 2, 3, 4, 5])
         let expected: Set<String> = ["user", "session", "account", "verification", "jwks", "connection", "pendingLink", "webhookEvent", "agentRun", "schemaMigration"]
         #expect(try await tables(url) == expected)
     }
@@ -43,7 +43,7 @@ import TestSupport
     @Test func runningAgainIsANoOp() async throws {
         let url = try await TestDatabase.create(migrated: true)
         #expect(try await MigrateCommand.migrate(url, logger: logger) == [])
-        #expect(try await recorded(url) == [1, 2, 3, 4])
+        #expect(try await recorded(url) == [1, 2, 3, 4, 5])
     }
 
     @Test func concurrentRunnersApplyEachMigrationOnce() async throws {
@@ -55,9 +55,9 @@ import TestSupport
             return try await group.reduce(into: [[Int]]()) { $0.append($1) }
         }
         // Exactly one runner applied both; the others found nothing left to do.
-        #expect(results.flatMap { $0 }.sorted() == [1, 2, 3, 4])
+        #expect(results.flatMap { $0 }.sorted() == [1, 2, 3, 4, 5])
         #expect(results.filter { !$0.isEmpty }.count == 1)
-        #expect(try await recorded(url) == [1, 2, 3, 4])
+        #expect(try await recorded(url) == [1, 2, 3, 4, 5])
     }
 
     @Test func refusesAnEditedAppliedMigration() async throws {
@@ -81,7 +81,7 @@ import TestSupport
         let url = try await TestDatabase.create(migrated: true)
         let broken = try Migration.bundled() + [Migration(version: 3, name: "broken", sql: "CREATE TABLE \"half\" (id int); SELECT no_such_function();")]
         await #expect(throws: (any Error).self) { try await MigrateCommand.migrate(url, migrations: broken, logger: logger) }
-        #expect(try await recorded(url) == [1, 2, 3, 4])
+        #expect(try await recorded(url) == [1, 2, 3, 4, 5])
         #expect(try await !tables(url).contains("half"))
         // The lock was released: a later run can proceed.
         #expect(try await MigrateCommand.migrate(url, logger: logger) == [])
@@ -99,13 +99,32 @@ import TestSupport
                 try await connection.query(#"INSERT INTO "user" ("id", "name", "email", "emailVerified") VALUES ('u1', 'Ada', 'ada@example.com', true)"#, logger: logger)
             }
         }
-        #expect(try await MigrateCommand.migrate(url, logger: logger) == [1, 2, 3, 4])
+        #expect(try await MigrateCommand.migrate(url, logger: logger) == [1, 2, 3, 4, 5])
         let count = try await TestDatabase.withClient(url) { client in
             var total = 0
             for try await value in try await client.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) { total = value }
             return total
         }
         #expect(count == 1)
+    }
+
+    /// Better Auth before 1.4 had no "jwks"."expiresAt"; its database must still work as is.
+    @Test func adoptsABetterAuthDatabaseFromBeforeKeyExpiry() async throws {
+        let url = try await TestDatabase.create(migrated: false)
+        try await TestDatabase.withClient(url) { client in
+            try await client.query(#"CREATE TABLE "jwks" ("id" text NOT NULL PRIMARY KEY, "publicKey" text NOT NULL, "privateKey" text NOT NULL, "createdAt" timestamptz NOT NULL)"#)
+            try await client.query(#"INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt") VALUES ('k1', '{}', 'theirs', now())"#)
+        }
+        #expect(try await MigrateCommand.migrate(url, logger: logger) == [1, 2, 3, 4, 5])
+        let (rows, expiry) = try await TestDatabase.withClient(url) { client in
+            var result = (0, "")
+            for try await (count, type) in try await client.query(
+                #"SELECT (SELECT count(*)::int FROM "jwks" WHERE "expiresAt" IS NULL), (SELECT data_type::text FROM information_schema.columns WHERE table_name = 'jwks' AND column_name = 'expiresAt')"#
+            ).decode((Int, String).self) { result = (count, type) }
+            return result
+        }
+        #expect(rows == 1)
+        #expect(expiry == "timestamp with time zone")
     }
 
     @Test func enforcesTheConnectorsConstraints() async throws {
