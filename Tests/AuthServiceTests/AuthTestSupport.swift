@@ -15,9 +15,10 @@ struct AuthTestApp {
     let database: DatabaseURL
     let config: AuthConfig
 
-    static func make(overrides: [String: String] = [:], configure: (inout AuthConfig) -> Void = { _ in }) async throws -> AuthTestApp {
+    /// `redis` defaults to the test Redis; pass an address nothing listens on to run without it.
+    static func make(overrides: [String: String] = [:], redis: RedisURL? = nil, configure: (inout AuthConfig) -> Void = { _ in }) async throws -> AuthTestApp {
         let database = try await TestDatabase.create(migrated: true)
-        var config = try AuthConfig(TestConfig.environment(database: database, redis: try TestServers.redisURL(), overrides: overrides))
+        var config = try AuthConfig(TestConfig.environment(database: database, redis: try redis ?? TestServers.redisURL(), overrides: overrides))
         // Each app gets its own rate-limit and lockout keys' worth of room: tests share Redis.
         config.signInLimit.name += "-" + RandomToken.string(length: 8)
         config.apiLimit.name += "-" + RandomToken.string(length: 8)

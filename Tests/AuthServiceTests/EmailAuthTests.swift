@@ -159,15 +159,41 @@ import TestSupport
         try await app.test { client in
             _ = try await client.signUp(email: "target@example.com")
             for _ in 0..<10 {
-                #expect(try await client.signIn(email: "target@example.com", password: "guess-guess", ip: "203.0.113.50").status == .unauthorized)
+                let failed = try await client.signIn(email: "target@example.com", password: "guess-guess", ip: "203.0.113.50")
+                #expect(failed.status == .unauthorized)
+                // An error answer still reports the per-IP limit it was counted against.
+                #expect(failed.headers[.rateLimitLimit] == "1000")
             }
             // Blocked now, even with the right password.
             let blocked = try await client.signIn(email: "target@example.com", ip: "203.0.113.50")
             #expect(blocked.status == .tooManyRequests)
-            #expect((800...900).contains(Int(blocked.headers[.retryAfter] ?? "") ?? 0))
+            #expect(blocked.errorCode == "TOO_MANY_REQUESTS")
+            let retryAfter = try #require(Int(blocked.headers[.retryAfter] ?? ""))
+            #expect((800...900).contains(retryAfter))
+            // The lockout's own figures, as every rate-limit refusal reports them.
+            #expect(blocked.headers[values: .rateLimitLimit] == ["10"])
+            #expect(blocked.headers[values: .rateLimitRemaining] == ["0"])
+            #expect(blocked.headers[.rateLimitReset] == String(retryAfter))
+            #expect(blocked.headers[.xRetryAfter] == String(retryAfter))
             // The same email from elsewhere, and another email from the same IP, still work.
             #expect(try await client.signIn(email: "target@example.com", ip: "203.0.113.51").status == .ok)
             #expect(try await client.signIn(email: "other@example.com", ip: "203.0.113.50").status == .unauthorized)
+        }
+    }
+
+    /// Redis down: the lockout counts in this process instead of switching off.
+    @Test func theLockoutHoldsWhileRedisIsUnreachable() async throws {
+        let nowhere = RedisURL(host: "127.0.0.1", port: try FreePort.next())
+        let app = try await AuthTestApp.make(redis: nowhere) { config in config.signInLimit.limit = 1000 }
+        try await app.test { client in
+            #expect(try await client.signUp(email: "target@example.com").status == .ok)
+            for _ in 0..<10 {
+                #expect(try await client.signIn(email: "target@example.com", password: "guess-guess", ip: "203.0.113.70").status == .unauthorized)
+            }
+            let blocked = try await client.signIn(email: "target@example.com", ip: "203.0.113.70")
+            #expect(blocked.status == .tooManyRequests)
+            #expect((800...900).contains(Int(blocked.headers[.retryAfter] ?? "") ?? 0))
+            #expect(try await client.signIn(email: "target@example.com", ip: "203.0.113.71").status == .ok)
         }
     }
 

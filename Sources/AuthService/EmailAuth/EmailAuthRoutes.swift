@@ -71,11 +71,9 @@ struct EmailAuthRoutes: Sendable {
         let email = body.email.lowercased()
         try Self.validate(email: email)
         try callbackPolicy.check(body.callbackURL)
-        if let seconds = await lockout.lockedFor(email: email, ip: context.clientIP) {
-            throw AppError(
-                .tooManyRequests, code: "TOO_MANY_REQUESTS",
-                message: "Too many failed sign-in attempts; try again in \(seconds) seconds.",
-                headers: [.retryAfter: String(seconds)])
+        if let refusal = await lockout.refusal(email: email, ip: context.clientIP) {
+            try RateLimitMiddleware<AppRequestContext>.enforce(
+                refusal, message: "Too many failed sign-in attempts; try again in \(refusal.resetSeconds) seconds.")
         }
         guard let (user, stored) = try await users.findByEmail(email), let stored else {
             // The same scrypt work as a real check, so timing does not reveal unknown emails.

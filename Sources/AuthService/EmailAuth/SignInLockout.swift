@@ -1,17 +1,26 @@
 import Crypto
 import Logging
 import Shared
+import Synchronization
 
 /// Brute-force protection on top of the per-IP limits: after `threshold` failed sign-ins for
 /// one email from one IP within `window`, that pair is refused for `window` (counted from the
 /// last failure). A success clears the count. Counts live in Redis, shared by all replicas;
-/// while Redis is unreachable the check lets requests through (the in-memory per-IP limit
-/// still applies) rather than locking everyone out.
+/// while Redis is unreachable they are kept in this process instead (as the per-IP limits
+/// are), so an outage never switches the protection off.
 struct SignInLockout: Sendable {
-    var threshold = 10
-    var window: Duration = .seconds(15 * 60)
+    let threshold: Int
+    let window: Duration
     let redis: RedisClient
     let logger: Logger
+    private let local = LocalFailureCounts()
+
+    init(threshold: Int = 10, window: Duration = .seconds(15 * 60), redis: RedisClient, logger: Logger) {
+        self.threshold = threshold
+        self.window = window
+        self.redis = redis
+        self.logger = logger
+    }
 
     /// {count, milliseconds left}
     static let readScript = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}"
@@ -27,23 +36,72 @@ struct SignInLockout: Sendable {
         "signin-fail:" + Hex.encode(SHA256.hash(data: Array(email.utf8)).prefix(16)) + ":" + ip
     }
 
-    /// Seconds until the pair may try again, or nil when it is not locked.
-    func lockedFor(email: String, ip: String) async -> Int64? {
+    /// The refusal (a 429's `RateLimit-*` figures) while the pair is locked; nil when it may try.
+    func refusal(email: String, ip: String) async -> RateLimitDecision? {
+        let key = key(email: email, ip: ip)
+        let count: Int64
+        let millisecondsLeft: Int64
         do {
-            let reply = try await redis.send(["EVAL", Self.readScript, "1", key(email: email, ip: ip)])
-            guard let values = reply.array, values.count == 2, let count = values[0].integer, let ttl = values[1].integer else { return nil }
-            return count >= threshold && ttl > 0 ? max(1, (ttl + 999) / 1000) : nil
+            let reply = try await redis.send(["EVAL", Self.readScript, "1", key])
+            guard let values = reply.array, values.count == 2, let stored = values[0].integer, let ttl = values[1].integer else { return nil }
+            (count, millisecondsLeft) = (stored, ttl)
+            local.inUse.store(false, ordering: .relaxed)
         } catch {
-            logger.warning("sign-in lockout check skipped: Redis unreachable", metadata: ["error": "\(error)"])
-            return nil
+            if !local.inUse.exchange(true, ordering: .relaxed) {
+                logger.warning("Redis unreachable: sign-in failures are counted in this process", metadata: ["error": "\(error)"])
+            }
+            (count, millisecondsLeft) = local.read(key)
         }
+        guard count >= Int64(threshold), millisecondsLeft > 0 else { return nil }
+        return RateLimitDecision(allowed: false, limit: threshold, remaining: 0, resetMilliseconds: millisecondsLeft)
     }
 
     func recordFailure(email: String, ip: String) async {
-        _ = try? await redis.send(["EVAL", Self.failScript, "1", key(email: email, ip: ip), String(window.wholeMilliseconds), String(threshold)])
+        let key = key(email: email, ip: ip)
+        do {
+            _ = try await redis.send(["EVAL", Self.failScript, "1", key, String(window.wholeMilliseconds), String(threshold)])
+        } catch {
+            local.fail(key, window: window, threshold: threshold)
+        }
     }
 
     func reset(email: String, ip: String) async {
-        _ = try? await redis.send(["DEL", key(email: email, ip: ip)])
+        let key = key(email: email, ip: ip)
+        local.reset(key)
+        _ = try? await redis.send(["DEL", key])
+    }
+}
+
+/// The failure counts while Redis is unreachable: the same rule as the scripts, in memory.
+private final class LocalFailureCounts: Sendable {
+    private struct Count {
+        var failures: Int64
+        var expiresAt: ContinuousClock.Instant
+    }
+
+    private let counts = Mutex<[String: Count]>([:])
+    private let capacity = 100_000
+    /// Set while Redis is unreachable, so the outage is logged once rather than per sign-in.
+    let inUse = Atomic<Bool>(false)
+
+    func read(_ key: String, now: ContinuousClock.Instant = .now) -> (count: Int64, millisecondsLeft: Int64) {
+        counts.withLock { counts in
+            guard let count = counts[key], count.expiresAt > now else { return (0, -2) }
+            return (count.failures, (count.expiresAt - now).wholeMilliseconds)
+        }
+    }
+
+    func fail(_ key: String, window: Duration, threshold: Int, now: ContinuousClock.Instant = .now) {
+        counts.withLock { counts in
+            if counts.count >= capacity { counts = counts.filter { $0.value.expiresAt > now } }
+            var count = counts[key].flatMap { $0.expiresAt > now ? $0 : nil } ?? Count(failures: 0, expiresAt: now + window)
+            count.failures += 1
+            if count.failures >= Int64(threshold) { count.expiresAt = now + window }
+            counts[key] = count
+        }
+    }
+
+    func reset(_ key: String) {
+        _ = counts.withLock { $0.removeValue(forKey: key) }
     }
 }

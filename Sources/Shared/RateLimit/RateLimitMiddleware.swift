@@ -3,8 +3,8 @@ import Hummingbird
 
 /// Applies a rule to a route group. The client is the IP by default, or whatever `key`
 /// returns (a user id once authentication has run). Every response carries the
-/// `RateLimit-Limit`/`-Remaining`/`-Reset` headers; a refused request gets 429 with
-/// `Retry-After` as well.
+/// `RateLimit-Limit`/`-Remaining`/`-Reset` headers, error responses included; a refused
+/// request gets 429 with `Retry-After` as well.
 public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     let limiter: RateLimiter
     let rule: RateLimitRule
@@ -19,19 +19,27 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let decision = await limiter.check(rule, client: key(request, context))
         try Self.enforce(decision)
-        var response = try await next(request, context)
-        response.headers.append(contentsOf: Self.headers(decision))
-        return response
+        do {
+            var response = try await next(request, context)
+            response.headers.append(contentsOf: Self.headers(decision))
+            return response
+        } catch var error as AppError {
+            // A refusal further in (the sign-in lockout) reports its own rule's figures.
+            if error.headers[.rateLimitLimit] == nil { error.headers.append(contentsOf: Self.headers(decision)) }
+            throw error
+        }
     }
 
     /// The 429 for a refused request (for a route that checks its limit itself).
-    public static func enforce(_ decision: RateLimitDecision) throws {
+    public static func enforce(_ decision: RateLimitDecision, message: String? = nil) throws {
         guard decision.allowed else {
             var headers = Self.headers(decision)
             headers[.retryAfter] = String(decision.resetSeconds)
             // Better Auth's client reads X-Retry-After.
             headers[.xRetryAfter] = String(decision.resetSeconds)
-            throw AppError(.tooManyRequests, code: "TOO_MANY_REQUESTS", message: "Too many requests; try again in \(decision.resetSeconds) seconds.", headers: headers)
+            throw AppError(
+                .tooManyRequests, code: "TOO_MANY_REQUESTS",
+                message: message ?? "Too many requests; try again in \(decision.resetSeconds) seconds.", headers: headers)
         }
     }
 

@@ -27,6 +27,13 @@ public struct RateLimitDecision: Sendable, Equatable {
     /// Milliseconds until the window resets.
     public var resetMilliseconds: Int64
 
+    public init(allowed: Bool, limit: Int, remaining: Int, resetMilliseconds: Int64) {
+        self.allowed = allowed
+        self.limit = limit
+        self.remaining = remaining
+        self.resetMilliseconds = resetMilliseconds
+    }
+
     /// Seconds until reset, rounded up (never 0 while a window is open).
     public var resetSeconds: Int64 { max(1, (resetMilliseconds + 999) / 1000) }
 }
