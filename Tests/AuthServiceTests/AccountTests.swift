@@ -91,6 +91,36 @@ import TestSupport
         }
     }
 
+    /// CSRF: every cookie-bearing write from an untrusted (or no) origin is refused before it
+    /// changes anything.
+    @Test func cookieBearingWritesNeedATrustedOrigin() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let first = try #require(try await client.signUp().cookiePair(cookieName))
+            let secondSignIn = try await client.signIn()
+            let secondToken = try #require(secondSignIn.json["token"] as? String)
+            let writes: [(String, String)] = [
+                ("/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#), ("/api/auth/revoke-sessions", "{}"),
+                ("/api/auth/revoke-other-sessions", "{}"), ("/api/auth/sign-out", "{}"),
+                ("/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"hijacked-password","revokeOtherSessions":true}"#),
+                ("/api/auth/sign-in/social", #"{"provider":"github"}"#),
+            ]
+            for (path, body) in writes {
+                let foreign = try await client.post(path, body, headers: [.cookie: first, .origin: "https://evil.example"])
+                #expect(foreign.status == .forbidden, "\(path)")
+                #expect(foreign.errorCode == "INVALID_ORIGIN", "\(path)")
+                let missing = try await client.post(path, body, headers: [.cookie: first])
+                #expect(missing.errorCode == "MISSING_OR_NULL_ORIGIN", "\(path)")
+                let null = try await client.post(path, body, headers: [.cookie: first, .origin: "null"])
+                #expect(null.errorCode == "MISSING_OR_NULL_ORIGIN", "\(path)")
+            }
+            // Nothing changed: both sessions live, the password is the old one.
+            #expect(try await sessionList(client, first).count == 2)
+            #expect(try await client.signIn(password: "correct-horse-9").status == .ok)
+            #expect(try await client.signIn(password: "hijacked-password").status == .unauthorized)
+        }
+    }
+
     @Test func changePasswordChecksTheCurrentOne() async throws {
         let app = try await AuthTestApp.make()
         try await app.test { client in

@@ -118,6 +118,31 @@ import TestSupport
         }
     }
 
+    /// No email at GitHub, or no way to read them: an error redirect, and no user or session.
+    @Test func missingOrUnreadableEmailsEndAtTheErrorURL() async throws {
+        try await withGitHub(.init(id: 8, login: "noemail", name: nil, emails: [])) { github, app in
+            try await app.test { client in
+                let started = try await start(client, #","errorCallbackURL":"/signin-failed""#)
+                let response = try await callback(client, try await approve(started), cookie: started.cookie)
+                #expect(response.headers[.location] == "https://connectors.test/signin-failed?error=email_not_found")
+                #expect(response.cookiePair(cookieName) == nil)
+
+                github.emailsUnavailable.set(true)
+                github.account.set(.init(id: 9, login: "private", name: nil, emails: [.init("private@example.com")]))
+                let again = try await start(client)
+                let refused = try await callback(client, try await approve(again), cookie: again.cookie)
+                #expect(refused.headers[.location] == "https://connectors.test/error?error=unable_to_get_user_info")
+                #expect(refused.cookiePair(cookieName) == nil)
+            }
+            let users = try await app.sql { sql in
+                var count = -1
+                for try await value in try await sql.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) { count = value }
+                return count
+            }
+            #expect(users == 0)
+        }
+    }
+
     @Test func neverLinksOnAnUnverifiedEmail() async throws {
         try await withGitHub(.init(id: 7, login: "mallory", name: nil, emails: [.init("mona@example.com", verified: false)])) { _, app in
             try await app.test { client in

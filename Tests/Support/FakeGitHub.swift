@@ -45,6 +45,8 @@ public final class FakeGitHub: Sendable {
     private let tokens = SendableBox<[String: Account]>([:])
     /// Token requests that were refused, with GitHub's error code.
     public let refusals = SendableBox<[String]>([])
+    /// When set, `/user/emails` answers 404 as GitHub does for a token without `user:email`.
+    public let emailsUnavailable = SendableBox<Bool>(false)
 
     public init(account: Account) {
         self.account = SendableBox(account)
@@ -95,6 +97,9 @@ public final class FakeGitHub: Sendable {
         }
         router.get("/user/emails") { request, _ -> Response in
             guard let account = self.account(for: request) else { return Response(status: .unauthorized) }
+            if self.emailsUnavailable.get() {
+                return Response(status: .notFound, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"message":"Not Found","status":"404"}"#)))
+            }
             let emails = account.emails.map { ["email": $0.email, "primary": $0.primary, "verified": $0.verified, "visibility": "private"] as [String: Any] }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: emails))))
         }
