@@ -101,6 +101,13 @@ import TestSupport
             #expect(key["kty"] as? String == "RSA" && key["alg"] as? String == "RS256" && key["use"] as? String == "sig")
             #expect(Base64URL.decode(key["n"] as? String ?? "")?.count == 256)
             #expect(key["e"] as? String == "AQAB")
+
+            // Served from memory: with the table emptied under it, the JWKS (and signing) go on
+            // unchanged until the next periodic reload.
+            try await app.sql { sql in _ = try await sql.query(#"DELETE FROM "jwks""#) }
+            let afterDelete = try await client.execute(uri: "/.well-known/jwks.json", method: .get)
+            #expect(afterDelete.status == .ok)
+            #expect(afterDelete.body == wellKnown.body)
         }
     }
 
