@@ -17,7 +17,8 @@ struct ConnectorsConfig: Sendable {
     /// The Slack app (`SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`), or one workspace's bot token.
     var slack: OAuthClientCredentials?
     var slackBotToken: String?
-    /// The GitHub App (`GITHUB_APP_NAME`, `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`).
+    /// The GitHub App (`GITHUB_APP_NAME`, `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`, and its
+    /// OAuth credentials `GITHUB_APP_CLIENT_ID`, `GITHUB_APP_CLIENT_SECRET`).
     var githubApp: GitHubAppSettings?
     /// Ordinary JWT routes: 100 requests per 10 seconds per user (`USER_RATE_LIMIT`).
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
@@ -93,11 +94,13 @@ struct ConnectorsConfig: Sendable {
 }
 
 
-/// The GitHub App: all three variables, or none.
+/// The GitHub App: all three variables, or none; and its OAuth credentials (both or neither),
+/// without which new installations cannot be checked and are not accepted.
 struct GitHubAppSettings: Sendable {
     let name: String
     let appID: String
     let privateKey: _RSA.Signing.PrivateKey
+    let oauth: OAuthClientCredentials?
 
     init?(_ env: Environment) throws(ConfigurationError) {
         let names = ["GITHUB_APP_NAME", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"]
@@ -117,5 +120,6 @@ struct GitHubAppSettings: Sendable {
         self.name = values[0]!
         self.appID = appID
         self.privateKey = key
+        self.oauth = try OAuthClientCredentials(env, id: "GITHUB_APP_CLIENT_ID", secret: "GITHUB_APP_CLIENT_SECRET")
     }
 }

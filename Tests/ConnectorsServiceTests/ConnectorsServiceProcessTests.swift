@@ -4,6 +4,8 @@ import TestSupport
 /// The `ConnectorsService` executable as operators run it.
 @Suite struct ConnectorsServiceProcessTests {
     let binary = ServiceBinary("ConnectorsService")
+    /// A valid App key, so the App's OAuth variables are what the check reaches.
+    static let appKeyPEM = try! FakeGitHubApp(setupURL: "").privateKeyPEM
 
     @Test func servesHealthAndExitsZeroOnSIGTERM() async throws {
         try await ServiceProcessChecks.servesAndStopsOnSIGTERM(binary, portVariable: "CONNECTORS_PORT")
@@ -30,6 +32,7 @@ import TestSupport
         (["GITHUB_APP_NAME": "app"], "GITHUB_APP_ID"),
         (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12ab", "GITHUB_APP_PRIVATE_KEY": "x"], "GITHUB_APP_ID"),
         (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nnope"], "GITHUB_APP_PRIVATE_KEY"),
+        (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": appKeyPEM, "GITHUB_APP_CLIENT_ID": "Iv1.x"], "GITHUB_APP_CLIENT_SECRET"),
     ])
     func badConfigurationExits78WithOneLine(overrides: [String: String], variable: String) async throws {
         try await ServiceProcessChecks.rejectsBadConfiguration(binary, overrides: overrides, variable: variable)

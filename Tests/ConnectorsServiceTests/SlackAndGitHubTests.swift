@@ -22,13 +22,22 @@ import TestSupport
         }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), slack, issuer) }
     }
 
-    func withGitHub<T: Sendable>(_ body: @Sendable (ConnectorsTestApp, Browser, FakeGitHubApp, TestTokenIssuer) async throws -> T) async throws -> T {
+    func withGitHub<T: Sendable>(
+        appOAuth: Bool = true, _ body: @Sendable (ConnectorsTestApp, Browser, FakeGitHubApp, TestTokenIssuer) async throws -> T
+    ) async throws -> T {
         let github = try FakeGitHubApp(setupURL: "https://connectors.test/oauth/github/callback")
-        return try await withProviderFake(github.router, overrides: { url in [
-            "GITHUB_URL": url, "GITHUB_API_URL": url, "GITHUB_APP_NAME": github.appName, "GITHUB_APP_ID": github.appID,
-            // As a one-line .env value, with literal \n.
-            "GITHUB_APP_PRIVATE_KEY": github.privateKeyPEM.replacingOccurrences(of: "\n", with: "\\n"),
-        ] }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), github, issuer) }
+        return try await withProviderFake(github.router, overrides: { url in
+            var variables = [
+                "GITHUB_URL": url, "GITHUB_API_URL": url, "GITHUB_APP_NAME": github.appName, "GITHUB_APP_ID": github.appID,
+                // As a one-line .env value, with literal \n.
+                "GITHUB_APP_PRIVATE_KEY": github.privateKeyPEM.replacingOccurrences(of: "\n", with: "\\n"),
+            ]
+            if appOAuth {
+                variables["GITHUB_APP_CLIENT_ID"] = github.clientID
+                variables["GITHUB_APP_CLIENT_SECRET"] = github.clientSecret
+            }
+            return variables
+        }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), github, issuer) }
     }
 
     @Test func slackInstallConnectsTheWorkspaceAndDeleteRevokesTheBotToken() async throws {
@@ -132,6 +141,47 @@ import TestSupport
                 #expect(queryItems(try #require(landing.headers[.location]))["error"] == error, "\(query)")
             }
             #expect(github.refusals.get().isEmpty)
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    /// GitHub warns the setup URL's `installation_id` can be spoofed. An attacker who installed
+    /// the App on their own account, holding a genuine code, names the victim's installation:
+    /// their token does not list it, so nothing is minted and nothing is connected.
+    @Test func aSpoofedInstallationIDIsRefused() async throws {
+        try await withGitHub { app, browser, github, issuer in
+            let bearer = issuer.token(sub: "user-2")
+            let attackersCode = github.code(forUserWith: ["5555"])
+            let state = try #require(try await browser.client.execute(uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"]).json["state"] as? String)
+            let landing = try await browser.client.execute(
+                uri: "/oauth/github/callback?code=\(attackersCode)&installation_id=\(github.installationID)&setup_action=install&state=\(state)", method: .get)
+            #expect(queryItems(try #require(landing.headers[.location]))["error"] == "invalid_callback")
+            #expect(queryItems(try #require(landing.headers[.location]))["link"] == nil)
+            // A code nobody issued, or none at all, fares no better.
+            for code in ["made-up-code", ""] {
+                let again = try #require(try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
+                let refused = try await browser.client.execute(
+                    uri: "/oauth/github/callback?code=\(code)&installation_id=\(github.installationID)&setup_action=install&state=\(again)", method: .get)
+                #expect(queryItems(try #require(refused.headers[.location]))["error"] != nil, "\(code)")
+            }
+            #expect(github.issued.get().isEmpty)
+            #expect(try await app.connectionCount() == 0)
+
+            // The same user with access to several installations (a second page) is accepted.
+            github.userInstallations.set((0..<150).map { String(20_000 + $0) } + [github.installationID])
+            let connection = try await browser.connectAndLink("github", bearer: issuer.token(sub: "user-1"))
+            #expect(connection["accountId"] as? String == github.installationID)
+        }
+    }
+
+    /// Without the App's OAuth credentials an installation cannot be checked: new GitHub
+    /// connections are refused with the variables that enable them.
+    @Test func withoutTheAppsOAuthCredentialsNewInstallationsAreRefused() async throws {
+        try await withGitHub(appOAuth: false) { app, browser, github, issuer in
+            let started = try await browser.client.execute(uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(issuer.token(sub: "u"))"])
+            #expect(started.status == .serviceUnavailable)
+            #expect(started.errorCode == "PROVIDER_NOT_CONFIGURED")
+            #expect((started.json["message"] as? String)?.contains("GITHUB_APP_CLIENT_ID") == true)
             #expect(try await app.connectionCount() == 0)
         }
     }

@@ -7,8 +7,10 @@ import NIOCore
 import Shared
 
 /// A small GitHub for the GitHub App flow: the install page (which sends the browser to the
-/// App's setup URL), and the REST endpoints that take an App JWT — checked as GitHub checks it
-/// (RS256 under the App's key, `iss` = app id, at most 10 minutes, unexpired) — plus
+/// App's setup URL with the installation id and, as with "Request user authorization (OAuth)
+/// during installation", a code), the App's OAuth token endpoint and `GET /user/installations`
+/// for the installing user, and the REST endpoints that take an App JWT — checked as GitHub
+/// checks it (RS256 under the App's key, `iss` = app id, at most 10 minutes, unexpired) — plus
 /// installation-token minting and revocation.
 public final class FakeGitHubApp: Sendable {
     public let appID = "424242"
@@ -25,10 +27,24 @@ public final class FakeGitHubApp: Sendable {
     public let refusals = SendableBox<[String]>([])
     /// `expires_at` of minted tokens, from now.
     public let tokenLifetime = SendableBox<TimeInterval>(3600)
+    public let clientID = "Iv1.fakeappclient"
+    public let clientSecret = "fake-app-client-secret"
+    /// The installations the next installing user can access (GitHub's `/user/installations`).
+    public let userInstallations: SendableBox<[String]>
+    private let codes = SendableBox<[String: [String]]>([:])
+    private let userTokens = SendableBox<[String: [String]]>([:])
 
     public init(setupURL: String) throws {
         self.setupURL = setupURL
         self.privateKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        self.userInstallations = SendableBox([installationID])
+    }
+
+    /// An OAuth code for a user who can access `installations`, as the install page would give.
+    public func code(forUserWith installations: [String]) -> String {
+        let code = RandomToken.string(length: 20)
+        codes.update { $0[code] = installations }
+        return code
     }
 
     public var privateKeyPEM: String { privateKey.pemRepresentation }
@@ -40,9 +56,36 @@ public final class FakeGitHubApp: Sendable {
             guard context.parameters.get("name") == self.appName, let state = request.uri.queryParameters["state"].map(String.init) else {
                 return Response(status: .notFound)
             }
+            let code = self.code(forUserWith: self.userInstallations.get())
             return Response(status: .found, headers: [
-                .location: "\(self.setupURL)?installation_id=\(self.installationID)&setup_action=install&state=\(FormEncoding.escape(state))",
+                .location: "\(self.setupURL)?code=\(code)&installation_id=\(self.installationID)&setup_action=install&state=\(FormEncoding.escape(state))",
             ])
+        }
+        router.post("/login/oauth/access_token") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 65536)
+            let form = Dictionary(
+                (URLComponents(string: "?" + String(buffer: body))?.queryItems ?? []).map { ($0.name, $0.value ?? "") },
+                uniquingKeysWith: { a, _ in a })
+            guard request.headers[.accept] == "application/json" else { return Response(status: .notAcceptable) }
+            guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else {
+                return try FakeLinear.json(["error": "incorrect_client_credentials"])
+            }
+            guard let installations = self.codes.update({ codes in form["code"].flatMap { codes.removeValue(forKey: $0) } }) else {
+                return try FakeLinear.json(["error": "bad_verification_code"])
+            }
+            let token = "ghu_" + RandomToken.string(length: 36)
+            self.userTokens.update { $0[token] = installations }
+            return try FakeLinear.json(["access_token": token, "token_type": "bearer", "scope": ""])
+        }
+        router.get("/user/installations") { request, _ -> Response in
+            guard request.headers[.accept] == "application/vnd.github+json",
+                  let token = request.headers[.authorization].map({ String($0.dropFirst(7)) }), let installations = self.userTokens.get()[token]
+            else { return Response(status: .unauthorized) }
+            let page = Int(request.uri.queryParameters["page"].map(String.init) ?? "1") ?? 1
+            let perPage = Int(request.uri.queryParameters["per_page"].map(String.init) ?? "30") ?? 30
+            let slice = installations.dropFirst((page - 1) * perPage).prefix(perPage)
+            return try FakeLinear.json(["total_count": installations.count,
+                                        "installations": slice.map { ["id": Int($0)!, "app_id": Int(self.appID)!] as [String: Any] }])
         }
         router.get("/app/installations/:id") { request, context -> Response in
             guard self.appJWTIsValid(request) else { return Response(status: .unauthorized) }

@@ -36,6 +36,9 @@ struct OAuthRoutes: Sendable {
         /// The provider's authorize URL with a fresh single-use state (and PKCE challenge).
         start.get("/oauth/:provider") { _, context in
             let provider = try configuredProvider(context)
+            if let missing = provider.missingForNewConnections {
+                throw AppError.serviceUnavailable("PROVIDER_NOT_CONFIGURED", "New \(provider.id.rawValue) connections need \(missing).")
+            }
             let state = stateTokens.make()
             let verifier = provider.usesPKCE ? RandomToken.base64URL(byteCount: 32) : nil
             try await flows.save(ConnectFlow(provider: provider.id, codeVerifier: verifier, userId: context.user?.id), key: state)

@@ -9,6 +9,8 @@ protocol ConnectionProvider: Sendable {
     /// challenge.
     func authorizeURL(state: String, codeChallenge: String?, redirectURI: String) -> String
     var usesPKCE: Bool { get }
+    /// Variables still needed before new connections can be made (existing ones keep working).
+    var missingForNewConnections: String? { get }
 
     /// Turns the callback's query parameters into tokens and the account they belong to.
     func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant
@@ -24,6 +26,7 @@ protocol ConnectionProvider: Sendable {
 
 extension ConnectionProvider {
     var usesPKCE: Bool { false }
+    var missingForNewConnections: String? { nil }
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens { throw .refreshUnsupported }
     func revoke(accessToken: String) async {}
 }

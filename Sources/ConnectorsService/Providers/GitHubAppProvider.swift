@@ -10,16 +10,28 @@ import Synchronization
 /// act with installation access tokens (1 hour) minted with an App JWT (RS256, `iss` = app id,
 /// 10 minutes). The installation token is stored sealed like any token and minted again
 /// shortly before it expires — that is its "refresh".
+///
+/// The `installation_id` GitHub puts on the setup URL comes from the browser, and GitHub warns
+/// it can be spoofed: anyone could name another organisation's installation of our App. With
+/// "Request user authorization (OAuth) during installation" set on the App, GitHub also sends
+/// a `code`; we exchange it (the App's client id and secret) for the installer's user token
+/// and accept the installation only if `GET /user/installations` lists it for that user.
 struct GitHubAppProvider: ConnectionProvider {
     let http: ProviderHTTP
-    /// `GITHUB_URL` (install page) and `GITHUB_API_URL`.
+    /// `GITHUB_URL` (install page, OAuth token endpoint) and `GITHUB_API_URL`.
     let webURL: String
     let apiURL: String
     let appName: String
     let appJWT: GitHubAppJWT
+    /// The App's OAuth credentials; without them no new installation can be checked.
+    let oauth: OAuthClientCredentials?
     let logger: Logger
 
     var id: ProviderID { .github }
+
+    var missingForNewConnections: String? {
+        oauth == nil ? "GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET (the App's OAuth credentials, to check who installed it)" : nil
+    }
 
     func authorizeURL(state: String, codeChallenge: String?, redirectURI: String) -> String {
         // The redirect is the App's configured "Setup URL"; GitHub does not take it as a parameter.
@@ -30,16 +42,43 @@ struct GitHubAppProvider: ConnectionProvider {
         if let error = callback["error"] { throw .denied(error) }
         // "request": an organization owner must still approve the installation.
         if callback["setup_action"] == "request" { throw .denied("installation_pending") }
-        guard let installation = callback["installation_id"], !installation.isEmpty, installation.allSatisfy(\.isNumber) else {
+        guard let installation = callback["installation_id"], !installation.isEmpty, installation.allSatisfy(\.isNumber),
+              let code = callback["code"], !code.isEmpty
+        else {
             throw .invalidCallback
         }
-        // The id comes from the browser: only GitHub's answer for our App proves the installation.
+        // The id comes from the browser: the installer's own token must list it.
+        guard try await installer(code: code, canAccess: installation) else {
+            logger.warning("GitHub callback named an installation its user cannot access", metadata: ["installation": "\(installation)"])
+            throw .invalidCallback
+        }
         let reply = try await http.get(apiURL + "/app/installations/\(installation)", headers: try await appHeaders())
         guard reply.status == 200, let account = reply.json["account"] as? [String: Any] else {
             throw reply.status == 404 ? .invalidCallback : .unavailable("GitHub answered \(reply.status) for the installation")
         }
         let tokens = try await refresh(refreshToken: nil, accountId: installation)
         return ProviderGrant(tokens: tokens, accountId: installation, accountName: account["login"] as? String)
+    }
+
+    /// True when the user who authorized `code` can access `installation` (GitHub's "verify
+    /// the installation belongs to the user" step for setup URLs).
+    private func installer(code: String, canAccess installation: String) async throws(ProviderError) -> Bool {
+        guard let oauth else { throw .denied("installer_unverified") }
+        let exchange = try await http.postForm(
+            webURL + "/login/oauth/access_token", [("client_id", oauth.id), ("client_secret", oauth.secret), ("code", code)],
+            headers: [("Accept", "application/json")])
+        // GitHub answers 200 with {"error": "bad_verification_code"} for a used or foreign code.
+        guard exchange.status == 200, let userToken = exchange.json["access_token"] as? String else { throw .codeRejected }
+        let headers = Self.apiHeaders + [("Authorization", "Bearer \(userToken)")]
+        for page in 1...10 {
+            let reply = try await http.get(apiURL + "/user/installations?per_page=100&page=\(page)", headers: headers)
+            guard reply.status == 200, let listed = reply.json["installations"] as? [[String: Any]] else {
+                throw .unavailable("GitHub answered \(reply.status) for the user's installations")
+            }
+            if listed.contains(where: { ($0["id"] as? NSNumber)?.stringValue == installation }) { return true }
+            if listed.count < 100 { return false }
+        }
+        return false
     }
 
     /// A new installation access token.

@@ -27,7 +27,7 @@ extension ProviderRegistry {
         if let app = config.githubApp {
             providers[.github] = GitHubAppProvider(
                 http: http, webURL: urls.github, apiURL: urls.githubAPI, appName: app.name,
-                appJWT: GitHubAppJWT(appID: app.appID, privateKey: app.privateKey), logger: logger)
+                appJWT: GitHubAppJWT(appID: app.appID, privateKey: app.privateKey), oauth: app.oauth, logger: logger)
         } else {
             missing[.github] = "GITHUB_APP_NAME, GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
         }

@@ -13,7 +13,7 @@ public struct Environment: Sendable {
     /// Names whose values are redacted wherever swift-configuration describes its providers.
     static let secretNames: Set<String> = [
         "DATABASE_URL", "REDIS_URL", "BETTER_AUTH_SECRET", "JWT_SECRET", "ENCRYPTION_KEY",
-        "ENCRYPTION_KEY_PREVIOUS", "GITHUB_CLIENT_SECRET", "GITHUB_APP_PRIVATE_KEY",
+        "ENCRYPTION_KEY_PREVIOUS", "GITHUB_CLIENT_SECRET", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_CLIENT_SECRET",
         "GITHUB_WEBHOOK_SECRET", "LINEAR_CLIENT_SECRET", "LINEAR_WEBHOOK_SECRET",
         "SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "ANTHROPIC_API_KEY",
     ]
