@@ -9,7 +9,9 @@ import pathlib
 import shutil
 import tempfile
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -187,6 +189,29 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
     driver.find_element(By.CSS_SELECTOR, "#connections tbody button").click()
     wait.until(lambda d: d.find_element(By.ID, "no-connections").is_displayed())
     shot("6-disconnected")
+
+    # Connection fixation: someone completes a flow for *their* Linear account without a JWT
+    # (an unbound link code) and sends the user the landing URL. The console does not link it.
+    status, _, body = stack.request("GET", "/oauth/linear")
+    assert status == 200
+    consent = urllib.request.Request(json.loads(body)["url"])
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None
+    try:
+        urllib.request.build_opener(NoRedirect).open(consent, timeout=10)
+        raise AssertionError("the fake authorize page did not redirect")
+    except urllib.error.HTTPError as redirect:
+        callback = urllib.parse.urlsplit(redirect.headers["Location"])
+    status, headers, _ = stack.request("GET", callback.path + "?" + callback.query)
+    assert status == 302
+    landing = urllib.parse.urlsplit(headers["Location"])
+    assert "link=" in landing.query
+    driver.get(stack.public + landing.path + "?" + landing.query)
+    wait.until(lambda d: "did not start connecting" in d.find_element(By.ID, "status").text)
+    wait.until(lambda d: d.find_element(By.ID, "no-connections").is_displayed())
+    assert driver.current_url == stack.public + "/"
 
     # A provider without its variables says so instead of failing.
     driver.find_element(By.CSS_SELECTOR, "[data-connect=slack]").click()

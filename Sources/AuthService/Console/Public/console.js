@@ -163,6 +163,8 @@ async function loadConnections() {
 async function connect(provider) {
   try {
     const { body } = await connectors(`/oauth/${provider}`);
+    // Only a flow this tab started is linked when the provider sends the browser back.
+    sessionStorage.setItem("connectingProvider", provider);
     location.assign(body.url);
   } catch (error) {
     announce(error.message);
@@ -185,8 +187,16 @@ async function finishLink() {
   const provider = query.get("provider");
   if (location.pathname !== "/connections" || !provider) return;
   history.replaceState(null, "", "/");
+  const started = sessionStorage.getItem("connectingProvider");
+  sessionStorage.removeItem("connectingProvider");
   if (query.get("error")) {
     announce(`Connecting ${provider} failed: ${query.get("error").replace(/_/g, " ")}.`);
+    return;
+  }
+  // A link someone else started (a crafted URL) would attach *their* account to this user:
+  // the agent would then act in their workspace. Never link a flow this tab did not start.
+  if (started !== provider) {
+    announce(`Not linking a ${provider} account: this browser did not start connecting it.`);
     return;
   }
   try {
