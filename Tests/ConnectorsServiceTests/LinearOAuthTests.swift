@@ -114,6 +114,41 @@ import TestSupport
         }
     }
 
+    /// A revocation webhook that lands while a refresh is at Linear stands: the refresh does
+    /// not bring the connection back to `active`.
+    @Test func aRevocationDuringARefreshStands() async throws {
+        try await withLinear { app, client, linear, issuer, linearURL in
+            let bearer = issuer.token(sub: "user-1")
+            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
+            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            linear.refreshDelay.set(.milliseconds(500))
+            let refresh = Task { try await app.withTokens { try await $0.accessToken(connectionId: id) } }
+            try await Task.sleep(for: .milliseconds(200))
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "status" = 'revoked'"#) }
+            await #expect(throws: ConnectionTokens.Failure.revoked) { _ = try await refresh.value }
+            #expect(linear.refreshes.get() == 1)
+            let listed = try await client.get("/oauth/connections", bearer: bearer)
+            #expect((listed.json["connections"] as? [[String: Any]])?.first?["status"] as? String == "revoked")
+        }
+    }
+
+    /// Refreshing ahead of expiry is a courtesy: if Linear fails then, the unexpired token is used.
+    @Test func aFailedEarlyRefreshFallsBackToTheUnexpiredToken() async throws {
+        try await withLinear { app, client, linear, issuer, linearURL in
+            let bearer = issuer.token(sub: "user-1")
+            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
+            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            let current = try #require(linear.issued.get().first)
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#) }
+            linear.failing.set(true)
+            #expect(try await app.withTokens { try await $0.accessToken(connectionId: id) } == current)
+            // Once it has expired there is nothing to fall back to.
+            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() - interval '1 minute'"#) }
+            await #expect(throws: ConnectionTokens.Failure.self) { try await app.withTokens { try await $0.accessToken(connectionId: id) } }
+        }
+    }
+
     @Test func aRefusedRefreshMarksTheConnectionForReauthorisation() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")

@@ -65,6 +65,23 @@ import TestSupport
         }
     }
 
+    /// Slack has one bot token per workspace install. Two users connected to one workspace
+    /// hold the same token: the first to disconnect must not revoke it under the other.
+    @Test func aSharedBotTokenIsRevokedOnlyWithTheLastConnection() async throws {
+        try await withSlack { _, browser, slack, issuer in
+            let first = try await browser.connectAndLink("slack", bearer: issuer.token(sub: "user-1"))
+            let second = try await browser.connectAndLink("slack", bearer: issuer.token(sub: "user-2"))
+            #expect(slack.issued.get().count == 1)
+            let token = try #require(slack.issued.get().first)
+            for (connection, user, revoked) in [(first, "user-1", [String]()), (second, "user-2", [token])] {
+                let id = try #require(connection["id"] as? String)
+                let deleted = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(issuer.token(sub: user))"])
+                #expect(deleted.status == .noContent)
+                #expect(slack.revoked.get() == revoked, "after \(user)")
+            }
+        }
+    }
+
     @Test func slackTokenRotationRefreshesExpiringBotTokens() async throws {
         try await withSlack { app, browser, slack, issuer in
             slack.rotation.set(true)

@@ -20,6 +20,9 @@ public final class FakeSlack: Sendable {
     /// Token rotation on (expiring bot tokens with refresh tokens), as an app can opt into.
     public let rotation = SendableBox(false)
     private let refreshTokens = SendableBox<Set<String>>([])
+    /// Without rotation Slack has one bot token per workspace install: every user who installs
+    /// the app in the workspace again gets the same one.
+    private let workspaceBotToken = SendableBox<String?>(nil)
     public let refreshes = SendableBox(0)
 
     public init() {
@@ -67,9 +70,15 @@ public final class FakeSlack: Sendable {
     }
 
     private func issue() throws -> Response {
-        let token = (rotation.get() ? "xoxe.xoxb-" : "xoxb-") + RandomToken.string(length: 24)
-        liveTokens.update { _ = $0.insert(token) }
-        issued.update { $0.append(token) }
+        let token: String
+        if !rotation.get(), let existing = workspaceBotToken.get(), liveTokens.get().contains(existing) {
+            token = existing
+        } else {
+            token = (rotation.get() ? "xoxe.xoxb-" : "xoxb-") + RandomToken.string(length: 24)
+            liveTokens.update { _ = $0.insert(token) }
+            issued.update { $0.append(token) }
+            if !rotation.get() { workspaceBotToken.set(token) }
+        }
         var body: [String: Any] = [
             "ok": true, "access_token": token, "token_type": "bot", "scope": "app_mentions:read,chat:write,channels:history",
             "bot_user_id": "U0BOT", "app_id": "A0APP", "team": ["id": team.id, "name": team.name],

@@ -74,7 +74,6 @@ struct ConnectionRepository: Sendable {
         return nil
     }
 
-    /// Deletes one of the user's connections; nil when it is not theirs (or does not exist).
     /// The most recently updated active connection to a provider account (a Slack workspace,
     /// a Linear organization), whoever made it.
     func active(provider: ProviderID, accountId: String) async throws -> Connection? {
@@ -86,6 +85,7 @@ struct ConnectionRepository: Sendable {
         return try await Self.decode(rows).first
     }
 
+    /// Deletes one of the user's connections; nil when it is not theirs (or does not exist).
     func delete(id: String, userId: String) async throws -> Connection? {
         let rows = try await postgres.query(
             #"DELETE FROM "connection" WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING \#(unescaped: Self.columns)"#,
@@ -95,14 +95,17 @@ struct ConnectionRepository: Sendable {
         return deleted
     }
 
-    /// Stores refreshed tokens.
-    func updateTokens(id: String, accessToken: String, refreshToken: String?, expiresAt: Date?) async throws {
+    /// Stores refreshed tokens, only while the connection is still active: a revocation that
+    /// landed during the refresh (a webhook) stands. Returns false when it did.
+    func updateTokens(id: String, accessToken: String, refreshToken: String?, expiresAt: Date?) async throws -> Bool {
         let rows = try await postgres.query("""
             UPDATE "connection" SET "accessToken" = \(accessToken), "refreshToken" = \(refreshToken),
-                "expiresAt" = \(expiresAt), "status" = 'active', "updatedAt" = now()
-            WHERE "id" = \(id) RETURNING "userId"
+                "expiresAt" = \(expiresAt), "updatedAt" = now()
+            WHERE "id" = \(id) AND "status" = 'active' RETURNING "userId"
             """, logger: logger)
-        await listCache.invalidate(try await Self.userIds(rows))
+        let users = try await Self.userIds(rows)
+        await listCache.invalidate(users)
+        return !users.isEmpty
     }
 
     /// Marks every connection to a provider account (a revocation webhook); returns how many.

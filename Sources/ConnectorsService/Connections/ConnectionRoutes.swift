@@ -36,6 +36,10 @@ struct ConnectionRoutes: Sendable {
                 throw AppError.notFound("CONNECTION_NOT_FOUND", "No such connection.")
             }
             if let provider = providers.provider(deleted.provider) {
+                // Another user's connection to the same workspace still uses this token.
+                if provider.tokenIsSharedByTheAccount, try await connections.active(provider: deleted.provider, accountId: deleted.accountId) != nil {
+                    return Response(status: .noContent)
+                }
                 do {
                     if let token = try sealer.open(deleted.accessToken, id: deleted.id, provider: deleted.provider) {
                         await provider.revoke(accessToken: token)

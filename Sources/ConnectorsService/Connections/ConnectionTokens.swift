@@ -76,12 +76,19 @@ struct ConnectionTokens: Sendable {
             logger.warning("a connection's refresh token was refused; the user must connect again", metadata: ["connection": "\(id)"])
             throw Failure.reauthRequired
         } catch {
+            // Refreshing early is a courtesy: while the stored token is unexpired it still works.
+            if let expiresAt = connection.expiresAt, expiresAt > Date() {
+                logger.warning("could not refresh a connection early; using its current token", metadata: ["connection": "\(id)", "error": "\(error)"])
+                return try open(connection)
+            }
             throw Failure.unavailable("\(error)")
         }
         // Both tokens in one UPDATE: a crash cannot leave a spent refresh token stored.
-        try await connections.updateTokens(
+        let stored = try await connections.updateTokens(
             id: id, accessToken: try sealer.seal(tokens.accessToken, id: id, provider: connection.provider) ?? "",
             refreshToken: try sealer.seal(tokens.refreshToken, id: id, provider: connection.provider), expiresAt: tokens.expiresAt)
+        // Revoked or marked for reconnection while we refreshed: that stands.
+        guard stored else { _ = try await load(id); throw Failure.revoked }
         return tokens.accessToken
     }
 

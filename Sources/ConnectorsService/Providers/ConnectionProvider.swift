@@ -22,11 +22,15 @@ protocol ConnectionProvider: Sendable {
     /// Revokes the token at the provider where it can; failures are logged, not thrown, since
     /// the user asked for the connection to be gone either way.
     func revoke(accessToken: String) async
+    /// True when every connection to one provider account holds the same token (a Slack bot
+    /// token belongs to the workspace's install): it is revoked only with the last of them.
+    var tokenIsSharedByTheAccount: Bool { get }
 }
 
 extension ConnectionProvider {
     var usesPKCE: Bool { false }
     var missingForNewConnections: String? { nil }
+    var tokenIsSharedByTheAccount: Bool { false }
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens { throw .refreshUnsupported }
     func revoke(accessToken: String) async {}
 }

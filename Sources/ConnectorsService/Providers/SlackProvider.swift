@@ -67,6 +67,9 @@ struct SlackProvider: ConnectionProvider {
         return Self.tokens(token, json)
     }
 
+    /// One bot token per workspace install: every user connected to the workspace holds it.
+    var tokenIsSharedByTheAccount: Bool { true }
+
     func revoke(accessToken: String) async {
         // The configured single-workspace token is the operator's, not ours to revoke.
         guard case .oauth = mode else { return }
