@@ -118,6 +118,31 @@ import TestSupport
         }
     }
 
+    /// An event whose worker died on its last allowed attempt (a crash, a hang past the lease)
+    /// is given up, not handed to the next replica forever.
+    @Test func anEventThatOutlivesEveryLeaseIsGivenUp() async throws {
+        let app = try await ConnectorsTestApp.make(configure: Self.fast)
+        let (spent, retried) = try await app.sql { sql in
+            var ids = [Int64]()
+            for (key, attempts) in [("k1", 3), ("k2", 1)] {
+                let rows = try await sql.query("""
+                    INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "status", "lockedBy", "lockedUntil", "attempts")
+                    VALUES ('github', \(key), 'issues.opened', '{}'::jsonb, 'processing', 'dead-worker', now() - interval '1 second', \(attempts))
+                    RETURNING "id"
+                    """)
+                for try await id in rows.decode(Int64.self) { ids.append(id) }
+            }
+            return (ids[0], ids[1])
+        }
+        try await app.test { _ in
+            try await waitFor(app, spent, status: "failed")
+            #expect(try await state(app, spent).lastError?.contains("gave up") == true)
+            #expect(try await state(app, spent).attempts == 3)
+            // One with attempts left is put back and handled.
+            try await waitFor(app, retried, status: "skipped")
+        }
+    }
+
     @Test func concurrentClaimsNeverShareAnEvent() async throws {
         let app = try await ConnectorsTestApp.make()
         for index in 0..<20 {

@@ -50,18 +50,28 @@ struct WebhookQueue: Sendable {
     }
 
     /// Puts events whose lease expired (their worker died) back in the queue, their attempt
-    /// counted. Kept out of `claim` so claims walk the pending index alone.
+    /// counted — or, once `maxAttempts` are spent, marks them failed: an event that kills its
+    /// worker every time must not take one replica after another down forever. Kept out of
+    /// `claim` so claims walk the pending index alone. Returns how many were put back, and the
+    /// providers of those given up.
     @discardableResult
-    func reclaimExpired() async throws -> Int {
+    func reclaimExpired(maxAttempts: Int) async throws -> (requeued: Int, failed: [String]) {
         let rows = try await postgres.query("""
-            UPDATE "webhookEvent" SET "status" = 'pending', "lockedBy" = NULL, "lockedUntil" = NULL
+            UPDATE "webhookEvent" SET
+                "status" = CASE WHEN "attempts" >= \(maxAttempts) THEN 'failed' ELSE 'pending' END,
+                "lastError" = CASE WHEN "attempts" >= \(maxAttempts)
+                    THEN 'gave up: its worker stopped or its lease expired on the last attempt' ELSE "lastError" END,
+                "processedAt" = CASE WHEN "attempts" >= \(maxAttempts) THEN now() ELSE "processedAt" END,
+                "lockedBy" = NULL, "lockedUntil" = NULL
             WHERE "id" IN (
                 SELECT "id" FROM "webhookEvent" WHERE "status" = 'processing' AND "lockedUntil" < now() FOR UPDATE SKIP LOCKED)
-            RETURNING "id"
+            RETURNING "status", "provider"
             """, logger: logger)
-        var count = 0
-        for try await _ in rows { count += 1 }
-        return count
+        var outcome = (requeued: 0, failed: [String]())
+        for try await (status, provider) in rows.decode((String, String).self) {
+            if status == "failed" { outcome.failed.append(provider) } else { outcome.requeued += 1 }
+        }
+        return outcome
     }
 
     /// An event handled to the end: `done`, or `skipped` with why.

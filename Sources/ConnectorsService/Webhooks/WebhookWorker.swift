@@ -50,8 +50,16 @@ struct WebhookWorker: Service {
         let heartbeat = Task {
             while !Task.isCancelled {
                 try? await queue.renew(Array(inProgress.ids.withLock { $0 }), worker: id, lease: settings.lease)
-                if let count = try? await queue.reclaimExpired(), count > 0 {
-                    logger.notice("reclaimed webhook events whose lease expired", metadata: ["count": "\(count)"])
+                if let counts = try? await queue.reclaimExpired(maxAttempts: settings.maxAttempts) {
+                    if counts.requeued > 0 {
+                        logger.notice("reclaimed webhook events whose lease expired", metadata: ["count": "\(counts.requeued)"])
+                    }
+                    for provider in counts.failed {
+                        Counter(label: "webhooks_failed_total", dimensions: [("provider", provider)]).increment()
+                    }
+                    if !counts.failed.isEmpty {
+                        logger.error("gave up on webhook events whose worker stopped on every attempt", metadata: ["count": "\(counts.failed.count)"])
+                    }
                 }
                 try await Task.sleep(for: settings.lease / 3)
             }
