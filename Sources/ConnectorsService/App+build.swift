@@ -20,7 +20,10 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
         listCache: ConnectionListCache(
             redis: infrastructure.redis, limiter: infrastructure.rateLimiter, logger: logger, maxAge: config.connectionListCacheAge),
         logger: logger)
-    let agent = AgentServices(config: config, infrastructure: infrastructure, connections: connections, providers: providers, http: http, logger: logger)
+    // The Messages API answers a non-streamed call only when the whole message is written.
+    let modelHTTP = HTTPClientService(readTimeout: .minutes(10))
+    let agent = AgentServices(
+        config: config, infrastructure: infrastructure, connections: connections, providers: providers, http: http, modelHTTP: modelHTTP, logger: logger)
     ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, connections: connections, providers: providers, agent: agent, logger: logger)
         .register(on: router)
     let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
@@ -31,7 +34,7 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
     // Started in this order, stopped in reverse: the worker stops (finishing its event) before
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
-        router: router, config: config.common, services: infrastructure.services + [http, jwks, sweeper, worker], logger: logger,
+        router: router, config: config.common, services: infrastructure.services + [http, modelHTTP, jwks, sweeper, worker], logger: logger,
         requestsOnEventLoops: requestsOnEventLoops)
 }
 

@@ -150,6 +150,26 @@ import TestSupport
         }
     }
 
+    /// A long answer, not streamed: the API sends nothing until the whole message is written.
+    /// That silence is longer than provider calls may take (20 s), and must not fail the run.
+    @Test func aNonStreamedAnswerSlowerThanProviderCallsCompletes() async throws {
+        try await withAgent { _, client, issuer, fakes in
+            fakes.claude.delay.set(.seconds(22))
+            fakes.claude.script.set([.message([FakeAnthropic.text("A long essay.")], stopReason: "end_turn", inputTokens: 5, outputTokens: 4000)])
+            // Our own test client would give up after 20 s: a patient one.
+            let port = try #require(client.port)
+            let bearer = issuer.token(sub: "user-1")
+            let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { patient in
+                try await patient.post("/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                                       body: ByteBuffer(string: #"{"prompt":"write at length"}"#))
+            }
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+            #expect(json["status"] as? String == "completed")
+            #expect(json["output"] as? String == "A long essay.")
+            #expect(fakes.claude.received.get().count == 1)
+        }
+    }
+
     @Test func theStepLimitStopsAModelThatNeverEnds() async throws {
         try await withAgent { app, client, issuer, fakes in
             try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")

@@ -26,6 +26,8 @@ public final class FakeAnthropic: Sendable {
     /// Answered when the script has run out.
     public let fallback = SendableBox<Turn>(.message([["type": "text", "text": "Done."]], stopReason: "end_turn", inputTokens: 1, outputTokens: 1))
     public let received = SendableBox<[Received]>([])
+    /// How long each answer takes to start (a long generation, not streamed).
+    public let delay = SendableBox<Duration>(.zero)
 
     public init() {}
 
@@ -41,6 +43,7 @@ public final class FakeAnthropic: Sendable {
             let body = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
             self.received.update { $0.append(Received(headers: request.headers, body: body)) }
             let turn = self.script.update { $0.isEmpty ? nil : $0.removeFirst() } ?? self.fallback.get()
+            if self.delay.get() > .zero { try await Task.sleep(for: self.delay.get()) }
             switch turn {
             case .error(let status, let type, let message, let extra):
                 var headers: HTTPFields = [.contentType: "application/json"]

@@ -13,7 +13,9 @@ struct AgentServices: Sendable {
     /// Runs started by Slack and Linear events; nil when the agent is not configured.
     let triggers: AgentTriggers?
 
-    init(config: ConnectorsConfig, infrastructure: Infrastructure, connections: ConnectionRepository, providers: ProviderRegistry, http: HTTPClientService, logger: Logger) {
+    /// `http` serves the provider APIs; `modelHTTP` the Messages API (longer silences allowed).
+    init(config: ConnectorsConfig, infrastructure: Infrastructure, connections: ConnectionRepository, providers: ProviderRegistry,
+         http: HTTPClientService, modelHTTP: HTTPClientService, logger: Logger) {
         let tokens = ConnectionTokens(
             connections: connections, sealer: TokenSealer(box: config.secretBox), providers: providers, redis: infrastructure.redis, logger: logger)
         let urls = config.common.providers
@@ -24,7 +26,7 @@ struct AgentServices: Sendable {
         self.registry = registry
         self.runs = runs
         let runner = config.anthropic.map { settings in
-            AgentRunner(client: AnthropicClient(http: http.client, settings: settings, logger: logger), registry: registry, runs: runs,
+            AgentRunner(client: AnthropicClient(http: modelHTTP.client, settings: settings, logger: logger), registry: registry, runs: runs,
                         logger: logger, timeout: config.agentTimeout)
         }
         self.runner = runner

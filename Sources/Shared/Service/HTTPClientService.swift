@@ -8,9 +8,12 @@ import ServiceLifecycle
 public struct HTTPClientService: Service {
     public let client: HTTPClient
 
-    public init() {
+    /// `readTimeout` is the longest silence between two reads of an answer. 20 s suits provider
+    /// APIs; a model generating a long non-streamed answer sends nothing until it is done, so
+    /// its client waits longer (each call still has its own deadline).
+    public init(readTimeout: TimeAmount = .seconds(20)) {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(20))
+        configuration.timeout = .init(connect: .seconds(5), read: readTimeout)
         configuration.redirectConfiguration = .disallow
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
