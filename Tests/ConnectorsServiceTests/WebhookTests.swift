@@ -231,6 +231,37 @@ import TestSupport
         }
     }
 
+    /// JSON may carry `\u0000`; `jsonb` refuses it. Such a delivery is stored (with U+FFFD in
+    /// its place) and, batched with others, fails none of them.
+    @Test func aDeliveryWithAnEscapedNULIsStoredAndSpoilsNoBatch() async throws {
+        try await withApp { app, client in
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for n in 0..<20 {
+                    group.addTask {
+                        let title = n == 7 ? #"nul\u0000here"# : n == 8 ? #"not a nul: \\u0000"# : "plain \(n)"
+                        let body = #"{"action":"opened","issue":{"number":\#(n),"title":"\#(title)"}}"#
+                        let signature = "sha256=" + HMACSigner.sha256Hex(secret: Self.githubSecret, message: Array(body.utf8))
+                        return try await client.execute(uri: "/github/events", method: .post, headers: [
+                            .contentType: "application/json", .hubSignature256: signature, .githubEvent: "issues", .githubDelivery: "nul-\(n)",
+                        ], body: ByteBuffer(string: body)).status
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.count == 20 && statuses.allSatisfy { $0 == .ok })
+            #expect(try await eventCount(app) == 20)
+            let titles = try await app.sql { sql in
+                var titles = [String: String]()
+                for try await (key, title) in try await sql.query(#"SELECT "deliveryKey", "payload"->'issue'->>'title' FROM "webhookEvent" WHERE "deliveryKey" IN ('nul-7', 'nul-8')"#).decode((String, String).self) {
+                    titles[key] = title
+                }
+                return titles
+            }
+            #expect(titles["nul-7"] == "nul\u{FFFD}here")
+            #expect(titles["nul-8"] == #"not a nul: \u0000"#)
+        }
+    }
+
     @Test func bodiesOverOneMebibyteAre413() async throws {
         try await withApp { app, client in
             let big = ByteBuffer(repeating: UInt8(ascii: "a"), count: 1024 * 1024 + 1)

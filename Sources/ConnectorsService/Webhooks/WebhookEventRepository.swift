@@ -22,7 +22,7 @@ struct WebhookEventRepository: Sendable {
         let rows = try await postgres.query("""
             INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
             SELECT "provider", "deliveryKey", "eventType", "payload"::jsonb
-            FROM unnest(\(events.map(\.provider.rawValue)), \(events.map(\.deliveryKey)), \(events.map(\.eventType)), \(events.map(\.payload)))
+            FROM unnest(\(events.map(\.provider.rawValue)), \(events.map(\.deliveryKey)), \(events.map(\.eventType)), \(events.map { Self.storable($0.payload) }))
                 AS e("provider", "deliveryKey", "eventType", "payload")
             ON CONFLICT ("provider", "deliveryKey") DO NOTHING
             RETURNING "provider", "deliveryKey"
@@ -31,6 +31,33 @@ struct WebhookEventRepository: Sendable {
         for try await (provider, key) in rows.decode((String, String).self) { stored.insert(Key(provider: provider, deliveryKey: key)) }
         // A key returned once is credited to its first occurrence only.
         return events.map { stored.remove(Key(provider: $0.provider.rawValue, deliveryKey: $0.deliveryKey)) != nil }
+    }
+
+    /// The JSON as `jsonb` accepts it. JSON allows `\u0000` in strings; PostgreSQL's `jsonb`
+    /// refuses it (its text type cannot hold NUL), which would refuse the whole delivery. Each
+    /// such escape becomes `\ufffd`, the replacement character; escapes are read pairwise, so an
+    /// escaped backslash followed by `u0000` is left as it is.
+    static func storable(_ json: String) -> String {
+        guard json.contains("\\u0000") else { return json }
+        var out = [UInt8]()
+        let bytes = Array(json.utf8)
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            guard bytes[index] == UInt8(ascii: "\\"), index + 1 < bytes.count else {
+                out.append(bytes[index])
+                index += 1
+                continue
+            }
+            if bytes[index + 1] == UInt8(ascii: "u"), index + 6 <= bytes.count, Array(bytes[index + 2 ..< index + 6]) == Array("0000".utf8) {
+                out.append(contentsOf: Array("\\ufffd".utf8))
+                index += 6
+            } else {
+                out.append(contentsOf: bytes[index ..< index + 2])
+                index += 2
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private struct Key: Hashable {

@@ -56,7 +56,21 @@ public final class GroupCommit<Item: Sendable, Result: Sendable>: Sendable {
                 guard results.count == batch.count else { throw MismatchedResults() }
                 for (waiting, result) in zip(batch, results) { waiting.continuation.resume(returning: result) }
             } catch {
-                for waiting in batch { waiting.continuation.resume(throwing: error) }
+                guard batch.count > 1 else {
+                    batch[0].continuation.resume(throwing: error)
+                    continue
+                }
+                // One item the store refuses must not fail everyone it was batched with: each
+                // is written again on its own, and only its own failure reaches its caller.
+                for waiting in batch {
+                    do {
+                        let results = try await write([waiting.item])
+                        guard results.count == 1 else { throw MismatchedResults() }
+                        waiting.continuation.resume(returning: results[0])
+                    } catch {
+                        waiting.continuation.resume(throwing: error)
+                    }
+                }
             }
         }
     }
