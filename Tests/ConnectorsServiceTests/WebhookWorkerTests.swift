@@ -80,6 +80,27 @@ import TestSupport
         #expect(statuses == [linear: "revoked", github: "revoked", slack: "revoked", untouched: "active"])
     }
 
+    /// A suspended GitHub installation cannot act; once unsuspended its connections can again.
+    @Test func aSuspendedInstallationComesBackWhenUnsuspended() async throws {
+        let app = try await ConnectorsTestApp.make(configure: Self.fast)
+        try await app.insertUser("user-1")
+        let github = try await app.insertConnection(userId: "user-1", provider: .github, accountId: "9002")
+        @Sendable func status() async throws -> String {
+            try await app.sql { sql in
+                for try await value in try await sql.query(#"SELECT "status" FROM "connection" WHERE "id" = \#(github)"#).decode(String.self) { return value }
+                return "missing"
+            }
+        }
+        try await app.test { _ in
+            let suspended = try await insertEvent(app, provider: "github", key: "s1", type: "installation.suspend", payload: #"{"action":"suspend","installation":{"id":9002}}"#)
+            try await waitFor(app, suspended, status: "done")
+            #expect(try await status() == "revoked")
+            let restored = try await insertEvent(app, provider: "github", key: "s2", type: "installation.unsuspend", payload: #"{"action":"unsuspend","installation":{"id":9002}}"#)
+            try await waitFor(app, restored, status: "done")
+            #expect(try await status() == "active")
+        }
+    }
+
     @Test func agentRequestsAreRecordedAsSkippedWithAReason() async throws {
         let app = try await ConnectorsTestApp.make(configure: Self.fast)
         try await app.test { _ in

@@ -34,6 +34,14 @@ struct WebhookHandlers: Sendable {
                 throw Malformed(description: "installation event without installation.id")
             }
             return try await revoke(.github, account: installation)
+        // A suspended installation restored: its connections can mint tokens again.
+        case (.github, "installation.unsuspend"):
+            guard let installation = (event.payload["installation"] as? [String: Any])?["id"].map({ "\($0)" }) else {
+                throw Malformed(description: "installation event without installation.id")
+            }
+            let count = try await connections.setStatus(provider: .github, accountId: installation, .active)
+            logger.notice("GitHub installation unsuspended; its connections are active again", metadata: ["connections": "\(count)"])
+            return .done
         case (.slack, "app_uninstalled"), (.slack, "tokens_revoked"):
             guard let team = event.payload["team_id"] as? String else { throw Malformed(description: "Slack event without team_id") }
             return try await revoke(.slack, account: team)
