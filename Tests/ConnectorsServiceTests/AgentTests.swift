@@ -30,9 +30,11 @@ import TestSupport
     }
 
     func withAgent<T: Sendable>(_ fakes: Fakes = Fakes(), overrides extra: [String: String] = [:],
+                                configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
                                 _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, TestTokenIssuer, Fakes) async throws -> T) async throws -> T {
         try await withProviderFake(fakes.router, overrides: { Self.overrides($0).merging(extra) { $1 } }, configure: { config in
             config.anthropic?.retryBase = .milliseconds(10)
+            configure(&config)
         }) { app, client, issuer, _ in
             try await body(app, client, issuer, fakes)
         }
@@ -167,6 +169,24 @@ import TestSupport
             #expect(json["status"] as? String == "completed")
             #expect(json["output"] as? String == "A long essay.")
             #expect(fakes.claude.received.get().count == 1)
+        }
+    }
+
+    /// A run stopped by the overall timeout keeps the steps it took (a tool may have changed
+    /// something) and the tokens it used.
+    @Test func aTimedOutRunKeepsItsStepsAndUsage() async throws {
+        try await withAgent(configure: { $0.agentTimeout = .seconds(1) }) { app, client, issuer, fakes in
+            try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            fakes.claude.script.set([
+                .message([FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:])], stopReason: "tool_use", inputTokens: 11, outputTokens: 3),
+            ])
+            fakes.claude.delay.set(.seconds(5))
+            fakes.claude.delayFrom.set(2)
+            let json = try object(try await run(client, issuer.token(sub: "user-1"), #"{"prompt":"slow"}"#))
+            #expect(json["status"] as? String == "failed")
+            #expect((json["error"] as? String)?.contains("longer than") == true)
+            #expect((json["steps"] as? [[String: Any]])?.map { $0["tool"] as? String } == ["linear_list_teams"])
+            #expect(json["usage"] as? [String: Int] == ["inputTokens": 11, "outputTokens": 3])
         }
     }
 

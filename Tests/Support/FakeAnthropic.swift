@@ -26,8 +26,10 @@ public final class FakeAnthropic: Sendable {
     /// Answered when the script has run out.
     public let fallback = SendableBox<Turn>(.message([["type": "text", "text": "Done."]], stopReason: "end_turn", inputTokens: 1, outputTokens: 1))
     public let received = SendableBox<[Received]>([])
-    /// How long each answer takes to start (a long generation, not streamed).
+    /// How long each answer takes to start (a long generation, not streamed), from the
+    /// `delayFrom`-th request on (1-based).
     public let delay = SendableBox<Duration>(.zero)
+    public let delayFrom = SendableBox(1)
 
     public init() {}
 
@@ -41,9 +43,12 @@ public final class FakeAnthropic: Sendable {
         router.post("/v1/messages") { request, _ -> Response in
             let bytes = try await request.body.collect(upTo: 1 << 22)
             let body = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-            self.received.update { $0.append(Received(headers: request.headers, body: body)) }
+            let count = self.received.update { received in
+                received.append(Received(headers: request.headers, body: body))
+                return received.count
+            }
             let turn = self.script.update { $0.isEmpty ? nil : $0.removeFirst() } ?? self.fallback.get()
-            if self.delay.get() > .zero { try await Task.sleep(for: self.delay.get()) }
+            if self.delay.get() > .zero, count >= self.delayFrom.get() { try await Task.sleep(for: self.delay.get()) }
             switch turn {
             case .error(let status, let type, let message, let extra):
                 var headers: HTTPFields = [.contentType: "application/json"]

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MCP
 import Shared
+import Synchronization
 
 /// The tool-use loop: ask Claude, run the tools it asks for (one turn's calls concurrently),
 /// answer with `tool_result` blocks first in the next user turn, and stop on `end_turn`,
@@ -49,9 +50,10 @@ struct AgentRunner: Sendable {
         async let stored: Void = runs.insert(starting)
         async let tools = registry.toolbox(userId: request.userId, only: request.tools)
         try await stored
+        let progress = Progress()
         do {
             let toolbox = try await tools
-            let outcome = try await withDeadline(timeout) { try await loop(request, toolbox: toolbox, emit: emit) }
+            let outcome = try await withDeadline(timeout) { try await loop(request, toolbox: toolbox, emit: emit, progress: progress) }
             run.status = .completed
             run.output = outcome.output
             run.steps = outcome.steps
@@ -62,6 +64,11 @@ struct AgentRunner: Sendable {
             run.steps = failure.steps
             run.usage = failure.usage
             run.error = failure.message
+        } catch let timeout as AgentTimeout {
+            // What was done before the deadline stays on record: tools may have made changes.
+            run.status = .failed
+            (run.steps, run.usage) = progress.state.withLock { ($0.steps, $0.usage) }
+            run.error = timeout.description
         } catch {
             run.status = .failed
             run.error = Self.describe(error)
@@ -80,6 +87,11 @@ struct AgentRunner: Sendable {
         var usage: Anthropic.Usage
     }
 
+    /// The loop's steps and usage so far, readable when the deadline cancels it.
+    private final class Progress: Sendable {
+        let state = Mutex<(steps: [AgentStep], usage: Anthropic.Usage)>(([], Anthropic.Usage()))
+    }
+
     /// A failure inside the loop, with what was done before it (kept on the failed run).
     private struct LoopFailure: Error {
         var message: String
@@ -87,7 +99,7 @@ struct AgentRunner: Sendable {
         var usage: Anthropic.Usage
     }
 
-    private func loop(_ request: Request, toolbox: Toolbox, emit: (@Sendable (Event) async -> Void)?) async throws -> Outcome {
+    private func loop(_ request: Request, toolbox: Toolbox, emit: (@Sendable (Event) async -> Void)?, progress: Progress) async throws -> Outcome {
         let system = [Self.systemPrompt, request.situation].compactMap { $0 }.joined(separator: "\n\n")
         var messages = [Anthropic.Message(role: "user", content: [.text(request.prompt)])]
         var steps = [AgentStep]()
@@ -104,6 +116,7 @@ struct AgentRunner: Sendable {
             }
             usage.inputTokens += response.usage.inputTokens
             usage.outputTokens += response.usage.outputTokens
+            progress.state.withLock { $0.usage = usage }
             if !response.text.isEmpty { texts.append(response.text) }
             let calls = response.toolUses
             guard response.stopReason == "tool_use", !calls.isEmpty else {
@@ -125,6 +138,7 @@ struct AgentRunner: Sendable {
             for (call, outcome) in zip(calls, outcomes) {
                 let step = AgentStep(tool: call.name, input: call.input, isError: outcome.isError, summary: String(outcome.text.prefix(AgentStep.summaryLength)))
                 steps.append(step)
+                progress.state.withLock { $0.steps = steps }
                 await emit?(.step(step))
                 results.append(.toolResult(toolUseID: call.id, content: outcome.text, isError: outcome.isError))
             }
