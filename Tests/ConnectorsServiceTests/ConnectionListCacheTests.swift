@@ -94,9 +94,13 @@ import TestSupport
                 // A refresh refused with invalid_grant.
                 try await elsewhere(app) { try await $0.setStatus(id: id, .reauthRequired) }
                 #expect(try await listed().status == "reauth_required")
-                // A successful refresh.
+                // Connected again, then a successful refresh (a refresh alone never revives a
+                // connection: it only stores tokens for an active one).
+                try await elsewhere(app) { try await $0.setStatus(id: id, .active) }
+                #expect(try await listed().status == "active")
                 try await elsewhere(app) {
-                    try await $0.updateTokens(id: id, accessToken: "v1.sealed", refreshToken: nil, expiresAt: Date(timeIntervalSince1970: 2_000_000_000))
+                    let stored = try await $0.updateTokens(id: id, accessToken: "v1.sealed", refreshToken: nil, expiresAt: Date(timeIntervalSince1970: 2_000_000_000))
+                    #expect(stored)
                 }
                 let refreshed = try await listed()
                 #expect(refreshed.status == "active")
