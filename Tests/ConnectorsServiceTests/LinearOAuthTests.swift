@@ -149,6 +149,30 @@ import TestSupport
         }
     }
 
+    /// One user linking the same Linear organisation from two tabs at once ends with one
+    /// connection whose tokens open (not a row holding tokens sealed for another id).
+    @Test func twoLinksOfOneAccountAtOnceLeaveOneReadableConnection() async throws {
+        try await withLinear { app, client, linear, issuer, linearURL in
+            for n in 1...4 {
+                let user = "racer-\(n)"
+                try await app.insertUser(user)
+                let bearer = issuer.token(sub: user)
+                var codes = [String]()
+                for _ in 0..<2 { codes.append(try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])) }
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for code in codes { group.addTask { try await link(client, code: code, bearer: bearer).status } }
+                    return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+                }
+                #expect(statuses == [.ok, .ok])
+                let listed = try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
+                #expect(listed.count == 1)
+                let id = try #require(listed.first?["id"] as? String)
+                let token = try await app.withTokens { try await $0.accessToken(connectionId: id) }
+                #expect(linear.issued.get().contains(token))
+            }
+        }
+    }
+
     @Test func aRefusedRefreshMarksTheConnectionForReauthorisation() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")

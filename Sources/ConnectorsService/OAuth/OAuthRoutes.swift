@@ -112,6 +112,11 @@ struct OAuthRoutes: Sendable {
     /// Stores the pending connection as the user's. If they already had this provider account,
     /// that row is updated (its id kept), so the tokens are resealed for it.
     func attach(_ link: PendingLink, to userId: String, on connection: PostgresConnection) async throws -> Connection {
+        // Two links of one account by one user at once (two tabs) would both miss the existing
+        // row, and the second upsert would keep the first's id with tokens sealed for its own:
+        // unreadable. Serialised here (the lock lasts until the claim's transaction ends).
+        let key = "connection-attach:\(userId):\(link.provider.rawValue):\(link.accountId)"
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
         let id = try await ConnectionRepository.existingID(userId: userId, provider: link.provider, accountId: link.accountId, on: connection, logger: logger)
             ?? link.connectionId
         var access = link.accessToken
