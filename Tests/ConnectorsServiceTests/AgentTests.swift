@@ -175,12 +175,12 @@ import TestSupport
     /// A run stopped by the overall timeout keeps the steps it took (a tool may have changed
     /// something) and the tokens it used.
     @Test func aTimedOutRunKeepsItsStepsAndUsage() async throws {
-        try await withAgent(configure: { $0.agentTimeout = .seconds(1) }) { app, client, issuer, fakes in
+        try await withAgent(configure: { $0.agentTimeout = .seconds(3) }) { app, client, issuer, fakes in
             try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
             fakes.claude.script.set([
                 .message([FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:])], stopReason: "tool_use", inputTokens: 11, outputTokens: 3),
             ])
-            fakes.claude.delay.set(.seconds(5))
+            fakes.claude.delay.set(.seconds(10))
             fakes.claude.delayFrom.set(2)
             let json = try object(try await run(client, issuer.token(sub: "user-1"), #"{"prompt":"slow"}"#))
             #expect(json["status"] as? String == "failed")

@@ -122,9 +122,10 @@ import TestSupport
             let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
             let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
             try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
-            linear.refreshDelay.set(.milliseconds(500))
+            linear.refreshDelay.set(.seconds(1))
             let refresh = Task { try await app.withTokens { try await $0.accessToken(connectionId: id) } }
-            try await Task.sleep(for: .milliseconds(200))
+            // The revocation lands while Linear is working on the refresh.
+            try await eventually(timeout: .seconds(15), "the refresh reaches Linear") { linear.refreshesStarted.get() == 1 }
             try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "status" = 'revoked'"#) }
             await #expect(throws: ConnectionTokens.Failure.revoked) { _ = try await refresh.value }
             #expect(linear.refreshes.get() == 1)

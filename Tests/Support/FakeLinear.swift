@@ -34,6 +34,8 @@ public final class FakeLinear: Sendable {
     public let failing = SendableBox(false)
     /// How long a refresh takes (to let concurrent callers overlap).
     public let refreshDelay = SendableBox<Duration>(.zero)
+    /// Refresh requests received (counted before `refreshDelay`).
+    public let refreshesStarted = SendableBox(0)
     /// `expires_in` of issued access tokens (Linear: 24 hours).
     public let expiresIn = SendableBox(86_399)
 
@@ -66,6 +68,7 @@ public final class FakeLinear: Sendable {
                 else { return try self.refuse("invalid_grant") }
                 return try self.issue()
             case "refresh_token":
+                self.refreshesStarted.update { $0 += 1 }
                 try await Task.sleep(for: self.refreshDelay.get())
                 guard let token = form["refresh_token"], self.refreshTokens.update({ $0.remove(token) }) != nil else {
                     return try self.refuse("invalid_grant")
