@@ -66,10 +66,7 @@ public final class FakeGitHub: Sendable {
             return Response(status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(FormEncoding.escape(state))"])
         }
         router.post("/login/oauth/access_token") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: 65536)
-            let form = Dictionary(
-                (URLComponents(string: "?" + String(buffer: body))?.queryItems ?? []).map { ($0.name, $0.value ?? "") },
-                uniquingKeysWith: { a, _ in a })
+            let form = try await FakeLinear.form(request)
             guard request.headers[.accept] == "application/json" else { return Response(status: .notAcceptable) }
             let grant = self.grants.update { grants in form["code"].flatMap { grants.removeValue(forKey: $0) } }
             let error: String?

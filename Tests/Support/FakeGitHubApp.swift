@@ -62,10 +62,7 @@ public final class FakeGitHubApp: Sendable {
             ])
         }
         router.post("/login/oauth/access_token") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: 65536)
-            let form = Dictionary(
-                (URLComponents(string: "?" + String(buffer: body))?.queryItems ?? []).map { ($0.name, $0.value ?? "") },
-                uniquingKeysWith: { a, _ in a })
+            let form = try await FakeLinear.form(request)
             guard request.headers[.accept] == "application/json" else { return Response(status: .notAcceptable) }
             guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else {
                 return try FakeLinear.json(["error": "incorrect_client_credentials"])
