@@ -32,6 +32,11 @@ import TestSupport
         try await Browser.followAtFake(url, fakeURL: linearURL)
     }
 
+    /// Connects Linear for the bearer's user and returns the connection's id.
+    func connectedID(_ client: any TestClientProtocol, linearURL: String, bearer: String) async throws -> String {
+        try #require(try await Browser(client: client, fakeURL: linearURL).connectAndLink("linear", bearer: bearer)["id"] as? String)
+    }
+
     func link(_ client: any TestClientProtocol, code: String, bearer: String) async throws -> TestResponse {
         try await Browser(client: client, fakeURL: "").link("linear", code: code, bearer: bearer)
     }
@@ -100,8 +105,7 @@ import TestSupport
     @Test func twoConcurrentRefreshesCallLinearOnce() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
-            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
-            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
             try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
             linear.refreshDelay.set(.milliseconds(300))
             // Two replicas' worth: separate database pools and Redis connections.
@@ -119,8 +123,7 @@ import TestSupport
     @Test func aRevocationDuringARefreshStands() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
-            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
-            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
             try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
             linear.refreshDelay.set(.seconds(1))
             let refresh = Task { try await app.withTokens { try await $0.accessToken(connectionId: id) } }
@@ -138,8 +141,7 @@ import TestSupport
     @Test func aFailedEarlyRefreshFallsBackToTheUnexpiredToken() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
-            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
-            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
             let current = try #require(linear.issued.get().first)
             try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#) }
             linear.failing.set(true)
@@ -177,8 +179,7 @@ import TestSupport
     @Test func aRefusedRefreshMarksTheConnectionForReauthorisation() async throws {
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
-            let code = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])
-            let id = try #require((try await link(client, code: code, bearer: bearer).json["connection"] as? [String: Any])?["id"] as? String)
+            let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
             try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() - interval '1 minute'"#) }
             linear.refreshTokens.set([])  // revoked at Linear
             await #expect(throws: ConnectionTokens.Failure.reauthRequired) {

@@ -182,13 +182,19 @@ import TestSupport
         }
     }
 
+    /// A GitHub delivery of `body`, signed with `secret`, as GitHub sends it.
+    static func gitHubPost(_ client: any TestClientProtocol, _ event: String, _ body: String, delivery: String,
+                           secret: String = githubSecret) async throws -> TestResponse {
+        let signature = "sha256=" + HMACSigner.sha256Hex(secret: secret, message: Array(body.utf8))
+        return try await client.execute(uri: "/github/events", method: .post, headers: [
+            .contentType: "application/json", .hubSignature256: signature, .githubEvent: event, .githubDelivery: delivery,
+        ], body: ByteBuffer(string: body))
+    }
+
     @Test func gitHubPingIsAnsweredEventsAreStoredBadSignaturesRefused() async throws {
         try await withApp { app, client in
             func post(_ event: String, _ body: String, delivery: String, secret: String = Self.githubSecret) async throws -> TestResponse {
-                let signature = "sha256=" + HMACSigner.sha256Hex(secret: secret, message: Array(body.utf8))
-                return try await client.execute(uri: "/github/events", method: .post, headers: [
-                    .contentType: "application/json", .hubSignature256: signature, .githubEvent: event, .githubDelivery: delivery,
-                ], body: ByteBuffer(string: body))
+                try await Self.gitHubPost(client, event, body, delivery: delivery, secret: secret)
             }
             let ping = try await post("ping", #"{"zen":"Keep it logically awesome.","hook_id":1}"#, delivery: "g-0")
             #expect(ping.status == .ok)
@@ -208,11 +214,7 @@ import TestSupport
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for n in 0..<90 {
                     group.addTask {
-                        let body = #"{"action":"opened","issue":{"number":\#(n % 30)}}"#
-                        let signature = "sha256=" + HMACSigner.sha256Hex(secret: Self.githubSecret, message: Array(body.utf8))
-                        return try await client.execute(uri: "/github/events", method: .post, headers: [
-                            .contentType: "application/json", .hubSignature256: signature, .githubEvent: "issues", .githubDelivery: "c-\(n % 30)",
-                        ], body: ByteBuffer(string: body)).status
+                        try await Self.gitHubPost(client, "issues", #"{"action":"opened","issue":{"number":\#(n % 30)}}"#, delivery: "c-\(n % 30)").status
                     }
                 }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
@@ -239,11 +241,7 @@ import TestSupport
                 for n in 0..<20 {
                     group.addTask {
                         let title = n == 7 ? #"nul\u0000here"# : n == 8 ? #"not a nul: \\u0000"# : "plain \(n)"
-                        let body = #"{"action":"opened","issue":{"number":\#(n),"title":"\#(title)"}}"#
-                        let signature = "sha256=" + HMACSigner.sha256Hex(secret: Self.githubSecret, message: Array(body.utf8))
-                        return try await client.execute(uri: "/github/events", method: .post, headers: [
-                            .contentType: "application/json", .hubSignature256: signature, .githubEvent: "issues", .githubDelivery: "nul-\(n)",
-                        ], body: ByteBuffer(string: body)).status
+                        return try await Self.gitHubPost(client, "issues", #"{"action":"opened","issue":{"number":\#(n),"title":"\#(title)"}}"#, delivery: "nul-\(n)").status
                     }
                 }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
