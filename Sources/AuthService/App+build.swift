@@ -4,7 +4,10 @@ import Logging
 import Shared
 
 /// Wires the auth service: PostgreSQL, Redis, the shared HTTP core and the feature routes.
-func buildApplication(_ config: AuthConfig, logger: Logger) -> some ApplicationProtocol {
+/// Requests are handled on their connections' event loops (see `EventLoopScheduling` for why
+/// that pays off here); in-process tests keep them on the cooperative pool, as the connectors
+/// service's do.
+func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops: Bool = true) -> some ApplicationProtocol {
     let infrastructure = Infrastructure(config.common, logger: logger)
     let router = HTTPCore.router(context: AppRequestContext.self, config: config.common, readiness: infrastructure.readiness)
     let signingKeys = SigningKeys(
@@ -14,7 +17,7 @@ func buildApplication(_ config: AuthConfig, logger: Logger) -> some ApplicationP
     AuthRoutes(config: config, infrastructure: infrastructure, signingKeys: signingKeys, http: http, logger: logger).register(on: router)
     return HTTPCore.application(
         router: router, config: config.common, services: infrastructure.services + [http, signingKeys], logger: logger,
-        beforeServing: [{ try await signingKeys.start() }])
+        beforeServing: [{ try await signingKeys.start() }], requestsOnEventLoops: requestsOnEventLoops)
 }
 
 /// Every `/api/auth` route, with its body limit, CSRF origin check and rate limits.

@@ -20,7 +20,12 @@ struct AuthServiceCommand: AsyncParsableCommand {
             try await StartupGuard.run("AuthService") {
                 let config = try AuthConfig(await Environment.load())
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
-                let app = buildApplication(config, logger: Logger(label: "AuthService"))
+                let logger = Logger(label: "AuthService")
+                let app = buildApplication(config, logger: logger)
+                // A wake-up of an event loop must not interrupt a signature in progress.
+                if try await EventLoopScheduling.useBatchPolicyForSharedEventLoops() == 0 {
+                    logger.notice("event loops keep the default scheduling policy (SCHED_BATCH unavailable)")
+                }
                 try await app.runService()
             }
         }

@@ -1,3 +1,6 @@
+import Foundation
+import HummingbirdTesting
+import NIOCore
 import Testing
 import TestSupport
 
@@ -7,6 +10,41 @@ import TestSupport
 
     @Test func servesHealthAndExitsZeroOnSIGTERM() async throws {
         try await ServiceProcessChecks.servesAndStopsOnSIGTERM(binary, portVariable: "AUTH_PORT")
+    }
+
+    /// As deployed, the event loops run under `SCHED_BATCH` (so their wake-ups do not preempt
+    /// RSA signing) and the blocking pool that signs keeps the default policy.
+    @Test func eventLoopsRunUnderBatchSchedulingAndSignersDoNot() async throws {
+        #if os(Linux)
+        let database = try await TestDatabase.create(migrated: true)
+        let port = try FreePort.next()
+        let process = try binary.start(environment: TestConfig.variables(database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
+        defer { process.stop() }
+        try await ServiceBinary.waitForHealth(port: port, process: process)
+        // The first start on an empty database made its signing key on the blocking pool.
+        let keys = try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/.well-known/jwks.json") }
+        #expect(String(buffer: keys.body ?? .init()).contains(#""kid""#))
+
+        let threads = try Self.threadPolicies(of: process.processIdentifier)
+        let loops = threads.filter { $0.name.hasPrefix("NIO-SGLTN-") }
+        let blockingPool = threads.filter { $0.name.hasPrefix("SGLTN-TP-") }
+        #expect(loops.count == ProcessInfo.processInfo.activeProcessorCount, "\(threads)")
+        #expect(loops.allSatisfy { $0.policy == 3 }, "\(threads)")
+        #expect(!blockingPool.isEmpty, "\(threads)")
+        #expect(blockingPool.allSatisfy { $0.policy == 0 }, "\(threads)")
+        #endif
+    }
+
+    /// Each thread's name and scheduling policy (field 41 of `/proc/PID/task/TID/stat`).
+    static func threadPolicies(of pid: pid_t) throws -> [(name: String, policy: Int)] {
+        let tasks = "/proc/\(pid)/task"
+        return try FileManager.default.contentsOfDirectory(atPath: tasks).map { tid in
+            let stat = try String(contentsOfFile: "\(tasks)/\(tid)/stat", encoding: .utf8)
+            let name = String(stat[stat.index(after: stat.firstIndex(of: "(")!)..<stat.lastIndex(of: ")")!])
+            // Fields after the name start at field 3 (state).
+            let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+            return (name, Int(fields[41 - 3]) ?? -1)
+        }
     }
 
     @Test func migrateAppliesMigrations() async throws {

@@ -119,9 +119,9 @@ public final class FakeGitHubApp: Sendable {
               let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
         else { return refuse("malformed") }
         guard headerJSON["alg"] as? String == "RS256" else { return refuse("alg") }
-        let valid = (try? privateKey.publicKey.isValidSignature(
+        let valid = privateKey.publicKey.isValidSignature(
             _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: Array((parts[0] + "." + parts[1]).utf8)),
-            padding: .insecurePKCS1v1_5)) ?? false
+            padding: .insecurePKCS1v1_5)
         guard valid else { return refuse("signature") }
         let now = Int(Date().timeIntervalSince1970)
         guard claims["iss"] as? Int == Int(appID), let iat = claims["iat"] as? Int, let exp = claims["exp"] as? Int,

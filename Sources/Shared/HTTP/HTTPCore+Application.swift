@@ -14,7 +14,8 @@ extension HTTPCore {
     /// instead of Swift's cooperative pool. It pays off where a request awaits I/O several times:
     /// in the connectors service (`make bench`) `/oauth/connections` +14% and agent-run CPU −33%
     /// against the pool, for −8% on the bare `/health`, and every route faster than with NIO as
-    /// the global executor. The auth service's cheap routes measured 5–10% faster without it.
+    /// the global executor. In the auth service it serves `/token` best with the loops under
+    /// `SCHED_BATCH` (`EventLoopScheduling`); its cheap routes measured within noise of the pool.
     public static func application<Context: ServiceRequestContext>(
         router: Router<Context>, config: CommonConfig, services: [any Service], logger: Logger,
         beforeServing: [@Sendable () async throws -> Void] = [], requestsOnEventLoops: Bool = false
