@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import Shared
 import Testing
@@ -88,8 +89,11 @@ import TestSupport
         let process = try await start(database)
         try await TestDatabase.withClient(database) { sql in
             try await sql.withConnection { blocker in
-                try await blocker.query("BEGIN")
-                try await blocker.query(#"SELECT 1 FROM "connection" WHERE "id" = 'c1' FOR UPDATE"#)
+                // With a logger these are the async queries, awaited; without one they resolve
+                // to the future-returning API and were only sent.
+                let logger = Logger(label: "row-lock")
+                try await blocker.query("BEGIN", logger: logger)
+                try await blocker.query(#"SELECT 1 FROM "connection" WHERE "id" = 'c1' FOR UPDATE"#, logger: logger)
                 // The event arrives (from another connection) while the row is locked.
                 try await TestDatabase.withClient(database) { other in
                     try await other.query(#"""
@@ -103,7 +107,7 @@ import TestSupport
                 #expect(try await scalar(database, #"SELECT "status" FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#) == "processing")
                 process.signal(SIGKILL)
                 _ = try await process.waitForExit(timeout: .seconds(10))
-                try await blocker.query("ROLLBACK")
+                try await blocker.query("ROLLBACK", logger: logger)
             }
         }
         // The killed process's lease would run for a minute; end it for the test.
