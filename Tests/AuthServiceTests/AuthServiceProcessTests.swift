@@ -28,7 +28,7 @@ import TestSupport
         let threads = try Self.threadPolicies(of: process.processIdentifier)
         let loops = threads.filter { $0.name.hasPrefix("NIO-SGLTN-") }
         let blockingPool = threads.filter { $0.name.hasPrefix("SGLTN-TP-") }
-        #expect(loops.count == ProcessInfo.processInfo.activeProcessorCount, "\(threads)")
+        #expect(!loops.isEmpty, "\(threads)")
         #expect(loops.allSatisfy { $0.policy == 3 }, "\(threads)")
         #expect(!blockingPool.isEmpty, "\(threads)")
         #expect(blockingPool.allSatisfy { $0.policy == 0 }, "\(threads)")
