@@ -4,7 +4,7 @@ import Logging
 import Shared
 
 /// Wires the auth service: PostgreSQL, Redis, the shared HTTP core and the feature routes.
-/// Requests are handled on their connections' event loops (see `EventLoopScheduling` for why
+/// Requests are handled on their connections' event loops (see `ThreadScheduling` for why
 /// that pays off here); in-process tests keep them on the cooperative pool, as the connectors
 /// service's do.
 func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops: Bool = true) -> some ApplicationProtocol {

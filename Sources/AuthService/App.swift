@@ -23,7 +23,7 @@ struct AuthServiceCommand: AsyncParsableCommand {
                 let logger = Logger(label: "AuthService")
                 let app = buildApplication(config, logger: logger)
                 // A wake-up of an event loop must not interrupt a signature in progress.
-                if try await EventLoopScheduling.useBatchPolicyForSharedEventLoops() == 0 {
+                if try await ThreadScheduling.useBatchPolicyForSharedEventLoops() == 0 {
                     logger.notice("event loops keep the default scheduling policy (SCHED_BATCH unavailable)")
                 }
                 try await app.runService()

@@ -1,3 +1,4 @@
+import Shared
 import Testing
 
 @testable import AuthService
@@ -37,11 +38,11 @@ import Testing
     @Test func hashesOnLowPriorityThreads() async throws {
         #expect(hasher.threadPool.pool === LowPriorityThreadPool.shared.pool)
         let policies = try await withThrowingTaskGroup(of: Int32.self) { group in
-            for _ in 0..<8 { group.addTask { try await hasher.threadPool.run { LowPriorityThreadPool.currentThreadPolicy() } } }
+            for _ in 0..<8 { group.addTask { try await hasher.threadPool.run { ThreadScheduling.currentThreadPolicy() } } }
             return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
         }
-        #expect(policies == [LowPriorityThreadPool.idlePolicy])
+        #expect(policies == [ThreadScheduling.idlePolicy])
         // The caller's own thread is untouched.
-        #expect(LowPriorityThreadPool.currentThreadPolicy() == 0)
+        #expect(ThreadScheduling.currentThreadPolicy() == 0)
     }
 }

@@ -1,6 +1,7 @@
 import CMalloc
 import NIOCore
 import NIOPosix
+import Shared
 
 #if canImport(Glibc)
 import Glibc
@@ -22,9 +23,6 @@ import Glibc
 /// time, so the pool raises glibc's mmap threshold once: such buffers come from, and return to,
 /// the malloc heap, and are reused by the next hash (which also makes hashing faster).
 struct LowPriorityThreadPool: Sendable {
-    /// Linux's `SCHED_IDLE` (glibc declares it only under `_GNU_SOURCE`).
-    static let idlePolicy: Int32 = 5
-
     /// One thread per core; started on first use, lives as long as the process.
     static let shared = LowPriorityThreadPool(pool: {
         keepLargeAllocationsInTheHeap()
@@ -43,15 +41,6 @@ struct LowPriorityThreadPool: Sendable {
         }
     }
 
-    /// The calling thread's scheduling policy (`SCHED_OTHER` is 0).
-    static func currentThreadPolicy() -> Int32 {
-        #if os(Linux)
-        return sched_getscheduler(0)
-        #else
-        return 0
-        #endif
-    }
-
     /// Buffers up to 64 MiB from the heap, and up to 128 MiB of free heap kept, not trimmed.
     private static func keepLargeAllocationsInTheHeap() {
         #if os(Linux)
@@ -60,12 +49,9 @@ struct LowPriorityThreadPool: Sendable {
         #endif
     }
 
-    /// Per thread on Linux (pid 0 is the calling thread); a no-op once done.
+    /// Per thread; a no-op once done.
     private static func lowerCurrentThreadPriority() {
-        #if os(Linux)
-        guard currentThreadPolicy() != idlePolicy else { return }
-        var parameters = sched_param()
-        _ = sched_setscheduler(0, idlePolicy, &parameters)
-        #endif
+        guard ThreadScheduling.currentThreadPolicy() != ThreadScheduling.idlePolicy else { return }
+        ThreadScheduling.setCurrentThreadPolicy(ThreadScheduling.idlePolicy)
     }
 }

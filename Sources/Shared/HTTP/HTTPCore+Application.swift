@@ -15,7 +15,7 @@ extension HTTPCore {
     /// in the connectors service (`make bench`) `/oauth/connections` +14% and agent-run CPU −33%
     /// against the pool, for −8% on the bare `/health`, and every route faster than with NIO as
     /// the global executor. In the auth service it serves `/token` best with the loops under
-    /// `SCHED_BATCH` (`EventLoopScheduling`); its cheap routes measured within noise of the pool.
+    /// `SCHED_BATCH` (`ThreadScheduling`); its cheap routes measured within noise of the pool.
     public static func application<Context: ServiceRequestContext>(
         router: Router<Context>, config: CommonConfig, services: [any Service], logger: Logger,
         beforeServing: [@Sendable () async throws -> Void] = [], requestsOnEventLoops: Bool = false

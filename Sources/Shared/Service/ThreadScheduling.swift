@@ -5,7 +5,8 @@ import NIOPosix
 import Glibc
 #endif
 
-/// Linux scheduling policy for a service's event-loop threads.
+/// Linux scheduling policies for a service's threads: `SCHED_IDLE` for password hashing
+/// (`LowPriorityThreadPool`), `SCHED_BATCH` for the auth service's event loops.
 ///
 /// Under `SCHED_BATCH` a thread that wakes does not preempt the thread running on its core; it
 /// runs at once on an idle core, else at the running thread's next tick (4 ms here). While RSA
@@ -16,9 +17,10 @@ import Glibc
 /// connections: 0.69× → 0.80× the raw signing rate, with `/health` polled meanwhile unchanged
 /// (p50 0.10 ms, p99 ~4.5 ms) and `/health` and `get-session` at their own ceilings unchanged.
 /// Password hashing runs under `SCHED_IDLE`, which every other policy still preempts at once.
-public enum EventLoopScheduling {
-    /// `SCHED_BATCH` (glibc declares it only under `_GNU_SOURCE`).
+public enum ThreadScheduling {
+    /// `SCHED_BATCH` and `SCHED_IDLE` (glibc declares them only under `_GNU_SOURCE`).
     public static let batchPolicy: Int32 = 3
+    public static let idlePolicy: Int32 = 5
 
     /// Moves NIO's shared event loops (Hummingbird's, the HTTP and PostgreSQL clients') to
     /// `SCHED_BATCH`, after starting NIO's shared blocking pool: a thread inherits its creator's
@@ -34,7 +36,7 @@ public enum EventLoopScheduling {
     static func useBatchPolicy(on group: any EventLoopGroup) async throws -> Int {
         var moved = 0
         for loop in group.makeIterator() {
-            if try await loop.submit({ setCurrentThreadBatch() }).get() { moved += 1 }
+            if try await loop.submit({ setCurrentThreadPolicy(batchPolicy) }).get() { moved += 1 }
         }
         return moved
     }
@@ -48,11 +50,13 @@ public enum EventLoopScheduling {
         #endif
     }
 
-    private static func setCurrentThreadBatch() -> Bool {
+    /// Moves the calling thread (pid 0 is the calling thread on Linux) to `policy`; false when
+    /// the kernel refuses, and off Linux.
+    @discardableResult
+    public static func setCurrentThreadPolicy(_ policy: Int32) -> Bool {
         #if os(Linux)
         var parameters = sched_param()
-        // pid 0 is the calling thread on Linux.
-        return sched_setscheduler(0, batchPolicy, &parameters) == 0
+        return sched_setscheduler(0, policy, &parameters) == 0
         #else
         return false
         #endif
