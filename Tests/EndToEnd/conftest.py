@@ -4,10 +4,12 @@ import http.client
 import os
 import pathlib
 import re
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -71,11 +73,13 @@ class Stack:
         auth_port, connectors_port = free_port(), free_port()
         env = {"PATH": os.environ["PATH"], "DATABASE_URL": database_url, "REDIS_URL": required("TEST_REDIS_URL"),
                "PUBLIC_URL": self.public, "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "warning", **SECRETS, **self.extra_env}
-        subprocess.run([bin_dir / "AuthService", "migrate"], env=env, cwd=self.workdir, check=True, capture_output=True)
-        self.spawn("auth", [bin_dir / "AuthService"], {**env, "AUTH_PORT": str(auth_port)})
+        self.auth_port, self.connectors_port = auth_port, connectors_port
+        subprocess.run([bin_dir / "AuthService", "migrate"], env=env, cwd=self.service_dir(), check=True, capture_output=True,
+                       **self.unprivileged())
+        self.spawn("auth", [bin_dir / "AuthService"], {**env, "AUTH_PORT": str(auth_port)}, service=True)
         self.spawn("connectors", [bin_dir / "ConnectorsService"], {
             **env, "CONNECTORS_PORT": str(connectors_port),
-            "AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"})
+            "AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"}, service=True)
         certs = subprocess.run([ROOT / "scripts/dev-cert.sh", self.workdir / "certs"], check=True, capture_output=True, text=True).stdout.strip()
         self.cafile = f"{certs}/localhost.crt"
         traefik = pathlib.Path(sys.executable).parent / "traefik"
@@ -93,7 +97,8 @@ class Stack:
         ], {"PATH": os.environ["PATH"], "AUTH_UPSTREAM": f"http://127.0.0.1:{auth_port}",
             "CONNECTORS_UPSTREAM": f"http://127.0.0.1:{connectors_port}",
             "TLS_CERT_FILE": f"{certs}/localhost.crt", "TLS_KEY_FILE": f"{certs}/localhost.key"})
-        deadline = time.time() + 60
+        # Roomy: two debug builds and Traefik starting beside other work on a busy machine.
+        deadline = time.time() + 120
         while time.time() < deadline:
             try:
                 if self.request("GET", "/api/auth/ok")[0] == 200 and self.request("GET", "/oauth/connections")[0] == 401:
@@ -103,9 +108,32 @@ class Stack:
             time.sleep(0.2)
         pytest.fail("the stack did not come up through Traefik; logs in " + str(self.workdir))
 
-    def spawn(self, name, command, env):
+    # Production runs the services as a non-root user (the image's `USER app`); so do these
+    # tests when they run as root, so faults that show only there (a socket option only root
+    # may set) cannot pass unseen.
+    UNPRIVILEGED_ID = 65534
+
+    def unprivileged(self):
+        if os.geteuid() != 0:
+            return {}
+        return {"user": self.UNPRIVILEGED_ID, "group": self.UNPRIVILEGED_ID, "extra_groups": []}
+
+    def service_dir(self):
+        """A working folder the unprivileged user can enter (pytest's own is private to root)."""
+        if not hasattr(self, "_service_dir"):
+            self._service_dir = pathlib.Path(tempfile.mkdtemp(prefix="e2e-svc-"))
+            self._service_dir.chmod(0o755)
+        return self._service_dir
+
+    def spawn(self, name, command, env, service=False):
         log = open(self.workdir / f"{name}.log", "w")
-        self.processes.append(subprocess.Popen([str(part) for part in command], env=env, cwd=self.workdir, stdout=log, stderr=log))
+        extra = self.unprivileged() if service else {}
+        cwd = self.service_dir() if service else self.workdir
+        self.processes.append(subprocess.Popen([str(part) for part in command], env=env, cwd=cwd, stdout=log, stderr=log, **extra))
+
+    def service_pids(self):
+        """The auth and connectors processes (spawned first, in that order)."""
+        return [process.pid for process in self.processes[:2]]
 
     def stop(self):
         for process in reversed(self.processes):
@@ -115,10 +143,13 @@ class Stack:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if hasattr(self, "_service_dir"):
+            shutil.rmtree(self._service_dir, ignore_errors=True)
 
     def request(self, method, path, body=None, headers=None):
         context = ssl.create_default_context(cafile=self.cafile)
-        connection = http.client.HTTPSConnection("localhost", self.https_port, context=context, timeout=10)
+        # Roomy: a sign-up hashes a password, which a loaded machine can stretch to many seconds.
+        connection = http.client.HTTPSConnection("localhost", self.https_port, context=context, timeout=60)
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         data = response.read()

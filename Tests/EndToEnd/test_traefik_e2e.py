@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import re
 import pathlib
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
 import pytest
@@ -69,7 +71,7 @@ def test_the_product_works_through_traefik_over_https(stack):
 
 
 def test_http_redirects_to_https(stack):
-    connection = http.client.HTTPConnection("localhost", stack.http_port, timeout=10)
+    connection = http.client.HTTPConnection("localhost", stack.http_port, timeout=60)
     connection.request("GET", "/api/auth/ok")
     response = connection.getresponse()
     assert response.status in (301, 308)
@@ -100,3 +102,27 @@ def test_the_console_is_served_at_the_root_with_a_strict_policy_and_hashed_asset
         assert status == 200
         assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert stack.request("GET", "/assets/console.00000000.js")[0] == 404
+
+
+def test_the_services_run_unprivileged_and_reach_redis(stack):
+    """As in the production image (a non-root user): both services reach PostgreSQL and Redis.
+    A socket option only root may set once made every Redis connection fail there."""
+    if os.geteuid() == 0:
+        for pid in stack.service_pids():
+            with open(f"/proc/{pid}/status") as status:
+                uid = next(line.split()[1] for line in status if line.startswith("Uid:"))
+            assert uid == str(Stack.UNPRIVILEGED_ID)
+    for port in (stack.auth_port, stack.connectors_port):
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=10) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+    for name in ("auth", "connectors"):
+        log = (stack.workdir / f"{name}.log").read_text()
+        assert "cannot connect to Redis" not in log, log

@@ -30,15 +30,23 @@ public enum ServiceProcessChecks {
         let process = try binary.start(environment: variables)
         defer { process.stop() }
         try await ServiceBinary.waitForHealth(port: port, process: process)
-        try await eventually("/ready") {
+        // Run as production runs it (a non-root user), it still reaches Redis and PostgreSQL.
+        if getuid() == 0 {
+            let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+            let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace).dropFirst().first
+            #expect(uid.map(String.init) == String(ServiceBinary.unprivilegedID), "\(status)")
+        }
+        try await eventually(timeout: .seconds(60), "/ready") {
             try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/ready").status == .ok }
         }
+        #expect(!process.outputText.contains("cannot connect to Redis"), "\(process.outputText)")
         let response = try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/health?token=should-not-be-logged") }
         #expect(response.status == .ok)
         #expect(String(buffer: response.body ?? ByteBuffer()) == #"{"status":"ok"}"#)
 
         process.signal(SIGTERM)
-        let status = try await process.waitForExit(timeout: .seconds(15))
+        // Generous: draining and closing the pools is slow on a loaded machine.
+        let status = try await process.waitForExit(timeout: .seconds(60))
         let output = process.outputText
         #expect(status == 0, "\(output)")
         #expect(output.contains("path=/health"))

@@ -152,7 +152,7 @@ public final class RedisClient: Service, Sendable {
         let timeout = options.commandTimeout
         let channel = try await ClientBootstrap(group: loop)
             .connectTimeout(options.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout))
