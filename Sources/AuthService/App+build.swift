@@ -32,7 +32,12 @@ struct AuthRoutes: Sendable {
         let users = UserRepository(postgres: infrastructure.postgres, logger: logger)
         let sessions = SessionRepository(postgres: infrastructure.postgres, logger: logger, cache: SessionCache(ttl: config.sessionCacheTTL))
         let cookie = SessionCookie(secret: config.betterAuthSecret, secure: config.secureCookies, policy: config.sessions)
-        let lockout = SignInLockout(threshold: config.lockoutThreshold, window: config.lockoutWindow, redis: infrastructure.redis, logger: logger)
+        let lockout = FailureLockout(
+            name: "signin-fail", threshold: config.lockoutThreshold, window: config.lockoutWindow, redis: infrastructure.redis, logger: logger)
+        let passwordLockout = FailureLockout(
+            name: "change-password-fail", threshold: config.lockoutThreshold, window: config.lockoutWindow, redis: infrastructure.redis,
+            logger: logger)
+        let hasher = PasswordHasher(pool: HashingPool(limits: config.hashing))
 
         let api = router.group("/api/auth")
             .add(middleware: BodyLimitMiddleware(BodyLimit.json))
@@ -41,7 +46,7 @@ struct AuthRoutes: Sendable {
         let general = api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.apiLimit))
 
         EmailAuthRoutes(
-            users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie,
+            users: users, sessions: sessions, hasher: hasher, cookie: cookie,
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
         ).register(on: signIn)
         let github = config.github.map {
@@ -61,6 +66,10 @@ struct AuthRoutes: Sendable {
         } else {
             logger.warning("the web console's files are missing from the bundle; / answers 404")
         }
-        AccountRoutes(users: users, sessions: sessions, hasher: PasswordHasher(), cookie: cookie).register(on: general)
+        let account = AccountRoutes(users: users, sessions: sessions, hasher: hasher, cookie: cookie, lockout: passwordLockout)
+        account.register(on: general)
+        // A password check, limited like sign-in.
+        account.registerChangePassword(
+            on: api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.changePasswordLimit)))
     }
 }

@@ -8,16 +8,16 @@ import Shared
 /// *string* is itself the scrypt salt. Hashes imported from Better Auth verify unchanged.
 ///
 /// scrypt takes ~32 MiB and up to a few hundred milliseconds of CPU, so it runs on its own
-/// low-priority thread pool, never on an event loop: while people sign in, request handling
-/// still gets the CPU first.
+/// bounded, low-priority threads (`HashingPool`), never on an event loop: while people sign in,
+/// request handling still gets the CPU first, and past the pool's queue callers get 503.
 struct PasswordHasher: Sendable {
     static let minimumLength = 8
     static let maximumLength = 128
 
-    let threadPool: LowPriorityThreadPool
+    let pool: HashingPool
 
-    init(threadPool: LowPriorityThreadPool = .shared) {
-        self.threadPool = threadPool
+    init(pool: HashingPool = HashingPool()) {
+        self.pool = pool
     }
 
     func hash(_ password: String) async throws -> String {
@@ -46,7 +46,7 @@ struct PasswordHasher: Sendable {
     private func derive(_ password: String, salt: String) async throws -> [UInt8] {
         let normalised = Array(password.precomposedStringWithCompatibilityMapping.utf8)
         let saltBytes = Array(salt.utf8)
-        return try await threadPool.run {
+        return try await pool.run {
             let key = try KDF.Scrypt.deriveKey(
                 from: normalised, salt: saltBytes, outputByteCount: 64, rounds: 16384, blockSize: 16, parallelism: 1)
             return key.withUnsafeBytes { Array($0) }

@@ -5,8 +5,8 @@ import NIOPosix
 import Glibc
 #endif
 
-/// Linux scheduling policies for a service's threads: `SCHED_IDLE` for password hashing
-/// (`LowPriorityThreadPool`), `SCHED_BATCH` for the auth service's event loops.
+/// Linux scheduling policies for a service's threads: `SCHED_BATCH` for the auth service's event
+/// loops, and `SCHED_BATCH` at a raised nice value for password hashing (`HashingPool`).
 ///
 /// Under `SCHED_BATCH` a thread that wakes does not preempt the thread running on its core; it
 /// runs at once on an idle core, else at the running thread's next tick (4 ms here). While RSA
@@ -16,11 +16,9 @@ import Glibc
 /// handle whatever arrived in one go at their turn. Measured on `/api/auth/token` at 32
 /// connections: 0.69× → 0.80× the raw signing rate, with `/health` polled meanwhile unchanged
 /// (p50 0.10 ms, p99 ~4.5 ms) and `/health` and `get-session` at their own ceilings unchanged.
-/// Password hashing runs under `SCHED_IDLE`, which every other policy still preempts at once.
 public enum ThreadScheduling {
-    /// `SCHED_BATCH` and `SCHED_IDLE` (glibc declares them only under `_GNU_SOURCE`).
+    /// `SCHED_BATCH` (glibc declares it only under `_GNU_SOURCE`).
     public static let batchPolicy: Int32 = 3
-    public static let idlePolicy: Int32 = 5
 
     /// Moves NIO's shared event loops (Hummingbird's, the HTTP and PostgreSQL clients') to
     /// `SCHED_BATCH`, after starting NIO's shared blocking pool: a thread inherits its creator's
@@ -47,6 +45,25 @@ public enum ThreadScheduling {
         return sched_getscheduler(0)
         #else
         return 0
+        #endif
+    }
+
+    /// The calling thread's nice value (Linux keeps one per thread).
+    public static func currentThreadNiceness() -> Int32 {
+        #if os(Linux)
+        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        #else
+        return 0
+        #endif
+    }
+
+    /// Sets the calling thread's nice value; false when the kernel refuses, and off Linux.
+    @discardableResult
+    public static func setCurrentThreadNiceness(_ niceness: Int32) -> Bool {
+        #if os(Linux)
+        return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) == 0
+        #else
+        return false
         #endif
     }
 

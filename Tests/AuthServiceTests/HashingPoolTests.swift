@@ -1,0 +1,112 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
+import Shared
+import Synchronization
+import Testing
+import TestSupport
+
+@testable import AuthService
+
+/// The hashing queue's bound and deadline, on a one-thread pool whose thread the test holds.
+@Suite struct HashingPoolTests {
+    /// A job that blocks its thread until `release()`.
+    final class Gate: Sendable {
+        private let open = Atomic<Bool>(false)
+        let entered = Atomic<Bool>(false)
+        func wait() {
+            entered.store(true, ordering: .relaxed)
+            while !open.load(ordering: .relaxed) { usleep(1_000) }
+        }
+        func release() { open.store(true, ordering: .relaxed) }
+    }
+
+    func withOneThread<T: Sendable>(_ limits: HashingPool.Limits, _ body: (HashingPool) async throws -> T) async throws -> T {
+        let threads = NIOThreadPool(numberOfThreads: 1)
+        threads.start()
+        let pool = HashingPool(limits: limits, threads: threads, threadCount: 1)
+        do {
+            let result = try await body(pool)
+            try await threads.shutdownGracefully()
+            return result
+        } catch {
+            try? await threads.shutdownGracefully()
+            throw error
+        }
+    }
+
+    @Test func pastItsBoundTheQueueAnswersTooBusyAtOnceAndRecovers() async throws {
+        try await withOneThread(.init(maxWaiting: 2, maxWait: .seconds(600))) { pool in
+            let gate = Gate()
+            let running = Task { try await pool.run { gate.wait(); return 1 } }
+            try await eventually(timeout: .seconds(60), "the first job to hold the thread") { gate.entered.load(ordering: .relaxed) }
+            let queued = [Task { try await pool.run { 2 } }, Task { try await pool.run { 3 } }]
+            // Both queued jobs are admitted before the next is tried (admission is counted at once).
+            try await eventually(timeout: .seconds(60), "two jobs to wait") { pool.waiting == 2 }
+
+            let refused = await #expect(throws: AppError.self) { try await pool.run { 4 } }
+            #expect(refused?.status == .serviceUnavailable)
+            #expect(refused?.code == "TOO_BUSY")
+            let retryAfter = try #require(Int(refused?.headers[.retryAfter] ?? ""))
+            #expect((1...60).contains(retryAfter))
+
+            gate.release()
+            #expect(try await running.value == 1)
+            #expect(try await queued[0].value == 2)
+            #expect(try await queued[1].value == 3)
+            // Recovered: the queue is empty and takes work again.
+            #expect(try await pool.run { 5 } == 5)
+            #expect(pool.waiting == 0)
+        }
+    }
+
+    /// A job that waited past the deadline is dropped when a thread reaches it (its caller has
+    /// likely given up); the bound is the point, and the wait here is far past it.
+    @Test func aJobThatWaitedPastTheDeadlineIsDroppedWithTooBusy() async throws {
+        try await withOneThread(.init(maxWaiting: 8, maxWait: .milliseconds(200))) { pool in
+            let gate = Gate()
+            let ran = Atomic<Bool>(false)
+            let running = Task { try await pool.run { gate.wait(); return 1 } }
+            try await eventually(timeout: .seconds(60), "the first job to hold the thread") { gate.entered.load(ordering: .relaxed) }
+            let late = Task { try await pool.run { ran.store(true, ordering: .relaxed); return 2 } }
+            try await eventually(timeout: .seconds(60), "the second job to wait") { pool.waiting == 1 }
+            try await Task.sleep(for: .seconds(1))
+            gate.release()
+            #expect(try await running.value == 1)
+            let error = await #expect(throws: AppError.self) { try await late.value }
+            #expect(error?.code == "TOO_BUSY")
+            #expect(ran.load(ordering: .relaxed) == false)
+            #expect(try await pool.run { 3 } == 3)
+        }
+    }
+
+    /// Hashing yields but never starves: with every core kept busy by other processes, a
+    /// sign-up (one scrypt hash) at the service binary, run as deployed with its own hashing
+    /// threads and default limits, still completes. Under `SCHED_IDLE` it got no CPU at all
+    /// while the other processes ran. The bound is the point; it is generous (it took ~1.6 s here:
+    /// a hash gets about a quarter of a core it shares with a busy loop) and stated here.
+    @Test func aSignUpCompletesWhileOtherProcessesSaturateEveryCore() async throws {
+        let database = try await TestDatabase.create(migrated: true)
+        let port = try FreePort.next()
+        let process = try ServiceBinary("AuthService").start(
+            environment: TestConfig.variables(database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
+        defer { process.stop() }
+        try await ServiceBinary.waitForHealth(port: port, process: process)
+        let hogs = try (0..<System.coreCount).map { _ in
+            try ChildProcess(executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "while :; do :; done"], environment: [:])
+        }
+        defer { hogs.forEach { $0.stop() } }
+        let started = ContinuousClock.now
+        let response = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            try await client.post(
+                "/api/auth/sign-up/email", headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"name":"Busy","email":"busy@example.com","password":"correct-horse-9"}"#))
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(response.status == .ok, "\(String(buffer: response.body ?? ByteBuffer()))")
+        #expect(hogs.allSatisfy { $0.isRunning })
+        #expect(elapsed < .seconds(15), "sign-up took \(elapsed) with every core busy")
+    }
+}
