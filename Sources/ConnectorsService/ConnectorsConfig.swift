@@ -16,7 +16,9 @@ struct ConnectorsConfig: Sendable {
     var linearActor: String?
     /// The Slack app (`SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`), or one workspace's bot token.
     var slack: OAuthClientCredentials?
-    var slackBotToken: String?
+    /// `SLACK_BOT_TOKEN` and the users allowed to connect it (`SLACK_BOT_USERS`, emails,
+    /// lower-cased; required with the token).
+    var slackBot: (token: String, users: Set<String>)?
     /// The GitHub App (`GITHUB_APP_NAME`, `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`, and its
     /// OAuth credentials `GITHUB_APP_CLIENT_ID`, `GITHUB_APP_CLIENT_SECRET`).
     var githubApp: GitHubAppSettings?
@@ -71,7 +73,17 @@ struct ConnectorsConfig: Sendable {
         self.linearActor = env.string("LINEAR_ACTOR")
         self.userLimit.limit = try env.int("USER_RATE_LIMIT", default: 100, range: 1...1_000_000)
         self.slack = try OAuthClientCredentials(env, id: "SLACK_CLIENT_ID", secret: "SLACK_CLIENT_SECRET")
-        self.slackBotToken = env.string("SLACK_BOT_TOKEN")
+        if let token = env.string("SLACK_BOT_TOKEN") {
+            let users = Set(env.list("SLACK_BOT_USERS").map { $0.lowercased() })
+            guard !users.isEmpty else {
+                throw ConfigurationError(
+                    "SLACK_BOT_USERS", "is required with SLACK_BOT_TOKEN: the comma-separated emails of the users who may use that bot")
+            }
+            guard users.allSatisfy({ $0.contains("@") }) else {
+                throw ConfigurationError("SLACK_BOT_USERS", "must be comma-separated email addresses")
+            }
+            self.slackBot = (token, users)
+        }
         self.githubApp = try GitHubAppSettings(env)
         self.slackSigningSecret = env.string("SLACK_SIGNING_SECRET")
         self.linearWebhookSecret = env.string("LINEAR_WEBHOOK_SECRET")

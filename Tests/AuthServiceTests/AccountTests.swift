@@ -162,4 +162,63 @@ import TestSupport
             #expect((current.json["session"] as? [String: Any])?["token"] as? String == token)
         }
     }
+
+    /// A stolen session is not a password oracle: wrong current passwords are counted per user,
+    /// from any IP, and the 11th within the window is refused even when it is right.
+    @Test func tenWrongCurrentPasswordsLockChangePasswordForThatUserFromAnyIP() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            func change(_ current: String, _ new: String, ip: String) async throws -> TestResponse {
+                try await client.post(
+                    "/api/auth/change-password", #"{"currentPassword":"\#(current)","newPassword":"\#(new)"}"#,
+                    headers: [.cookie: cookie, .origin: trustedOrigin, .xForwardedFor: ip])
+            }
+            for attempt in 0..<5 {
+                #expect(try await change("guess-\(attempt)-wrong", "taken-over-1", ip: "198.51.100.\(attempt)").errorCode == "INVALID_PASSWORD")
+            }
+            // The right one still works before the lock, and clears the count.
+            #expect(try await change("correct-horse-9", "new-password-1", ip: "198.51.100.5").status == .ok)
+            for attempt in 0..<10 {
+                let wrong = try await change("guess-\(attempt)-again", "taken-over-2", ip: "203.0.113.\(attempt)")
+                #expect(wrong.status == .badRequest)
+                #expect(wrong.errorCode == "INVALID_PASSWORD")
+            }
+            for ip in ["203.0.113.200", "192.0.2.7"] {
+                let locked = try await change("new-password-1", "taken-over-3", ip: ip)
+                #expect(locked.status == .tooManyRequests)
+                #expect(locked.errorCode == "TOO_MANY_REQUESTS")
+                let retryAfter = try #require(Int(locked.headers[.retryAfter] ?? ""))
+                #expect((800...900).contains(retryAfter))
+                #expect(locked.headers[values: .rateLimitLimit] == ["10"])
+                #expect(locked.headers[values: .rateLimitRemaining] == ["0"])
+            }
+            // Nothing changed while locked; another user is not affected.
+            #expect(try await client.signIn(password: "new-password-1").status == .ok)
+            #expect(try await client.signIn(password: "taken-over-3").status == .unauthorized)
+            let other = try #require(try await client.signUp(email: "eve@example.com").cookiePair(cookieName))
+            let theirs = try await client.post(
+                "/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"eves-new-password"}"#,
+                headers: [.cookie: other, .origin: trustedOrigin, .xForwardedFor: "203.0.113.201"])
+            #expect(theirs.status == .ok)
+        }
+    }
+
+    /// `change-password` is limited per IP like sign-in: 10 a minute, counted before the body is read.
+    @Test func changePasswordIsLimitedToTenPerMinutePerIP() async throws {
+        // Ten as by default, in an hour's window: the eleven requests never straddle its end
+        // on a loaded machine.
+        let app = try await AuthTestApp.make { config in config.changePasswordLimit.window = .seconds(3600) }
+        try await app.test { client in
+            let cookie = try #require(try await client.signUp().cookiePair(cookieName))
+            func attempt(ip: String) async throws -> TestResponse {
+                try await client.post("/api/auth/change-password", "{}", headers: [.cookie: cookie, .origin: trustedOrigin, .xForwardedFor: ip])
+            }
+            for _ in 0..<10 { #expect(try await attempt(ip: "198.51.100.40").errorCode == "VALIDATION_ERROR") }
+            let limited = try await attempt(ip: "198.51.100.40")
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] != nil)
+            #expect(try await attempt(ip: "198.51.100.41").errorCode == "VALIDATION_ERROR")
+        }
+    }
 }

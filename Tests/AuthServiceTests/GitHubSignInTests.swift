@@ -98,15 +98,18 @@ import TestSupport
             try await app.test { client in
                 let existing = try await client.signUp(email: "mona@example.com")
                 let userID = try #require((existing.json["user"] as? [String: Any])?["id"] as? String)
+                // The owner has proved the address (as email verification would record it).
+                try await app.sql { sql in
+                    try await sql.query(#"UPDATE "user" SET "emailVerified" = true WHERE id = \#(userID)"#)
+                }
                 let started = try await start(client)
                 let response = try await callback(client, try await approve(started), cookie: started.cookie)
                 #expect(response.headers[.location] == "https://connectors.test/dashboard")
                 let session = try #require(response.cookiePair(cookieName))
                 let me = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: session])
-                #expect((existing.json["user"] as? [String: Any])?["emailVerified"] as? Bool == false)
                 #expect((me.json["user"] as? [String: Any])?["id"] as? String == userID)
-                // GitHub vouched for the address (as Better Auth takes it), and the session records where it came from.
                 #expect((me.json["user"] as? [String: Any])?["emailVerified"] as? Bool == true)
+                // The session records where it came from.
                 #expect(((me.json["session"] as? [String: Any])?["ipAddress"] as? String)?.isEmpty == false)
                 // Signing in again finds the linked account.
                 let again = try await start(client)
@@ -143,14 +146,67 @@ import TestSupport
         }
     }
 
-    @Test func neverLinksOnAnUnverifiedEmail() async throws {
-        try await withGitHub(.init(id: 7, login: "mallory", name: nil, emails: [.init("mona@example.com", verified: false)])) { _, app in
+    /// An address GitHub has not verified is not the person's: it neither links nor creates.
+    @Test func neverLinksOrCreatesOnAnEmailGitHubHasNotVerified() async throws {
+        try await withGitHub(.init(id: 7, login: "mallory", name: nil, emails: [.init("mona@example.com", verified: false)])) { github, app in
             try await app.test { client in
-                _ = try await client.signUp(email: "mona@example.com")
                 let started = try await start(client)
                 let response = try await callback(client, try await approve(started), cookie: started.cookie)
+                #expect(response.headers[.location] == "https://connectors.test/error?error=email_not_found")
+                #expect(response.cookiePair(cookieName) == nil)
+
+                _ = try await client.signUp(email: "mona@example.com")
+                let again = try await start(client)
+                let refused = try await callback(client, try await approve(again), cookie: again.cookie)
+                #expect(refused.headers[.location] == "https://connectors.test/error?error=email_not_found")
+                #expect(refused.cookiePair(cookieName) == nil)
+            }
+            let rows = try await app.sql { sql in
+                var rows = [String]()
+                let query: PostgresQuery = #"SELECT u.email, a."providerId" FROM "user" u JOIN "account" a ON a."userId" = u.id"#
+                for try await (email, provider) in try await sql.query(query).decode((String, String).self) {
+                    rows.append("\(email):\(provider)")
+                }
+                return rows
+            }
+            #expect(rows == ["mona@example.com:credential"])
+        }
+    }
+
+    /// Pre-account takeover: someone signs up with the victim's address and a password of their
+    /// own; the victim's later GitHub sign-in (verified at GitHub) must not link into that
+    /// account, or the squatter's password would open it.
+    @Test func aGitHubSignInDoesNotLinkIntoAnAccountWhoseEmailIsUnverified() async throws {
+        try await withGitHub { _, app in
+            try await app.test { client in
+                let squatter = try await client.signUp(email: "mona@example.com", password: "squatters-password")
+                let userID = try #require((squatter.json["user"] as? [String: Any])?["id"] as? String)
+                let started = try await start(client)
+                let response = try await callback(client, try await approve(started), cookie: started.cookie)
+                #expect(response.status == .found)
                 #expect(response.headers[.location] == "https://connectors.test/error?error=account_not_linked")
                 #expect(response.cookiePair(cookieName) == nil)
+                // The squatter's account is unchanged: still unverified, still only a password.
+                let state = try await app.sql { sql in
+                    var verified: [Bool] = []
+                    for try await value in try await sql.query(#"SELECT "emailVerified" FROM "user" WHERE id = \#(userID)"#).decode(Bool.self) {
+                        verified.append(value)
+                    }
+                    var providers: [String] = []
+                    for try await value in try await sql.query(#"SELECT "providerId" FROM "account" ORDER BY "providerId""#).decode(String.self) {
+                        providers.append(value)
+                    }
+                    var users = -1
+                    for try await value in try await sql.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) { users = value }
+                    var sessions = -1
+                    for try await value in try await sql.query(#"SELECT count(*)::int FROM "session""#).decode(Int.self) { sessions = value }
+                    return (verified, providers, users, sessions)
+                }
+                #expect(state.0 == [false])
+                #expect(state.1 == ["credential"])
+                #expect(state.2 == 1)
+                // Only the squatter's own sign-up session; none for the GitHub side.
+                #expect(state.3 == 1)
             }
         }
     }

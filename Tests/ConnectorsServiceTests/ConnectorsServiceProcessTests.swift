@@ -29,6 +29,9 @@ import TestSupport
         (["LINEAR_CLIENT_ID": "lin"], "LINEAR_CLIENT_SECRET"),
         (["LINEAR_CLIENT_ID": "lin", "LINEAR_CLIENT_SECRET": "secret", "LINEAR_ACTOR": "robot"], "LINEAR_ACTOR"),
         (["SLACK_CLIENT_SECRET": "secret"], "SLACK_CLIENT_ID"),
+        // The operator's bot is not for every user who signs up: it needs its list of users.
+        (["SLACK_BOT_TOKEN": "xoxb-1"], "SLACK_BOT_USERS"),
+        (["SLACK_BOT_TOKEN": "xoxb-1", "SLACK_BOT_USERS": "ops@example.com,not-an-email"], "SLACK_BOT_USERS"),
         (["GITHUB_APP_NAME": "app"], "GITHUB_APP_ID"),
         (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12ab", "GITHUB_APP_PRIVATE_KEY": "x"], "GITHUB_APP_ID"),
         (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nnope"], "GITHUB_APP_PRIVATE_KEY"),

@@ -17,7 +17,12 @@ import TestSupport
         let slack = FakeSlack()
         return try await withProviderFake(slack.router, overrides: { url in
             var variables = ["SLACK_API_URL": url + "/api", "SLACK_CLIENT_ID": slack.clientID, "SLACK_CLIENT_SECRET": slack.clientSecret]
-            if botToken { variables = ["SLACK_API_URL": url + "/api", "SLACK_BOT_TOKEN": slack.configuredBotToken] }
+            if botToken {
+                variables = [
+                    "SLACK_API_URL": url + "/api", "SLACK_BOT_TOKEN": slack.configuredBotToken,
+                    "SLACK_BOT_USERS": "user-1@example.com, Ops-Lead@Example.com",
+                ]
+            }
             return variables
         }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), slack, issuer) }
     }
@@ -103,6 +108,43 @@ import TestSupport
             #expect(queryItems(try #require(landing.headers[.location]))["error"] == "token_exchange_failed")
             #expect(slack.refusals.get() == ["invalid_code"])
             #expect(try await app.connectionCount() == 0)
+        }
+    }
+
+    /// The operator's bot token reads every channel the bot is in and posts as the company:
+    /// only users named in SLACK_BOT_USERS, by a verified email, may connect it.
+    @Test func singleWorkspaceModeAdmitsOnlyTheNamedUsersWithVerifiedEmails() async throws {
+        try await withSlack(botToken: true) { app, browser, slack, issuer in
+            let outsider = issuer.token(sub: "user-2")
+            let unverified = issuer.token(sub: "user-3", claims: ["email": "ops-lead@example.com", "emailVerified": false])
+            for bearer in [outsider, unverified, nil] {
+                var headers = HTTPFields()
+                if let bearer { headers[.authorization] = "Bearer \(bearer)" }
+                let refused = try await browser.client.execute(uri: "/oauth/slack", method: .get, headers: headers)
+                #expect(refused.status == .forbidden)
+                #expect(refused.errorCode == "SLACK_BOT_RESTRICTED")
+            }
+            // A listed user connects; the list matches emails whatever their case.
+            try await app.insertUser("user-4")
+            let listed = issuer.token(sub: "user-4", claims: ["email": "ops-lead@example.com"])
+            #expect(try await browser.connectAndLink("slack", bearer: listed)["accountId"] as? String == "T0ACME")
+
+            // The link step refuses too: an outsider presenting a listed user's link code.
+            let code = try #require(queryItems(try await browser.connect("slack", bearer: issuer.token(sub: "user-1")))["link"])
+            let stolen = try await browser.link("slack", code: code, bearer: outsider)
+            #expect(stolen.status == .forbidden)
+            #expect(stolen.errorCode == "SLACK_BOT_RESTRICTED")
+            let owners = try await app.sql { sql in
+                var owners = [String]()
+                for try await owner in try await sql.query(#"SELECT "userId" FROM "connection" ORDER BY "userId""#).decode(String.self) {
+                    owners.append(owner)
+                }
+                return owners
+            }
+            #expect(owners == ["user-4"])
+            // The refusal used nothing up: the code's owner still links with it.
+            #expect(try await browser.link("slack", code: code, bearer: issuer.token(sub: "user-1")).status == .ok)
+            #expect(slack.revoked.get().isEmpty)
         }
     }
 

@@ -10,7 +10,7 @@ struct EmailAuthRoutes: Sendable {
     let hasher: PasswordHasher
     let cookie: SessionCookie
     let callbackPolicy: CallbackURLPolicy
-    let lockout: SignInLockout
+    let lockout: FailureLockout
 
     struct SignUpBody: Decodable {
         let name: String
@@ -71,21 +71,22 @@ struct EmailAuthRoutes: Sendable {
         let email = body.email.lowercased()
         try Self.validate(email: email)
         try callbackPolicy.check(body.callbackURL)
-        if let refusal = await lockout.refusal(email: email, ip: context.clientIP) {
+        let subject = FailureLockout.signIn(email: email, ip: context.clientIP)
+        if let refusal = await lockout.refusal(subject) {
             try RateLimitMiddleware<AppRequestContext>.enforce(
                 refusal, message: "Too many failed sign-in attempts; try again in \(refusal.resetSeconds) seconds.")
         }
         guard let (user, stored) = try await users.findByEmail(email), let stored else {
             // The same scrypt work as a real check, so timing does not reveal unknown emails.
             try await hasher.verifyDummy(body.password)
-            await lockout.recordFailure(email: email, ip: context.clientIP)
+            await lockout.recordFailure(subject)
             throw Self.invalidCredentials
         }
         guard try await hasher.verify(body.password, against: stored) else {
-            await lockout.recordFailure(email: email, ip: context.clientIP)
+            await lockout.recordFailure(subject)
             throw Self.invalidCredentials
         }
-        await lockout.reset(email: email, ip: context.clientIP)
+        await lockout.reset(subject)
         return try await startSession(for: user, rememberMe: body.rememberMe ?? true, request: request, context: context) { token in
             SignInResult(redirect: body.callbackURL != nil, token: token, url: body.callbackURL, user: user)
         }

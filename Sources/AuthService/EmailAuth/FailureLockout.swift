@@ -3,19 +3,24 @@ import Logging
 import Shared
 import Synchronization
 
-/// Brute-force protection on top of the per-IP limits: after `threshold` failed sign-ins for
-/// one email from one IP within `window`, that pair is refused for `window` (counted from the
-/// last failure). A success clears the count. Counts live in Redis, shared by all replicas;
-/// while Redis is unreachable they are kept in this process instead (as the per-IP limits
-/// are), so an outage never switches the protection off.
-struct SignInLockout: Sendable {
+/// Brute-force protection on top of the per-IP limits: after `threshold` failures for one
+/// subject within `window`, that subject is refused for `window` (counted from the last
+/// failure). A success clears the count. Sign-in counts per email and IP
+/// (`signIn(email:ip:)`); `change-password` per user, from any IP (`changePassword(userId:)`).
+/// Counts live in Redis, shared by all replicas; while Redis is unreachable they are kept in
+/// this process instead (as the per-IP limits are), so an outage never switches the
+/// protection off.
+struct FailureLockout: Sendable {
+    /// A key prefix in Redis, one per kind of attempt.
+    let name: String
     let threshold: Int
     let window: Duration
     let redis: RedisClient
     let logger: Logger
     private let local = LocalFailureCounts()
 
-    init(threshold: Int = 10, window: Duration = .seconds(15 * 60), redis: RedisClient, logger: Logger) {
+    init(name: String, threshold: Int = 10, window: Duration = .seconds(15 * 60), redis: RedisClient, logger: Logger) {
+        self.name = name
         self.threshold = threshold
         self.window = window
         self.redis = redis
@@ -31,14 +36,19 @@ struct SignInLockout: Sendable {
         return count
         """
 
-    private func key(email: String, ip: String) -> String {
-        // The email is hashed so Redis holds no addresses.
-        "signin-fail:" + Hex.encode(SHA256.hash(data: Array(email.utf8)).prefix(16)) + ":" + ip
+    /// Sign-in's subject: one email from one IP. The email is hashed so Redis holds no addresses.
+    static func signIn(email: String, ip: String) -> String {
+        Hex.encode(SHA256.hash(data: Array(email.utf8)).prefix(16)) + ":" + ip
     }
 
-    /// The refusal (a 429's `RateLimit-*` figures) while the pair is locked; nil when it may try.
-    func refusal(email: String, ip: String) async -> RateLimitDecision? {
-        let key = key(email: email, ip: ip)
+    /// `change-password`'s subject: the user, whatever the IP.
+    static func changePassword(userId: String) -> String { userId }
+
+    private func key(_ subject: String) -> String { name + ":" + subject }
+
+    /// The refusal (a 429's `RateLimit-*` figures) while the subject is locked; nil when it may try.
+    func refusal(_ subject: String) async -> RateLimitDecision? {
+        let key = key(subject)
         let count: Int64
         let millisecondsLeft: Int64
         do {
@@ -48,7 +58,9 @@ struct SignInLockout: Sendable {
             local.inUse.store(false, ordering: .relaxed)
         } catch {
             if !local.inUse.exchange(true, ordering: .relaxed) {
-                logger.warning("Redis unreachable: sign-in failures are counted in this process", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "Redis unreachable: failed attempts are counted in this process",
+                    metadata: ["lockout": "\(name)", "error": "\(error)"])
             }
             (count, millisecondsLeft) = local.read(key)
         }
@@ -56,8 +68,8 @@ struct SignInLockout: Sendable {
         return RateLimitDecision(allowed: false, limit: threshold, remaining: 0, resetMilliseconds: millisecondsLeft)
     }
 
-    func recordFailure(email: String, ip: String) async {
-        let key = key(email: email, ip: ip)
+    func recordFailure(_ subject: String) async {
+        let key = key(subject)
         do {
             _ = try await redis.send(["EVAL", Self.failScript, "1", key, String(window.wholeMilliseconds), String(threshold)])
         } catch {
@@ -65,8 +77,8 @@ struct SignInLockout: Sendable {
         }
     }
 
-    func reset(email: String, ip: String) async {
-        let key = key(email: email, ip: ip)
+    func reset(_ subject: String) async {
+        let key = key(subject)
         local.reset(key)
         _ = try? await redis.send(["DEL", key])
     }

@@ -11,6 +11,8 @@ struct AccountRoutes: Sendable {
     let sessions: SessionRepository
     let hasher: PasswordHasher
     let cookie: SessionCookie
+    /// Wrong current passwords per user: a stolen session must not become a password oracle.
+    let lockout: FailureLockout
 
     struct RevokeBody: Decodable { let token: String }
     struct ChangePasswordBody: Decodable {
@@ -59,17 +61,28 @@ struct AccountRoutes: Sendable {
             try await sessions.deleteOthers(userId: session.userId, keeping: session.token)
             return try Response.json(Status(status: true))
         }
-        /// Changes the caller's password after checking the current one; optionally ends every
-        /// other session and starts a fresh one.
+    }
+
+    /// `POST /change-password`: changes the caller's password after checking the current one;
+    /// optionally ends every other session and starts a fresh one. 10 wrong current passwords
+    /// for one user within the lockout window lock it for that user, whatever the IP (429).
+    func registerChangePassword(on group: RouterGroup<AppRequestContext>) {
         group.post("/change-password") { request, context in
             let (_, user) = try await requireSession(request)
             let body = try await JSONBody.decode(ChangePasswordBody.self, from: request, context: context)
             try EmailAuthRoutes.validate(password: body.newPassword)
+            let subject = FailureLockout.changePassword(userId: user.id)
+            if let refusal = await lockout.refusal(subject) {
+                try RateLimitMiddleware<AppRequestContext>.enforce(
+                    refusal, message: "Too many wrong passwords; try again in \(refusal.resetSeconds) seconds.")
+            }
             guard let stored = try await users.passwordHash(userId: user.id),
                   try await hasher.verify(body.currentPassword, against: stored)
             else {
+                await lockout.recordFailure(subject)
                 throw AppError.badRequest("INVALID_PASSWORD", "Invalid password")
             }
+            await lockout.reset(subject)
             try await users.updatePasswordHash(userId: user.id, hash: try await hasher.hash(body.newPassword))
             guard body.revokeOtherSessions == true else {
                 return try Response.json(ChangePasswordResult(token: nil, user: user))

@@ -99,7 +99,9 @@ struct SocialSignInRoutes: Sendable {
             } catch {
                 return failure("unable_to_get_user_info")
             }
-            let chosen = emails.first { $0.primary && $0.verified } ?? emails.first { $0.verified } ?? emails.first { $0.primary }
+            // Only an address GitHub has verified names a person; an unverified one is whatever
+            // was typed into GitHub.
+            let chosen = emails.first { $0.primary && $0.verified } ?? emails.first { $0.verified }
             guard let chosen else { return failure("email_not_found") }
             let email = chosen.email.lowercased()
             let accountId = String(profile.id)
@@ -109,15 +111,16 @@ struct SocialSignInRoutes: Sendable {
             if let existing = try await users.findByAccount(providerId: "github", accountId: accountId) {
                 user = existing
             } else if let (existing, _) = try await users.findByEmail(email) {
-                // Linking to an existing account on an unverified email would hand it over to
-                // whoever typed that address into GitHub.
-                guard chosen.verified else { return failure("account_not_linked") }
+                // Link only to an account whose owner proved the address. Anyone can sign up with
+                // an email they do not own and a password of their choosing; linking the real
+                // owner's GitHub into that account would hand it to the squatter's password
+                // (Better Auth's `requireLocalEmailVerified`).
+                guard existing.emailVerified else { return failure("account_not_linked") }
                 try await users.linkAccount(userId: existing.id, providerId: "github", accountId: accountId, scope: "read:user,user:email")
-                // GitHub vouches for the address, as Better Auth takes it when it links.
-                user = existing.emailVerified ? existing : try await users.markEmailVerified(existing)
+                user = existing
             } else {
                 user = try await users.create(
-                    name: profile.name ?? profile.login, email: email, emailVerified: chosen.verified, image: profile.avatar_url,
+                    name: profile.name ?? profile.login, email: email, emailVerified: true, image: profile.avatar_url,
                     providerId: "github", accountId: accountId, scope: "read:user,user:email")
                 isNewUser = true
             }

@@ -100,15 +100,6 @@ extension UserRepository {
             """, logger: logger)
     }
 
-    /// Marks the user's email verified (a provider vouched for it); returns the user as now stored.
-    func markEmailVerified(_ user: User, now: Date = Date()) async throws -> User {
-        try await postgres.query(#"UPDATE "user" SET "emailVerified" = true, "updatedAt" = \#(now) WHERE "id" = \#(user.id)"#, logger: logger)
-        var verified = user
-        verified.emailVerified = true
-        verified.updatedAt = now
-        return verified
-    }
-
     /// Creates a user signed up through a provider, with the provider account, in one transaction.
     func create(name: String, email: String, emailVerified: Bool, image: String?, providerId: String, accountId: String, scope: String?) async throws -> User {
         try await insert(name: name, email: email, emailVerified: emailVerified, image: image, providerId: providerId, accountId: accountId, password: nil, scope: scope)

@@ -39,6 +39,7 @@ struct OAuthRoutes: Sendable {
             if let missing = provider.missingForNewConnections {
                 throw AppError.serviceUnavailable("PROVIDER_NOT_CONFIGURED", "New \(provider.id.rawValue) connections need \(missing).")
             }
+            try provider.checkMayConnect(context.user)
             let state = stateTokens.make()
             let verifier = provider.usesPKCE ? RandomToken.base64URL(byteCount: 32) : nil
             try await flows.save(ConnectFlow(provider: provider.id, codeVerifier: verifier, userId: context.user?.id), key: state)
@@ -55,6 +56,7 @@ struct OAuthRoutes: Sendable {
         link.post("/oauth/:provider/link") { request, context in
             let provider = try configuredProvider(context)
             let user = try context.requireUser()
+            try provider.checkMayConnect(user)
             let body = try await JSONBody.decode(LinkRequest.self, from: request, context: context)
             guard linkCodes.isValid(body.code) else { throw invalidLinkCode }
             do {

@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// What the OAuth routes and the token refresher need from one provider. Adding a provider
 /// is one new file implementing this, and one line in `ProviderRegistry`.
@@ -25,6 +26,10 @@ protocol ConnectionProvider: Sendable {
     /// True when every connection to one provider account holds the same token (a Slack bot
     /// token belongs to the workspace's install): it is revoked only with the last of them.
     var tokenIsSharedByTheAccount: Bool { get }
+
+    /// Refuses a caller who may not make new connections of this provider (the operator's
+    /// single-workspace Slack bot is only for the users they name); nil is an anonymous caller.
+    func checkMayConnect(_ user: AuthenticatedUser?) throws(AppError)
 }
 
 extension ConnectionProvider {
@@ -33,6 +38,7 @@ extension ConnectionProvider {
     var tokenIsSharedByTheAccount: Bool { false }
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens { throw .refreshUnsupported }
     func revoke(accessToken: String) async {}
+    func checkMayConnect(_ user: AuthenticatedUser?) throws(AppError) {}
 }
 
 /// Tokens from a code exchange or a refresh.

@@ -32,7 +32,7 @@ extension ProviderRegistry {
             missing[.github] = "GITHUB_APP_NAME, GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
         }
         let slackMode: SlackProvider.Mode? =
-            if let token = config.slackBotToken { .singleWorkspace(botToken: token) }
+            if let bot = config.slackBot { .singleWorkspace(botToken: bot.token, allowedEmails: bot.users) }
             else if let slack = config.slack { .oauth(clientID: slack.id, clientSecret: slack.secret) }
             else { nil }
         if let slackMode {

@@ -4,14 +4,17 @@ import Shared
 
 /// Slack: the OAuth v2 app install (`oauth.v2.access` → a bot token for one workspace), or —
 /// with `SLACK_BOT_TOKEN` — a single workspace whose bot token is configured: "connecting"
-/// then skips Slack's consent page and reads the workspace from `auth.test`.
+/// then skips Slack's consent page and reads the workspace from `auth.test`. That token is the
+/// operator's company bot (it reads every channel it is in and posts as the company), so in
+/// that mode only the users named in `SLACK_BOT_USERS` may connect, by verified email.
 struct SlackProvider: ConnectionProvider {
     /// What the bot needs for the agent: read mentions, DMs and threads, and post replies.
     static let botScopes = "app_mentions:read,channels:history,channels:read,chat:write,groups:history,groups:read,im:history,im:read,users:read"
 
     enum Mode: Sendable {
         case oauth(clientID: String, clientSecret: String)
-        case singleWorkspace(botToken: String)
+        /// `allowedEmails` lower-cased.
+        case singleWorkspace(botToken: String, allowedEmails: Set<String>)
     }
 
     let http: ProviderHTTP
@@ -38,7 +41,7 @@ struct SlackProvider: ConnectionProvider {
     func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant {
         if let error = callback["error"] { throw .denied(error) }
         switch mode {
-        case .singleWorkspace(let botToken):
+        case .singleWorkspace(let botToken, _):
             let reply = try await call("auth.test", token: botToken)
             guard let team = reply["team_id"] as? String else { throw .unavailable("auth.test named no team") }
             let scopes = ScopeList.parse(Self.botScopes)
@@ -53,6 +56,15 @@ struct SlackProvider: ConnectionProvider {
                 throw .unavailable("oauth.v2.access answered without a bot token or team")
             }
             return ProviderGrant(tokens: Self.tokens(token, json), accountId: teamID, accountName: team["name"] as? String)
+        }
+    }
+
+    func checkMayConnect(_ user: AuthenticatedUser?) throws(AppError) {
+        guard case .singleWorkspace(_, let allowed) = mode else { return }
+        // An email counts only once the person proved it: anyone can sign up with any address.
+        guard let user, user.emailVerified, let email = user.email?.lowercased(), allowed.contains(email) else {
+            throw AppError.forbidden(
+                "SLACK_BOT_RESTRICTED", "Slack here is the operator's workspace bot; only the users they name (by verified email) may connect it.")
         }
     }
 

@@ -23,4 +23,13 @@ public struct AuthenticatedUser: Sendable, Equatable {
     public let id: String
     public let email: String?
     public let name: String?
+    /// Whether the auth service had verified `email` when it signed the token.
+    public let emailVerified: Bool
+
+    public init(id: String, email: String?, name: String?, emailVerified: Bool = false) {
+        self.id = id
+        self.email = email
+        self.name = name
+        self.emailVerified = emailVerified
+    }
 }

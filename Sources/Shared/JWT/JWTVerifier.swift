@@ -72,7 +72,7 @@ public struct JWTVerifier: Sendable {
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard let audience = claims.aud, audience.value.contains(issuer) else { throw .wrongAudience }
         guard let sub = claims.sub, !sub.isEmpty else { throw .missingSubject }
-        return AuthenticatedUser(id: sub, email: claims.email, name: claims.name)
+        return AuthenticatedUser(id: sub, email: claims.email, name: claims.name, emailVerified: claims.emailVerified == true)
     }
 }
 
