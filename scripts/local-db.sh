@@ -39,7 +39,7 @@ stop)
     pid="$(cat "$data/redis/redis.pid")"
     kill "$pid" 2>/dev/null || true
     # Redis exits after writing its append-only file; wait, so "stopped" means stopped.
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   echo "stopped"
   ;;

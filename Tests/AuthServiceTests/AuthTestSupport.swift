@@ -22,6 +22,10 @@ struct AuthTestApp {
         // Each app gets its own rate-limit and lockout keys' worth of room: tests share Redis.
         config.signInLimit.name += "-" + RandomToken.string(length: 8)
         config.apiLimit.name += "-" + RandomToken.string(length: 8)
+        config.changePasswordLimit.name += "-" + RandomToken.string(length: 8)
+        // The hashing threads are the test process's, shared by every suite running at once: a
+        // queue bound meant for one service would refuse tests that merely ran together.
+        config.hashing = HashingPool.Limits(maxWaiting: 100_000, maxWait: .seconds(3600))
         configure(&config)
         Telemetry.bootstrap(logLevel: .warning)
         return AuthTestApp(database: database, config: config)

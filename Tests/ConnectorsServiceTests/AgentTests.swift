@@ -158,10 +158,11 @@ import TestSupport
         try await withAgent { _, client, issuer, fakes in
             fakes.claude.delay.set(.seconds(22))
             fakes.claude.script.set([.message([FakeAnthropic.text("A long essay.")], stopReason: "end_turn", inputTokens: 5, outputTokens: 4000)])
-            // Our own test client would give up after 20 s: a patient one.
+            // Our own test client would give up after 20 s: a patient one (roomy: the fake's 22 s
+            // come on top of whatever a loaded machine adds).
             let port = try #require(client.port)
             let bearer = issuer.token(sub: "user-1")
-            let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { patient in
+            let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { patient in
                 try await patient.post("/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
                                        body: ByteBuffer(string: #"{"prompt":"write at length"}"#))
             }
@@ -174,15 +175,25 @@ import TestSupport
 
     /// A run stopped by the overall timeout keeps the steps it took (a tool may have changed
     /// something) and the tokens it used.
+    ///
+    /// The deadline (15 s) leaves the first turn and its tool call room on a loaded machine; the
+    /// second turn would take two minutes (the fake's wait is cut short when the test ends).
     @Test func aTimedOutRunKeepsItsStepsAndUsage() async throws {
-        try await withAgent(configure: { $0.agentTimeout = .seconds(3) }) { app, client, issuer, fakes in
+        try await withAgent(configure: { $0.agentTimeout = .seconds(15) }) { app, client, issuer, fakes in
             try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
             fakes.claude.script.set([
                 .message([FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:])], stopReason: "tool_use", inputTokens: 11, outputTokens: 3),
             ])
-            fakes.claude.delay.set(.seconds(10))
+            fakes.claude.delay.set(.seconds(120))
             fakes.claude.delayFrom.set(2)
-            let json = try object(try await run(client, issuer.token(sub: "user-1"), #"{"prompt":"slow"}"#))
+            // The answer comes after the deadline: a client more patient than the test client's 20 s.
+            let port = try #require(client.port)
+            let bearer = issuer.token(sub: "user-1")
+            let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { patient in
+                try await patient.post("/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                                       body: ByteBuffer(string: #"{"prompt":"slow"}"#))
+            }
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
             #expect(json["status"] as? String == "failed")
             #expect((json["error"] as? String)?.contains("longer than") == true)
             #expect((json["steps"] as? [[String: Any]])?.map { $0["tool"] as? String } == ["linear_list_teams"])
@@ -234,7 +245,8 @@ import TestSupport
     }
 
     @Test func badRequestsLimitsAndAnUnconfiguredAgent() async throws {
-        try await withAgent(overrides: ["AGENT_RATE_LIMIT": "3"]) { app, client, issuer, fakes in
+        // An hour's window: the four requests never straddle its end, however slow the machine.
+        try await withAgent(overrides: ["AGENT_RATE_LIMIT": "3"], configure: { $0.agentLimit.window = .seconds(3600) }) { app, client, issuer, fakes in
             let bearer = issuer.token(sub: "user-1")
             #expect(try await run(client, bearer, #"{"maxSteps":3}"#).status == .badRequest)
             #expect(try await run(client, bearer, #"{"prompt":"hi","maxSteps":21}"#).status == .badRequest)

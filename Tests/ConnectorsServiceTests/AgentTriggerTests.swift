@@ -56,7 +56,7 @@ import TestSupport
                 #expect(try await slackPost(client, Self.mention(id: "EvMENTION1"), retry: retry).status == .ok)
             }
             #expect(try await slackPost(client, Self.mention(id: "EvBOT1", bot: true)).status == .ok)
-            try await eventually(timeout: .seconds(20), "both events handled") {
+            try await eventually("both events handled") {
                 let now = try await statuses(app)
                 return now.count == 2 && now.allSatisfy { $0 == "done" || $0 == "skipped" }
             }
@@ -72,7 +72,7 @@ import TestSupport
 
             // Handled again (a retry after a crash, say): the answer was delivered, so nothing more.
             try await app.sql { sql in try await sql.query(#"UPDATE "webhookEvent" SET "status" = 'pending' WHERE "deliveryKey" = 'EvMENTION1'"#) }
-            try await eventually(timeout: .seconds(20), "handled again") { try await statuses(app) == ["done", "skipped"] }
+            try await eventually("handled again") { try await statuses(app) == ["done", "skipped"] }
             #expect(fakes.apis.posted.get().count == 1)
             #expect(fakes.claude.received.get().count == 1)
         }
@@ -86,7 +86,7 @@ import TestSupport
             fakes.apis.refusePosts.set(1)
             fakes.claude.script.set([.message([FakeAnthropic.text("Posted on the second try.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1)])
             #expect(try await slackPost(client, Self.mention(id: "EvPOSTFAIL")).status == .ok)
-            try await eventually(timeout: .seconds(20), "the event done") { try await statuses(app) == ["done"] }
+            try await eventually("the event done") { try await statuses(app) == ["done"] }
             #expect(fakes.apis.posted.get().map(\.text) == ["Posted on the second try."])
             #expect(fakes.apis.calls.get().filter { $0.operation == "chat.postMessage" }.count == 2)
             #expect(fakes.claude.received.get().count == 1)
@@ -103,7 +103,7 @@ import TestSupport
             try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
             fakes.claude.script.set([.error(status: 400, type: "invalid_request_error", message: "prompt is too long")])
             #expect(try await slackPost(client, Self.mention(id: "EvFAIL1")).status == .ok)
-            try await eventually(timeout: .seconds(20), "a reply") { !fakes.apis.posted.get().isEmpty }
+            try await eventually("a reply") { !fakes.apis.posted.get().isEmpty }
             #expect(fakes.apis.posted.get().first?.text.hasPrefix("Sorry, I could not finish that") == true)
             #expect(fakes.apis.posted.get().first?.text.contains("prompt is too long") == true)
         }
@@ -123,7 +123,7 @@ import TestSupport
                 .contentType: "application/json", .linearSignature: signature, .linearDelivery: "delivery-sess-1", .linearEvent: "AgentSessionEvent",
             ], body: ByteBuffer(string: body))
             #expect(response.status == .ok)
-            try await eventually(timeout: .seconds(20), "the session answered") { fakes.apis.activities.get().count == 3 }
+            try await eventually("the session answered") { fakes.apis.activities.get().count == 3 }
             let activities = fakes.apis.activities.get()
             #expect(activities.map(\.session) == ["sess-1", "sess-1", "sess-1"])
             #expect(activities.map { $0.content["type"] } == ["thought", "action", "response"])
@@ -133,7 +133,7 @@ import TestSupport
             #expect(Set(fakes.apis.calls.get().map(\.token)) == ["lin-token-user-1"])
             let prompt = (fakes.claude.received.get().first?.messages.first?["content"] as? [[String: Any]])?.first?["text"] as? String
             #expect(prompt?.contains("Which issue is the crash?") == true)
-            try await eventually(timeout: .seconds(10), "event done") { try await statuses(app) == ["done"] }
+            try await eventually("event done") { try await statuses(app) == ["done"] }
         }
     }
 }

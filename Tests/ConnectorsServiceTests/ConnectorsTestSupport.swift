@@ -19,9 +19,13 @@ struct ConnectorsTestApp {
     static func make(overrides: [String: String] = [:], configure: (inout ConnectorsConfig) -> Void = { _ in }) async throws -> ConnectorsTestApp {
         let database = try await TestDatabase.create(migrated: true)
         var config = try ConnectorsConfig(TestConfig.environment(database: database, redis: try TestServers.redisURL(), overrides: overrides))
-        // Tests share Redis: each app gets its own rate-limit keys.
+        // Tests share Redis: each app gets its own rate-limit keys. (A shared per-IP window would
+        // fill up from every parallel test's OAuth requests, the sooner the faster they run.)
         config.userLimit.name += "-" + RandomToken.string(length: 8)
         config.agentLimit.name += "-" + RandomToken.string(length: 8)
+        config.ipLimit.name += "-" + RandomToken.string(length: 8)
+        // Calls to the local fakes get room on a loaded machine; a test of the timeout sets its own.
+        config.providerTimeout = .seconds(60)
         configure(&config)
         Telemetry.bootstrap(logLevel: .warning)
         return ConnectorsTestApp(database: database, config: config)

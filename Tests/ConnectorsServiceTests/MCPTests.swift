@@ -18,7 +18,7 @@ import TestSupport
         from mcp.client.streamable_http import streamable_http_client
 
         async def main(url, token):
-            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
                 async with streamable_http_client(url, http_client=http) as (read, write, _):
                     async with ClientSession(read, write) as session:
                         init = await session.initialize()

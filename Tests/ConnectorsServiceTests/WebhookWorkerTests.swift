@@ -54,7 +54,7 @@ import TestSupport
     }
 
     func waitFor(_ app: ConnectorsTestApp, _ id: Int64, status: String) async throws {
-        try await eventually(timeout: .seconds(15), "event \(id) \(status)") { try await state(app, id).status == status }
+        try await eventually(timeout: .seconds(60), "event \(id) \(status)") { try await state(app, id).status == status }
     }
 
     @Test func revocationEventsMarkTheConnection() async throws {
@@ -212,6 +212,11 @@ import TestSupport
 
     /// A handler slower than the lease (an agent run) keeps its event: the lease is renewed while
     /// it works, so a second worker does not take the event and run it again.
+    ///
+    /// The worker renews every lease/3, so a 12 s lease survives a renewal up to 8 s late (a
+    /// loaded machine delays timers and queries by seconds). The handler's 20 s outlasts the
+    /// lease plus one heartbeat of the other worker (12 + 4 s), so without renewals that worker
+    /// would reclaim the event and run it a second time before the first run ends.
     @Test func aHandlerSlowerThanTheLeaseRunsOnce() async throws {
         let app = try await ConnectorsTestApp.make()
         let id = try await insertEvent(app, provider: "slack", key: "slow", type: "app_mention", payload: "{}")
@@ -219,11 +224,11 @@ import TestSupport
         try await app.sql { sql in
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
-            settings.lease = .milliseconds(1500)
+            settings.lease = .seconds(12)
             var handlers = try Self.handlers(sql)
             handlers.registered["slack app_mention"] = { _ in
                 calls.update { $0 += 1 }
-                try await Task.sleep(for: .seconds(4))
+                try await Task.sleep(for: .seconds(20))
                 return .done
             }
             let workers = (0..<2).map { _ in

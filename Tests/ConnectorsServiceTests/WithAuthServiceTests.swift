@@ -19,8 +19,9 @@ import TestSupport
         defer { auth.stop() }
         try await ServiceBinary.waitForHealth(port: authPort, process: auth)
 
-        // Sign up and get a JWT, as the web console does.
-        let (token, userID) = try await TestClient.withClient(host: "127.0.0.1", port: authPort) { client in
+        // Sign up and get a JWT, as the web console does. A patient client: a sign-up hashes a
+        // password (scrypt), which a loaded machine can stretch past the default 15 s.
+        let (token, userID) = try await TestClient.withClient(host: "127.0.0.1", port: authPort, configuration: .init(timeout: .seconds(60))) { client in
             let signUp = try await client.post(
                 "/api/auth/sign-up/email", headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"name":"Ada","email":"ada@example.com","password":"correct-horse-9"}"#))
@@ -45,7 +46,7 @@ import TestSupport
             #expect((listed.json["connections"] as? [[String: Any]])?.count == 1)
 
             auth.signal(SIGTERM)
-            _ = try await auth.waitForExit(timeout: .seconds(15))
+            _ = try await auth.waitForExit(timeout: .seconds(60))
             #expect(try await client.get("/oauth/connections", bearer: token).status == .ok)
             // A tampered token still fails, of course.
             #expect(try await client.get("/oauth/connections", bearer: token + "x").status == .unauthorized)

@@ -138,8 +138,9 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
     # Connecting navigates away and back: elements of the old page go stale meanwhile, and
     # chromedriver can answer a read made mid-navigation with "unhandled inspector error".
-    # The wait retries those; it still fails if the condition is not met in time.
-    wait = WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
+    # The wait retries those; it still fails if the condition is not met in time (a roomy time:
+    # a sign-up's password hash and the agent's turns can take many seconds on a loaded machine).
+    wait = WebDriverWait(driver, 60, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
 
     def visible(css):
         return wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, css)))
@@ -200,7 +201,7 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
         def redirect_request(self, *args):
             return None
     try:
-        urllib.request.build_opener(NoRedirect).open(consent, timeout=10)
+        urllib.request.build_opener(NoRedirect).open(consent, timeout=60)
         raise AssertionError("the fake authorize page did not redirect")
     except urllib.error.HTTPError as redirect:
         callback = urllib.parse.urlsplit(redirect.headers["Location"])

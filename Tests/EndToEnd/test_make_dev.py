@@ -45,7 +45,8 @@ def test_make_dev_then_dev_down_on_a_machine_without_docker():
 
     def request(method, path, body=None, headers=None):
         context = ssl.create_default_context(cafile=str(data / "certs/localhost.crt"))
-        connection = http.client.HTTPSConnection("localhost", ports["DEV_HTTPS_PORT"], context=context, timeout=30)
+        # Roomy: a sign-up or sign-in hashes a password, slow on a loaded machine.
+        connection = http.client.HTTPSConnection("localhost", ports["DEV_HTTPS_PORT"], context=context, timeout=60)
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()

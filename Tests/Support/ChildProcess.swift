@@ -60,8 +60,10 @@ public final class ChildProcess: Sendable {
     }
 
     /// Waits for the process to end (up to `timeout`) and returns its exit status; a process
-    /// killed by a signal reports 128 + the signal number, as shells do.
-    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+    /// killed by a signal reports 128 + the signal number, as shells do. The default is
+    /// generous: on a loaded machine starting a process (a Python interpreter, a service) and
+    /// letting it finish can take tens of seconds; a process that is quick returns at once.
+    public func waitForExit(timeout: Duration = .seconds(120)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let status = reap() { return status }
@@ -108,12 +110,15 @@ public struct TimeoutError: Error, CustomStringConvertible {
     public var description: String { "timed out waiting for \(what)" }
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-public func eventually(timeout: Duration = .seconds(10), _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+/// Polls `condition` until it holds or `timeout` passes. The default is generous (start-up and
+/// first requests can take tens of seconds on a loaded machine); a condition that holds early
+/// returns at once.
+public func eventually(timeout: Duration = .seconds(60), _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
+    while true {
         if (try? await condition()) == true { return }
+        // Decided after a check, so a check that was itself slow still gets its answer heard.
+        guard ContinuousClock.now < deadline else { throw TimeoutError(what: what) }
         try await Task.sleep(for: .milliseconds(50))
     }
-    throw TimeoutError(what: what)
 }

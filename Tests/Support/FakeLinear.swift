@@ -36,6 +36,9 @@ public final class FakeLinear: Sendable {
     public let refreshDelay = SendableBox<Duration>(.zero)
     /// Refresh requests received (counted before `refreshDelay`).
     public let refreshesStarted = SendableBox(0)
+    /// While set, refresh requests wait (after being counted) until it is cleared: lets a test
+    /// act while a refresh is at Linear, however long that takes on a loaded machine.
+    public let holdRefreshes = SendableBox(false)
     /// `expires_in` of issued access tokens (Linear: 24 hours).
     public let expiresIn = SendableBox(86_399)
 
@@ -69,6 +72,7 @@ public final class FakeLinear: Sendable {
                 return try self.issue()
             case "refresh_token":
                 self.refreshesStarted.update { $0 += 1 }
+                while self.holdRefreshes.get() { try await Task.sleep(for: .milliseconds(10)) }
                 try await Task.sleep(for: self.refreshDelay.get())
                 guard let token = form["refresh_token"], self.refreshTokens.update({ $0.remove(token) }) != nil else {
                     return try self.refuse("invalid_grant")
