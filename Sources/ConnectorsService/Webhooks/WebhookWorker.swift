@@ -46,10 +46,18 @@ struct WebhookWorker: Service {
     func run() async throws {
         let inProgress = EventsInProgress()
         let (slotFreed, freeSlot) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        // Every lease/3: renew our leases, and put back events whose worker died.
+        // Every lease/3: renew our leases. On a task of its own, so a slow reclaim (below) never
+        // delays a renewal past the lease and hands a running event to another worker.
         let heartbeat = Task {
             while !Task.isCancelled {
                 try? await queue.renew(Array(inProgress.ids.withLock { $0 }), worker: id, lease: settings.lease)
+                try await Task.sleep(for: settings.lease / 3)
+            }
+        }
+        defer { heartbeat.cancel() }
+        // Every lease/3: put back events whose worker died.
+        let reclaimer = Task {
+            while !Task.isCancelled {
                 if let counts = try? await queue.reclaimExpired(maxAttempts: settings.maxAttempts) {
                     if counts.requeued > 0 {
                         logger.notice("reclaimed webhook events whose lease expired", metadata: ["count": "\(counts.requeued)"])
@@ -64,7 +72,7 @@ struct WebhookWorker: Service {
                 try await Task.sleep(for: settings.lease / 3)
             }
         }
-        defer { heartbeat.cancel() }
+        defer { reclaimer.cancel() }
         var slots = slotFreed.makeAsyncIterator()
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
