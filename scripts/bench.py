@@ -500,7 +500,7 @@ def main():
                     # refuse one user's thousands of requests per second.
                     auth_port = running["AuthService"][1]
                     extra = connectors_env = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000",
-                             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_API_URL": fake_url + "/slack",
+                             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_BOT_USERS": "bench@example.com", "SLACK_API_URL": fake_url + "/slack",
                              "ANTHROPIC_API_KEY": "sk-ant-bench", "ANTHROPIC_MODEL": "claude-bench", "ANTHROPIC_BASE_URL": fake_url,
                              "AGENT_RATE_LIMIT": "1000000"}
                 running[service] = start_service(args.bin_dir, service, port_variable, workdir, extra)
