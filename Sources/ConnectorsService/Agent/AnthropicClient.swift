@@ -120,10 +120,9 @@ struct AnthropicClient: Sendable {
         return backoff(attempt)
     }
 
-    /// Exponential, capped, with up to 25% jitter taken off (as Anthropic's own SDKs do).
+    /// Up to 25% jitter taken off, as Anthropic's own SDKs do.
     private func backoff(_ attempt: Int) -> Duration {
-        let ceiling = min(settings.retryBase.wholeMilliseconds << min(attempt - 1, 16), settings.retryCap.wholeMilliseconds)
-        return .milliseconds(Int64(Double(ceiling) * (1 - 0.25 * Double.random(in: 0..<1))))
+        Backoff(base: settings.retryBase, cap: settings.retryCap, jitter: 0.25).delay(attempt: attempt)
     }
 
     /// The API's error body, with a spend-limit 429 told apart from a rate limit: it carries

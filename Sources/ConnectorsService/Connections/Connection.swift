@@ -1,11 +1,6 @@
 import Foundation
 import Shared
 
-/// The providers a user can connect.
-enum ProviderID: String, Codable, Sendable, CaseIterable {
-    case linear, github, slack
-}
-
 /// A user's link to one provider account: metadata in the clear, tokens only sealed.
 struct Connection: Sendable, Equatable {
     enum Status: String, Codable, Sendable {

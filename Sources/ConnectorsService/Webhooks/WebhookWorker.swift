@@ -8,7 +8,7 @@ import Shared
 /// (leased) up to a concurrency limit and runs each in its own task, so a slow handler (an agent
 /// run) holds up nothing else; the leases of events in progress are renewed while they run.
 /// Finished events are recorded `done`/`skipped` together (one statement for many), failures
-/// retried with exponential backoff and full jitter, and an event is marked `failed` after
+/// retried with capped exponential backoff and equal jitter, and an event is marked `failed` after
 /// `maxAttempts`. A lease left by a crashed process expires and the event is claimed again. On
 /// SIGTERM nothing more is claimed and the events in progress are finished.
 struct WebhookWorker: Service {
@@ -126,10 +126,9 @@ struct WebhookWorker: Service {
         }
     }
 
-    /// Full jitter over an exponential ceiling: base·2^(attempt−1), capped.
+    /// Equal jitter over base·2^(attempt−1), capped.
     func backoff(attempt: Int) -> Duration {
-        let ceiling = min(settings.retryBase.wholeMilliseconds << min(attempt - 1, 20), settings.retryCap.wholeMilliseconds)
-        return .milliseconds(Int64.random(in: ceiling / 2 ... max(ceiling, 1)))
+        Backoff(base: settings.retryBase, cap: settings.retryCap, jitter: 0.5).delay(attempt: attempt)
     }
 }
 

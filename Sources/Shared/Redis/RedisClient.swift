@@ -140,12 +140,9 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
-    /// Exponential backoff with full jitter, capped.
+    /// Equal jitter: replicas that lost Redis together do not reconnect in step.
     func backoff(attempt: Int) -> Duration {
-        let exponent = min(attempt - 1, 16)
-        let ceiling = min(options.maximumBackoff, options.initialBackoff * (1 << exponent))
-        let millis = Int(ceiling.wholeMilliseconds)
-        return .milliseconds(Int.random(in: max(1, millis / 2)...max(1, millis)))
+        Backoff(base: options.initialBackoff, cap: options.maximumBackoff, jitter: 0.5).delay(attempt: attempt)
     }
 
     private func connect(on loop: any EventLoop) async throws -> any Channel {
