@@ -99,7 +99,7 @@ import TestSupport
         }
         defer { hogs.forEach { $0.stop() } }
         let started = ContinuousClock.now
-        let response = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+        let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { client in
             try await client.post(
                 "/api/auth/sign-up/email", headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"name":"Busy","email":"busy@example.com","password":"correct-horse-9"}"#))

@@ -51,7 +51,7 @@ struct Greeting: Decodable {
                     return [start, afterPool, loop()].joined(separator: " ")
                 }
             }
-            try await app.test(.live) { client in
+            try await app.testLive() { client in
                 for _ in 0..<5 {
                     let response = try await client.execute(uri: "/where", method: .get)
                     let places = String(buffer: response.body).split(separator: " ")
@@ -67,7 +67,7 @@ struct Greeting: Decodable {
     }
 
     @Test func unknownRoutesAre404InTheErrorShape() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             let response = try await client.execute(uri: "/no/such/route", method: .get)
             #expect(response.status == .notFound)
             #expect(response.headers[.contentType] == "application/json; charset=utf-8")
@@ -77,7 +77,7 @@ struct Greeting: Decodable {
     }
 
     @Test func decodesValidJSON() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             let response = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","count":3}"#))
             #expect(response.status == .ok)
             #expect(response.text == "ada:3")
@@ -85,7 +85,7 @@ struct Greeting: Decodable {
     }
 
     @Test func badBodiesAreClear4xx() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             let malformed = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","#))
             #expect(malformed.status == .badRequest)
             #expect(malformed.errorCode == "INVALID_JSON")
@@ -118,7 +118,7 @@ struct Greeting: Decodable {
     }
 
     @Test func oversizedBodiesAre413() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             // Over the default 64 KiB JSON limit, declared up front.
             let big = #"{"name":""# + String(repeating: "a", count: 70 * 1024) + #"","count":1}"#
             let tooBig = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(big))
@@ -136,7 +136,7 @@ struct Greeting: Decodable {
     }
 
     @Test func oversizedChunkedBodiesAre413() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             // No Content-Length: the limit is enforced while collecting.
             let body = ByteBuffer(repeating: 0x61, count: 1024 * 1024 + 10)
             let response = try await client.execute(uri: "/big", method: .post, headers: [.transferEncoding: "chunked"], body: body)
@@ -146,7 +146,7 @@ struct Greeting: Decodable {
     }
 
     @Test func unexpectedErrorsAre500WithoutDetail() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             let response = try await client.execute(uri: "/boom", method: .get)
             #expect(response.status == .internalServerError)
             #expect(response.errorCode == "INTERNAL_SERVER_ERROR")
@@ -155,7 +155,7 @@ struct Greeting: Decodable {
     }
 
     @Test func requestIDsAreEchoedOrGenerated() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             let echoed = try await client.execute(uri: "/health", method: .get, headers: [.xRequestID: "req-42.a_b:c"])
             #expect(echoed.headers[.xRequestID] == "req-42.a_b:c")
 
@@ -188,7 +188,7 @@ struct Greeting: Decodable {
     }
 
     @Test func corsOnlyForTrustedOriginsWithCredentials() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             let trusted = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://app.connectors.test"])
             #expect(trusted.headers[.accessControlAllowOrigin] == "https://app.connectors.test")
             #expect(trusted.headers[.accessControlAllowCredentials] == "true")
@@ -220,19 +220,19 @@ struct Greeting: Decodable {
     }
 
     @Test func clientIPFromForwardedForOnlyBehindTrustedProxies() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             // The test client connects over loopback, trusted by default.
             let proxied = try await client.execute(uri: "/whoami", method: .get, headers: [.xForwardedFor: "198.51.100.7"])
             #expect(proxied.text == "198.51.100.7")
         }
-        try await app(overrides: ["TRUSTED_PROXIES": "10.0.0.0/8"]).test(.live) { client in
+        try await app(overrides: ["TRUSTED_PROXIES": "10.0.0.0/8"]).testLive() { client in
             let spoofed = try await client.execute(uri: "/whoami", method: .get, headers: [.xForwardedFor: "198.51.100.7"])
             #expect(spoofed.text == "127.0.0.1")
         }
     }
 
     @Test func healthReadyAndMetrics() async throws {
-        try await app().test(.live) { client in
+        try await app().testLive() { client in
             let health = try await client.execute(uri: "/health", method: .get)
             #expect(health.status == .ok)
             #expect(health.text == #"{"status":"ok"}"#)
@@ -254,7 +254,7 @@ struct Greeting: Decodable {
         // A database URL on a port where nothing listens.
         var unreachable = try TestServers.databaseURL()
         unreachable.port = try FreePort.next()
-        try await TestApp.make(database: unreachable, redis: try TestServers.redisURL()).test(.live) { client in
+        try await TestApp.make(database: unreachable, redis: try TestServers.redisURL()).testLive() { client in
             // Once Redis is connected (start-up), only PostgreSQL is reported.
             try await eventually("only PostgreSQL reported down") {
                 try await client.execute(uri: "/ready", method: .get).errorCode == "POSTGRES_UNAVAILABLE"

@@ -29,7 +29,7 @@ import TestSupport
 
     @Test func allowsExactlyTheLimitThenAnswers429WithHeaders() async throws {
         let rule = RateLimitRule(name: "sign-in", limit: 5, window: .seconds(3600))
-        try await app(rule: rule).test(.live) { client in
+        try await app(rule: rule).testLive() { client in
             try await eventually("ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
             for expectedRemaining in stride(from: 4, through: 0, by: -1) {
                 let response = try await client.execute(uri: "/limited", method: .get)
@@ -63,7 +63,7 @@ import TestSupport
     @Test func aNewWindowStartsWhenTheOldOneExpires() async throws {
         let window = Duration.seconds(10)
         let rule = RateLimitRule(name: "short", limit: 2, window: window)
-        try await app(rule: rule).test(.live) { client in
+        try await app(rule: rule).testLive() { client in
             try await eventually("ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
             let opened = ContinuousClock.now
             #expect(try await client.execute(uri: "/limited", method: .get).status == .ok)
@@ -82,7 +82,7 @@ import TestSupport
 
     @Test func canBeKeyedByUserInsteadOfAddress() async throws {
         let rule = RateLimitRule(name: "api", limit: 2, window: .seconds(3600))
-        try await app(rule: rule, keyedByUser: true).test(.live) { client in
+        try await app(rule: rule, keyedByUser: true).testLive() { client in
             try await eventually("ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
             for _ in 0..<2 { #expect(try await client.execute(uri: "/limited", method: .get, headers: [.testUser: "alice"]).status == .ok) }
             #expect(try await client.execute(uri: "/limited", method: .get, headers: [.testUser: "alice"]).status == .tooManyRequests)

@@ -19,7 +19,7 @@ import TestSupport
         let app = try TestApp.make(database: try await TestDatabase.create(migrated: false), redis: server.url) { router, parts in
             router.group("/limited").add(middleware: RateLimitMiddleware(parts.limiter, rule: rule)).get { _, _ in "ok" }
         }
-        try await app.test(.live) { client in
+        try await app.testLive() { client in
             try await eventually("ready with Redis up") { try await client.execute(uri: "/ready", method: .get).status == .ok }
             let first = try await client.execute(uri: "/limited", method: .get)
             #expect(first.status == .ok)
