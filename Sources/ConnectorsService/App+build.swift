@@ -27,8 +27,10 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
     ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, connections: connections, providers: providers, agent: agent, logger: logger)
         .register(on: router)
     let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
-    var handlers = WebhookHandlers(connections: connections, logger: logger)
-    agent.triggers?.register(into: &handlers)
+    let handlers = WebhookHandlers([
+        RevocationHandler(connections: connections, logger: logger),
+        InstallationUnsuspendHandler(connections: connections, logger: logger),
+    ] + agent.webhookHandlers)
     let worker = WebhookWorker(
         queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers, settings: config.webhookWorker, logger: logger)
     // Started in this order, stopped in reverse: the worker stops (finishing its event) before

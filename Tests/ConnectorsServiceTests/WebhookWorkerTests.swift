@@ -15,12 +15,11 @@ import TestSupport
         fastSettings(&config.webhookWorker)
     }
 
-    /// Handlers over `sql` for a test to register its own into (the connections' cache
-    /// validators go to a Redis client that never connects: only logged).
-    static func handlers(_ sql: PostgresClient) throws -> WebhookHandlers {
-        let repository = ConnectionRepository(
-            postgres: sql, listCache: .unshared(RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))), logger: Logger(label: "t"))
-        return WebhookHandlers(connections: repository, logger: Logger(label: "t"))
+    /// A handler of the test's own for one kind of event.
+    struct TestHandler: WebhookHandler {
+        let handles: [WebhookEventKind]
+        let body: @Sendable (WebhookEvent) async throws -> WebhookOutcome
+        func handle(_ event: WebhookEvent) async throws -> WebhookOutcome { try await body(event) }
     }
 
     static func fastSettings(_ settings: inout WebhookWorker.Settings) {
@@ -191,13 +190,12 @@ import TestSupport
         try await app.sql { sql in
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
-            var handlers = try Self.handlers(sql)
             struct Flaky: Error {}
-            handlers.registered["github issues.opened"] = { _ in
+            let handlers = WebhookHandlers([TestHandler(handles: [WebhookEventKind(.github, "issues.opened")]) { _ in
                 let call = calls.update { $0 += 1; return $0 }
                 if call < 3 { throw Flaky() }
                 return .done
-            }
+            }])
             let worker = WebhookWorker(queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings, logger: Logger(label: "t"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await worker.run() }
@@ -225,12 +223,11 @@ import TestSupport
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
             settings.lease = .seconds(12)
-            var handlers = try Self.handlers(sql)
-            handlers.registered["slack app_mention"] = { _ in
+            let handlers = WebhookHandlers([TestHandler(handles: [.slackAppMention]) { _ in
                 calls.update { $0 += 1 }
                 try await Task.sleep(for: .seconds(20))
                 return .done
-            }
+            }])
             let workers = (0..<2).map { _ in
                 WebhookWorker(queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings, logger: Logger(label: "t"))
             }

@@ -10,8 +10,9 @@ struct AgentServices: Sendable {
     let runs: AgentRunRepository
     /// Nil when the agent is not configured.
     let runner: AgentRunner?
-    /// Runs started by Slack and Linear events; nil when the agent is not configured.
-    let triggers: AgentTriggers?
+    /// What answers requests for the assistant from Slack and Linear: the triggers that start
+    /// runs, or, when the agent is not configured, a handler that records why nothing ran.
+    let webhookHandlers: [any WebhookHandler]
 
     /// `http` serves the provider APIs; `modelHTTP` the Messages API (longer silences allowed).
     init(config: ConnectorsConfig, infrastructure: Infrastructure, connections: ConnectionRepository, providers: ProviderRegistry,
@@ -30,8 +31,13 @@ struct AgentServices: Sendable {
                         logger: logger, timeout: config.agentTimeout)
         }
         self.runner = runner
-        self.triggers = runner.map {
-            AgentTriggers(runner: $0, runs: runs, connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger)
+        if let runner {
+            self.webhookHandlers = [
+                SlackAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger),
+                LinearAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger),
+            ]
+        } else {
+            self.webhookHandlers = [AgentOffHandler()]
         }
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import Shared
 
 /// Linear's webhook signing: `Linear-Signature` = hex HMAC-SHA256(webhook secret, raw body),
-/// and the body's `webhookTimestamp` (milliseconds) within 60 seconds. Returns the parsed body,
-/// which the timestamp check had to read anyway.
+/// and the body's `webhookTimestamp` (milliseconds) within 60 seconds. Returns the fields of the
+/// body the receiver routes by, which the timestamp check had to read anyway.
 struct LinearSignature: Sendable {
     /// nil when the secret is not configured: every delivery is then refused.
     let signer: HMACSigner?
@@ -14,15 +14,23 @@ struct LinearSignature: Sendable {
         self.tolerance = tolerance
     }
 
+    /// What the receiver reads of a Linear delivery.
+    struct Envelope: Decodable, Sendable {
+        let webhookTimestamp: Double?
+        let type: String?
+        let action: String?
+    }
+
     @discardableResult
-    func verify(body: [UInt8], signature: String?, now: Date = Date()) throws(WebhookRejection) -> [String: Any] {
+    func verify(body: [UInt8], signature: String?, now: Date = Date()) throws(WebhookRejection) -> Envelope {
         guard let signer else { throw .secretNotConfigured }
         guard let signature, !signature.isEmpty else { throw .missingSignature }
         guard signer.verifyHex(signature, message: body) else { throw .badSignature }
         // Read only after the signature holds: the timestamp is part of what was signed.
-        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
-        guard let milliseconds = (object?["webhookTimestamp"] as? NSNumber)?.doubleValue else { throw .missingTimestamp }
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)), let milliseconds = envelope.webhookTimestamp else {
+            throw .missingTimestamp
+        }
         guard abs(now.timeIntervalSince1970 - milliseconds / 1000) <= tolerance else { throw .staleTimestamp }
-        return object ?? [:]
+        return envelope
     }
 }

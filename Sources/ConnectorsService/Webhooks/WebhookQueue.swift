@@ -3,25 +3,6 @@ import Logging
 import PostgresNIO
 import Shared
 
-/// A stored delivery as the worker sees it. `payload` is a parsed JSON tree that nothing
-/// mutates, hence the unchecked conformance.
-struct WebhookEvent: @unchecked Sendable {
-    let id: Int64
-    let provider: ProviderID
-    let eventType: String
-    let payload: [String: Any]
-    /// Including the current one.
-    let attempts: Int
-
-    init(id: Int64, provider: ProviderID, eventType: String, payload: [String: Any], attempts: Int) {
-        self.id = id
-        self.provider = provider
-        self.eventType = eventType
-        self.payload = payload
-        self.attempts = attempts
-    }
-}
-
 /// The `webhookEvent` table as a queue shared by every replica: claims take due pending events
 /// with `FOR UPDATE SKIP LOCKED` (expired leases are first put back by `reclaimExpired`), so two workers never hold the same event;
 /// every transition is conditioned on still holding the lease.
@@ -43,8 +24,9 @@ struct WebhookQueue: Sendable {
         var events = [WebhookEvent]()
         for try await (id, provider, type, payload, attempts) in rows.decode((Int64, String, String, String, Int).self) {
             guard let provider = ProviderID(rawValue: provider) else { continue }
-            let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any] ?? [:]
-            events.append(WebhookEvent(id: id, provider: provider, eventType: type, payload: object, attempts: attempts))
+            let kind = WebhookEventKind(provider, type)
+            // Decoded here, once, into the type its kind calls for.
+            events.append(WebhookEvent(id: id, kind: kind, payload: .decode(kind, json: Data(payload.utf8)), attempts: attempts))
         }
         return events.sorted { $0.id < $1.id }
     }

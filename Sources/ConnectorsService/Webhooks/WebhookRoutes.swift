@@ -36,12 +36,12 @@ struct WebhookRoutes: Sendable {
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
             let body = try await rawBody(request, context)
-            let object = try check(.linear) { try linear.verify(body: body, signature: request.headers[.linearSignature]) }
+            let envelope = try check(.linear) { try linear.verify(body: body, signature: request.headers[.linearSignature]) }
             guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
                 throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
             }
-            let type = request.headers[.linearEvent] ?? object["type"] as? String ?? "unknown"
-            let action = object["action"] as? String
+            let type = request.headers[.linearEvent] ?? envelope.type ?? "unknown"
+            let action = envelope.action
             return try await store(.linear, key: delivery, type: action.map { "\(type).\($0)" } ?? type, body: body)
         }
         /// GitHub App webhooks; `ping` is acknowledged without being stored.
@@ -73,7 +73,7 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    /// The few fields routing needs, decoded without building the whole tree (the worker parses
+    /// The few fields routing needs, decoded without building the whole tree (the worker decodes
     /// the payload when it handles the event).
     private struct SlackEnvelope: Decodable {
         struct Event: Decodable { let type: String? }

@@ -105,7 +105,7 @@ struct WebhookWorker: Service {
     }
 
     func process(_ event: WebhookEvent) async {
-        let provider = [("provider", event.provider.rawValue)]
+        let provider = [("provider", event.kind.provider.rawValue)]
         do {
             switch try await handlers.handle(event) {
             case .done: try await finished.submit(.init(id: event.id, status: "done"))
@@ -116,7 +116,7 @@ struct WebhookWorker: Service {
             let message = String(describing: error).prefix(500)
             if event.attempts >= settings.maxAttempts {
                 Counter(label: "webhooks_failed_total", dimensions: provider).increment()
-                logger.error("gave up on a webhook event", metadata: ["event": "\(event.id)", "type": "\(event.eventType)", "error": "\(message)"])
+                logger.error("gave up on a webhook event", metadata: ["event": "\(event.id)", "type": "\(event.kind.type)", "error": "\(message)"])
                 try? await queue.fail(event.id, worker: id, error: String(message))
             } else {
                 Counter(label: "webhooks_retried_total", dimensions: provider).increment()
