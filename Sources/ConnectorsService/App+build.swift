@@ -14,7 +14,9 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
     let jwks = JWKSCache(url: config.jwksURL, http: http.client, logger: logger)
     let verifier = JWTVerifier(keys: jwks, issuer: config.common.publicURL)
     let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
-    let providers = ProviderRegistry(config, http: ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds)), logger: logger)
+    let providerHTTP = ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds))
+    let apis = ProviderAPIs(http: providerHTTP, urls: config.common.providers)
+    let providers = ProviderRegistry(config, http: providerHTTP, apis: apis, logger: logger)
     let connections = ConnectionRepository(
         postgres: infrastructure.postgres,
         listCache: ConnectionListCache(
@@ -23,7 +25,8 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
     // The Messages API answers a non-streamed call only when the whole message is written.
     let modelHTTP = HTTPClientService(readTimeout: .minutes(10))
     let agent = AgentServices(
-        config: config, infrastructure: infrastructure, connections: connections, providers: providers, http: http, modelHTTP: modelHTTP, logger: logger)
+        config: config, infrastructure: infrastructure, connections: connections, providers: providers, apis: apis, modelHTTP: modelHTTP,
+        logger: logger)
     ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, connections: connections, providers: providers, agent: agent, logger: logger)
         .register(on: router)
     let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)

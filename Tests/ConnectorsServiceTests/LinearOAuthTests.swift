@@ -4,6 +4,7 @@ import HummingbirdTesting
 import AsyncHTTPClient
 import DB
 import Logging
+import MCP
 import NIOCore
 import PostgresNIO
 import Shared
@@ -163,9 +164,9 @@ import TestSupport
                 let bearer = issuer.token(sub: user)
                 var codes = [String]()
                 for _ in 0..<2 { codes.append(try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])) }
-                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                let statuses = try await withThrowingTaskGroup(of: HTTPTypes.HTTPResponse.Status.self) { group in
                     for code in codes { group.addTask { try await link(client, code: code, bearer: bearer).status } }
-                    return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+                    return try await group.reduce(into: [HTTPTypes.HTTPResponse.Status]()) { $0.append($1) }
                 }
                 #expect(statuses == [.ok, .ok])
                 let listed = try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
@@ -333,7 +334,7 @@ extension ConnectorsTestApp {
                 return try await body(ConnectionTokens(
                     connections: ConnectionRepository(postgres: postgres, listCache: .unshared(redis), logger: logger), sealer: TokenSealer(box: config.secretBox),
                     // Calls to the fakes, and the wait for another refresher, get room on a loaded machine.
-                    providers: ProviderRegistry(config, http: ProviderHTTP(client: .shared, timeout: .seconds(60)), logger: logger), redis: redis,
+                    providers: testProviders(config, logger: logger), redis: redis,
                     logger: logger, waitLimit: .seconds(60)))
             }
         }
@@ -362,4 +363,10 @@ extension ConnectorsTestApp {
             #expect(left == ["new"])
         }
     }
+}
+
+/// The providers as the service builds them, over an HTTP client with room for a loaded machine.
+func testProviders(_ config: ConnectorsConfig, logger: Logger) -> ProviderRegistry {
+    let http = ProviderHTTP(client: .shared, timeout: .seconds(60))
+    return ProviderRegistry(config, http: http, apis: ProviderAPIs(http: http, urls: config.common.providers), logger: logger)
 }

@@ -14,15 +14,12 @@ struct AgentServices: Sendable {
     /// runs, or, when the agent is not configured, a handler that records why nothing ran.
     let webhookHandlers: [any WebhookHandler]
 
-    /// `http` serves the provider APIs; `modelHTTP` the Messages API (longer silences allowed).
+    /// `apis` are the provider API clients; `modelHTTP` serves the Messages API (longer silences allowed).
     init(config: ConnectorsConfig, infrastructure: Infrastructure, connections: ConnectionRepository, providers: ProviderRegistry,
-         http: HTTPClientService, modelHTTP: HTTPClientService, logger: Logger) {
+         apis: ProviderAPIs, modelHTTP: HTTPClientService, logger: Logger) {
         let tokens = ConnectionTokens(
             connections: connections, sealer: TokenSealer(box: config.secretBox), providers: providers, redis: infrastructure.redis, logger: logger)
-        let urls = config.common.providers
-        let providerHTTP = ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds))
-        let apiURLs = ProviderAPIURLs(linear: urls.linearAPI, github: urls.githubAPI, slack: urls.slackAPI)
-        let registry = ToolRegistry(connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger)
+        let registry = ToolRegistry(connections: connections, tokens: tokens, apis: apis, logger: logger)
         let runs = AgentRunRepository(postgres: infrastructure.postgres, logger: logger)
         self.registry = registry
         self.runs = runs
@@ -33,8 +30,8 @@ struct AgentServices: Sendable {
         self.runner = runner
         if let runner {
             self.webhookHandlers = [
-                SlackAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger),
-                LinearAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, http: providerHTTP, urls: apiURLs, logger: logger),
+                SlackAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
+                LinearAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
             ]
         } else {
             self.webhookHandlers = [AgentOffHandler()]

@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import Shared
 
 /// One thing the assistant can do in a provider, offered to Claude (and over MCP) by name with a
 /// JSON-schema input. `run` acts with the caller's own token and answers JSON text; a provider
@@ -12,18 +13,23 @@ struct AgentTool: Sendable {
     let run: @Sendable (ToolInput, ToolAccess) async throws -> String
 }
 
-/// What a tool may use: the provider's HTTP client, the base URLs and the access token.
+/// What a tool may use: the provider API clients and the caller's own access token.
 struct ToolAccess: Sendable {
-    let http: ProviderHTTP
-    let urls: ProviderAPIURLs
+    let apis: ProviderAPIs
     let token: String
 }
 
-/// The API base URLs tools call (`LINEAR_API_URL`, `GITHUB_API_URL`, `SLACK_API_URL`).
-struct ProviderAPIURLs: Sendable {
-    var linear: String
-    var github: String
-    var slack: String
+/// One client per provider API, built once and shared by providers, tools and triggers.
+struct ProviderAPIs: Sendable {
+    let slack: SlackAPI
+    let linear: LinearAPI
+    let github: GitHubAPI
+
+    init(http: ProviderHTTP, urls: ProviderURLs) {
+        self.slack = SlackAPI(http: http, baseURL: urls.slackAPI)
+        self.linear = LinearAPI(http: http, baseURL: urls.linearAPI)
+        self.github = GitHubAPI(http: http, baseURL: urls.githubAPI)
+    }
 }
 
 /// A tool's failure, in words the model (and the user reading the run) can act on.
@@ -74,10 +80,28 @@ enum Schema {
 
 /// Tool answers as compact JSON text.
 enum ToolJSON {
-    static func text(_ object: Any) -> String {
-        guard JSONSerialization.isValidJSONObject(object),
-              let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return "\(object)" }
-        return String(decoding: data, as: UTF8.self)
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func text(_ value: Value) -> String {
+        (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
+extension Value {
+    /// An object with only `keys` (for what a tool hands the model); other values as they are.
+    func picking(_ keys: [String]) -> Value {
+        guard let object = objectValue else { return self }
+        return .object(object.filter { keys.contains($0.key) })
+    }
+
+    /// The value at a path of object keys.
+    subscript(path: String...) -> Value? {
+        var current: Value? = self
+        for key in path { current = current?.objectValue?[key] }
+        return current
     }
 }

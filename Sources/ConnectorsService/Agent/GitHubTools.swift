@@ -1,7 +1,7 @@
 import Foundation
 import MCP
 
-/// GitHub through its REST API (`GITHUB_API_URL`) with the installation's token.
+/// GitHub through its REST API with the connection's token (`GitHubAPI`).
 enum GitHubTools {
     static let all: [AgentTool] = [
         AgentTool(
@@ -10,10 +10,10 @@ enum GitHubTools {
             inputSchema: Schema.object([:])
         ) { _, access in
             let reply = try await get(access, "/installation/repositories?per_page=100")
-            let repositories = (reply["repositories"] as? [[String: Any]] ?? []).map {
-                pick($0, ["full_name", "private", "description", "default_branch", "html_url"])
+            let repositories = (reply["repositories"]?.arrayValue ?? []).map {
+                $0.picking(["full_name", "private", "description", "default_branch", "html_url"])
             }
-            return ToolJSON.text(repositories)
+            return ToolJSON.text(.array(repositories))
         },
         AgentTool(
             name: "github_search_issues", provider: .github,
@@ -25,12 +25,12 @@ enum GitHubTools {
         ) { input, access in
             let query = try input.string("query").addingPercentEncoding(withAllowedCharacters: .urlQueryValue) ?? ""
             let reply = try await get(access, "/search/issues?q=\(query)&per_page=\(try input.int("limit", default: 10, range: 1...50))")
-            let items = (reply["items"] as? [[String: Any]] ?? []).map { item in
-                var summary = pick(item, ["number", "title", "state", "html_url", "repository_url"])
-                summary["is_pull_request"] = item["pull_request"] != nil
-                return summary
+            let items = (reply["items"]?.arrayValue ?? []).map { item in
+                var summary = item.picking(["number", "title", "state", "html_url", "repository_url"]).objectValue ?? [:]
+                summary["is_pull_request"] = .bool(item["pull_request"] != nil)
+                return Value.object(summary)
             }
-            return ToolJSON.text(["total_count": reply["total_count"] ?? 0, "items": items])
+            return ToolJSON.text(["total_count": reply["total_count"] ?? 0, "items": .array(items)])
         },
         AgentTool(
             name: "github_get_issue", provider: .github,
@@ -40,11 +40,11 @@ enum GitHubTools {
             ], required: ["repo", "number"])
         ) { input, access in
             let issue = try await get(access, "/repos/\(try repository(input))/issues/\(try input.int("number"))")
-            var summary = pick(issue, ["number", "title", "body", "state", "html_url", "comments", "created_at", "updated_at"])
-            summary["author"] = (issue["user"] as? [String: Any])?["login"]
-            summary["labels"] = (issue["labels"] as? [[String: Any]] ?? []).compactMap { $0["name"] }
-            summary["is_pull_request"] = issue["pull_request"] != nil
-            return ToolJSON.text(summary)
+            var summary = issue.picking(["number", "title", "body", "state", "html_url", "comments", "created_at", "updated_at"]).objectValue ?? [:]
+            summary["author"] = issue["user", "login"]
+            summary["labels"] = .array((issue["labels"]?.arrayValue ?? []).compactMap { $0["name"] })
+            summary["is_pull_request"] = .bool(issue["pull_request"] != nil)
+            return ToolJSON.text(.object(summary))
         },
         AgentTool(
             name: "github_get_pull_request", provider: .github,
@@ -54,11 +54,13 @@ enum GitHubTools {
             ], required: ["repo", "number"])
         ) { input, access in
             let pull = try await get(access, "/repos/\(try repository(input))/pulls/\(try input.int("number"))")
-            var summary = pick(pull, ["number", "title", "body", "state", "merged", "draft", "mergeable_state", "html_url", "additions", "deletions", "changed_files"])
-            summary["head"] = (pull["head"] as? [String: Any])?["ref"]
-            summary["base"] = (pull["base"] as? [String: Any])?["ref"]
-            summary["author"] = (pull["user"] as? [String: Any])?["login"]
-            return ToolJSON.text(summary)
+            var summary = pull.picking([
+                "number", "title", "body", "state", "merged", "draft", "mergeable_state", "html_url", "additions", "deletions", "changed_files",
+            ]).objectValue ?? [:]
+            summary["head"] = pull["head", "ref"]
+            summary["base"] = pull["base", "ref"]
+            summary["author"] = pull["user", "login"]
+            return ToolJSON.text(.object(summary))
         },
         AgentTool(
             name: "github_create_issue", provider: .github,
@@ -68,10 +70,10 @@ enum GitHubTools {
                 "body": Schema.string("Markdown body (optional)."),
             ], required: ["repo", "title"])
         ) { input, access in
-            var fields: [String: Any] = ["title": try input.string("title")]
-            if let body = input.optionalString("body") { fields["body"] = body }
+            var fields: [String: Value] = ["title": .string(try input.string("title"))]
+            if let body = input.optionalString("body") { fields["body"] = .string(body) }
             let issue = try await post(access, "/repos/\(try repository(input))/issues", fields)
-            return ToolJSON.text(pick(issue, ["number", "title", "html_url"]))
+            return ToolJSON.text(issue.picking(["number", "title", "html_url"]))
         },
         AgentTool(
             name: "github_comment", provider: .github,
@@ -81,8 +83,9 @@ enum GitHubTools {
                 "body": Schema.string("The comment, in Markdown."),
             ], required: ["repo", "number", "body"])
         ) { input, access in
-            let comment = try await post(access, "/repos/\(try repository(input))/issues/\(try input.int("number"))/comments", ["body": try input.string("body")])
-            return ToolJSON.text(pick(comment, ["id", "html_url"]))
+            let comment = try await post(
+                access, "/repos/\(try repository(input))/issues/\(try input.int("number"))/comments", ["body": .string(try input.string("body"))])
+            return ToolJSON.text(comment.picking(["id", "html_url"]))
         },
         AgentTool(
             name: "github_read_file", provider: .github,
@@ -98,7 +101,7 @@ enum GitHubTools {
             var url = "/repos/\(try repository(input))/contents/\(encoded)"
             if let ref = input.optionalString("ref"), let value = ref.addingPercentEncoding(withAllowedCharacters: .urlQueryValue) { url += "?ref=\(value)" }
             let file = try await get(access, url)
-            guard file["type"] as? String == "file", let content = file["content"] as? String,
+            guard file["type"]?.stringValue == "file", let content = file["content"]?.stringValue,
                   let data = Data(base64Encoded: content.filter { !$0.isWhitespace }) else {
                 throw ToolFailure("\(path.joined(separator: "/")) is not a file.")
             }
@@ -106,8 +109,6 @@ enum GitHubTools {
             return text
         },
     ]
-
-    private static let headers = [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
 
     /// `owner/name`, checked so it cannot reach another path of the API.
     static func repository(_ input: ToolInput) throws -> String {
@@ -120,29 +121,12 @@ enum GitHubTools {
         return repo
     }
 
-    static func get(_ access: ToolAccess, _ path: String) async throws -> [String: Any] {
-        try checked(try await call { try await access.http.get(access.urls.github + path, headers: headers + [("Authorization", "Bearer \(access.token)")]) })
+    static func get(_ access: ToolAccess, _ path: String) async throws -> Value {
+        try await access.apis.github.get(path, token: access.token)
     }
 
-    static func post(_ access: ToolAccess, _ path: String, _ body: [String: Any]) async throws -> [String: Any] {
-        try checked(try await call { try await access.http.postJSON(access.urls.github + path, body, headers: headers + [("Authorization", "Bearer \(access.token)")]) })
-    }
-
-    private static func call(_ body: () async throws -> ProviderHTTP.Reply) async throws -> ProviderHTTP.Reply {
-        do { return try await body() } catch { throw ToolFailure("GitHub could not be reached: \(error)") }
-    }
-
-    /// 4xx/5xx answers carry `message` (and for 422 `errors`): the model gets those words.
-    private static func checked(_ reply: ProviderHTTP.Reply) throws -> [String: Any] {
-        guard (200..<300).contains(reply.status) else {
-            let message = reply.json["message"] as? String ?? "no message"
-            throw ToolFailure("GitHub answered HTTP \(reply.status): \(message)")
-        }
-        return reply.json
-    }
-
-    private static func pick(_ object: [String: Any], _ keys: [String]) -> [String: Any] {
-        object.filter { keys.contains($0.key) }
+    static func post(_ access: ToolAccess, _ path: String, _ body: [String: Value]) async throws -> Value {
+        try await access.apis.github.post(path, body, token: access.token)
     }
 }
 

@@ -11,8 +11,7 @@ struct LinearAgentTrigger: WebhookHandler {
     let runs: AgentRunRepository
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
-    let http: ProviderHTTP
-    let urls: ProviderAPIURLs
+    let apis: ProviderAPIs
     let logger: Logger
 
     var handles: [WebhookEventKind] { [.linearAgentSessionCreated, .linearAgentSessionPrompted] }
@@ -29,9 +28,8 @@ struct LinearAgentTrigger: WebhookHandler {
         let prompt = Self.prompt(payload)
         guard !prompt.isEmpty else { return .skipped("an agent session without a prompt") }
         let token = try await tokens.accessToken(for: workspace)
-        let access = ToolAccess(http: http, urls: urls, token: token)
         let earlier = try await runs.finishedUndelivered(triggerKey: key)
-        if earlier == nil { try await postActivity(access, session.id, ["type": "thought", "body": "Looking into it…"]) }
+        if earlier == nil { try await postActivity(token, session.id, ["type": "thought", "body": "Looking into it…"]) }
         let run: AgentRun
         if let earlier {
             run = earlier
@@ -43,16 +41,16 @@ struct LinearAgentTrigger: WebhookHandler {
                 triggerKey: key)) { progress in
                 guard case .step(let step) = progress else { return }
                 let parameter = String(decoding: (try? JSONEncoder().encode(step.input)) ?? Data(), as: UTF8.self)
-                try? await postActivity(access, session.id, [
+                try? await postActivity(token, session.id, [
                     "type": "action", "action": step.tool, "parameter": String(parameter.prefix(500)),
                     "result": step.isError ? "Failed: \(step.summary)" : String(step.summary.prefix(200)),
                 ])
             }
         }
         if run.status == .completed {
-            try await postActivity(access, session.id, ["type": "response", "body": run.output.isEmpty ? "Done." : run.output])
+            try await postActivity(token, session.id, ["type": "response", "body": run.output.isEmpty ? "Done." : run.output])
         } else {
-            try await postActivity(access, session.id, ["type": "error", "body": run.error ?? "The run failed."])
+            try await postActivity(token, session.id, ["type": "error", "body": run.error ?? "The run failed."])
         }
         try await runs.markDelivered(runId: run.id)
         return .done
@@ -67,9 +65,7 @@ struct LinearAgentTrigger: WebhookHandler {
         return [issue?.title, issue?.description, payload.agentSession.comment?.body].compactMap { $0 }.joined(separator: "\n\n")
     }
 
-    private func postActivity(_ access: ToolAccess, _ session: String, _ content: [String: String]) async throws {
-        _ = try await LinearTools.graphQL(access, """
-            mutation($input: AgentActivityCreateInput!) { agentActivityCreate(input: $input) { success agentActivity { id } } }
-            """, ["input": ["agentSessionId": session, "content": content]])
+    private func postActivity(_ token: String, _ session: String, _ content: [String: String]) async throws {
+        try await apis.linear.createAgentActivity(token: token, session: session, content: content)
     }
 }

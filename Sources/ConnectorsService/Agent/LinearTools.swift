@@ -1,8 +1,7 @@
 import Foundation
 import MCP
 
-/// Linear through its GraphQL API (`LINEAR_API_URL/graphql`). GraphQL answers errors with HTTP
-/// 200 and an `errors` array; those are tool failures too.
+/// Linear through its GraphQL API with the user's token (`LinearAPI`).
 enum LinearTools {
     static let all: [AgentTool] = [
         AgentTool(
@@ -16,8 +15,8 @@ enum LinearTools {
             let data = try await graphQL(access, """
                 query($term: String!, $first: Int) { searchIssues(term: $term, first: $first) { nodes {
                   id identifier title url state { name } assignee { name } team { key } } } }
-                """, ["term": try input.string("query"), "first": try input.int("limit", default: 10, range: 1...50)])
-            return ToolJSON.text((data["searchIssues"] as? [String: Any])?["nodes"] ?? [])
+                """, ["term": .string(try input.string("query")), "first": .int(try input.int("limit", default: 10, range: 1...50))])
+            return ToolJSON.text(data["searchIssues"]?["nodes"] ?? [])
         },
         AgentTool(
             name: "linear_get_issue", provider: .linear,
@@ -28,8 +27,8 @@ enum LinearTools {
                 query($id: String!) { issue(id: $id) { id identifier title description url priority
                   state { id name type } assignee { id name } team { id key name }
                   comments(first: 20) { nodes { body createdAt user { name } } } } }
-                """, ["id": try input.string("id")])
-            return ToolJSON.text(data["issue"] ?? NSNull())
+                """, ["id": .string(try input.string("id"))])
+            return ToolJSON.text(data["issue"] ?? .null)
         },
         AgentTool(
             name: "linear_create_issue", provider: .linear,
@@ -42,11 +41,11 @@ enum LinearTools {
                 "stateId": Schema.string("A workflow state id (optional)."),
             ], required: ["teamId", "title"])
         ) { input, access in
-            var fields: [String: Any] = ["teamId": try input.string("teamId"), "title": try input.string("title")]
-            for name in ["description", "assigneeId", "stateId"] { if let value = input.optionalString(name) { fields[name] = value } }
+            var fields: [String: Value] = ["teamId": .string(try input.string("teamId")), "title": .string(try input.string("title"))]
+            for name in ["description", "assigneeId", "stateId"] { if let value = input.optionalString(name) { fields[name] = .string(value) } }
             let data = try await graphQL(access, """
                 mutation($input: IssueCreateInput!) { issueCreate(input: $input) { success issue { id identifier title url } } }
-                """, ["input": fields])
+                """, ["input": .object(fields)])
             return try mutationResult(data, "issueCreate", "issue")
         },
         AgentTool(
@@ -59,7 +58,7 @@ enum LinearTools {
         ) { input, access in
             let data = try await graphQL(access, """
                 mutation($input: CommentCreateInput!) { commentCreate(input: $input) { success comment { id url } } }
-                """, ["input": ["issueId": try input.string("issueId"), "body": try input.string("body")]])
+                """, ["input": ["issueId": .string(try input.string("issueId")), "body": .string(try input.string("body"))]])
             return try mutationResult(data, "commentCreate", "comment")
         },
         AgentTool(
@@ -71,13 +70,13 @@ enum LinearTools {
                 "assigneeId": Schema.string("The new assignee's user id (optional)."),
             ], required: ["id"])
         ) { input, access in
-            var fields = [String: Any]()
-            for name in ["stateId", "assigneeId"] { if let value = input.optionalString(name) { fields[name] = value } }
+            var fields = [String: Value]()
+            for name in ["stateId", "assigneeId"] { if let value = input.optionalString(name) { fields[name] = .string(value) } }
             guard !fields.isEmpty else { throw ToolFailure("Give `stateId`, `assigneeId` or both.") }
             let data = try await graphQL(access, """
                 mutation($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) {
                   success issue { id identifier state { name } assignee { name } } } }
-                """, ["id": try input.string("id"), "input": fields])
+                """, ["id": .string(try input.string("id")), "input": .object(fields)])
             return try mutationResult(data, "issueUpdate", "issue")
         },
         AgentTool(
@@ -88,35 +87,19 @@ enum LinearTools {
             let data = try await graphQL(access, """
                 query { teams(first: 50) { nodes { id key name states { nodes { id name type } } } } }
                 """, [:])
-            return ToolJSON.text((data["teams"] as? [String: Any])?["nodes"] ?? [])
+            return ToolJSON.text(data["teams"]?["nodes"] ?? [])
         },
     ]
 
-    /// Runs a query; answers its `data`, or fails with the errors' own words.
-    static func graphQL(_ access: ToolAccess, _ query: String, _ variables: [String: Any]) async throws -> [String: Any] {
-        let reply: ProviderHTTP.Reply
-        do {
-            reply = try await access.http.postJSON(access.urls.linear + "/graphql", ["query": query, "variables": variables],
-                                                   headers: [("Authorization", "Bearer \(access.token)")])
-        } catch {
-            throw ToolFailure("Linear could not be reached: \(error)")
-        }
-        if let errors = reply.json["errors"] as? [[String: Any]], !errors.isEmpty {
-            let messages = errors.map { error in
-                ((error["extensions"] as? [String: Any])?["userPresentableMessage"] as? String) ?? error["message"] as? String ?? "unknown error"
-            }
-            throw ToolFailure("Linear: " + messages.joined(separator: "; "))
-        }
-        guard (200..<300).contains(reply.status), let data = reply.json["data"] as? [String: Any] else {
-            throw ToolFailure("Linear answered HTTP \(reply.status).")
-        }
-        return data
+    /// Runs a query with the caller's token; answers its `data`.
+    static func graphQL(_ access: ToolAccess, _ query: String, _ variables: [String: Value]) async throws -> [String: Value] {
+        try await access.apis.linear.graphQL(query, variables: variables, token: access.token)
     }
 
-    private static func mutationResult(_ data: [String: Any], _ field: String, _ entity: String) throws -> String {
-        guard let payload = data[field] as? [String: Any], payload["success"] as? Bool == true else {
+    private static func mutationResult(_ data: [String: Value], _ field: String, _ entity: String) throws -> String {
+        guard let payload = data[field], payload["success"]?.boolValue == true else {
             throw ToolFailure("Linear did not confirm \(field).")
         }
-        return ToolJSON.text(payload[entity] ?? NSNull())
+        return ToolJSON.text(payload[entity] ?? .null)
     }
 }

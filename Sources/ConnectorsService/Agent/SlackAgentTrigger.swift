@@ -11,8 +11,7 @@ struct SlackAgentTrigger: WebhookHandler {
     let runs: AgentRunRepository
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
-    let http: ProviderHTTP
-    let urls: ProviderAPIURLs
+    let apis: ProviderAPIs
     let logger: Logger
 
     /// Slack's text limit for one message is far above this; long answers stay readable.
@@ -51,9 +50,7 @@ struct SlackAgentTrigger: WebhookHandler {
             ? (run.output.isEmpty ? "Done." : run.output)
             : "Sorry, I could not finish that: \(run.error ?? "the run failed")."
         let token = try await tokens.accessToken(for: workspace)
-        _ = try await SlackTools.call(ToolAccess(http: http, urls: urls, token: token), "chat.postMessage", [
-            ("channel", channel), ("thread_ts", thread), ("text", String(text.prefix(Self.replyLimit))),
-        ])
+        try await apis.slack.postMessage(token: token, channel: channel, text: String(text.prefix(Self.replyLimit)), threadTs: thread)
         try await runs.markDelivered(runId: run.id)
         return .done
     }

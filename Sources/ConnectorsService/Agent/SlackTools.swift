@@ -1,8 +1,7 @@
 import Foundation
 import MCP
 
-/// Slack through its Web API (`SLACK_API_URL`) with the workspace's bot token. Slack answers
-/// failures with HTTP 200 and `ok: false`; those are tool failures too.
+/// Slack through its Web API with the workspace's bot token (`SlackAPI`).
 enum SlackTools {
     static let all: [AgentTool] = [
         AgentTool(
@@ -10,12 +9,12 @@ enum SlackTools {
             description: "List the Slack channels of the connected workspace (id, name, whether private, whether the bot is a member).",
             inputSchema: Schema.object(["limit": Schema.integer("How many channels (1–200, default 100).")])
         ) { input, access in
-            let reply = try await call(access, "conversations.list", [
+            let reply = try await access.apis.slack.call("conversations.list", token: access.token, [
                 ("types", "public_channel,private_channel"), ("exclude_archived", "true"),
                 ("limit", String(try input.int("limit", default: 100, range: 1...200))),
             ])
-            let channels = (reply["channels"] as? [[String: Any]] ?? []).map { $0.filter { ["id", "name", "is_private", "is_member"].contains($0.key) } }
-            return ToolJSON.text(channels)
+            let channels = (reply["channels"]?.arrayValue ?? []).map { $0.picking(["id", "name", "is_private", "is_member"]) }
+            return ToolJSON.text(.array(channels))
         },
         AgentTool(
             name: "slack_read_thread", provider: .slack,
@@ -26,12 +25,12 @@ enum SlackTools {
                 "limit": Schema.integer("How many messages (1–200, default 50)."),
             ], required: ["channel", "ts"])
         ) { input, access in
-            let reply = try await call(access, "conversations.replies", [
+            let reply = try await access.apis.slack.call("conversations.replies", token: access.token, [
                 ("channel", try input.string("channel")), ("ts", try input.string("ts")),
                 ("limit", String(try input.int("limit", default: 50, range: 1...200))),
             ])
-            let messages = (reply["messages"] as? [[String: Any]] ?? []).map { $0.filter { ["user", "bot_id", "text", "ts", "thread_ts"].contains($0.key) } }
-            return ToolJSON.text(messages)
+            let messages = (reply["messages"]?.arrayValue ?? []).map { $0.picking(["user", "bot_id", "text", "ts", "thread_ts"]) }
+            return ToolJSON.text(.array(messages))
         },
         AgentTool(
             name: "slack_post_message", provider: .slack,
@@ -42,23 +41,9 @@ enum SlackTools {
                 "thread_ts": Schema.string("The parent message's ts, to reply in its thread (optional)."),
             ], required: ["channel", "text"])
         ) { input, access in
-            var fields = [("channel", try input.string("channel")), ("text", try input.string("text"))]
-            if let thread = input.optionalString("thread_ts") { fields.append(("thread_ts", thread)) }
-            let reply = try await call(access, "chat.postMessage", fields)
+            let reply = try await access.apis.slack.postMessage(
+                token: access.token, channel: try input.string("channel"), text: try input.string("text"), threadTs: input.optionalString("thread_ts"))
             return ToolJSON.text(["channel": reply["channel"] ?? "", "ts": reply["ts"] ?? ""])
         },
     ]
-
-    /// Calls a Web API method (form-encoded, bearer token); `ok: false` becomes a failure.
-    static func call(_ access: ToolAccess, _ method: String, _ fields: [(String, String)]) async throws -> [String: Any] {
-        let reply: ProviderHTTP.Reply
-        do {
-            reply = try await access.http.postForm(access.urls.slack + "/" + method, fields, headers: [("Authorization", "Bearer \(access.token)")])
-        } catch {
-            throw ToolFailure("Slack could not be reached: \(error)")
-        }
-        guard reply.status == 200 else { throw ToolFailure("Slack answered HTTP \(reply.status) to \(method).") }
-        guard reply.json["ok"] as? Bool == true else { throw ToolFailure("Slack \(method) failed: \(reply.json["error"] as? String ?? "unknown_error")") }
-        return reply.json
-    }
 }

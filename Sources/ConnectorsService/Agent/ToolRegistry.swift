@@ -10,8 +10,7 @@ struct ToolRegistry: Sendable {
 
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
-    let http: ProviderHTTP
-    let urls: ProviderAPIURLs
+    let apis: ProviderAPIs
     let logger: Logger
     /// Tool results longer than this many characters are cut (the model's context is finite).
     var resultLimit = 16_000
@@ -78,9 +77,11 @@ struct Toolbox: Sendable {
                 }
                 throw ToolFailure(message)
             }
-            let text = try await tool.run(ToolInput(input), ToolAccess(http: registry.http, urls: registry.urls, token: token))
+            let text = try await tool.run(ToolInput(input), ToolAccess(apis: registry.apis, token: token))
             return ToolOutcome(text: truncated(text), isError: false)
         } catch let failure as ToolFailure {
+            return ToolOutcome(text: truncated(failure.description), isError: true)
+        } catch let failure as ProviderAPIFailure {
             return ToolOutcome(text: truncated(failure.description), isError: true)
         } catch {
             registry.logger.warning("a tool failed unexpectedly", metadata: ["tool": "\(name)", "error": "\(error)"])

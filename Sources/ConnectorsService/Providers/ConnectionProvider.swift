@@ -1,4 +1,5 @@
 import Foundation
+import MCP
 import Shared
 
 /// What the OAuth routes and the token refresher need from one provider. Adding a provider
@@ -84,14 +85,15 @@ enum ProviderError: Error, Equatable {
 
 /// Scopes as providers return them: a space- or comma-separated string, or an array.
 enum ScopeList {
-    static func parse(_ value: Any?) -> [String] {
+    static func parse(_ value: Value?) -> [String] {
         switch value {
-        case let string as String:
-            return string.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-        case let array as [Any]:
-            return array.compactMap { $0 as? String }.flatMap { parse($0) }
-        default:
-            return []
+        case .string(let string)?: parse(string)
+        case .array(let array)?: array.flatMap { parse($0) }
+        default: []
         }
+    }
+
+    static func parse(_ string: String) -> [String] {
+        string.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
     }
 }

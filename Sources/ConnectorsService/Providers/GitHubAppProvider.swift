@@ -2,6 +2,7 @@ import Crypto
 import CryptoExtras
 import Foundation
 import Logging
+import MCP
 import NIOPosix
 import Shared
 import Synchronization
@@ -18,6 +19,7 @@ import Synchronization
 /// and accept the installation only if `GET /user/installations` lists it for that user.
 struct GitHubAppProvider: ConnectionProvider {
     let http: ProviderHTTP
+    let api: GitHubAPI
     /// `GITHUB_URL` (install page, OAuth token endpoint) and `GITHUB_API_URL`.
     let webURL: String
     let apiURL: String
@@ -52,12 +54,17 @@ struct GitHubAppProvider: ConnectionProvider {
             logger.warning("GitHub callback named an installation its user cannot access", metadata: ["installation": "\(installation)"])
             throw .invalidCallback
         }
-        let reply = try await http.get(apiURL + "/app/installations/\(installation)", headers: try await appHeaders())
-        guard reply.status == 200, let account = reply.json["account"] as? [String: Any] else {
-            throw reply.status == 404 ? .invalidCallback : .unavailable("GitHub answered \(reply.status) for the installation")
+        let appToken = try await appToken()
+        let account: Value?
+        do {
+            account = try await api.get("/app/installations/\(installation)", token: appToken)["account"]
+        } catch {
+            if case .status(404, _) = error.reason { throw .invalidCallback }
+            throw .unavailable("\(error)")
         }
+        guard let account else { throw .unavailable("GitHub named no account for the installation") }
         let tokens = try await refresh(refreshToken: nil, accountId: installation)
-        return ProviderGrant(tokens: tokens, accountId: installation, accountName: account["login"] as? String)
+        return ProviderGrant(tokens: tokens, accountId: installation, accountName: account["login"]?.stringValue)
     }
 
     /// True when the user who authorized `code` can access `installation` (GitHub's "verify
@@ -68,14 +75,15 @@ struct GitHubAppProvider: ConnectionProvider {
             webURL + "/login/oauth/access_token", [("client_id", oauth.id), ("client_secret", oauth.secret), ("code", code)],
             headers: [("Accept", "application/json")])
         // GitHub answers 200 with {"error": "bad_verification_code"} for a used or foreign code.
-        guard exchange.status == 200, let userToken = exchange.json["access_token"] as? String else { throw .codeRejected }
-        let headers = Self.apiHeaders + [("Authorization", "Bearer \(userToken)")]
+        guard exchange.status == 200, let userToken = exchange.json["access_token"]?.stringValue else { throw .codeRejected }
         for page in 1...10 {
-            let reply = try await http.get(apiURL + "/user/installations?per_page=100&page=\(page)", headers: headers)
-            guard reply.status == 200, let listed = reply.json["installations"] as? [[String: Any]] else {
-                throw .unavailable("GitHub answered \(reply.status) for the user's installations")
+            let listed: [Value]
+            do {
+                listed = try await api.get("/user/installations?per_page=100&page=\(page)", token: userToken)["installations"]?.arrayValue ?? []
+            } catch {
+                throw .unavailable("\(error)")
             }
-            if listed.contains(where: { ($0["id"] as? NSNumber)?.stringValue == installation }) { return true }
+            if listed.contains(where: { $0["id"]?.intValue.map(String.init) == installation }) { return true }
             if listed.count < 100 { return false }
         }
         return false
@@ -83,14 +91,18 @@ struct GitHubAppProvider: ConnectionProvider {
 
     /// A new installation access token.
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
-        let reply = try await http.postJSON(apiURL + "/app/installations/\(accountId)/access_tokens", [:], headers: try await appHeaders())
-        guard reply.status == 201 || reply.status == 200, let token = reply.json["token"] as? String else {
+        let appToken = try await appToken()
+        let reply: Value
+        do {
+            reply = try await api.post("/app/installations/\(accountId)/access_tokens", [:], token: appToken)
+        } catch {
             // Uninstalled or suspended: the user must install the app again.
-            if [401, 403, 404].contains(reply.status) { throw .invalidGrant }
-            throw .unavailable("GitHub answered \(reply.status) for an installation token")
+            if case .status(let status, _) = error.reason, [401, 403, 404].contains(status) { throw .invalidGrant }
+            throw .unavailable("\(error)")
         }
-        let expiresAt = (reply.json["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) }
-        let permissions = (reply.json["permissions"] as? [String: Any]).map { $0.map { "\($0.key):\($0.value)" }.sorted() } ?? []
+        guard let token = reply["token"]?.stringValue else { throw .unavailable("GitHub answered without an installation token") }
+        let expiresAt = reply["expires_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) }
+        let permissions = (reply["permissions"]?.objectValue ?? [:]).map { "\($0.key):\($0.value.stringValue ?? "\($0.value)")" }.sorted()
         return ProviderTokens(accessToken: token, refreshToken: nil, expiresAt: expiresAt, scopes: permissions)
     }
 
@@ -98,21 +110,14 @@ struct GitHubAppProvider: ConnectionProvider {
     /// App from GitHub's settings).
     func revoke(accessToken: String) async {
         do {
-            var headers = Self.apiHeaders
-            headers.append(("Authorization", "Bearer \(accessToken)"))
-            let reply = try await http.delete(apiURL + "/installation/token", headers: headers)
-            if reply.status != 204 { logger.warning("GitHub did not revoke an installation token", metadata: ["status": "\(reply.status)"]) }
+            try await api.delete("/installation/token", token: accessToken)
         } catch {
             logger.warning("could not revoke a GitHub installation token", metadata: ["error": "\(error)"])
         }
     }
 
-    static let apiHeaders = [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
-
-    private func appHeaders() async throws(ProviderError) -> [(String, String)] {
-        let jwt: String
-        do { jwt = try await appJWT.current() } catch { throw .unavailable("could not sign the GitHub App JWT") }
-        return Self.apiHeaders + [("Authorization", "Bearer \(jwt)")]
+    private func appToken() async throws(ProviderError) -> String {
+        do { return try await appJWT.current() } catch { throw .unavailable("could not sign the GitHub App JWT") }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MCP
 import Shared
 
 /// Linear: OAuth 2 with PKCE; access tokens last 24 hours and refresh tokens rotate.
@@ -8,6 +9,7 @@ struct LinearProvider: ConnectionProvider {
     static let scopes = "read,write,issues:create,comments:create"
 
     let http: ProviderHTTP
+    let api: LinearAPI
     /// `LINEAR_URL` (authorize page) and `LINEAR_API_URL` (token, revoke, GraphQL).
     let webURL: String
     let apiURL: String
@@ -65,12 +67,13 @@ struct LinearProvider: ConnectionProvider {
     /// The organization the token belongs to: GraphQL `organization { id name }` (and `viewer`,
     /// which fails for a token that cannot act).
     func organization(accessToken: String) async throws(ProviderError) -> (String, String?) {
-        let reply = try await http.postJSON(apiURL + "/graphql", ["query": "query { viewer { id name } organization { id name urlKey } }"],
-                                            headers: [("Authorization", "Bearer \(accessToken)")])
-        let data = reply.json["data"] as? [String: Any]
-        guard reply.status == 200, reply.json["errors"] == nil, let organization = data?["organization"] as? [String: Any],
-              let id = organization["id"] as? String
-        else { throw .unavailable("Linear GraphQL answered \(reply.status) without an organization") }
-        return (id, organization["name"] as? String)
+        let data: [String: Value]
+        do {
+            data = try await api.graphQL("query { viewer { id name } organization { id name urlKey } }", token: accessToken)
+        } catch {
+            throw .unavailable("\(error)")
+        }
+        guard let id = data["organization"]?["id"]?.stringValue else { throw .unavailable("Linear GraphQL answered without an organization") }
+        return (id, data["organization"]?["name"]?.stringValue)
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MCP
 import NIOCore
 import NIOHTTP1
 import Shared
@@ -11,21 +12,25 @@ struct ProviderHTTP: Sendable {
     var timeout: TimeAmount = .seconds(10)
     var maxBody = 1 << 20
 
-    struct Reply: @unchecked Sendable {  // `value` is a parsed JSON tree: immutable values only.
+    struct Reply: Sendable {
         let status: Int
-        /// The parsed body: an object, an array, or nil when it was not JSON.
-        let value: Any?
+        let body: [UInt8]
+
+        /// The body decoded as `T`, or nil when it is not.
+        func decode<T: Decodable>(_ type: T.Type) -> T? {
+            try? JSONDecoder().decode(T.self, from: Data(body))
+        }
 
         /// The body as a JSON object (empty when it is not one).
-        var json: [String: Any] { value as? [String: Any] ?? [:] }
+        var json: [String: Value] { decode([String: Value].self) ?? [:] }
     }
 
     func postForm(_ url: String, _ fields: [(String, String)], headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
         try await send(url, method: .POST, body: FormEncoding.encode(fields), contentType: "application/x-www-form-urlencoded", headers: headers)
     }
 
-    func postJSON(_ url: String, _ object: [String: Any], headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
-        let body = (try? JSONSerialization.data(withJSONObject: object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    func postJSON(_ url: String, _ object: some Encodable, headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
+        let body = (try? JSONEncoder().encode(object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return try await send(url, method: .POST, body: body, contentType: "application/json", headers: headers)
     }
 
@@ -48,8 +53,7 @@ struct ProviderHTTP: Sendable {
         do {
             let response = try await client.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: maxBody)
-            let value = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))
-            return Reply(status: Int(response.status.code), value: value)
+            return Reply(status: Int(response.status.code), body: Array(bytes.readableBytesView))
         } catch {
             throw .unavailable("\(url.split(separator: "?").first ?? ""): \(error)")
         }
@@ -60,16 +64,26 @@ extension ProviderHTTP.Reply {
     /// An RFC 6749 token response: tokens, or the grant error it names. `invalid_grant` means a
     /// dead refresh token, or — answering a code exchange — a refused code.
     func tokens(exchangingCode: Bool = false, now: Date = Date()) throws(ProviderError) -> ProviderTokens {
-        if let error = json["error"] as? String {
+        if let error = json["error"]?.stringValue {
             guard error == "invalid_grant" else { throw .unavailable("token endpoint: \(error)") }
             throw exchangingCode ? .codeRejected : .invalidGrant
         }
-        guard (200..<300).contains(status), let access = json["access_token"] as? String, !access.isEmpty else {
+        guard (200..<300).contains(status), let access = json["access_token"]?.stringValue, !access.isEmpty else {
             throw .unavailable("token endpoint answered \(status)")
         }
-        let expiresIn = (json["expires_in"] as? NSNumber)?.doubleValue
         return ProviderTokens(
-            accessToken: access, refreshToken: json["refresh_token"] as? String,
-            expiresAt: expiresIn.map { now.addingTimeInterval($0) }, scopes: ScopeList.parse(json["scope"]))
+            accessToken: access, refreshToken: json["refresh_token"]?.stringValue,
+            expiresAt: json["expires_in"]?.number.map { now.addingTimeInterval($0) }, scopes: ScopeList.parse(json["scope"]))
+    }
+}
+
+extension Value {
+    /// A JSON number, whether it was written as an integer or not.
+    var number: Double? {
+        switch self {
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
     }
 }

@@ -13,20 +13,20 @@ struct ProviderRegistry: Sendable {
 
 extension ProviderRegistry {
     /// Every provider whose variables are set.
-    init(_ config: ConnectorsConfig, http: ProviderHTTP, logger: Logger) {
+    init(_ config: ConnectorsConfig, http: ProviderHTTP, apis: ProviderAPIs, logger: Logger) {
         var providers = [ProviderID: any ConnectionProvider]()
         var missing = [ProviderID: String]()
         let urls = config.common.providers
         if let linear = config.linear {
             providers[.linear] = LinearProvider(
-                http: http, webURL: urls.linear, apiURL: urls.linearAPI, clientID: linear.id, clientSecret: linear.secret,
+                http: http, api: apis.linear, webURL: urls.linear, apiURL: urls.linearAPI, clientID: linear.id, clientSecret: linear.secret,
                 actor: config.linearActor, logger: logger)
         } else {
             missing[.linear] = "LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET"
         }
         if let app = config.githubApp {
             providers[.github] = GitHubAppProvider(
-                http: http, webURL: urls.github, apiURL: urls.githubAPI, appName: app.name,
+                http: http, api: apis.github, webURL: urls.github, apiURL: urls.githubAPI, appName: app.name,
                 appJWT: GitHubAppJWT(appID: app.appID, privateKey: app.privateKey), oauth: app.oauth, logger: logger)
         } else {
             missing[.github] = "GITHUB_APP_NAME, GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
@@ -38,7 +38,7 @@ extension ProviderRegistry {
         if let slackMode {
             // Slack's install page is on the site whose Web API is at `/api`.
             let web = urls.slackAPI.hasSuffix("/api") ? String(urls.slackAPI.dropLast(4)) : urls.slackAPI
-            providers[.slack] = SlackProvider(http: http, apiURL: urls.slackAPI, webURL: web, mode: slackMode, logger: logger)
+            providers[.slack] = SlackProvider(api: apis.slack, webURL: web, mode: slackMode, logger: logger)
         } else {
             missing[.slack] = "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, or SLACK_BOT_TOKEN"
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MCP
 import Shared
 
 /// Slack: the OAuth v2 app install (`oauth.v2.access` → a bot token for one workspace), or —
@@ -17,9 +18,8 @@ struct SlackProvider: ConnectionProvider {
         case singleWorkspace(botToken: String, allowedEmails: Set<String>)
     }
 
-    let http: ProviderHTTP
-    /// `SLACK_API_URL` (Web API methods) and the site the install page lives on.
-    let apiURL: String
+    let api: SlackAPI
+    /// The site the install page lives on.
     let webURL: String
     let mode: Mode
     let logger: Logger
@@ -42,20 +42,20 @@ struct SlackProvider: ConnectionProvider {
         if let error = callback["error"] { throw .denied(error) }
         switch mode {
         case .singleWorkspace(let botToken, _):
-            let reply = try await call("auth.test", token: botToken)
-            guard let team = reply["team_id"] as? String else { throw .unavailable("auth.test named no team") }
+            let workspace = try await Self.mapped(exchangingCode: false) { () throws(ProviderAPIFailure) in try await api.workspace(token: botToken) }
             let scopes = ScopeList.parse(Self.botScopes)
-            return ProviderGrant(tokens: ProviderTokens(accessToken: botToken, scopes: scopes), accountId: team, accountName: reply["team"] as? String)
+            return ProviderGrant(tokens: ProviderTokens(accessToken: botToken, scopes: scopes), accountId: workspace.id, accountName: workspace.name)
         case .oauth(let clientID, let clientSecret):
             guard let code = callback["code"], !code.isEmpty else { throw .invalidCallback }
-            let reply = try await http.postForm(apiURL + "/oauth.v2.access", [
-                ("code", code), ("redirect_uri", redirectURI), ("client_id", clientID), ("client_secret", clientSecret),
-            ])
-            let json = try Self.checked(reply, exchangingCode: true)
-            guard let token = json["access_token"] as? String, let team = json["team"] as? [String: Any], let teamID = team["id"] as? String else {
+            let json = try await Self.mapped(exchangingCode: true) { () throws(ProviderAPIFailure) in
+                try await api.call("oauth.v2.access", token: nil, [
+                    ("code", code), ("redirect_uri", redirectURI), ("client_id", clientID), ("client_secret", clientSecret),
+                ])
+            }
+            guard let token = json["access_token"]?.stringValue, let teamID = json["team"]?["id"]?.stringValue else {
                 throw .unavailable("oauth.v2.access answered without a bot token or team")
             }
-            return ProviderGrant(tokens: Self.tokens(token, json), accountId: teamID, accountName: team["name"] as? String)
+            return ProviderGrant(tokens: Self.tokens(token, json), accountId: teamID, accountName: json["team"]?["name"]?.stringValue)
         }
     }
 
@@ -71,11 +71,12 @@ struct SlackProvider: ConnectionProvider {
     /// Only apps with token rotation get expiring bot tokens (and a refresh token).
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
         guard case .oauth(let clientID, let clientSecret) = mode, let refreshToken else { throw .refreshUnsupported }
-        let reply = try await http.postForm(apiURL + "/oauth.v2.access", [
-            ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", clientID), ("client_secret", clientSecret),
-        ])
-        let json = try Self.checked(reply, exchangingCode: false)
-        guard let token = json["access_token"] as? String else { throw .unavailable("oauth.v2.access answered without a token") }
+        let json = try await Self.mapped(exchangingCode: false) { () throws(ProviderAPIFailure) in
+            try await api.call("oauth.v2.access", token: nil, [
+                ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", clientID), ("client_secret", clientSecret),
+            ])
+        }
+        guard let token = json["access_token"]?.stringValue else { throw .unavailable("oauth.v2.access answered without a token") }
         return Self.tokens(token, json)
     }
 
@@ -86,35 +87,31 @@ struct SlackProvider: ConnectionProvider {
         // The configured single-workspace token is the operator's, not ours to revoke.
         guard case .oauth = mode else { return }
         do {
-            _ = try await call("auth.revoke", token: accessToken)
+            _ = try await api.call("auth.revoke", token: accessToken)
         } catch {
             logger.warning("could not revoke a Slack token", metadata: ["error": "\(error)"])
         }
     }
 
-    /// A Web API method called with a bearer token; `ok: false` becomes an error.
-    private func call(_ method: String, token: String) async throws(ProviderError) -> [String: Any] {
-        try Self.checked(try await http.postForm(apiURL + "/" + method, [], headers: [("Authorization", "Bearer \(token)")]), exchangingCode: false)
-    }
-
-    /// Slack answers 200 with `ok: false` and an `error` code for failures.
-    static func checked(_ reply: ProviderHTTP.Reply, exchangingCode: Bool) throws(ProviderError) -> [String: Any] {
-        guard reply.status == 200 else { throw .unavailable("Slack answered \(reply.status)") }
-        guard reply.json["ok"] as? Bool == true else {
-            let error = reply.json["error"] as? String ?? "unknown_error"
-            switch error {
+    /// Runs a Web API call, with Slack's error codes read as OAuth outcomes: a refused code, a
+    /// dead grant, or the provider being unavailable.
+    static func mapped<T>(exchangingCode: Bool, _ call: () async throws(ProviderAPIFailure) -> T) async throws(ProviderError) -> T {
+        do {
+            return try await call()
+        } catch {
+            guard case .refused(let code) = error.reason else { throw .unavailable("\(error)") }
+            switch code {
             case "invalid_code", "code_already_used", "bad_redirect_uri": throw exchangingCode ? .codeRejected : .invalidGrant
             case "invalid_refresh_token", "invalid_grant", "token_revoked", "account_inactive", "invalid_auth": throw .invalidGrant
-            default: throw .unavailable("Slack: \(error)")
+            default: throw .unavailable("Slack: \(code)")
             }
         }
-        return reply.json
     }
 
-    static func tokens(_ token: String, _ json: [String: Any]) -> ProviderTokens {
+    static func tokens(_ token: String, _ json: [String: Value]) -> ProviderTokens {
         ProviderTokens(
-            accessToken: token, refreshToken: json["refresh_token"] as? String,
-            expiresAt: (json["expires_in"] as? NSNumber).map { Date().addingTimeInterval($0.doubleValue) },
+            accessToken: token, refreshToken: json["refresh_token"]?.stringValue,
+            expiresAt: json["expires_in"]?.number.map { Date().addingTimeInterval($0) },
             scopes: ScopeList.parse(json["scope"]))
     }
 }

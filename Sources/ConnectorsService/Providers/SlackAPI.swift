@@ -1,0 +1,44 @@
+import MCP
+
+/// Slack's Web API (`SLACK_API_URL`): methods are form posts with a bearer token, and Slack
+/// answers failures with HTTP 200, `ok: false` and an `error` code — turned into
+/// `ProviderAPIFailure.refused(code)` here, once. Used by the provider (install, refresh,
+/// revoke), the tools and the trigger that answers in threads.
+struct SlackAPI: Sendable {
+    let http: ProviderHTTP
+    /// `SLACK_API_URL`, e.g. https://slack.com/api
+    let baseURL: String
+
+    /// Calls `method`; the reply object when `ok` is true.
+    func call(_ method: String, token: String?, _ fields: [(String, String)] = []) async throws(ProviderAPIFailure) -> [String: Value] {
+        let reply: ProviderHTTP.Reply
+        do {
+            reply = try await http.postForm(baseURL + "/" + method, fields, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+        } catch {
+            throw ProviderAPIFailure(provider: .slack, operation: method, reason: .unreachable("\(error)"))
+        }
+        guard reply.status == 200 else { throw ProviderAPIFailure(provider: .slack, operation: method, reason: .status(reply.status, nil)) }
+        let json = reply.json
+        guard json["ok"]?.boolValue == true else {
+            throw ProviderAPIFailure(provider: .slack, operation: method, reason: .refused(json["error"]?.stringValue ?? "unknown_error"))
+        }
+        return json
+    }
+
+    /// The workspace a token belongs to (`auth.test`).
+    func workspace(token: String) async throws(ProviderAPIFailure) -> (id: String, name: String?) {
+        let reply = try await call("auth.test", token: token)
+        guard let team = reply["team_id"]?.stringValue else {
+            throw ProviderAPIFailure(provider: .slack, operation: "auth.test", reason: .refused("no team_id in the answer"))
+        }
+        return (team, reply["team"]?.stringValue)
+    }
+
+    /// Posts `text` to `channel`, in the thread of `threadTs` when given.
+    @discardableResult
+    func postMessage(token: String, channel: String, text: String, threadTs: String? = nil) async throws(ProviderAPIFailure) -> [String: Value] {
+        var fields = [("channel", channel), ("text", text)]
+        if let threadTs { fields.append(("thread_ts", threadTs)) }
+        return try await call("chat.postMessage", token: token, fields)
+    }
+}
