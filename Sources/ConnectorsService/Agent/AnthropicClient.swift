@@ -129,13 +129,21 @@ struct AnthropicClient: Sendable {
     /// `error.details.error_code = enforced_spend_limit_reached` (or says "usage limit") and no
     /// `retry-after`.
     static func apiError(status: Int, body: Data, headers: HTTPHeaders) -> Anthropic.APIError {
-        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        let error = object?["error"] as? [String: Any]
-        var type = error?["type"] as? String ?? "http_\(status)"
-        let message = error?["message"] as? String ?? "HTTP \(status)"
+        struct ErrorBody: Decodable {
+            struct Details: Decodable { let error_code: String? }
+            struct Inner: Decodable {
+                let type: String?
+                let message: String?
+                let details: Details?
+            }
+            let error: Inner?
+        }
+        let error = (try? JSONDecoder().decode(ErrorBody.self, from: body))?.error
+        var type = error?.type ?? "http_\(status)"
+        let message = error?.message ?? "HTTP \(status)"
         let retryAfter = headers.first(name: "retry-after-ms").flatMap(Double.init).map { $0 / 1000 }
             ?? headers.first(name: "retry-after").flatMap(Double.init)
-        let code = (error?["details"] as? [String: Any])?["error_code"] as? String
+        let code = error?.details?.error_code
         if status == 429, code == "enforced_spend_limit_reached" || (retryAfter == nil && message.lowercased().contains("usage limit")) {
             type = "spend_limit"
         }

@@ -18,43 +18,78 @@ struct AnthropicStreamAssembler {
     private var usage = Anthropic.Usage()
     private var stopped = false
 
+    /// One stream event, with the fields of every type we read (each type fills some).
+    /// https://docs.anthropic.com/en/docs/build-with-claude/streaming
+    struct StreamEvent: Decodable {
+        struct Message: Decodable {
+            let id: String?
+            let usage: UsageFigures?
+        }
+        struct ContentBlock: Decodable {
+            let type: String
+            let text: String?
+            let id: String?
+            let name: String?
+        }
+        struct Delta: Decodable {
+            let type: String?
+            let text: String?
+            let partial_json: String?
+            let stop_reason: String?
+        }
+        struct UsageFigures: Decodable {
+            let input_tokens: Int?
+            let output_tokens: Int?
+        }
+        struct ErrorBody: Decodable {
+            let type: String?
+            let message: String?
+        }
+
+        let type: String?
+        let message: Message?
+        let index: Int?
+        let content_block: ContentBlock?
+        let delta: Delta?
+        let usage: UsageFigures?
+        let error: ErrorBody?
+    }
+
     /// Applies one event; returns the text fragment it added, if any.
     mutating func apply(_ event: ServerSentEvent) throws -> String? {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] else {
+        guard let object = try? JSONDecoder().decode(StreamEvent.self, from: Data(event.data.utf8)) else {
             if event.event == "ping" { return nil }
             throw Anthropic.APIError(status: 200, type: "invalid_response", message: "unreadable stream event \(event.event ?? "")")
         }
-        switch object["type"] as? String ?? event.event {
+        switch object.type ?? event.event {
         case "message_start":
-            let message = object["message"] as? [String: Any]
-            id = message?["id"] as? String ?? ""
-            take(message?["usage"])
+            id = object.message?.id ?? ""
+            take(object.message?.usage)
         case "content_block_start":
-            guard let index = (object["index"] as? NSNumber)?.intValue, let block = object["content_block"] as? [String: Any] else { return nil }
-            switch block["type"] as? String {
-            case "text": blocks[index] = .text(block["text"] as? String ?? "")
-            case "tool_use": blocks[index] = .toolUse(id: block["id"] as? String ?? "", name: block["name"] as? String ?? "", json: "")
-            case let type: blocks[index] = .other(type ?? "unknown")
+            guard let index = object.index, let block = object.content_block else { return nil }
+            switch block.type {
+            case "text": blocks[index] = .text(block.text ?? "")
+            case "tool_use": blocks[index] = .toolUse(id: block.id ?? "", name: block.name ?? "", json: "")
+            case let type: blocks[index] = .other(type)
             }
         case "content_block_delta":
-            guard let index = (object["index"] as? NSNumber)?.intValue, let delta = object["delta"] as? [String: Any] else { return nil }
-            switch (blocks[index], delta["type"] as? String) {
+            guard let index = object.index, let delta = object.delta else { return nil }
+            switch (blocks[index], delta.type) {
             case (.text(let text), "text_delta"):
-                let fragment = delta["text"] as? String ?? ""
+                let fragment = delta.text ?? ""
                 blocks[index] = .text(text + fragment)
                 return fragment.isEmpty ? nil : fragment
             case (.toolUse(let id, let name, let json), "input_json_delta"):
-                blocks[index] = .toolUse(id: id, name: name, json: json + (delta["partial_json"] as? String ?? ""))
+                blocks[index] = .toolUse(id: id, name: name, json: json + (delta.partial_json ?? ""))
             default: break
             }
         case "message_delta":
-            if let reason = (object["delta"] as? [String: Any])?["stop_reason"] as? String { stopReason = reason }
-            take(object["usage"])
+            if let reason = object.delta?.stop_reason { stopReason = reason }
+            take(object.usage)
         case "message_stop":
             stopped = true
         case "error":
-            let error = object["error"] as? [String: Any]
-            throw Anthropic.APIError(status: 200, type: error?["type"] as? String ?? "error", message: error?["message"] as? String ?? "stream error")
+            throw Anthropic.APIError(status: 200, type: object.error?.type ?? "error", message: object.error?.message ?? "stream error")
         default:
             break
         }
@@ -82,9 +117,8 @@ struct AnthropicStreamAssembler {
     }
 
     /// Usage in `message_start` and `message_delta` is cumulative: the latest figure wins.
-    private mutating func take(_ value: Any?) {
-        guard let usage = value as? [String: Any] else { return }
-        if let input = (usage["input_tokens"] as? NSNumber)?.intValue { self.usage.inputTokens = input }
-        if let output = (usage["output_tokens"] as? NSNumber)?.intValue { self.usage.outputTokens = output }
+    private mutating func take(_ figures: StreamEvent.UsageFigures?) {
+        if let input = figures?.input_tokens { usage.inputTokens = input }
+        if let output = figures?.output_tokens { usage.outputTokens = output }
     }
 }
