@@ -97,7 +97,9 @@ struct ConnectorsRoutes: Sendable {
             providers: providers,
             flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),
             links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger),
-            listCache: connections.listCache,
+            linker: ConnectionLinker(
+                links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), listCache: connections.listCache, sealer: sealer,
+                logger: logger),
             sealer: sealer,
             stateTokens: SignedToken(secret: config.jwtSecret, purpose: "oauth-state"),
             linkCodes: SignedToken(secret: config.jwtSecret, purpose: "link-code"),

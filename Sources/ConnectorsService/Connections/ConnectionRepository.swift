@@ -66,6 +66,13 @@ struct ConnectionRepository: Sendable {
         return stored
     }
 
+    /// Serialises, until `connection`'s transaction ends, whatever else links this user to
+    /// this provider account.
+    static func lockLink(userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger) async throws {
+        let key = "connection-attach:\(userId):\(provider.rawValue):\(accountId)"
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
+    }
+
     /// The id of the user's connection to this provider account, if there is one.
     static func existingID(userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger) async throws -> String? {
         let rows = try await connection.query(

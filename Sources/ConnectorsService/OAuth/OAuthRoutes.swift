@@ -19,7 +19,7 @@ struct OAuthRoutes: Sendable {
     let providers: ProviderRegistry
     let flows: SingleUseStore<ConnectFlow>
     let links: PendingLinkRepository
-    let listCache: ConnectionListCache
+    let linker: ConnectionLinker
     let sealer: TokenSealer
     let stateTokens: SignedToken
     let linkCodes: SignedToken
@@ -60,11 +60,7 @@ struct OAuthRoutes: Sendable {
             let body = try await JSONBody.decode(LinkRequest.self, from: request, context: context)
             guard linkCodes.isValid(body.code) else { throw invalidLinkCode }
             do {
-                let stored = try await links.claim(codeHash: SignedToken.digest(body.code), provider: provider.id, userId: user.id) { link, connection in
-                    try await attach(link, to: user.id, on: connection)
-                }
-                // Committed: the user's list changed.
-                await listCache.invalidate([user.id])
+                let stored = try await linker.link(code: body.code, provider: provider.id, userId: user.id)
                 return try Response.json(Linked(connection: ConnectionView(stored)))
             } catch PendingLinkRepository.ClaimError.notFound {
                 throw invalidLinkCode
@@ -109,30 +105,6 @@ struct OAuthRoutes: Sendable {
             logger.error("could not store an OAuth result", metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
             return landing(provider.id, ("error", "server_error"))
         }
-    }
-
-    /// Stores the pending connection as the user's. If they already had this provider account,
-    /// that row is updated (its id kept), so the tokens are resealed for it.
-    func attach(_ link: PendingLink, to userId: String, on connection: PostgresConnection) async throws -> Connection {
-        // Two links of one account by one user at once (two tabs) would both miss the existing
-        // row, and the second upsert would keep the first's id with tokens sealed for its own:
-        // unreadable. Serialised here (the lock lasts until the claim's transaction ends).
-        let key = "connection-attach:\(userId):\(link.provider.rawValue):\(link.accountId)"
-        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
-        let id = try await ConnectionRepository.existingID(userId: userId, provider: link.provider, accountId: link.accountId, on: connection, logger: logger)
-            ?? link.connectionId
-        var access = link.accessToken
-        var refresh = link.refreshToken
-        if id != link.connectionId {
-            access = try sealer.seal(sealer.open(access, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
-            refresh = try sealer.seal(sealer.open(refresh, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
-        }
-        let now = Date()
-        let row = Connection(
-            id: id, userId: userId, provider: link.provider, accountId: link.accountId, accountName: link.accountName,
-            scopes: link.scopes, status: .active, accessToken: access, refreshToken: refresh, expiresAt: link.expiresAt,
-            createdAt: now, updatedAt: now)
-        return try await ConnectionRepository.upsert(row, on: connection, logger: logger)
     }
 
     /// The provider named in the path: 404 when there is no such provider, 503 naming the
