@@ -9,7 +9,7 @@ import Shared
 /// service's do.
 func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops: Bool = true) -> some ApplicationProtocol {
     let infrastructure = Infrastructure(config.common, logger: logger)
-    let router = HTTPCore.router(context: AppRequestContext.self, config: config.common, readiness: infrastructure.readiness)
+    let router = HTTPCore.router(context: AuthRequestContext.self, config: config.common, readiness: infrastructure.readiness)
     let signingKeys = SigningKeys(
         repository: SigningKeyRepository(postgres: infrastructure.postgres, vault: KeyVault(secret: config.betterAuthSecret), logger: logger),
         cachePeriod: config.jwksCachePeriod, logger: logger)
@@ -28,7 +28,7 @@ struct AuthRoutes: Sendable {
     let http: HTTPClientService
     let logger: Logger
 
-    func register(on router: Router<AppRequestContext>) {
+    func register(on router: Router<AuthRequestContext>) {
         let users = UserRepository(postgres: infrastructure.postgres, logger: logger)
         let sessions = SessionRepository(postgres: infrastructure.postgres, logger: logger, cache: SessionCache(ttl: config.sessionCacheTTL))
         let cookie = SessionCookie(secret: config.betterAuthSecret, secure: config.secureCookies, policy: config.sessions)
@@ -44,6 +44,7 @@ struct AuthRoutes: Sendable {
             .add(middleware: OriginCheckMiddleware(trustedOrigins: config.common.trustedOrigins))
         let signIn = api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.signInLimit))
         let general = api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.apiLimit))
+        let session = SessionPolicies(sessions: sessions, cookie: cookie)
 
         EmailAuthRoutes(
             users: users, sessions: sessions, hasher: hasher, cookie: cookie,
@@ -57,9 +58,9 @@ struct AuthRoutes: Sendable {
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), publicURL: config.common.publicURL, logger: logger
         ).register(start: signIn, callback: general)
         let issuer = JWTIssuer(keys: signingKeys, issuer: config.common.publicURL, lifetime: config.jwtLifetime)
-        SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).register(on: general)
+        SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).register(on: general, withSession: general.group().add(middleware: session.optional))
         let tokens = TokenRoutes(sessions: sessions, cookie: cookie, issuer: issuer, keys: signingKeys)
-        tokens.register(on: general)
+        tokens.register(on: general.group().add(middleware: session.required))
         tokens.registerJWKS(on: router)
         if let console = ConsoleAssets.load(githubSignIn: config.github != nil) {
             ConsoleRoutes(console: console).register(on: router)
@@ -67,9 +68,10 @@ struct AuthRoutes: Sendable {
             logger.warning("the web console's files are missing from the bundle; / answers 404")
         }
         let account = AccountRoutes(users: users, sessions: sessions, hasher: hasher, cookie: cookie, lockout: passwordLockout)
-        account.register(on: general)
+        account.register(on: general.group().add(middleware: session.required))
         // A password check, limited like sign-in.
         account.registerChangePassword(
-            on: api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.changePasswordLimit)))
+            on: api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.changePasswordLimit))
+                .add(middleware: session.required))
     }
 }

@@ -11,7 +11,7 @@ struct ConsoleRoutes: Sendable {
     static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         + "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-    func register(on router: Router<AppRequestContext>) {
+    func register(on router: Router<AuthRequestContext>) {
         /// The console's page: never cached, so a deploy is seen on the next load.
         for path in ["/", "/connections"] {
             router.get(RouterPath(path)) { _, _ in

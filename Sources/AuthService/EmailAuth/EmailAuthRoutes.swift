@@ -40,18 +40,18 @@ struct EmailAuthRoutes: Sendable {
         let user: User
     }
 
-    func register(on group: RouterGroup<AppRequestContext>) {
+    func register(on group: RouterGroup<AuthRequestContext>) {
         /// Creates a user with an email and password and signs them in. Anyone may call it.
         group.post("/sign-up/email") { request, context in try await signUp(request, context) }
         /// Signs in with an email and password. Anyone may call it.
         group.post("/sign-in/email") { request, context in try await signIn(request, context) }
     }
 
-    func signUp(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func signUp(_ request: Request, _ context: AuthRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(SignUpBody.self, from: request, context: context)
         let email = body.email.lowercased()
         try Self.validate(email: email)
-        try Self.validate(password: body.password)
+        try PasswordPolicy.check(body.password)
         try callbackPolicy.check(body.callbackURL)
         if try await users.findByEmail(email) != nil { throw Self.userExists }
         let hash = try await hasher.hash(body.password)
@@ -66,14 +66,14 @@ struct EmailAuthRoutes: Sendable {
         }
     }
 
-    func signIn(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func signIn(_ request: Request, _ context: AuthRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(SignInBody.self, from: request, context: context)
         let email = body.email.lowercased()
         try Self.validate(email: email)
         try callbackPolicy.check(body.callbackURL)
         let subject = FailureLockout.signIn(email: email, ip: context.clientIP)
         if let refusal = await lockout.refusal(subject) {
-            try RateLimitMiddleware<AppRequestContext>.enforce(
+            try RateLimitMiddleware<AuthRequestContext>.enforce(
                 refusal, message: "Too many failed sign-in attempts; try again in \(refusal.resetSeconds) seconds.")
         }
         guard let (user, stored) = try await users.findByEmail(email), let stored else {
@@ -93,7 +93,7 @@ struct EmailAuthRoutes: Sendable {
     }
 
     private func startSession<Body: Encodable>(
-        for user: User, rememberMe: Bool, request: Request, context: AppRequestContext, body: (String) -> Body
+        for user: User, rememberMe: Bool, request: Request, context: AuthRequestContext, body: (String) -> Body
     ) async throws -> Response {
         let session = try await sessions.create(
             userId: user.id, lifetime: cookie.policy.lifetime(rememberMe: rememberMe),
@@ -110,11 +110,5 @@ struct EmailAuthRoutes: Sendable {
         let valid = email.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
             && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".") && !email.contains(where: \.isWhitespace)
         guard valid else { throw AppError.badRequest("INVALID_EMAIL", "Invalid email") }
-    }
-
-    static func validate(password: String) throws {
-        let length = password.utf16.count
-        if length < PasswordHasher.minimumLength { throw AppError.badRequest("PASSWORD_TOO_SHORT", "Password too short") }
-        if length > PasswordHasher.maximumLength { throw AppError.badRequest("PASSWORD_TOO_LONG", "Password too long") }
     }
 }

@@ -11,9 +11,6 @@ import Shared
 /// bounded, low-priority threads (`HashingPool`), never on an event loop: while people sign in,
 /// request handling still gets the CPU first, and past the pool's queue callers get 503.
 struct PasswordHasher: Sendable {
-    static let minimumLength = 8
-    static let maximumLength = 128
-
     let pool: HashingPool
 
     init(pool: HashingPool = HashingPool()) {

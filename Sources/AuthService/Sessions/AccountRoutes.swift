@@ -4,8 +4,8 @@ import Hummingbird
 import Shared
 
 /// Routes for a signed-in user's sessions and password: `list-sessions`, `revoke-session`,
-/// `revoke-sessions`, `revoke-other-sessions`, `change-password`. All answer 401 without a
-/// valid session.
+/// `revoke-sessions`, `revoke-other-sessions`, `change-password`. All sit behind the required
+/// session middleware (401 without a valid session).
 struct AccountRoutes: Sendable {
     let users: UserRepository
     let sessions: SessionRepository
@@ -33,15 +33,15 @@ struct AccountRoutes: Sendable {
         enum CodingKeys: String, CodingKey { case token, user }
     }
 
-    func register(on group: RouterGroup<AppRequestContext>) {
+    func register(on group: RouterGroup<AuthRequestContext>) {
         /// The caller's active sessions.
-        group.get("/list-sessions") { request, _ in
-            let (session, _) = try await requireSession(request)
+        group.get("/list-sessions") { _, context in
+            let (session, _) = try context.requireSession()
             return try Response.json(try await sessions.list(userId: session.userId))
         }
         /// Ends one of the caller's sessions, named by its token.
         group.post("/revoke-session") { request, context in
-            let (session, _) = try await requireSession(request)
+            let (session, _) = try context.requireSession()
             let body = try await JSONBody.decode(RevokeBody.self, from: request, context: context)
             guard try await sessions.delete(token: body.token, ofUser: session.userId) else {
                 throw AppError.badRequest("SESSION_NOT_FOUND", "Session not found")
@@ -50,14 +50,14 @@ struct AccountRoutes: Sendable {
         }
         /// Ends every session of the caller, this one included (Better Auth's `revokeSessions`),
         /// and expires this browser's cookies.
-        group.post("/revoke-sessions") { request, _ in
-            let (session, _) = try await requireSession(request)
+        group.post("/revoke-sessions") { _, context in
+            let (session, _) = try context.requireSession()
             try await sessions.deleteAll(userId: session.userId)
             return try Response.json(Status(status: true), headers: cookie.clearingHeaders())
         }
         /// Ends every session of the caller but the current one.
-        group.post("/revoke-other-sessions") { request, _ in
-            let (session, _) = try await requireSession(request)
+        group.post("/revoke-other-sessions") { _, context in
+            let (session, _) = try context.requireSession()
             try await sessions.deleteOthers(userId: session.userId, keeping: session.token)
             return try Response.json(Status(status: true))
         }
@@ -66,14 +66,14 @@ struct AccountRoutes: Sendable {
     /// `POST /change-password`: changes the caller's password after checking the current one;
     /// optionally ends every other session and starts a fresh one. 10 wrong current passwords
     /// for one user within the lockout window lock it for that user, whatever the IP (429).
-    func registerChangePassword(on group: RouterGroup<AppRequestContext>) {
+    func registerChangePassword(on group: RouterGroup<AuthRequestContext>) {
         group.post("/change-password") { request, context in
-            let (_, user) = try await requireSession(request)
+            let (_, user) = try context.requireSession()
             let body = try await JSONBody.decode(ChangePasswordBody.self, from: request, context: context)
-            try EmailAuthRoutes.validate(password: body.newPassword)
+            try PasswordPolicy.check(body.newPassword)
             let subject = FailureLockout.changePassword(userId: user.id)
             if let refusal = await lockout.refusal(subject) {
-                try RateLimitMiddleware<AppRequestContext>.enforce(
+                try RateLimitMiddleware<AuthRequestContext>.enforce(
                     refusal, message: "Too many wrong passwords; try again in \(refusal.resetSeconds) seconds.")
             }
             guard let stored = try await users.passwordHash(userId: user.id),
@@ -96,9 +96,5 @@ struct AccountRoutes: Sendable {
             return try Response.json(
                 ChangePasswordResult(token: fresh.token, user: user), headers: cookie.establishingHeaders(token: fresh.token, rememberMe: remember))
         }
-    }
-
-    func requireSession(_ request: Request) async throws -> (Session, User) {
-        try await cookie.requireSession(request, in: sessions)
     }
 }

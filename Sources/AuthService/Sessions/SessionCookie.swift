@@ -119,14 +119,6 @@ struct SessionCookie: Sendable {
         return try await sessions.find(token: token)
     }
 
-    /// Like `currentSession`, but 401 `UNAUTHORIZED` without one.
-    func requireSession(_ request: Request, in sessions: SessionRepository) async throws -> (Session, User) {
-        guard let found = try await currentSession(request, in: sessions) else {
-            throw AppError.unauthorized("UNAUTHORIZED", "Unauthorized")
-        }
-        return found
-    }
-
     /// `decodeURIComponent` for cookie values; nil for a malformed escape or invalid UTF-8.
     /// (Foundation's `removingPercentEncoding` goes through NSString on Linux: slow per request.)
     static func percentDecode(_ value: String) -> String? {

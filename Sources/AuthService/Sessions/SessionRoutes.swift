@@ -18,19 +18,20 @@ struct SessionRoutes: Sendable {
     struct Success: Encodable { let success: Bool }
     struct OK: Encodable { let ok: Bool }
 
-    func register(on group: RouterGroup<AppRequestContext>) {
+    /// `withSession`: routes behind the optional session middleware.
+    func register(on group: RouterGroup<AuthRequestContext>, withSession: RouterGroup<AuthRequestContext>) {
         /// The caller's session and user, or `null`; extends the session when it is due.
-        group.get("/get-session") { request, _ in try await getSession(request) }
+        withSession.get("/get-session") { request, context in try await getSession(request, context) }
         /// Alias of `/get-session`.
-        group.get("/session") { request, _ in try await getSession(request) }
+        withSession.get("/session") { request, context in try await getSession(request, context) }
         /// Ends the caller's session and expires the cookie.
         group.post("/sign-out") { request, _ in try await signOut(request) }
         /// Liveness of the auth API, as Better Auth answers it.
         group.get("/ok") { _, _ in try Response.json(OK(ok: true)) }
     }
 
-    func getSession(_ request: Request) async throws -> Response {
-        guard let (session, user) = try await cookie.currentSession(request, in: sessions) else {
+    func getSession(_ request: Request, _ context: AuthRequestContext) async throws -> Response {
+        guard let session = context.session, let user = context.user else {
             // A session cookie that no longer works is removed, as Better Auth does.
             var headers = request.headers[.cookie]?.contains(cookie.name) == true ? cookie.clearingHeaders() : HTTPFields()
             headers[.contentType] = "application/json; charset=utf-8"

@@ -34,14 +34,14 @@ struct SocialSignInRoutes: Sendable {
     var redirectURI: String { publicURL + "/api/auth/callback/github" }
     var stateCookieName: String { (cookie.secure ? "__Secure-" : "") + "better-auth.oauth_state" }
 
-    func register(start group: RouterGroup<AppRequestContext>, callback router: RouterGroup<AppRequestContext>) {
+    func register(start group: RouterGroup<AuthRequestContext>, callback router: RouterGroup<AuthRequestContext>) {
         /// Starts a social sign-in: the provider's authorize URL, with state and PKCE. Anyone may call it.
         group.post("/sign-in/social") { request, context in try await start(request, context) }
         /// The provider's redirect back: signs the user in and redirects to the callback URL.
         router.get("/callback/github") { request, context in await callback(request, context) }
     }
 
-    func start(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func start(_ request: Request, _ context: AuthRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(StartBody.self, from: request, context: context)
         guard body.provider == "github" else { throw AppError.notFound("PROVIDER_NOT_FOUND", "Provider not found") }
         guard let github else {
@@ -66,7 +66,7 @@ struct SocialSignInRoutes: Sendable {
         return try Response.json(StartResult(url: url, redirect: body.disableRedirect != true), headers: headers)
     }
 
-    func callback(_ request: Request, _ context: AppRequestContext) async -> Response {
+    func callback(_ request: Request, _ context: AuthRequestContext) async -> Response {
         let query = request.uri.queryParameters
         var clearState = HTTPFields()
         clearState.append(HTTPField(name: .setCookie, value: cookie.expired(stateCookieName)))

@@ -10,11 +10,12 @@ struct TokenRoutes: Sendable {
     let issuer: JWTIssuer
     let keys: SigningKeys
 
-    /// `/token` needs a session; it is rate limited with the other session routes.
-    func register(on group: RouterGroup<AppRequestContext>) {
+    /// `/token` sits behind the required session middleware, rate limited with the other
+    /// session routes.
+    func register(on group: RouterGroup<AuthRequestContext>) {
         /// A freshly signed RS256 JWT for the caller's session.
-        group.get("/token") { request, _ in
-            let (_, user) = try await cookie.requireSession(request, in: sessions)
+        group.get("/token") { _, context in
+            let (_, user) = try context.requireSession()
             guard let key = keys.signer() else { throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.") }
             let (jwt, _) = try await issuer.sign(user: user, key: key)
             // A compact JWS is base64url and dots only: nothing in it needs JSON escaping.
@@ -23,8 +24,8 @@ struct TokenRoutes: Sendable {
     }
 
     /// The JWKS is public, served from memory, and not rate limited (verifiers cache it).
-    func registerJWKS(on router: Router<AppRequestContext>) {
-        let serve: @Sendable (Request, AppRequestContext) -> Response = { _, _ in
+    func registerJWKS(on router: Router<AuthRequestContext>) {
+        let serve: @Sendable (Request, AuthRequestContext) -> Response = { _, _ in
             Response(
                 status: .ok,
                 headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "public, max-age=\(Int(keys.cachePeriod))"],
