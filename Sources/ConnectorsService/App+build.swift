@@ -43,7 +43,7 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
         requestsOnEventLoops: requestsOnEventLoops)
 }
 
-/// Every feature route, with its body limit, authentication and rate limit.
+/// Mounts every feature's routes; each declares its own protections from `RoutePolicies`.
 struct ConnectorsRoutes: Sendable {
     let config: ConnectorsConfig
     let infrastructure: Infrastructure
@@ -54,56 +54,27 @@ struct ConnectorsRoutes: Sendable {
     let logger: Logger
 
     func register(on router: Router<ConnectorsRequestContext>) {
+        let policies = RoutePolicies(config: config, verifier: verifier, limiter: infrastructure.rateLimiter)
         let sealer = TokenSealer(box: config.secretBox)
-        let limited = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.json))
-        /// A limit counted per signed-in user.
-        func perUser(_ rule: RateLimitRule) -> RateLimitMiddleware<ConnectorsRequestContext> {
-            RateLimitMiddleware(infrastructure.rateLimiter, rule: rule, key: { _, context in context.user?.id ?? context.clientIP })
-        }
-
-        // Routes for signed-in users: a valid JWT, then 100 requests per 10 s per user.
-        let authenticated = limited.group()
-            .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
-            .add(middleware: perUser(config.userLimit))
-        // Starting a connection (a JWT is optional) and the provider's callback: per IP.
-        let anonymous = limited.group()
-            .add(middleware: RateLimitMiddleware<ConnectorsRequestContext>(infrastructure.rateLimiter, rule: config.ipLimit))
-        let optionalUser = anonymous.group().add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier, optional: true))
-
-        // Webhooks: no user and no rate limit (senders retry), a 1 MiB body cap, and the
-        // signature checked over the raw bytes before anything else.
-        let webhooks = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.webhook))
+        let links = PendingLinkRepository(postgres: infrastructure.postgres, logger: logger)
         WebhookRoutes(
             slack: SlackSignature(secret: config.slackSigningSecret), linear: LinearSignature(secret: config.linearWebhookSecret),
             github: GitHubSignature(secret: config.githubWebhookSecret),
             events: GroupCommit(write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
-        ).register(on: webhooks)
-
-        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers, userLimit: config.userLimit)
-            .register(list: limited.group().add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier)), manage: authenticated)
-        // Agent runs: a 256 KiB body, the user limit and 10 runs per minute per user.
-        let agentRuns = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.agent))
-            .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier))
-            .add(middleware: perUser(config.userLimit))
-            .add(middleware: perUser(config.agentLimit))
-        AgentRoutes(runner: agent.runner, runs: agent.runs).register(run: agentRuns, read: authenticated)
-        // MCP: the same tools over MCP, for the same JWT; a 401 names the resource metadata.
-        let mcp = MCPRoutes(registry: agent.registry, publicURL: config.common.publicURL, trustedOrigins: config.common.trustedOrigins, logger: logger)
-        let mcpGroup = router.group().add(middleware: BodyLimitMiddleware<ConnectorsRequestContext>(BodyLimit.agent))
-            .add(middleware: JWTAuthMiddleware<ConnectorsRequestContext>(verifier, resourceMetadata: mcp.metadataURL))
-            .add(middleware: perUser(config.userLimit))
-        mcp.register(mcp: mcpGroup, open: router)
+        ).addRoutes(to: router, policies: policies)
+        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).addRoutes(to: router, policies: policies)
+        AgentRoutes(runner: agent.runner, runs: agent.runs).addRoutes(to: router, policies: policies)
+        MCPRoutes(registry: agent.registry, publicURL: config.common.publicURL, trustedOrigins: config.common.trustedOrigins, logger: logger)
+            .addRoutes(to: router, policies: policies)
         OAuthRoutes(
             providers: providers,
             flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),
-            links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger),
-            linker: ConnectionLinker(
-                links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), listCache: connections.listCache, sealer: sealer,
-                logger: logger),
+            links: links,
+            linker: ConnectionLinker(links: links, listCache: connections.listCache, sealer: sealer, logger: logger),
             sealer: sealer,
             stateTokens: SignedToken(secret: config.jwtSecret, purpose: "oauth-state"),
             linkCodes: SignedToken(secret: config.jwtSecret, purpose: "link-code"),
             publicURL: config.common.publicURL, logger: logger
-        ).register(start: optionalUser, callback: anonymous, link: authenticated)
+        ).addRoutes(to: router, policies: policies)
     }
 }

@@ -17,7 +17,12 @@ struct AgentRoutes: Sendable {
         let tools: [String]?
     }
 
-    func register(run group: RouterGroup<ConnectorsRequestContext>, read: RouterGroup<ConnectorsRequestContext>) {
+    func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
+        // Runs: a 256 KiB body, the JWT, the user's limit and the runs-per-minute limit.
+        let group = router.group().add(middleware: policies.body.agent).add(middleware: policies.auth.required)
+            .add(middleware: policies.limit.perUser).add(middleware: policies.limit.agentRuns)
+        let read = router.group().add(middleware: policies.body.json).add(middleware: policies.auth.required)
+            .add(middleware: policies.limit.perUser)
         /// Runs the assistant for the caller; JSON when it is done, or server-sent events
         /// (`text`, `step`, then `done` or `error`) with `Accept: text/event-stream`.
         group.post("/agent/run") { request, context in

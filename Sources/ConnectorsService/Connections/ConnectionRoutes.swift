@@ -8,15 +8,15 @@ struct ConnectionRoutes: Sendable {
     let connections: ConnectionRepository
     let sealer: TokenSealer
     let providers: ProviderRegistry
-    /// The per-user limit, counted here for the list (with its cache validator) and by the
-    /// group's middleware for the rest.
-    let userLimit: RateLimitRule
 
     struct ConnectionList: Encodable { let connections: [ConnectionView] }
 
-    /// `list`: behind the JWT only (the route counts the user's limit itself); `manage`:
-    /// behind the JWT and the per-user limit.
-    func register(list: RouterGroup<ConnectorsRequestContext>, manage: RouterGroup<ConnectorsRequestContext>) {
+    func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
+        // The list counts the per-user limit itself, in the same Redis round trip as its cache
+        // validator; the rest behind the limit's middleware.
+        let list = router.group().add(middleware: policies.body.json).add(middleware: policies.auth.required)
+        let manage = list.group().add(middleware: policies.limit.perUser)
+        let userLimit = policies.limit.perUserRule
         /// The caller's connections: metadata only, never a token. Polled by every console page,
         /// so served from `ConnectionListCache` while unchanged.
         list.get("/oauth/connections") { _, context in

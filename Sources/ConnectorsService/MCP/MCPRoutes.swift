@@ -21,7 +21,10 @@ struct MCPRoutes: Sendable {
     var resource: String { publicURL + "/mcp" }
     var metadataURL: String { publicURL + "/.well-known/oauth-protected-resource/mcp" }
 
-    func register(mcp group: RouterGroup<ConnectorsRequestContext>, open router: Router<ConnectorsRequestContext>) {
+    func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
+        // The JWT (a 401 names the resource metadata) and the user's limit; the metadata is public.
+        let group = router.group().add(middleware: policies.body.agent).add(middleware: policies.auth.required(resourceMetadata: metadataURL))
+            .add(middleware: policies.limit.perUser)
         /// One JSON-RPC message from any MCP client, with the caller's JWT.
         group.post("/mcp") { request, context in
             let user = try context.requireUser()

@@ -30,9 +30,13 @@ struct OAuthRoutes: Sendable {
     struct LinkRequest: Decodable { let code: String }
     struct Linked: Encodable { let connection: ConnectionView }
 
-    /// `start` and `callback` take anonymous callers (rate limited by IP; `start` reads an
-    /// optional JWT); `link` needs a JWT.
-    func register(start: RouterGroup<ConnectorsRequestContext>, callback: RouterGroup<ConnectorsRequestContext>, link: RouterGroup<ConnectorsRequestContext>) {
+    func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
+        // Starting (a JWT is optional, so a page can start by plain navigation) and the
+        // provider's callback take anonymous callers, limited per IP; linking needs a JWT.
+        let callback = router.group().add(middleware: policies.body.json).add(middleware: policies.limit.perIP)
+        let start = callback.group().add(middleware: policies.auth.optional)
+        let link = router.group().add(middleware: policies.body.json).add(middleware: policies.auth.required)
+            .add(middleware: policies.limit.perUser)
         /// The provider's authorize URL with a fresh single-use state (and PKCE challenge).
         start.get("/oauth/:provider") { _, context in
             let provider = try configuredProvider(context)

@@ -16,7 +16,10 @@ struct WebhookRoutes: Sendable {
     let events: GroupCommit<IncomingWebhookEvent, Bool>
     let logger: Logger
 
-    func register(on group: RouterGroup<ConnectorsRequestContext>) {
+    func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
+        // No user and no rate limit (senders retry), a 1 MiB body cap, and the signature checked
+        // over the raw bytes before anything else.
+        let group = router.group().add(middleware: policies.body.webhook)
         /// Slack Events API deliveries (and its `url_verification` handshake).
         group.post("/slack/events") { request, context in
             let body = try await rawBody(request, context)
