@@ -20,7 +20,7 @@ func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops
         beforeServing: [{ try await signingKeys.start() }], requestsOnEventLoops: requestsOnEventLoops)
 }
 
-/// Every `/api/auth` route, with its body limit, CSRF origin check and rate limits.
+/// Mounts every auth feature; each declares its limits and session policy from `AuthRoutePolicies`.
 struct AuthRoutes: Sendable {
     let config: AuthConfig
     let infrastructure: Infrastructure
@@ -39,39 +39,33 @@ struct AuthRoutes: Sendable {
             logger: logger)
         let hasher = PasswordHasher(pool: HashingPool(limits: config.hashing))
 
+        // Every /api/auth route: the JSON body cap and the CSRF origin check.
         let api = router.group("/api/auth")
             .add(middleware: BodyLimitMiddleware(BodyLimit.json))
             .add(middleware: OriginCheckMiddleware(trustedOrigins: config.common.trustedOrigins))
-        let signIn = api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.signInLimit))
-        let general = api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.apiLimit))
-        let session = SessionPolicies(sessions: sessions, cookie: cookie)
+        let policies = AuthRoutePolicies(config: config, limiter: infrastructure.rateLimiter, sessions: sessions, cookie: cookie)
 
         EmailAuthRoutes(
             users: users, sessions: sessions, hasher: hasher, cookie: cookie,
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
-        ).register(on: signIn)
+        ).addRoutes(to: api, policies: policies)
         let github = config.github.map {
             GitHubClient(http: http.client, webURL: config.common.providers.github, apiURL: config.common.providers.githubAPI, clientID: $0.clientID, clientSecret: $0.clientSecret)
         }
         SocialSignInRoutes(
             github: github, users: users, sessions: sessions, cookie: cookie, states: OAuthStateStore(redis: infrastructure.redis),
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), publicURL: config.common.publicURL, logger: logger
-        ).register(start: signIn, callback: general)
+        ).addRoutes(to: api, policies: policies)
         let issuer = JWTIssuer(keys: signingKeys, issuer: config.common.publicURL, lifetime: config.jwtLifetime)
-        SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).register(on: general, withSession: general.group().add(middleware: session.optional))
+        SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).addRoutes(to: api, policies: policies)
         let tokens = TokenRoutes(sessions: sessions, cookie: cookie, issuer: issuer, keys: signingKeys)
-        tokens.register(on: general.group().add(middleware: session.required))
+        tokens.addRoutes(to: api, policies: policies)
         tokens.registerJWKS(on: router)
         if let console = ConsoleAssets.load(githubSignIn: config.github != nil) {
             ConsoleRoutes(console: console).register(on: router)
         } else {
             logger.warning("the web console's files are missing from the bundle; / answers 404")
         }
-        let account = AccountRoutes(users: users, sessions: sessions, hasher: hasher, cookie: cookie, lockout: passwordLockout)
-        account.register(on: general.group().add(middleware: session.required))
-        // A password check, limited like sign-in.
-        account.registerChangePassword(
-            on: api.group().add(middleware: RateLimitMiddleware(infrastructure.rateLimiter, rule: config.changePasswordLimit))
-                .add(middleware: session.required))
+        AccountRoutes(users: users, sessions: sessions, hasher: hasher, cookie: cookie, lockout: passwordLockout).addRoutes(to: api, policies: policies)
     }
 }

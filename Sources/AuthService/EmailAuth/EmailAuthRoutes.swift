@@ -40,7 +40,8 @@ struct EmailAuthRoutes: Sendable {
         let user: User
     }
 
-    func register(on group: RouterGroup<AuthRequestContext>) {
+    func addRoutes(to api: RouterGroup<AuthRequestContext>, policies: AuthRoutePolicies) {
+        let group = api.group().add(middleware: policies.limit.signIn)
         /// Creates a user with an email and password and signs them in. Anyone may call it.
         group.post("/sign-up/email") { request, context in try await signUp(request, context) }
         /// Signs in with an email and password. Anyone may call it.

@@ -33,7 +33,8 @@ struct AccountRoutes: Sendable {
         enum CodingKeys: String, CodingKey { case token, user }
     }
 
-    func register(on group: RouterGroup<AuthRequestContext>) {
+    func addRoutes(to api: RouterGroup<AuthRequestContext>, policies: AuthRoutePolicies) {
+        let group = api.group().add(middleware: policies.limit.api).add(middleware: policies.session.required)
         /// The caller's active sessions.
         group.get("/list-sessions") { _, context in
             let (session, _) = try context.requireSession()
@@ -61,12 +62,15 @@ struct AccountRoutes: Sendable {
             try await sessions.deleteOthers(userId: session.userId, keeping: session.token)
             return try Response.json(Status(status: true))
         }
+        addChangePassword(to: api, policies: policies)
     }
 
     /// `POST /change-password`: changes the caller's password after checking the current one;
     /// optionally ends every other session and starts a fresh one. 10 wrong current passwords
     /// for one user within the lockout window lock it for that user, whatever the IP (429).
-    func registerChangePassword(on group: RouterGroup<AuthRequestContext>) {
+    private func addChangePassword(to api: RouterGroup<AuthRequestContext>, policies: AuthRoutePolicies) {
+        // A password check, limited like sign-in; the session is looked up after the limit.
+        let group = api.group().add(middleware: policies.limit.changePassword).add(middleware: policies.session.required)
         group.post("/change-password") { request, context in
             let (_, user) = try context.requireSession()
             let body = try await JSONBody.decode(ChangePasswordBody.self, from: request, context: context)

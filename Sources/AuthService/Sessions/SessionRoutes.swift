@@ -18,8 +18,9 @@ struct SessionRoutes: Sendable {
     struct Success: Encodable { let success: Bool }
     struct OK: Encodable { let ok: Bool }
 
-    /// `withSession`: routes behind the optional session middleware.
-    func register(on group: RouterGroup<AuthRequestContext>, withSession: RouterGroup<AuthRequestContext>) {
+    func addRoutes(to api: RouterGroup<AuthRequestContext>, policies: AuthRoutePolicies) {
+        let group = api.group().add(middleware: policies.limit.api)
+        let withSession = group.group().add(middleware: policies.session.optional)
         /// The caller's session and user, or `null`; extends the session when it is due.
         withSession.get("/get-session") { request, context in try await getSession(request, context) }
         /// Alias of `/get-session`.

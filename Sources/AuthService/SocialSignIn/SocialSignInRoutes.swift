@@ -34,7 +34,10 @@ struct SocialSignInRoutes: Sendable {
     var redirectURI: String { publicURL + "/api/auth/callback/github" }
     var stateCookieName: String { (cookie.secure ? "__Secure-" : "") + "better-auth.oauth_state" }
 
-    func register(start group: RouterGroup<AuthRequestContext>, callback router: RouterGroup<AuthRequestContext>) {
+    func addRoutes(to api: RouterGroup<AuthRequestContext>, policies: AuthRoutePolicies) {
+        // Starting counts as a sign-in attempt; the callback is limited like other routes.
+        let group = api.group().add(middleware: policies.limit.signIn)
+        let router = api.group().add(middleware: policies.limit.api)
         /// Starts a social sign-in: the provider's authorize URL, with state and PKCE. Anyone may call it.
         group.post("/sign-in/social") { request, context in try await start(request, context) }
         /// The provider's redirect back: signs the user in and redirects to the callback URL.

@@ -10,9 +10,9 @@ struct TokenRoutes: Sendable {
     let issuer: JWTIssuer
     let keys: SigningKeys
 
-    /// `/token` sits behind the required session middleware, rate limited with the other
-    /// session routes.
-    func register(on group: RouterGroup<AuthRequestContext>) {
+    /// `/token`: the general limit, then a session (401 without one).
+    func addRoutes(to api: RouterGroup<AuthRequestContext>, policies: AuthRoutePolicies) {
+        let group = api.group().add(middleware: policies.limit.api).add(middleware: policies.session.required)
         /// A freshly signed RS256 JWT for the caller's session.
         group.get("/token") { _, context in
             let (_, user) = try context.requireSession()
