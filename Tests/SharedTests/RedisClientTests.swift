@@ -59,6 +59,32 @@ extension Result {
         }
     }
 
+    /// A script runs by its SHA, and is loaded again after Redis lost its script cache.
+    @Test func scriptsRunBySHAAndSurviveAFlushedCache() async throws {
+        try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
+            let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+            #expect(try await script.run(on: redis, keys: [key], arguments: ["2"]) == .integer(2))
+            try await redis.send(["SCRIPT", "FLUSH"])
+            #expect(try await script.run(on: redis, keys: [key], arguments: ["3"]) == .integer(5))
+            #expect(try await redis.send(["SCRIPT", "EXISTS", script.sha]) == .array([.integer(1)]))
+        }
+    }
+
+    /// One holder at a time; only the holder's release frees the lock.
+    @Test func aLockHasOneHolderAndOnlyItsOwnerReleasesIt() async throws {
+        try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
+            let first = RedisLock(redis: redis, key: key, lifetime: .seconds(60))
+            let second = RedisLock(redis: redis, key: key, lifetime: .seconds(60))
+            #expect(try await first.acquire())
+            #expect(try await !second.acquire())
+            await second.release()
+            #expect(try await redis.send(["EXISTS", key]) == .integer(1))
+            await first.release()
+            #expect(try await second.acquire())
+            await second.release()
+        }
+    }
+
     @Test func authenticatesSelectsTheDatabaseAndRoundTripsBinaryValues() async throws {
         let url = try TestServers.redisURL()
         try await withRedis(url) { (redis: RedisClient) async throws in

@@ -28,13 +28,13 @@ struct FailureLockout: Sendable {
     }
 
     /// {count, milliseconds left}
-    static let readScript = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}"
+    static let readScript = RedisScript("return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}")
     /// INCR; the window restarts at the first failure and again once the threshold is reached.
-    static let failScript = """
+    static let failScript = RedisScript("""
         local count = redis.call('INCR', KEYS[1])
         if count == 1 or count >= tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
         return count
-        """
+        """)
 
     /// Sign-in's subject: one email from one IP. The email is hashed so Redis holds no addresses.
     static func signIn(email: String, ip: String) -> String {
@@ -52,7 +52,7 @@ struct FailureLockout: Sendable {
         let count: Int64
         let millisecondsLeft: Int64
         do {
-            let reply = try await redis.send(["EVAL", Self.readScript, "1", key])
+            let reply = try await Self.readScript.run(on: redis, keys: [key])
             guard let values = reply.array, values.count == 2, let stored = values[0].integer, let ttl = values[1].integer else { return nil }
             (count, millisecondsLeft) = (stored, ttl)
             local.inUse.store(false, ordering: .relaxed)
@@ -71,7 +71,7 @@ struct FailureLockout: Sendable {
     func recordFailure(_ subject: String) async {
         let key = key(subject)
         do {
-            _ = try await redis.send(["EVAL", Self.failScript, "1", key, String(window.wholeMilliseconds), String(threshold)])
+            _ = try await Self.failScript.run(on: redis, keys: [key], arguments: [String(window.wholeMilliseconds), String(threshold)])
         } catch {
             local.fail(key, window: window, threshold: threshold)
         }

@@ -39,18 +39,16 @@ struct ConnectionTokens: Sendable {
     }
 
     private func refresh(_ id: String) async throws -> String {
-        let lock = "connection-refresh:" + id
-        let owner = RandomToken.string(length: 20)
+        let lock = RedisLock(redis: redis, key: "connection-refresh:" + id, lifetime: lockLifetime)
         let deadline = ContinuousClock.now + waitLimit
         while true {
-            let acquired = try await redis.send(["SET", lock, owner, "NX", "PX", String(lockLifetime.wholeMilliseconds)]).string == "OK"
-            if acquired {
+            if try await lock.acquire() {
                 do {
                     let token = try await refreshHoldingLock(id)
-                    await release(lock, owner: owner)
+                    await lock.release()
                     return token
                 } catch {
-                    await release(lock, owner: owner)
+                    await lock.release()
                     throw error
                 }
             }
@@ -111,11 +109,5 @@ struct ConnectionTokens: Sendable {
             throw Failure.reauthRequired
         }
         return token
-    }
-
-    /// Deletes the lock only if it is still ours (it may have expired and been taken).
-    private func release(_ lock: String, owner: String) async {
-        let script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-        _ = try? await redis.send(["EVAL", script, "1", lock, owner])
     }
 }

@@ -9,8 +9,7 @@ import Synchronization
 public final class RateLimiter: Sendable {
     /// INCR the window's counter, start its expiry on the first hit (or if it somehow has none),
     /// and return {count, milliseconds left}.
-    static let script = counting + "return {count, ttl}\n"
-    static let scriptSHA = SHA1Hex.digest(script)
+    static let script = RedisScript(counting + "return {count, ttl}\n")
 
     private static let counting = """
         local count = redis.call('INCR', KEYS[1])
@@ -24,7 +23,7 @@ public final class RateLimiter: Sendable {
 
     /// `script`, and in the same round trip the cache validator at KEYS[2]: returned as it is,
     /// or set to the caller's proposal (ARGV[2], kept ARGV[3] ms) when there is none.
-    static let validatingScript = counting + """
+    static let validatingScript = RedisScript(counting + """
         local validator = redis.call('GET', KEYS[2])
         if not validator then
           validator = ARGV[2]
@@ -32,8 +31,7 @@ public final class RateLimiter: Sendable {
         end
         return {count, ttl, validator}
 
-        """
-    static let validatingScriptSHA = SHA1Hex.digest(validatingScript)
+        """)
 
     private let redis: RedisClient
     private let keyPrefix: String
@@ -76,11 +74,11 @@ public final class RateLimiter: Sendable {
         do {
             let reply: RESPValue
             if let validator {
-                reply = try await evaluate(
-                    Self.validatingScript, sha: Self.validatingScriptSHA, keys: [key, validator.key],
+                reply = try await Self.validatingScript.run(
+                    on: redis, keys: [key, validator.key],
                     arguments: [String(rule.windowMilliseconds), validator.proposal, String(validator.milliseconds)])
             } else {
-                reply = try await evaluate(Self.script, sha: Self.scriptSHA, keys: [key], arguments: [String(rule.windowMilliseconds)])
+                reply = try await Self.script.run(on: redis, keys: [key], arguments: [String(rule.windowMilliseconds)])
             }
             guard let values = reply.array, values.count == (validator == nil ? 2 : 3),
                   let count = values[0].integer, let ttl = values[1].integer else {
@@ -96,15 +94,6 @@ public final class RateLimiter: Sendable {
                 logger.error("Redis unreachable for rate limiting; using the in-process fallback", metadata: ["error": "\(error)"])
             }
             return (fallback.check(rule, key: key), nil)
-        }
-    }
-
-    private func evaluate(_ script: String, sha: String, keys: [String], arguments: [String]) async throws -> RESPValue {
-        do {
-            return try await redis.send(["EVALSHA", sha, String(keys.count)] + keys + arguments)
-        } catch RedisError.server(let message) where message.hasPrefix("NOSCRIPT") {
-            // First use since Redis (re)started: EVAL loads the script into its cache.
-            return try await redis.send(["EVAL", script, String(keys.count)] + keys + arguments)
         }
     }
 
