@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// A program run for a test (a service binary, a private redis-server), its output captured
 /// in a file.

@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 import HTTPTypes
 import Hummingbird
 import NIOCore

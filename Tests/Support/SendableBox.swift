@@ -1,10 +1,10 @@
-import Synchronization
+import Shared
 
-/// A lock-protected value.
-public final class SendableBox<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
-    public init(_ value: Value) { storage = Mutex(value) }
-    public func get() -> Value { storage.withLock { $0 } }
-    public func set(_ value: Value) { storage.withLock { $0 = value } }
-    public func update<T>(_ body: (inout Value) -> T) -> T { storage.withLock { body(&$0) } }
+/// Tests' shared mutable values: the product's one locked box.
+public typealias SendableBox = LockedBox
+
+extension LockedBox {
+    public func get() -> Value { value }
+    public func set(_ newValue: Value) { withLock { $0 = newValue } }
+    public func update<T>(_ body: (inout Value) -> T) -> T { withLock { body(&$0) } }
 }

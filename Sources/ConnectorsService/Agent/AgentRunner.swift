@@ -50,7 +50,8 @@ struct AgentRunner: Sendable {
         async let stored: Void = runs.insert(starting)
         async let tools = registry.toolbox(userId: request.userId, only: request.tools)
         try await stored
-        let progress = Progress()
+        // The loop's steps and usage so far, readable when the deadline cancels it.
+        let progress = LockedBox((steps: [AgentStep](), usage: Anthropic.Usage()))
         do {
             let toolbox = try await tools
             let outcome = try await withDeadline(timeout) { try await loop(request, toolbox: toolbox, emit: emit, progress: progress) }
@@ -67,7 +68,7 @@ struct AgentRunner: Sendable {
         } catch let timeout as AgentTimeout {
             // What was done before the deadline stays on record: tools may have made changes.
             run.status = .failed
-            (run.steps, run.usage) = progress.state.withLock { ($0.steps, $0.usage) }
+            (run.steps, run.usage) = progress.withLock { ($0.steps, $0.usage) }
             run.error = timeout.description
         } catch {
             run.status = .failed
@@ -87,11 +88,6 @@ struct AgentRunner: Sendable {
         var usage: Anthropic.Usage
     }
 
-    /// The loop's steps and usage so far, readable when the deadline cancels it.
-    private final class Progress: Sendable {
-        let state = Mutex<(steps: [AgentStep], usage: Anthropic.Usage)>(([], Anthropic.Usage()))
-    }
-
     /// A failure inside the loop, with what was done before it (kept on the failed run).
     private struct LoopFailure: Error {
         var message: String
@@ -99,7 +95,7 @@ struct AgentRunner: Sendable {
         var usage: Anthropic.Usage
     }
 
-    private func loop(_ request: Request, toolbox: Toolbox, emit: (@Sendable (Event) async -> Void)?, progress: Progress) async throws -> Outcome {
+    private func loop(_ request: Request, toolbox: Toolbox, emit: (@Sendable (Event) async -> Void)?, progress: LockedBox<(steps: [AgentStep], usage: Anthropic.Usage)>) async throws -> Outcome {
         let system = [Self.systemPrompt, request.situation].compactMap { $0 }.joined(separator: "\n\n")
         var messages = [Anthropic.Message(role: "user", content: [.text(request.prompt)])]
         var steps = [AgentStep]()
@@ -116,7 +112,7 @@ struct AgentRunner: Sendable {
             }
             usage.inputTokens += response.usage.inputTokens
             usage.outputTokens += response.usage.outputTokens
-            progress.state.withLock { $0.usage = usage }
+            progress.withLock { $0.usage = usage }
             if !response.text.isEmpty { texts.append(response.text) }
             let calls = response.toolUses
             guard response.stopReason == "tool_use", !calls.isEmpty else {
@@ -138,7 +134,7 @@ struct AgentRunner: Sendable {
             for (call, outcome) in zip(calls, outcomes) {
                 let step = AgentStep(tool: call.name, input: call.input, isError: outcome.isError, summary: String(outcome.text.prefix(AgentStep.summaryLength)))
                 steps.append(step)
-                progress.state.withLock { $0.steps = steps }
+                progress.withLock { $0.steps = steps }
                 await emit?(.step(step))
                 results.append(.toolResult(toolUseID: call.id, content: outcome.text, isError: outcome.isError))
             }

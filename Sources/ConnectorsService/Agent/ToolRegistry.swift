@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import MCP
-import Synchronization
+import Shared
 
 /// Every tool there is, and the set offered to one user: the tools of the providers they have
 /// an active connection to — their own connections only, whoever asks.
@@ -40,7 +40,8 @@ struct Toolbox: Sendable {
     let tools: [AgentTool]
     let connections: [ProviderID: Connection]
     let registry: ToolRegistry
-    private let opened = OpenedTokens()
+    /// Tokens opened so far, by provider.
+    private let opened = LockedBox([ProviderID: String]())
 
     init(tools: [AgentTool], connections: [ProviderID: Connection], registry: ToolRegistry) {
         self.tools = tools
@@ -61,11 +62,11 @@ struct Toolbox: Sendable {
         do {
             let token: String
             do {
-                if let known = opened.tokens.withLock({ $0[tool.provider] }) {
+                if let known = opened.withLock({ $0[tool.provider] }) {
                     token = known
                 } else {
                     token = try await registry.tokens.accessToken(for: connection)
-                    opened.tokens.withLock { $0[tool.provider] = token }
+                    opened.withLock { $0[tool.provider] = token }
                 }
             } catch let failure as ConnectionTokens.Failure {
                 let provider = tool.provider.rawValue
@@ -93,9 +94,4 @@ struct Toolbox: Sendable {
         guard text.count > registry.resultLimit else { return text }
         return String(text.prefix(registry.resultLimit)) + "\n…[truncated: \(text.count) characters in all]"
     }
-}
-
-/// Tokens a toolbox has opened, by provider.
-private final class OpenedTokens: Sendable {
-    let tokens = Mutex([ProviderID: String]())
 }

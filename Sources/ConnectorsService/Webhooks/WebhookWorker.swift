@@ -44,13 +44,14 @@ struct WebhookWorker: Service {
     }
 
     func run() async throws {
-        let inProgress = EventsInProgress()
+        // The ids of the events this worker is handling now (its tasks and the heartbeat share them).
+        let inProgress = LockedBox(Set<Int64>())
         let (slotFreed, freeSlot) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         // Every lease/3: renew our leases. On a task of its own, so a slow reclaim (below) never
         // delays a renewal past the lease and hands a running event to another worker.
         let heartbeat = Task {
             while !Task.isCancelled {
-                try? await queue.renew(Array(inProgress.ids.withLock { $0 }), worker: id, lease: settings.lease)
+                try? await queue.renew(Array(inProgress.withLock { $0 }), worker: id, lease: settings.lease)
                 try await Task.sleep(for: settings.lease / 3)
             }
         }
@@ -76,7 +77,7 @@ struct WebhookWorker: Service {
         var slots = slotFreed.makeAsyncIterator()
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
-                let capacity = settings.concurrency - inProgress.ids.withLock { $0.count }
+                let capacity = settings.concurrency - inProgress.withLock { $0.count }
                 if capacity <= 0 {
                     await slots.next()
                     continue
@@ -90,10 +91,10 @@ struct WebhookWorker: Service {
                     events = []
                 }
                 for event in events {
-                    inProgress.ids.withLock { _ = $0.insert(event.id) }
+                    inProgress.withLock { _ = $0.insert(event.id) }
                     group.addTask {
                         await process(event)
-                        inProgress.ids.withLock { _ = $0.remove(event.id) }
+                        inProgress.withLock { _ = $0.remove(event.id) }
                         freeSlot.yield()
                     }
                 }
@@ -130,9 +131,4 @@ struct WebhookWorker: Service {
     func backoff(attempt: Int) -> Duration {
         Backoff(base: settings.retryBase, cap: settings.retryCap, jitter: 0.5).delay(attempt: attempt)
     }
-}
-
-/// The ids of the events this worker is handling now (shared by its tasks and the heartbeat).
-private final class EventsInProgress: Sendable {
-    let ids = Mutex(Set<Int64>())
 }
