@@ -54,7 +54,9 @@ struct AgentRunner: Sendable {
         let progress = LockedBox((steps: [AgentStep](), usage: Anthropic.Usage()))
         do {
             let toolbox = try await tools
-            let outcome = try await withDeadline(timeout) { try await loop(request, toolbox: toolbox, emit: emit, progress: progress) }
+            let outcome = try await withTimeout(timeout, onTimeout: { [timeout] in AgentTimeout(limit: timeout) }) {
+                try await loop(request, toolbox: toolbox, emit: emit, progress: progress)
+            }
             run.status = .completed
             run.output = outcome.output
             run.steps = outcome.steps
@@ -141,19 +143,6 @@ struct AgentRunner: Sendable {
             messages.append(Anthropic.Message(role: "user", content: results))
         }
         return Outcome(output: texts.joined(separator: "\n\n"), steps: steps, stopReason: "max_steps", usage: usage)
-    }
-
-    /// Runs `body`, or fails with `AgentTimeout` once `limit` has passed (cancelling it).
-    private func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                throw AgentTimeout(limit: limit)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
     }
 
     struct AgentTimeout: Error, CustomStringConvertible {

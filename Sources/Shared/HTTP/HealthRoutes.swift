@@ -64,16 +64,7 @@ public struct HealthRoutes<Context: ServiceRequestContext>: Sendable {
         let results = await withTaskGroup(of: (Int, Bool).self) { group in
             for (index, check) in checks.enumerated() {
                 group.addTask {
-                    let passed = await withTaskGroup(of: Bool.self) { race in
-                        race.addTask { (try? await check.check()) != nil }
-                        race.addTask {
-                            try? await Task.sleep(for: timeout)
-                            return false
-                        }
-                        let first = await race.next() ?? false
-                        race.cancelAll()
-                        return first
-                    }
+                    let passed = (try? await withTimeout(timeout) { try await check.check() }) != nil
                     return (index, passed)
                 }
             }

@@ -1,0 +1,22 @@
+/// `body`'s result, or `onTimeout()`'s error once `limit` has passed — `body` is then cancelled.
+/// The one deadline race: a timer task against the work, the first to finish wins.
+public func withTimeout<T: Sendable>(
+    _ limit: Duration, onTimeout: @escaping @Sendable () -> any Error = { TimeoutExpired() },
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw onTimeout()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// `withTimeout`'s default error.
+public struct TimeoutExpired: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the operation timed out" }
+}
