@@ -6,7 +6,7 @@ DOCKER := $(shell docker info >/dev/null 2>&1 && echo yes)
 DEV_COMPOSE := docker compose -f docker-compose.dev.yml
 PROD_COMPOSE := docker compose --env-file .env.prod -f docker-compose.prod.yml
 
-.PHONY: help build test bench migrate local-db local-db-stop dev dev-logs dev-down prod prod-logs prod-down migrate-prod logs-auth logs-connectors
+.PHONY: help build format test bench migrate local-db local-db-stop dev dev-logs dev-down prod prod-logs prod-down migrate-prod logs-auth logs-connectors
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -15,8 +15,12 @@ build: ## debug build of both services
 	@scripts/ensure-packages.sh
 	$(SWIFT) build
 
+format: ## format the Swift code with the project's .swift-format (make test checks it)
+	$(SWIFT) format format -r -i Sources Tests Package.swift
+
 test: ## install what is missing, start throwaway PostgreSQL and Redis, run every test, stop them
 	@scripts/ensure-packages.sh
+	@$(SWIFT) format lint --strict -r Sources Tests Package.swift || { echo "make test: the code is not formatted; run make format" >&2; exit 1; }
 	$(SWIFT) build --build-tests
 	SERVICE_BIN_DIR="$$($(SWIFT) build --show-bin-path)" TEST_PYTHON="$$(scripts/ensure-venv.sh)" \
 	  scripts/with-test-servers.sh bash -c '$(SWIFT) test --skip-build && "$$TEST_PYTHON" -m pytest -q -p no:cacheprovider Tests/EndToEnd'

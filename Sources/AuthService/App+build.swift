@@ -7,14 +7,19 @@ import Shared
 /// Requests are handled on their connections' event loops (see `ThreadScheduling` for why
 /// that pays off here); in-process tests keep them on the cooperative pool, as the connectors
 /// service's do.
-func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops: Bool = true) -> some ApplicationProtocol {
+func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops: Bool = true)
+    -> some ApplicationProtocol
+{
     let infrastructure = Infrastructure(config.common, logger: logger)
-    let router = HTTPCore.router(context: AuthRequestContext.self, config: config.common, readiness: infrastructure.readiness)
+    let router = HTTPCore.router(
+        context: AuthRequestContext.self, config: config.common, readiness: infrastructure.readiness)
     let signingKeys = SigningKeys(
-        repository: SigningKeyRepository(postgres: infrastructure.postgres, vault: KeyVault(secret: config.betterAuthSecret), logger: logger),
+        repository: SigningKeyRepository(
+            postgres: infrastructure.postgres, vault: KeyVault(secret: config.betterAuthSecret), logger: logger),
         cachePeriod: config.jwksCachePeriod, logger: logger)
     let http = HTTPClientService()
-    AuthRoutes(config: config, infrastructure: infrastructure, signingKeys: signingKeys, http: http, logger: logger).register(on: router)
+    AuthRoutes(config: config, infrastructure: infrastructure, signingKeys: signingKeys, http: http, logger: logger)
+        .register(on: router)
     return HTTPCore.application(
         router: router, config: config.common, services: infrastructure.services + [http, signingKeys], logger: logger,
         beforeServing: [{ try await signingKeys.start() }], requestsOnEventLoops: requestsOnEventLoops)
@@ -30,12 +35,16 @@ struct AuthRoutes: Sendable {
 
     func register(on router: Router<AuthRequestContext>) {
         let users = UserRepository(postgres: infrastructure.postgres, logger: logger)
-        let sessions = SessionRepository(postgres: infrastructure.postgres, logger: logger, cache: SessionCache(ttl: config.sessionCacheTTL))
-        let cookie = SessionCookie(secret: config.betterAuthSecret, secure: config.secureCookies, policy: config.sessions)
+        let sessions = SessionRepository(
+            postgres: infrastructure.postgres, logger: logger, cache: SessionCache(ttl: config.sessionCacheTTL))
+        let cookie = SessionCookie(
+            secret: config.betterAuthSecret, secure: config.secureCookies, policy: config.sessions)
         let lockout = FailureLockout(
-            name: "signin-fail", threshold: config.lockoutThreshold, window: config.lockoutWindow, redis: infrastructure.redis, logger: logger)
+            name: "signin-fail", threshold: config.lockoutThreshold, window: config.lockoutWindow,
+            redis: infrastructure.redis, logger: logger)
         let passwordLockout = FailureLockout(
-            name: "change-password-fail", threshold: config.lockoutThreshold, window: config.lockoutWindow, redis: infrastructure.redis,
+            name: "change-password-fail", threshold: config.lockoutThreshold, window: config.lockoutWindow,
+            redis: infrastructure.redis,
             logger: logger)
         let hasher = PasswordHasher(pool: HashingPool(limits: config.hashing))
 
@@ -43,18 +52,23 @@ struct AuthRoutes: Sendable {
         let api = router.group("/api/auth")
             .add(middleware: BodyLimitMiddleware(BodyLimit.json))
             .add(middleware: OriginCheckMiddleware(trustedOrigins: config.common.trustedOrigins))
-        let policies = AuthRoutePolicies(config: config, limiter: infrastructure.rateLimiter, sessions: sessions, cookie: cookie)
+        let policies = AuthRoutePolicies(
+            config: config, limiter: infrastructure.rateLimiter, sessions: sessions, cookie: cookie)
 
         EmailAuthRoutes(
             users: users, sessions: sessions, hasher: hasher, cookie: cookie,
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
         ).addRoutes(to: api, policies: policies)
         let github = config.github.map {
-            GitHubClient(http: http.client, webURL: config.common.providers.github, apiURL: config.common.providers.githubAPI, clientID: $0.clientID, clientSecret: $0.clientSecret)
+            GitHubClient(
+                http: http.client, webURL: config.common.providers.github, apiURL: config.common.providers.githubAPI,
+                clientID: $0.clientID, clientSecret: $0.clientSecret)
         }
         SocialSignInRoutes(
-            github: github, users: users, sessions: sessions, cookie: cookie, states: OAuthStateStore(redis: infrastructure.redis),
-            callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), publicURL: config.common.publicURL, logger: logger
+            github: github, users: users, sessions: sessions, cookie: cookie,
+            states: OAuthStateStore(redis: infrastructure.redis),
+            callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins),
+            publicURL: config.common.publicURL, logger: logger
         ).addRoutes(to: api, policies: policies)
         let issuer = JWTIssuer(keys: signingKeys, issuer: config.common.publicURL, lifetime: config.jwtLifetime)
         SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).addRoutes(to: api, policies: policies)
@@ -66,6 +80,7 @@ struct AuthRoutes: Sendable {
         } else {
             logger.warning("the web console's files are missing from the bundle; / answers 404")
         }
-        AccountRoutes(users: users, sessions: sessions, hasher: hasher, cookie: cookie, lockout: passwordLockout).addRoutes(to: api, policies: policies)
+        AccountRoutes(users: users, sessions: sessions, hasher: hasher, cookie: cookie, lockout: passwordLockout)
+            .addRoutes(to: api, policies: policies)
     }
 }

@@ -34,14 +34,18 @@ struct AuthServiceCommand: AsyncParsableCommand {
     struct RotateKeys: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rotate-keys",
-            abstract: "Add a JWT signing key: published at once, signing after one JWKS cache period; older keys retire once their tokens have expired.")
+            abstract:
+                "Add a JWT signing key: published at once, signing after one JWKS cache period; older keys retire once their tokens have expired."
+        )
 
         func run() async throws {
             try await StartupGuard.run("AuthService") {
                 let config = try AuthConfig(await Environment.load())
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
                 let kid = try await rotateSigningKeys(config, logger: Logger(label: "AuthService"))
-                print("new signing key \(kid): published now, signing from \(Int(config.jwksCachePeriod)) seconds from now")
+                print(
+                    "new signing key \(kid): published now, signing from \(Int(config.jwksCachePeriod)) seconds from now"
+                )
             }
         }
     }

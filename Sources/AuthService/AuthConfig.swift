@@ -38,7 +38,9 @@ struct AuthConfig: Sendable {
         self.sessionCacheTTL = TimeInterval(try env.int("SESSION_CACHE_SECONDS", default: 5, range: 0...300))
         self.hashing.maxWaiting = try env.int("PASSWORD_HASH_QUEUE_LIMIT", default: 64, range: 1...100_000)
         self.hashing.maxWait = .seconds(try env.int("PASSWORD_HASH_MAX_WAIT_SECONDS", default: 10, range: 1...600))
-        self.github = try OAuthClientCredentials(env, id: "GITHUB_CLIENT_ID", secret: "GITHUB_CLIENT_SECRET").map { ($0.id, $0.secret) }
+        self.github = try OAuthClientCredentials(env, id: "GITHUB_CLIENT_ID", secret: "GITHUB_CLIENT_SECRET").map {
+            ($0.id, $0.secret)
+        }
     }
 
     /// Cookies get `Secure` and the `__Secure-` prefix when the public URL is https.

@@ -8,38 +8,51 @@ import Shared
 /// loops; in-process tests turn that off, because there one process's two event loops also
 /// carry every fake provider and every other test running in parallel (the child-process
 /// tests run the service binary as deployed).
-func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEventLoops: Bool = true) -> some ApplicationProtocol {
+func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEventLoops: Bool = true)
+    -> some ApplicationProtocol
+{
     let infrastructure = Infrastructure(config.common, logger: logger)
     let http = HTTPClientService()
     let jwks = JWKSCache(url: config.jwksURL, http: http.client, logger: logger)
     let verifier = JWTVerifier(keys: jwks, issuer: config.common.publicURL)
-    let router = HTTPCore.router(context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
-    let providerHTTP = ProviderHTTP(client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds))
+    let router = HTTPCore.router(
+        context: ConnectorsRequestContext.self, config: config.common, readiness: infrastructure.readiness)
+    let providerHTTP = ProviderHTTP(
+        client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds))
     let apis = ProviderAPIs(http: providerHTTP, urls: config.common.providers)
     let providers = ProviderRegistry(config, http: providerHTTP, apis: apis, logger: logger)
     let connections = ConnectionRepository(
         postgres: infrastructure.postgres,
         listCache: ConnectionListCache(
-            redis: infrastructure.redis, limiter: infrastructure.rateLimiter, logger: logger, maxAge: config.connectionListCacheAge),
+            redis: infrastructure.redis, limiter: infrastructure.rateLimiter, logger: logger,
+            maxAge: config.connectionListCacheAge),
         logger: logger)
     // The Messages API answers a non-streamed call only when the whole message is written.
     let modelHTTP = HTTPClientService(readTimeout: .minutes(10))
     let agent = AgentServices(
-        config: config, infrastructure: infrastructure, connections: connections, providers: providers, apis: apis, modelHTTP: modelHTTP,
+        config: config, infrastructure: infrastructure, connections: connections, providers: providers, apis: apis,
+        modelHTTP: modelHTTP,
         logger: logger)
-    ConnectorsRoutes(config: config, infrastructure: infrastructure, verifier: verifier, connections: connections, providers: providers, agent: agent, logger: logger)
-        .register(on: router)
-    let sweeper = PendingLinkSweeper(links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
-    let handlers = WebhookHandlers([
-        RevocationHandler(connections: connections, logger: logger),
-        InstallationUnsuspendHandler(connections: connections, logger: logger),
-    ] + agent.webhookHandlers)
+    ConnectorsRoutes(
+        config: config, infrastructure: infrastructure, verifier: verifier, connections: connections,
+        providers: providers, agent: agent, logger: logger
+    )
+    .register(on: router)
+    let sweeper = PendingLinkSweeper(
+        links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
+    let handlers = WebhookHandlers(
+        [
+            RevocationHandler(connections: connections, logger: logger),
+            InstallationUnsuspendHandler(connections: connections, logger: logger),
+        ] + agent.webhookHandlers)
     let worker = WebhookWorker(
-        queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers, settings: config.webhookWorker, logger: logger)
+        queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers,
+        settings: config.webhookWorker, logger: logger)
     // Started in this order, stopped in reverse: the worker stops (finishing its event) before
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
-        router: router, config: config.common, services: infrastructure.services + [http, modelHTTP, jwks, sweeper, worker], logger: logger,
+        router: router, config: config.common,
+        services: infrastructure.services + [http, modelHTTP, jwks, sweeper, worker], logger: logger,
         requestsOnEventLoops: requestsOnEventLoops)
 }
 
@@ -58,14 +71,20 @@ struct ConnectorsRoutes: Sendable {
         let sealer = TokenSealer(box: config.secretBox)
         let links = PendingLinkRepository(postgres: infrastructure.postgres, logger: logger)
         WebhookRoutes(
-            slack: SlackSignature(secret: config.slackSigningSecret), linear: LinearSignature(secret: config.linearWebhookSecret),
+            slack: SlackSignature(secret: config.slackSigningSecret),
+            linear: LinearSignature(secret: config.linearWebhookSecret),
             github: GitHubSignature(secret: config.githubWebhookSecret),
-            events: GroupCommit(write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
+            events: GroupCommit(
+                write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
         ).addRoutes(to: router, policies: policies)
-        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).addRoutes(to: router, policies: policies)
+        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).addRoutes(
+            to: router, policies: policies)
         AgentRoutes(runner: agent.runner, runs: agent.runs).addRoutes(to: router, policies: policies)
-        MCPRoutes(registry: agent.registry, publicURL: config.common.publicURL, trustedOrigins: config.common.trustedOrigins, logger: logger)
-            .addRoutes(to: router, policies: policies)
+        MCPRoutes(
+            registry: agent.registry, publicURL: config.common.publicURL, trustedOrigins: config.common.trustedOrigins,
+            logger: logger
+        )
+        .addRoutes(to: router, policies: policies)
         OAuthRoutes(
             providers: providers,
             flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),

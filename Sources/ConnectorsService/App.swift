@@ -28,7 +28,9 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
 
     struct Reencrypt: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-seal every stored provider token under the current ENCRYPTION_KEY (then old keys can leave ENCRYPTION_KEY_PREVIOUS).")
+            abstract:
+                "Re-seal every stored provider token under the current ENCRYPTION_KEY (then old keys can leave ENCRYPTION_KEY_PREVIOUS)."
+        )
 
         func run() async throws {
             try await StartupGuard.run("ConnectorsService") {
@@ -38,7 +40,9 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
                 let report = try await Database.withClient(config.common.database, logger: logger) { postgres in
                     try await Reencryptor(postgres: postgres, box: config.secretBox, logger: logger).run()
                 }
-                print("re-encrypted \(report.changed) values under key \(config.secretBox.current.id); \(report.current) were already under it")
+                print(
+                    "re-encrypted \(report.changed) values under key \(config.secretBox.current.id); \(report.current) were already under it"
+                )
             }
         }
     }

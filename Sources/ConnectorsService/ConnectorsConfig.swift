@@ -47,7 +47,8 @@ struct ConnectorsConfig: Sendable {
 
     init(_ env: Environment) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
-        self.jwtSecret = try env.secret("JWT_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
+        self.jwtSecret = try env.secret(
+            "JWT_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
         if let authSecret = env.string("BETTER_AUTH_SECRET"), authSecret == jwtSecret {
             throw ConfigurationError("JWT_SECRET", "must differ from BETTER_AUTH_SECRET")
         }
@@ -77,7 +78,8 @@ struct ConnectorsConfig: Sendable {
             let users = Set(env.list("SLACK_BOT_USERS").map { $0.lowercased() })
             guard !users.isEmpty else {
                 throw ConfigurationError(
-                    "SLACK_BOT_USERS", "is required with SLACK_BOT_TOKEN: the comma-separated emails of the users who may use that bot")
+                    "SLACK_BOT_USERS",
+                    "is required with SLACK_BOT_TOKEN: the comma-separated emails of the users who may use that bot")
             }
             guard users.allSatisfy({ $0.contains("@") }) else {
                 throw ConfigurationError("SLACK_BOT_USERS", "must be comma-separated email addresses")
@@ -90,13 +92,15 @@ struct ConnectorsConfig: Sendable {
         self.githubWebhookSecret = env.string("GITHUB_WEBHOOK_SECRET")
         if let key = env.string("ANTHROPIC_API_KEY") {
             guard let model = env.string("ANTHROPIC_MODEL"), !model.isEmpty else {
-                throw ConfigurationError("ANTHROPIC_MODEL", "is required when ANTHROPIC_API_KEY is set (for example claude-sonnet-4-5)")
+                throw ConfigurationError(
+                    "ANTHROPIC_MODEL", "is required when ANTHROPIC_API_KEY is set (for example claude-sonnet-4-5)")
             }
             var settings = AnthropicClient.Settings(apiKey: key, model: model, baseURL: common.providers.anthropic)
             settings.maxTokens = try env.int("ANTHROPIC_MAX_TOKENS", default: 4096, range: 1...128_000)
             self.anthropic = settings
         }
-        self.connectionListCacheAge = .seconds(try env.int("CONNECTION_LIST_CACHE_SECONDS", default: 60, range: 0...3600))
+        self.connectionListCacheAge = .seconds(
+            try env.int("CONNECTION_LIST_CACHE_SECONDS", default: 60, range: 0...3600))
         self.agentTimeout = .seconds(try env.int("AGENT_TIMEOUT_SECONDS", default: 120, range: 5...3600))
         self.agentLimit.limit = try env.int("AGENT_RATE_LIMIT", default: 10, range: 1...1_000_000)
         if let actor = linearActor, actor != "app", actor != "user" {
@@ -104,7 +108,6 @@ struct ConnectorsConfig: Sendable {
         }
     }
 }
-
 
 /// The GitHub App: all three variables, or none; and its OAuth credentials (both or neither),
 /// without which new installations cannot be checked and are not accepted.

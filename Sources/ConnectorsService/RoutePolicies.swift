@@ -42,7 +42,9 @@ struct RoutePolicies: Sendable {
     let body = Body()
 
     init(config: ConnectorsConfig, verifier: JWTVerifier, limiter: RateLimiter) {
-        self.auth = Auth(required: JWTAuthMiddleware(verifier), optional: JWTAuthMiddleware(verifier, optional: true), verifier: verifier)
+        self.auth = Auth(
+            required: JWTAuthMiddleware(verifier), optional: JWTAuthMiddleware(verifier, optional: true),
+            verifier: verifier)
         let byUser: @Sendable (Request, Context) -> String = { _, context in context.user?.id ?? context.clientIP }
         self.limit = Limit(
             perUser: RateLimitMiddleware(limiter, rule: config.userLimit, key: byUser),

@@ -16,11 +16,17 @@ public enum Database {
     /// the server or a proxy closes is seen closed and replaced, and PostgreSQL's own
     /// `tcp_keepalives_*` settings cover silent network drops. Short-lived tools open
     /// connections as they need them instead.
-    public static func client(_ url: DatabaseURL, logger: Logger, maximumConnections: Int = 20, fixed: Bool = false) -> PostgresClient {
-        PostgresClient(configuration: configuration(url, maximumConnections: maximumConnections, fixed: fixed), backgroundLogger: logger)
+    public static func client(_ url: DatabaseURL, logger: Logger, maximumConnections: Int = 20, fixed: Bool = false)
+        -> PostgresClient
+    {
+        PostgresClient(
+            configuration: configuration(url, maximumConnections: maximumConnections, fixed: fixed),
+            backgroundLogger: logger)
     }
 
-    public static func configuration(_ url: DatabaseURL, maximumConnections: Int = 20, fixed: Bool = false) -> PostgresClient.Configuration {
+    public static func configuration(_ url: DatabaseURL, maximumConnections: Int = 20, fixed: Bool = false)
+        -> PostgresClient.Configuration
+    {
         let tls: PostgresClient.Configuration.TLS
         switch url.tls {
         case .disable: tls = .disable
@@ -28,7 +34,8 @@ public enum Database {
         case .require: tls = .require(.makeClientConfiguration())
         }
         var configuration = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+            tls: tls)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = fixed ? maximumConnections : 0
         configuration.options.keepAliveBehavior = nil

@@ -10,8 +10,12 @@ public struct Infrastructure: Sendable {
     public let redis: RedisClient
     public let rateLimiter: RateLimiter
 
-    public init(_ config: CommonConfig, redisOptions: RedisClient.Options = .init(), rateLimitPrefix: String = "rl", logger: Logger) {
-        self.postgres = Database.client(config.database, logger: logger, maximumConnections: config.databasePoolSize, fixed: true)
+    public init(
+        _ config: CommonConfig, redisOptions: RedisClient.Options = .init(), rateLimitPrefix: String = "rl",
+        logger: Logger
+    ) {
+        self.postgres = Database.client(
+            config.database, logger: logger, maximumConnections: config.databasePoolSize, fixed: true)
         self.redis = RedisClient(url: config.redis, options: redisOptions, logger: logger)
         self.rateLimiter = RateLimiter(redis: redis, keyPrefix: rateLimitPrefix, logger: logger)
     }

@@ -7,7 +7,8 @@ public enum MigrateCommand {
     public static func run(program: String) async throws {
         try await StartupGuard.run(program) {
             let env = try await Environment.load()
-            let url = try DatabaseURL(parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db"))
+            let url = try DatabaseURL(
+                parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db"))
             Telemetry.bootstrap(logLevel: .info)
             let logger = Logger(label: program)
             let applied = try await migrate(url, logger: logger)
@@ -16,7 +17,8 @@ public enum MigrateCommand {
     }
 
     /// Runs a short-lived pool just for the migrations.
-    public static func migrate(_ url: DatabaseURL, migrations: [Migration]? = nil, logger: Logger) async throws -> [Int] {
+    public static func migrate(_ url: DatabaseURL, migrations: [Migration]? = nil, logger: Logger) async throws -> [Int]
+    {
         try await Database.withClient(url, logger: logger) { client in
             try await Migrator(client: client, migrations: migrations ?? Migration.bundled(), logger: logger).migrate()
         }

@@ -29,8 +29,11 @@ public struct Migration: Sendable, Equatable {
         return try files.map { file in
             let stem = file.deletingPathExtension().lastPathComponent
             let parts = stem.split(separator: "_", maxSplits: 1)
-            guard parts.count == 2, let version = Int(parts[0]) else { throw MigrationError.badFileName(file.lastPathComponent) }
-            return Migration(version: version, name: String(parts[1]), sql: try String(contentsOf: file, encoding: .utf8))
+            guard parts.count == 2, let version = Int(parts[0]) else {
+                throw MigrationError.badFileName(file.lastPathComponent)
+            }
+            return Migration(
+                version: version, name: String(parts[1]), sql: try String(contentsOf: file, encoding: .utf8))
         }.sorted { $0.version < $1.version }
     }
 }
@@ -92,7 +95,8 @@ public struct Migrator: Sendable {
     }
 
     private func migrateLocked(_ connection: PostgresConnection) async throws -> [Int] {
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TABLE IF NOT EXISTS "schemaMigration" (
                 "version" integer NOT NULL PRIMARY KEY,
                 "name" text NOT NULL,
@@ -122,7 +126,8 @@ public struct Migrator: Sendable {
                 for statement in SQLScript.statements(in: migration.sql) {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO "schemaMigration" ("version", "name", "checksum")
                     VALUES (\(migration.version), \(migration.name), \(migration.checksum))
                     """, logger: logger)
@@ -131,7 +136,8 @@ public struct Migrator: Sendable {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw error
             }
-            logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            logger.info(
+                "applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             applied.append(migration.version)
         }
         return applied

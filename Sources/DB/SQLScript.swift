@@ -88,7 +88,9 @@ public enum SQLScript {
     }
 
     private static func isOnlyComments(_ text: String) -> Bool {
-        text.split(separator: "\n").allSatisfy { $0.trimmingWhitespace().isEmpty || $0.trimmingWhitespace().hasPrefix("--") }
+        text.split(separator: "\n").allSatisfy {
+            $0.trimmingWhitespace().isEmpty || $0.trimmingWhitespace().hasPrefix("--")
+        }
     }
 }
 

@@ -14,16 +14,22 @@ import TestSupport
     let cookieName = "__Secure-better-auth.session_token"
 
     func sessionList(_ client: any TestClientProtocol, _ cookie: String) async throws -> [[String: Any]] {
-        let response = try await client.execute(uri: "/api/auth/list-sessions", method: .get, headers: [.cookie: cookie])
-        return (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [[String: Any]] ?? []
+        let response = try await client.execute(
+            uri: "/api/auth/list-sessions", method: .get, headers: [.cookie: cookie])
+        return (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [[String: Any]]
+            ?? []
     }
 
     @Test func routesNeedASession() async throws {
         let app = try await AuthTestApp.make()
         try await app.test { client in
             #expect(try await client.execute(uri: "/api/auth/list-sessions", method: .get).status == .unauthorized)
-            for path in ["/api/auth/revoke-session", "/api/auth/revoke-sessions", "/api/auth/revoke-other-sessions", "/api/auth/change-password"] {
-                let response = try await client.post(path, #"{"token":"x","newPassword":"abcdefgh","currentPassword":"abcdefgh"}"#)
+            for path in [
+                "/api/auth/revoke-session", "/api/auth/revoke-sessions", "/api/auth/revoke-other-sessions",
+                "/api/auth/change-password",
+            ] {
+                let response = try await client.post(
+                    path, #"{"token":"x","newPassword":"abcdefgh","currentPassword":"abcdefgh"}"#)
                 #expect(response.status == .unauthorized)
                 #expect(response.errorCode == "UNAUTHORIZED")
             }
@@ -42,18 +48,27 @@ import TestSupport
             #expect(try await sessionList(client, first).count == 3)
             // Someone else's token cannot be revoked.
             let other = try #require(try await client.signUp(email: "eve@example.com").cookiePair(cookieName))
-            let foreign = try await client.post("/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#, headers: [.cookie: other, .origin: trustedOrigin])
+            let foreign = try await client.post(
+                "/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#,
+                headers: [.cookie: other, .origin: trustedOrigin])
             #expect(foreign.status == .badRequest)
 
             // Read (and so cached) before it is revoked: revocation must not leave it usable.
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: second]).json["session"] != nil)
-            let revoked = try await client.post("/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#, headers: [.cookie: first, .origin: trustedOrigin])
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: second]).json[
+                    "session"] != nil)
+            let revoked = try await client.post(
+                "/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#,
+                headers: [.cookie: first, .origin: trustedOrigin])
             #expect(revoked.status == .ok)
             #expect(revoked.json["status"] as? Bool == true)
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: second]).text == "null")
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: second]).text
+                    == "null")
             #expect(try await sessionList(client, first).count == 2)
 
-            let others = try await client.post("/api/auth/revoke-other-sessions", "{}", headers: [.cookie: first, .origin: trustedOrigin])
+            let others = try await client.post(
+                "/api/auth/revoke-other-sessions", "{}", headers: [.cookie: first, .origin: trustedOrigin])
             #expect(others.status == .ok)
             let remaining = try await sessionList(client, first)
             #expect(remaining.count == 1)
@@ -72,20 +87,26 @@ import TestSupport
             let eve = try #require(try await client.signUp(email: "eve@example.com").cookiePair(cookieName))
             // Both read (and so cached) first.
             for cookie in [first, second] {
-                #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
+                #expect(
+                    try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie])
+                        .json["session"] != nil)
             }
 
-            let forged = try await client.post("/api/auth/revoke-sessions", "{}", headers: [.cookie: first, .origin: "https://evil.example"])
+            let forged = try await client.post(
+                "/api/auth/revoke-sessions", "{}", headers: [.cookie: first, .origin: "https://evil.example"])
             #expect(forged.status == .forbidden)
             #expect(try await sessionList(client, first).count == 2)
 
-            let revoked = try await client.post("/api/auth/revoke-sessions", "{}", headers: [.cookie: first, .origin: trustedOrigin])
+            let revoked = try await client.post(
+                "/api/auth/revoke-sessions", "{}", headers: [.cookie: first, .origin: trustedOrigin])
             #expect(revoked.status == .ok)
             #expect(revoked.json["status"] as? Bool == true)
             let cleared = revoked.headers[values: .setCookie]
             #expect(cleared.contains { $0.hasPrefix("\(cookieName)=;") && $0.contains("Max-Age=0") })
             for cookie in [first, second] {
-                #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+                #expect(
+                    try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie])
+                        .text == "null")
             }
             #expect(try await sessionList(client, eve).count == 1)
         }
@@ -102,11 +123,15 @@ import TestSupport
             let writes: [(String, String)] = [
                 ("/api/auth/revoke-session", #"{"token":"\#(secondToken)"}"#), ("/api/auth/revoke-sessions", "{}"),
                 ("/api/auth/revoke-other-sessions", "{}"), ("/api/auth/sign-out", "{}"),
-                ("/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"hijacked-password","revokeOtherSessions":true}"#),
+                (
+                    "/api/auth/change-password",
+                    #"{"currentPassword":"correct-horse-9","newPassword":"hijacked-password","revokeOtherSessions":true}"#
+                ),
                 ("/api/auth/sign-in/social", #"{"provider":"github"}"#),
             ]
             for (path, body) in writes {
-                let foreign = try await client.post(path, body, headers: [.cookie: first, .origin: "https://evil.example"])
+                let foreign = try await client.post(
+                    path, body, headers: [.cookie: first, .origin: "https://evil.example"])
                 #expect(foreign.status == .forbidden, "\(path)")
                 #expect(foreign.errorCode == "INVALID_ORIGIN", "\(path)")
                 let missing = try await client.post(path, body, headers: [.cookie: first])
@@ -126,14 +151,20 @@ import TestSupport
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             let headers: HTTPFields = [.cookie: cookie, .origin: trustedOrigin]
-            let wrong = try await client.post("/api/auth/change-password", #"{"currentPassword":"not-it-at-all","newPassword":"new-password-1"}"#, headers: headers)
+            let wrong = try await client.post(
+                "/api/auth/change-password", #"{"currentPassword":"not-it-at-all","newPassword":"new-password-1"}"#,
+                headers: headers)
             #expect(wrong.status == .badRequest)
             #expect(wrong.errorCode == "INVALID_PASSWORD")
-            let short = try await client.post("/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"short"}"#, headers: headers)
+            let short = try await client.post(
+                "/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"short"}"#,
+                headers: headers)
             #expect(short.errorCode == "PASSWORD_TOO_SHORT")
             #expect(try await client.signIn().status == .ok)
 
-            let changed = try await client.post("/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"new-password-1"}"#, headers: headers)
+            let changed = try await client.post(
+                "/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"new-password-1"}"#,
+                headers: headers)
             #expect(changed.status == .ok)
             #expect(changed.json["token"] is NSNull)
             #expect((changed.json["user"] as? [String: Any])?["email"] as? String == "ada@example.com")
@@ -149,16 +180,24 @@ import TestSupport
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             let other = try #require(try await client.signIn().cookiePair(cookieName))
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: other]).json["session"] != nil)
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: other]).json[
+                    "session"] != nil)
             let response = try await client.post(
-                "/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"new-password-2","revokeOtherSessions":true}"#,
+                "/api/auth/change-password",
+                #"{"currentPassword":"correct-horse-9","newPassword":"new-password-2","revokeOtherSessions":true}"#,
                 headers: [.cookie: cookie, .origin: trustedOrigin])
             #expect(response.status == .ok)
             let token = try #require(response.json["token"] as? String)
             let fresh = try #require(response.cookiePair(cookieName))
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: other]).text == "null")
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
-            let current = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: fresh])
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: other]).text
+                    == "null")
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text
+                    == "null")
+            let current = try await client.execute(
+                uri: "/api/auth/get-session", method: .get, headers: [.cookie: fresh])
             #expect((current.json["session"] as? [String: Any])?["token"] as? String == token)
         }
     }
@@ -175,7 +214,9 @@ import TestSupport
                     headers: [.cookie: cookie, .origin: trustedOrigin, .xForwardedFor: ip])
             }
             for attempt in 0..<5 {
-                #expect(try await change("guess-\(attempt)-wrong", "taken-over-1", ip: "198.51.100.\(attempt)").errorCode == "INVALID_PASSWORD")
+                #expect(
+                    try await change("guess-\(attempt)-wrong", "taken-over-1", ip: "198.51.100.\(attempt)").errorCode
+                        == "INVALID_PASSWORD")
             }
             // The right one still works before the lock, and clears the count.
             #expect(try await change("correct-horse-9", "new-password-1", ip: "198.51.100.5").status == .ok)
@@ -198,7 +239,8 @@ import TestSupport
             #expect(try await client.signIn(password: "taken-over-3").status == .unauthorized)
             let other = try #require(try await client.signUp(email: "eve@example.com").cookiePair(cookieName))
             let theirs = try await client.post(
-                "/api/auth/change-password", #"{"currentPassword":"correct-horse-9","newPassword":"eves-new-password"}"#,
+                "/api/auth/change-password",
+                #"{"currentPassword":"correct-horse-9","newPassword":"eves-new-password"}"#,
                 headers: [.cookie: other, .origin: trustedOrigin, .xForwardedFor: "203.0.113.201"])
             #expect(theirs.status == .ok)
         }
@@ -212,7 +254,9 @@ import TestSupport
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             func attempt(ip: String) async throws -> TestResponse {
-                try await client.post("/api/auth/change-password", "{}", headers: [.cookie: cookie, .origin: trustedOrigin, .xForwardedFor: ip])
+                try await client.post(
+                    "/api/auth/change-password", "{}",
+                    headers: [.cookie: cookie, .origin: trustedOrigin, .xForwardedFor: ip])
             }
             for _ in 0..<10 { #expect(try await attempt(ip: "198.51.100.40").errorCode == "VALIDATION_ERROR") }
             let limited = try await attempt(ip: "198.51.100.40")

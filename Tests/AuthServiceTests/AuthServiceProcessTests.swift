@@ -16,22 +16,26 @@ import TestSupport
     /// RSA signing) and the blocking pool that signs keeps the default policy.
     @Test func eventLoopsRunUnderBatchSchedulingAndSignersDoNot() async throws {
         #if os(Linux)
-        let database = try await TestDatabase.create(migrated: true)
-        let port = try FreePort.next()
-        let process = try binary.start(environment: TestConfig.variables(database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
-        defer { process.stop() }
-        try await ServiceBinary.waitForHealth(port: port, process: process)
-        // The first start on an empty database made its signing key on the blocking pool.
-        let keys = try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/.well-known/jwks.json") }
-        #expect(String(buffer: keys.body ?? .init()).contains(#""kid""#))
+            let database = try await TestDatabase.create(migrated: true)
+            let port = try FreePort.next()
+            let process = try binary.start(
+                environment: TestConfig.variables(
+                    database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
+            defer { process.stop() }
+            try await ServiceBinary.waitForHealth(port: port, process: process)
+            // The first start on an empty database made its signing key on the blocking pool.
+            let keys = try await TestClient.withClient(host: "127.0.0.1", port: port) {
+                try await $0.get("/.well-known/jwks.json")
+            }
+            #expect(String(buffer: keys.body ?? .init()).contains(#""kid""#))
 
-        let threads = try Self.threadPolicies(of: process.processIdentifier)
-        let loops = threads.filter { $0.name.hasPrefix("NIO-SGLTN-") }
-        let blockingPool = threads.filter { $0.name.hasPrefix("SGLTN-TP-") }
-        #expect(!loops.isEmpty, "\(threads)")
-        #expect(loops.allSatisfy { $0.policy == 3 }, "\(threads)")
-        #expect(!blockingPool.isEmpty, "\(threads)")
-        #expect(blockingPool.allSatisfy { $0.policy == 0 }, "\(threads)")
+            let threads = try Self.threadPolicies(of: process.processIdentifier)
+            let loops = threads.filter { $0.name.hasPrefix("NIO-SGLTN-") }
+            let blockingPool = threads.filter { $0.name.hasPrefix("SGLTN-TP-") }
+            #expect(!loops.isEmpty, "\(threads)")
+            #expect(loops.allSatisfy { $0.policy == 3 }, "\(threads)")
+            #expect(!blockingPool.isEmpty, "\(threads)")
+            #expect(blockingPool.allSatisfy { $0.policy == 0 }, "\(threads)")
         #endif
     }
 

@@ -16,9 +16,13 @@ struct AuthTestApp {
     let config: AuthConfig
 
     /// `redis` defaults to the test Redis; pass an address nothing listens on to run without it.
-    static func make(overrides: [String: String] = [:], redis: RedisURL? = nil, configure: (inout AuthConfig) -> Void = { _ in }) async throws -> AuthTestApp {
+    static func make(
+        overrides: [String: String] = [:], redis: RedisURL? = nil, configure: (inout AuthConfig) -> Void = { _ in }
+    ) async throws -> AuthTestApp {
         let database = try await TestDatabase.create(migrated: true)
-        var config = try AuthConfig(TestConfig.environment(database: database, redis: try redis ?? TestServers.redisURL(), overrides: overrides))
+        var config = try AuthConfig(
+            TestConfig.environment(database: database, redis: try redis ?? TestServers.redisURL(), overrides: overrides)
+        )
         // Each app gets its own rate-limit and lockout keys' worth of room: tests share Redis.
         config.signInLimit.name += "-" + RandomToken.string(length: 8)
         config.apiLimit.name += "-" + RandomToken.string(length: 8)
@@ -54,17 +58,25 @@ extension TestClientProtocol {
         return try await execute(uri: uri, method: .post, headers: all, body: ByteBuffer(string: json))
     }
 
-    func signUp(email: String = "ada@example.com", password: String = "correct-horse-9", rememberMe: Bool? = nil, ip: String? = nil) async throws -> TestResponse {
+    func signUp(
+        email: String = "ada@example.com", password: String = "correct-horse-9", rememberMe: Bool? = nil,
+        ip: String? = nil
+    ) async throws -> TestResponse {
         let remember = rememberMe.map { #","rememberMe":\#($0)"# } ?? ""
         var headers = HTTPFields()
         if let ip { headers[.xForwardedFor] = ip }
-        return try await post("/api/auth/sign-up/email", #"{"name":"Ada","email":"\#(email)","password":"\#(password)"\#(remember)}"#, headers: headers)
+        return try await post(
+            "/api/auth/sign-up/email", #"{"name":"Ada","email":"\#(email)","password":"\#(password)"\#(remember)}"#,
+            headers: headers)
     }
 
-    func signIn(email: String = "ada@example.com", password: String = "correct-horse-9", extra: String = "", ip: String? = nil) async throws -> TestResponse {
+    func signIn(
+        email: String = "ada@example.com", password: String = "correct-horse-9", extra: String = "", ip: String? = nil
+    ) async throws -> TestResponse {
         var headers = HTTPFields()
         if let ip { headers[.xForwardedFor] = ip }
-        return try await post("/api/auth/sign-in/email", #"{"email":"\#(email)","password":"\#(password)"\#(extra)}"#, headers: headers)
+        return try await post(
+            "/api/auth/sign-in/email", #"{"email":"\#(email)","password":"\#(password)"\#(extra)}"#, headers: headers)
     }
 }
 

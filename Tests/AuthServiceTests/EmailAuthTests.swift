@@ -31,7 +31,10 @@ import TestSupport
 
             // Better Auth's cookie: token "." base64(HMAC-SHA256(secret, token)), URL-encoded.
             let setCookie = try #require(response.setCookie(cookieName))
-            let mac = Data(HMAC<SHA256>.authenticationCode(for: Data(token.utf8), using: SymmetricKey(data: Data(TestConfig.betterAuthSecret.utf8)))).base64EncodedString()
+            let mac = Data(
+                HMAC<SHA256>.authenticationCode(
+                    for: Data(token.utf8), using: SymmetricKey(data: Data(TestConfig.betterAuthSecret.utf8)))
+            ).base64EncodedString()
             let value = try #require(setCookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last)
             #expect(value.removingPercentEncoding == token + "." + mac)
             #expect(!value.contains("=") && !value.contains("+") && !value.contains("/"))
@@ -67,7 +70,9 @@ import TestSupport
             let missing = try await client.post("/api/auth/sign-up/email", #"{"email":"a@b.co","password":"12345678"}"#)
             #expect(missing.status == .badRequest)
             #expect(missing.errorCode == "VALIDATION_ERROR")
-            let redirect = try await client.post("/api/auth/sign-up/email", #"{"name":"A","email":"a@b.co","password":"12345678","callbackURL":"https://evil.example/x"}"#)
+            let redirect = try await client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"A","email":"a@b.co","password":"12345678","callbackURL":"https://evil.example/x"}"#)
             #expect(redirect.status == .forbidden)
             #expect(redirect.errorCode == "INVALID_CALLBACK_URL")
 
@@ -78,7 +83,9 @@ import TestSupport
         }
         let users = try await app.sql { client in
             var count = 0
-            for try await value in try await client.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) { count = value }
+            for try await value in try await client.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) {
+                count = value
+            }
             return count
         }
         #expect(users == 1)
@@ -114,7 +121,8 @@ import TestSupport
             for _ in 0..<5 {
                 let clock = ContinuousClock()
                 var a: TestResponse?, b: TestResponse?
-                wrong.append(try await clock.measure { a = try await client.signIn(email: email, password: "wrong-password-1") })
+                wrong.append(
+                    try await clock.measure { a = try await client.signIn(email: email, password: "wrong-password-1") })
                 unknown.append(try await clock.measure { b = try await client.signIn(email: "nobody@example.com") })
                 #expect(a?.status == .unauthorized && b?.status == .unauthorized)
                 #expect(a?.errorCode == "INVALID_EMAIL_OR_PASSWORD" && b?.errorCode == "INVALID_EMAIL_OR_PASSWORD")
@@ -130,8 +138,11 @@ import TestSupport
     @Test func aBetterAuthImportedAccountSignsIn() async throws {
         let app = try await AuthTestApp.make()
         try await app.sql { client in
-            try await client.query(#"INSERT INTO "user" ("id","name","email","emailVerified") VALUES ('imported-user', 'Grace', 'grace@example.com', true)"#)
-            try await client.query("""
+            try await client.query(
+                #"INSERT INTO "user" ("id","name","email","emailVerified") VALUES ('imported-user', 'Grace', 'grace@example.com', true)"#
+            )
+            try await client.query(
+                """
                 INSERT INTO "account" ("id","accountId","providerId","userId","password")
                 VALUES ('acc1', 'imported-user', 'credential', 'imported-user',
                 '0f1e2d3c4b5a69788796a5b4c3d2e1f0:ce0a7f7f79cc59b12da1aad85312903aec34216177c1f787b73ffa7cd06379b70e5dba27e21302e5e413460e920aaee30ae13db40516854baf1eff56c90edda7')
@@ -147,7 +158,9 @@ import TestSupport
     @Test func signInIsLimitedToTenPerMinutePerIP() async throws {
         // The ten a minute are the default's; the window here is an hour, so the eleven sign-ins
         // (each a full scrypt) never straddle its end on a loaded machine.
-        let defaults = try AuthConfig(TestConfig.environment(database: try TestServers.databaseURL(), redis: try TestServers.redisURL())).signInLimit
+        let defaults = try AuthConfig(
+            TestConfig.environment(database: try TestServers.databaseURL(), redis: try TestServers.redisURL())
+        ).signInLimit
         #expect(defaults.limit == 10 && defaults.window == .seconds(60))
         let app = try await AuthTestApp.make { config in config.signInLimit.window = .seconds(3600) }
         try await app.test { client in
@@ -168,7 +181,8 @@ import TestSupport
         try await app.test { client in
             _ = try await client.signUp(email: "target@example.com")
             for _ in 0..<10 {
-                let failed = try await client.signIn(email: "target@example.com", password: "guess-guess", ip: "203.0.113.50")
+                let failed = try await client.signIn(
+                    email: "target@example.com", password: "guess-guess", ip: "203.0.113.50")
                 #expect(failed.status == .unauthorized)
                 // An error answer still reports the per-IP limit it was counted against.
                 #expect(failed.headers[.rateLimitLimit] == "1000")
@@ -197,7 +211,9 @@ import TestSupport
         try await app.test { client in
             #expect(try await client.signUp(email: "target@example.com").status == .ok)
             for _ in 0..<10 {
-                #expect(try await client.signIn(email: "target@example.com", password: "guess-guess", ip: "203.0.113.70").status == .unauthorized)
+                #expect(
+                    try await client.signIn(email: "target@example.com", password: "guess-guess", ip: "203.0.113.70")
+                        .status == .unauthorized)
             }
             let blocked = try await client.signIn(email: "target@example.com", ip: "203.0.113.70")
             #expect(blocked.status == .tooManyRequests)
@@ -210,9 +226,13 @@ import TestSupport
         let app = try await AuthTestApp.make { config in config.signInLimit.limit = 1000 }
         try await app.test { client in
             _ = try await client.signUp(email: "ok@example.com")
-            for _ in 0..<9 { _ = try await client.signIn(email: "ok@example.com", password: "bad-password", ip: "203.0.113.60") }
+            for _ in 0..<9 {
+                _ = try await client.signIn(email: "ok@example.com", password: "bad-password", ip: "203.0.113.60")
+            }
             #expect(try await client.signIn(email: "ok@example.com", ip: "203.0.113.60").status == .ok)
-            for _ in 0..<9 { _ = try await client.signIn(email: "ok@example.com", password: "bad-password", ip: "203.0.113.60") }
+            for _ in 0..<9 {
+                _ = try await client.signIn(email: "ok@example.com", password: "bad-password", ip: "203.0.113.60")
+            }
             #expect(try await client.signIn(email: "ok@example.com", ip: "203.0.113.60").status == .ok)
         }
     }

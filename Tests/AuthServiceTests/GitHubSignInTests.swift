@@ -21,7 +21,8 @@ import TestSupport
     }
 
     func withGitHub(
-        _ account: FakeGitHub.Account = .init(id: 4242, login: "octocat", name: "Mona", emails: [.init("mona@example.com")]),
+        _ account: FakeGitHub.Account = .init(
+            id: 4242, login: "octocat", name: "Mona", emails: [.init("mona@example.com")]),
         _ body: @Sendable (FakeGitHub, AuthTestApp) async throws -> Void
     ) async throws {
         let github = FakeGitHub(account: account)
@@ -34,7 +35,9 @@ import TestSupport
         }
     }
 
-    func start(_ client: any TestClientProtocol, _ extra: String = #","callbackURL":"/dashboard""#) async throws -> Started {
+    func start(_ client: any TestClientProtocol, _ extra: String = #","callbackURL":"/dashboard""#) async throws
+        -> Started
+    {
         let response = try await client.post("/api/auth/sign-in/social", #"{"provider":"github"\#(extra)}"#)
         #expect(response.status == .ok)
         #expect(response.json["redirect"] as? Bool == true)
@@ -54,17 +57,21 @@ import TestSupport
         return try #require(URLComponents(string: response.headers[.location] ?? ""))
     }
 
-    func callback(_ client: any TestClientProtocol, _ redirect: URLComponents, cookie: String?) async throws -> TestResponse {
+    func callback(_ client: any TestClientProtocol, _ redirect: URLComponents, cookie: String?) async throws
+        -> TestResponse
+    {
         var headers = HTTPFields()
         if let cookie { headers[.cookie] = cookie }
-        return try await client.execute(uri: "/api/auth/callback/github?" + (redirect.percentEncodedQuery ?? ""), method: .get, headers: headers)
+        return try await client.execute(
+            uri: "/api/auth/callback/github?" + (redirect.percentEncodedQuery ?? ""), method: .get, headers: headers)
     }
 
     @Test func signsInANewUserAndRedirectsToTheCallbackURL() async throws {
         try await withGitHub { github, app in
             try await app.test { client in
                 let started = try await start(client, #","callbackURL":"/dashboard","newUserCallbackURL":"/welcome""#)
-                let query = Dictionary(uniqueKeysWithValues: (started.authorizeURL.queryItems ?? []).map { ($0.name, $0.value ?? "") })
+                let query = Dictionary(
+                    uniqueKeysWithValues: (started.authorizeURL.queryItems ?? []).map { ($0.name, $0.value ?? "") })
                 #expect(query["client_id"] == github.clientID)
                 #expect(query["scope"] == "read:user user:email")
                 #expect(query["code_challenge_method"] == "S256")
@@ -76,7 +83,8 @@ import TestSupport
                 #expect(response.status == .found)
                 #expect(response.headers[.location] == "https://connectors.test/welcome")
                 let session = try #require(response.cookiePair(cookieName))
-                let me = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: session])
+                let me = try await client.execute(
+                    uri: "/api/auth/get-session", method: .get, headers: [.cookie: session])
                 let user = try #require(me.json["user"] as? [String: Any])
                 #expect(user["email"] as? String == "mona@example.com")
                 #expect(user["name"] as? String == "Mona")
@@ -84,7 +92,9 @@ import TestSupport
             }
             let accounts = try await app.sql { sql in
                 var rows = [String]()
-                for try await (provider, account) in try await sql.query(#"SELECT "providerId", "accountId" FROM "account""#).decode((String, String).self) {
+                for try await (provider, account) in try await sql.query(
+                    #"SELECT "providerId", "accountId" FROM "account""#
+                ).decode((String, String).self) {
                     rows.append("\(provider):\(account)")
                 }
                 return rows
@@ -106,7 +116,8 @@ import TestSupport
                 let response = try await callback(client, try await approve(started), cookie: started.cookie)
                 #expect(response.headers[.location] == "https://connectors.test/dashboard")
                 let session = try #require(response.cookiePair(cookieName))
-                let me = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: session])
+                let me = try await client.execute(
+                    uri: "/api/auth/get-session", method: .get, headers: [.cookie: session])
                 #expect((me.json["user"] as? [String: Any])?["id"] as? String == userID)
                 #expect((me.json["user"] as? [String: Any])?["emailVerified"] as? Bool == true)
                 // The session records where it came from.
@@ -115,7 +126,8 @@ import TestSupport
                 let again = try await start(client)
                 let second = try await callback(client, try await approve(again), cookie: again.cookie)
                 let secondSession = try #require(second.cookiePair(cookieName))
-                let me2 = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: secondSession])
+                let me2 = try await client.execute(
+                    uri: "/api/auth/get-session", method: .get, headers: [.cookie: secondSession])
                 #expect((me2.json["user"] as? [String: Any])?["id"] as? String == userID)
             }
         }
@@ -139,7 +151,9 @@ import TestSupport
             }
             let users = try await app.sql { sql in
                 var count = -1
-                for try await value in try await sql.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) { count = value }
+                for try await value in try await sql.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) {
+                    count = value
+                }
                 return count
             }
             #expect(users == 0)
@@ -148,7 +162,9 @@ import TestSupport
 
     /// An address GitHub has not verified is not the person's: it neither links nor creates.
     @Test func neverLinksOrCreatesOnAnEmailGitHubHasNotVerified() async throws {
-        try await withGitHub(.init(id: 7, login: "mallory", name: nil, emails: [.init("mona@example.com", verified: false)])) { github, app in
+        try await withGitHub(
+            .init(id: 7, login: "mallory", name: nil, emails: [.init("mona@example.com", verified: false)])
+        ) { github, app in
             try await app.test { client in
                 let started = try await start(client)
                 let response = try await callback(client, try await approve(started), cookie: started.cookie)
@@ -163,7 +179,8 @@ import TestSupport
             }
             let rows = try await app.sql { sql in
                 var rows = [String]()
-                let query: PostgresQuery = #"SELECT u.email, a."providerId" FROM "user" u JOIN "account" a ON a."userId" = u.id"#
+                let query: PostgresQuery =
+                    #"SELECT u.email, a."providerId" FROM "user" u JOIN "account" a ON a."userId" = u.id"#
                 for try await (email, provider) in try await sql.query(query).decode((String, String).self) {
                     rows.append("\(email):\(provider)")
                 }
@@ -189,17 +206,24 @@ import TestSupport
                 // The squatter's account is unchanged: still unverified, still only a password.
                 let state = try await app.sql { sql in
                     var verified: [Bool] = []
-                    for try await value in try await sql.query(#"SELECT "emailVerified" FROM "user" WHERE id = \#(userID)"#).decode(Bool.self) {
+                    for try await value in try await sql.query(
+                        #"SELECT "emailVerified" FROM "user" WHERE id = \#(userID)"#
+                    ).decode(Bool.self) {
                         verified.append(value)
                     }
                     var providers: [String] = []
-                    for try await value in try await sql.query(#"SELECT "providerId" FROM "account" ORDER BY "providerId""#).decode(String.self) {
+                    for try await value in try await sql.query(
+                        #"SELECT "providerId" FROM "account" ORDER BY "providerId""#
+                    ).decode(String.self) {
                         providers.append(value)
                     }
                     var users = -1
-                    for try await value in try await sql.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) { users = value }
+                    for try await value in try await sql.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) {
+                        users = value
+                    }
                     var sessions = -1
-                    for try await value in try await sql.query(#"SELECT count(*)::int FROM "session""#).decode(Int.self) { sessions = value }
+                    for try await value in try await sql.query(#"SELECT count(*)::int FROM "session""#).decode(Int.self)
+                    { sessions = value }
                     return (verified, providers, users, sessions)
                 }
                 #expect(state.0 == [false])
@@ -248,7 +272,9 @@ import TestSupport
                 let second = try await start(client)
                 // A code GitHub issued against the first flow's challenge, with the second flow's state.
                 var redirect = try await approve(first)
-                redirect.queryItems = redirect.queryItems?.map { $0.name == "state" ? URLQueryItem(name: "state", value: second.state) : $0 }
+                redirect.queryItems = redirect.queryItems?.map {
+                    $0.name == "state" ? URLQueryItem(name: "state", value: second.state) : $0
+                }
                 let response = try await callback(client, redirect, cookie: second.cookie)
                 #expect(response.headers[.location] == "https://connectors.test/error?error=invalid_code")
                 #expect(github.refusals.get() == ["bad_verification_code"])
@@ -260,18 +286,25 @@ import TestSupport
         try await withGitHub { _, app in
             try await app.test { client in
                 for field in ["callbackURL", "errorCallbackURL", "newUserCallbackURL"] {
-                    let response = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","\#(field)":"https://evil.example/"}"#)
+                    let response = try await client.post(
+                        "/api/auth/sign-in/social", #"{"provider":"github","\#(field)":"https://evil.example/"}"#)
                     #expect(response.status == .forbidden)
                     #expect(response.errorCode == "INVALID_CALLBACK_URL")
                 }
-                let protocolRelative = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","callbackURL":"//evil.example"}"#)
+                let protocolRelative = try await client.post(
+                    "/api/auth/sign-in/social", #"{"provider":"github","callbackURL":"//evil.example"}"#)
                 #expect(protocolRelative.errorCode == "INVALID_CALLBACK_URL")
                 // A browser reads the backslash as a slash (host evil.example); Foundation sees user info.
-                let backslash = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","callbackURL":"https://evil.example\\@connectors.test/"}"#)
+                let backslash = try await client.post(
+                    "/api/auth/sign-in/social",
+                    #"{"provider":"github","callbackURL":"https://evil.example\\@connectors.test/"}"#)
                 #expect(backslash.errorCode == "INVALID_CALLBACK_URL")
-                let tab = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","errorCallbackURL":"/\t/evil.example"}"#)
+                let tab = try await client.post(
+                    "/api/auth/sign-in/social", #"{"provider":"github","errorCallbackURL":"/\t/evil.example"}"#)
                 #expect(tab.errorCode == "INVALID_CALLBACK_URL")
-                let trusted = try await client.post("/api/auth/sign-in/social", #"{"provider":"github","callbackURL":"https://app.connectors.test/home"}"#)
+                let trusted = try await client.post(
+                    "/api/auth/sign-in/social",
+                    #"{"provider":"github","callbackURL":"https://app.connectors.test/home"}"#)
                 #expect(trusted.status == .ok)
                 let unknown = try await client.post("/api/auth/sign-in/social", #"{"provider":"gitlab"}"#)
                 #expect(unknown.status == .notFound)
@@ -296,7 +329,8 @@ import TestSupport
             try await app.test { client in
                 let started = try await start(client)
                 let response = try await client.execute(
-                    uri: "/api/auth/callback/github?error=access_denied&state=\(started.state)", method: .get, headers: [.cookie: started.cookie])
+                    uri: "/api/auth/callback/github?error=access_denied&state=\(started.state)", method: .get,
+                    headers: [.cookie: started.cookie])
                 #expect(response.headers[.location] == "https://connectors.test/error?error=access_denied")
             }
         }

@@ -23,7 +23,9 @@ import TestSupport
         func release() { open.store(true, ordering: .relaxed) }
     }
 
-    func withOneThread<T: Sendable>(_ limits: HashingPool.Limits, _ body: (HashingPool) async throws -> T) async throws -> T {
+    func withOneThread<T: Sendable>(_ limits: HashingPool.Limits, _ body: (HashingPool) async throws -> T) async throws
+        -> T
+    {
         let threads = NIOThreadPool(numberOfThreads: 1)
         threads.start()
         let pool = HashingPool(limits: limits, threads: threads, threadCount: 1)
@@ -40,8 +42,14 @@ import TestSupport
     @Test func pastItsBoundTheQueueAnswersTooBusyAtOnceAndRecovers() async throws {
         try await withOneThread(.init(maxWaiting: 2, maxWait: .seconds(600))) { pool in
             let gate = Gate()
-            let running = Task { try await pool.run { gate.wait(); return 1 } }
-            try await eventually(timeout: .seconds(60), "the first job to hold the thread") { gate.entered.load(ordering: .relaxed) }
+            let running = Task {
+                try await pool.run {
+                    gate.wait(); return 1
+                }
+            }
+            try await eventually(timeout: .seconds(60), "the first job to hold the thread") {
+                gate.entered.load(ordering: .relaxed)
+            }
             let queued = [Task { try await pool.run { 2 } }, Task { try await pool.run { 3 } }]
             // Both queued jobs are admitted before the next is tried (admission is counted at once).
             try await eventually(timeout: .seconds(60), "two jobs to wait") { pool.waiting == 2 }
@@ -68,9 +76,19 @@ import TestSupport
         try await withOneThread(.init(maxWaiting: 8, maxWait: .milliseconds(200))) { pool in
             let gate = Gate()
             let ran = Atomic<Bool>(false)
-            let running = Task { try await pool.run { gate.wait(); return 1 } }
-            try await eventually(timeout: .seconds(60), "the first job to hold the thread") { gate.entered.load(ordering: .relaxed) }
-            let late = Task { try await pool.run { ran.store(true, ordering: .relaxed); return 2 } }
+            let running = Task {
+                try await pool.run {
+                    gate.wait(); return 1
+                }
+            }
+            try await eventually(timeout: .seconds(60), "the first job to hold the thread") {
+                gate.entered.load(ordering: .relaxed)
+            }
+            let late = Task {
+                try await pool.run {
+                    ran.store(true, ordering: .relaxed); return 2
+                }
+            }
             try await eventually(timeout: .seconds(60), "the second job to wait") { pool.waiting == 1 }
             try await Task.sleep(for: .seconds(1))
             gate.release()
@@ -91,15 +109,19 @@ import TestSupport
         let database = try await TestDatabase.create(migrated: true)
         let port = try FreePort.next()
         let process = try ServiceBinary("AuthService").start(
-            environment: TestConfig.variables(database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
+            environment: TestConfig.variables(
+                database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
         defer { process.stop() }
         try await ServiceBinary.waitForHealth(port: port, process: process)
         let hogs = try (0..<System.coreCount).map { _ in
-            try ChildProcess(executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "while :; do :; done"], environment: [:])
+            try ChildProcess(
+                executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "while :; do :; done"], environment: [:])
         }
         defer { hogs.forEach { $0.stop() } }
         let started = ContinuousClock.now
-        let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { client in
+        let response = try await TestClient.withClient(
+            host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
+        ) { client in
             try await client.post(
                 "/api/auth/sign-up/email", headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"name":"Busy","email":"busy@example.com","password":"correct-horse-9"}"#))

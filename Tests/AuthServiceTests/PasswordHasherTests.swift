@@ -6,11 +6,13 @@ import Testing
 @Suite struct PasswordHasherTests {
     // The hashing threads are shared with every suite running at once: production's 10 s bound
     // on waiting for one would refuse these hashes as TOO_BUSY on a loaded machine.
-    let hasher = PasswordHasher(pool: HashingPool(limits: HashingPool.Limits(maxWaiting: 100_000, maxWait: .seconds(3600))))
+    let hasher = PasswordHasher(
+        pool: HashingPool(limits: HashingPool.Limits(maxWaiting: 100_000, maxWait: .seconds(3600))))
 
     /// A hash in Better Auth's stored format (from the issue), verified as Better Auth would.
     @Test func verifiesABetterAuthHash() async throws {
-        let stored = "0f1e2d3c4b5a69788796a5b4c3d2e1f0:ce0a7f7f79cc59b12da1aad85312903aec34216177c1f787b73ffa7cd06379b70e5dba27e21302e5e413460e920aaee30ae13db40516854baf1eff56c90edda7"
+        let stored =
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f0:ce0a7f7f79cc59b12da1aad85312903aec34216177c1f787b73ffa7cd06379b70e5dba27e21302e5e413460e920aaee30ae13db40516854baf1eff56c90edda7"
         #expect(try await hasher.verify("correct horse battery staple", against: stored))
         #expect(try await !hasher.verify("correct horse battery stapl", against: stored))
     }
@@ -43,7 +45,9 @@ import Testing
         let settings = try await withThrowingTaskGroup(of: [Int32].self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    try await hasher.pool.run { [ThreadScheduling.currentThreadPolicy(), ThreadScheduling.currentThreadNiceness()] }
+                    try await hasher.pool.run {
+                        [ThreadScheduling.currentThreadPolicy(), ThreadScheduling.currentThreadNiceness()]
+                    }
                 }
             }
             return try await group.reduce(into: Set<[Int32]>()) { $0.insert($1) }

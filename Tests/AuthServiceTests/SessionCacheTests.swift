@@ -7,8 +7,14 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func session(_ token: String, user: String = "u1") -> (Session, User) {
-        (Session(id: "s-\(token)", token: token, userId: user, expiresAt: now.addingTimeInterval(3600), createdAt: now, updatedAt: now, ipAddress: nil, userAgent: nil),
-         User(id: user, name: "Ada", email: "\(user)@example.com", emailVerified: false, image: nil, createdAt: now, updatedAt: now))
+        (
+            Session(
+                id: "s-\(token)", token: token, userId: user, expiresAt: now.addingTimeInterval(3600), createdAt: now,
+                updatedAt: now, ipAddress: nil, userAgent: nil),
+            User(
+                id: user, name: "Ada", email: "\(user)@example.com", emailVerified: false, image: nil, createdAt: now,
+                updatedAt: now)
+        )
     }
 
     @Test func servesAReadForItsTTLOnly() {

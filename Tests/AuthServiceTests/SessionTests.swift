@@ -26,12 +26,16 @@ import TestSupport
                 #expect(response.headers[.cacheControl] == "no-store")
                 let session = try #require(response.json["session"] as? [String: Any])
                 #expect(session["token"] as? String == token)
-                #expect(Set(session.keys) == ["id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId"])
+                #expect(
+                    Set(session.keys) == [
+                        "id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId",
+                    ])
                 #expect((response.json["user"] as? [String: Any])?["email"] as? String == "ada@example.com")
                 // A fresh session is not due for refresh: no cookie re-sent.
                 #expect(response.setCookie(cookieName) == nil)
             }
-            let bearer = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.authorization: "Bearer \(token)"])
+            let bearer = try await client.execute(
+                uri: "/api/auth/get-session", method: .get, headers: [.authorization: "Bearer \(token)"])
             #expect((bearer.json["session"] as? [String: Any])?["token"] as? String == token)
         }
     }
@@ -45,11 +49,15 @@ import TestSupport
             #expect(none.status == .ok)
             #expect(none.text == "null")
             // The right token with a forged signature, and an unknown bearer token.
-            let forged = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookieName)=\(token).AAAA"])
+            let forged = try await client.execute(
+                uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookieName)=\(token).AAAA"])
             #expect(forged.text == "null")
-            let unsigned = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookieName)=\(token)"])
+            let unsigned = try await client.execute(
+                uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookieName)=\(token)"])
             #expect(unsigned.text == "null")
-            let unknown = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.authorization: "Bearer \(String(repeating: "a", count: 32))"])
+            let unknown = try await client.execute(
+                uri: "/api/auth/get-session", method: .get,
+                headers: [.authorization: "Bearer \(String(repeating: "a", count: 32))"])
             #expect(unknown.text == "null")
         }
     }
@@ -58,8 +66,12 @@ import TestSupport
         let app = try await AuthTestApp.make()
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
-            try await app.sql { sql in try await sql.query(#"UPDATE "session" SET "expiresAt" = now() - interval '1 second'"#) }
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "session" SET "expiresAt" = now() - interval '1 second'"#)
+            }
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text
+                    == "null")
         }
     }
 
@@ -68,15 +80,21 @@ import TestSupport
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             // Last extended two days ago: five days left, less than expiresIn - updateAge (6 days).
-            try await app.sql { sql in try await sql.query(#"UPDATE "session" SET "expiresAt" = now() + interval '5 days'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "session" SET "expiresAt" = now() + interval '5 days'"#)
+            }
             // Seven days from the moment of this request, however long the request takes.
             let requested = Date()
-            let response = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie])
+            let response = try await client.execute(
+                uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie])
             let answered = Date()
             let expiresAt = try #require((response.json["session"] as? [String: Any])?["expiresAt"] as? String)
-            let date = try #require(try? Date(expiresAt, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
+            let date = try #require(
+                try? Date(expiresAt, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
             let week: TimeInterval = 7 * 24 * 3600
-            #expect(date >= requested.addingTimeInterval(week - 1) && date <= answered.addingTimeInterval(week + 1), "\(expiresAt)")
+            #expect(
+                date >= requested.addingTimeInterval(week - 1) && date <= answered.addingTimeInterval(week + 1),
+                "\(expiresAt)")
             #expect(response.setCookie(cookieName)?.contains("Max-Age=604800") == true)
         }
     }
@@ -92,12 +110,16 @@ import TestSupport
             #expect(!setCookie.contains("Max-Age"))
             let marker = try #require(response.cookiePair("__Secure-better-auth.dont_remember"))
             let cookie = try #require(response.cookiePair(cookieName))
-            let session = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookie); \(marker)"])
+            let session = try await client.execute(
+                uri: "/api/auth/get-session", method: .get, headers: [.cookie: "\(cookie); \(marker)"])
             let answered = Date()
             let expiresAt = try #require((session.json["session"] as? [String: Any])?["expiresAt"] as? String)
-            let date = try #require(try? Date(expiresAt, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
+            let date = try #require(
+                try? Date(expiresAt, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
             let day: TimeInterval = 24 * 3600
-            #expect(date >= requested.addingTimeInterval(day - 1) && date <= answered.addingTimeInterval(day + 1), "\(expiresAt)")
+            #expect(
+                date >= requested.addingTimeInterval(day - 1) && date <= answered.addingTimeInterval(day + 1),
+                "\(expiresAt)")
             #expect(session.setCookie(cookieName) == nil)
         }
     }
@@ -107,18 +129,24 @@ import TestSupport
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             let headers: HTTPFields = [.cookie: cookie, .origin: trustedOrigin]
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json[
+                    "session"] != nil)
             let response = try await client.post("/api/auth/sign-out", "{}", headers: headers)
             #expect(response.status == .ok)
             #expect(response.json["success"] as? Bool == true)
             #expect(response.setCookie(cookieName)?.contains("Max-Age=0") == true)
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text
+                    == "null")
             let again = try await client.post("/api/auth/sign-out", "{}", headers: [.origin: trustedOrigin])
             #expect(again.status == .badRequest)
         }
         let sessions = try await app.sql { sql in
             var count = -1
-            for try await value in try await sql.query(#"SELECT count(*)::int FROM "session""#).decode(Int.self) { count = value }
+            for try await value in try await sql.query(#"SELECT count(*)::int FROM "session""#).decode(Int.self) {
+                count = value
+            }
             return count
         }
         #expect(sessions == 0)
@@ -128,7 +156,8 @@ import TestSupport
         let app = try await AuthTestApp.make()
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
-            let evil = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie, .origin: "https://evil.example"])
+            let evil = try await client.post(
+                "/api/auth/sign-out", "{}", headers: [.cookie: cookie, .origin: "https://evil.example"])
             #expect(evil.status == .forbidden)
             #expect(evil.errorCode == "INVALID_ORIGIN")
             let missing = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie])
@@ -137,9 +166,12 @@ import TestSupport
             let null = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie, .origin: "null"])
             #expect(null.errorCode == "MISSING_OR_NULL_ORIGIN")
             // The session survived the forged requests.
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json[
+                    "session"] != nil)
             // A trusted Referer is accepted when Origin is absent.
-            let referer = try await client.post("/api/auth/sign-out", "{}", headers: [.cookie: cookie, .referer: "https://connectors.test/settings"])
+            let referer = try await client.post(
+                "/api/auth/sign-out", "{}", headers: [.cookie: cookie, .referer: "https://connectors.test/settings"])
             #expect(referer.status == .ok)
         }
     }
@@ -158,7 +190,9 @@ import TestSupport
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
             let headers: HTTPFields = [.cookie: cookie]
             let reading = ContinuousClock.now
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers).json["session"] != nil)
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers).json["session"]
+                    != nil)
             let cached = ContinuousClock.now
             try await app.sql { sql in try await sql.query(#"DELETE FROM "session""#) }
             let stillServed = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers)
@@ -166,7 +200,8 @@ import TestSupport
                 #expect(stillServed.json["session"] != nil)
             }
             try await Task.sleep(until: cached + .seconds(20) + .milliseconds(500), clock: .continuous)
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers).text == "null")
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: headers).text == "null")
         }
     }
 
@@ -174,12 +209,19 @@ import TestSupport
         let app = try await AuthTestApp.make(overrides: ["SESSION_CACHE_SECONDS": "0"])
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json["session"] != nil)
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).json[
+                    "session"] != nil)
             try await app.sql { sql in try await sql.query(#"DELETE FROM "session""#) }
-            #expect(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text == "null")
+            #expect(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).text
+                    == "null")
         }
         #expect(throws: ConfigurationError.self) {
-            try AuthConfig(TestConfig.environment(database: app.database, redis: try TestServers.redisURL(), overrides: ["SESSION_CACHE_SECONDS": "-1"]))
+            try AuthConfig(
+                TestConfig.environment(
+                    database: app.database, redis: try TestServers.redisURL(),
+                    overrides: ["SESSION_CACHE_SECONDS": "-1"]))
         }
     }
 

@@ -41,7 +41,8 @@ import TestSupport
             let answered = Int(Date().timeIntervalSince1970)
             #expect(response.status == .ok)
             let token = try #require(response.json["token"] as? String)
-            let verified = try #require(try await PyJWT.verify(token: token, jwks: try await jwks(client), audience: audience))
+            let verified = try #require(
+                try await PyJWT.verify(token: token, jwks: try await jwks(client), audience: audience))
             #expect(verified.header["alg"] as? String == "RS256")
             #expect(verified.header["typ"] as? String == "JWT")
             #expect((verified.header["kid"] as? String)?.isEmpty == false)
@@ -53,7 +54,9 @@ import TestSupport
             #expect(claims["iss"] as? String == audience && claims["aud"] as? String == audience)
             let iat = try #require(claims["iat"] as? Int), exp = try #require(claims["exp"] as? Int)
             #expect(exp - iat == 900)
-            #expect(((requested - 1)...(answered + 1)).contains(iat), "iat \(iat), requested at \(requested), answered at \(answered)")
+            #expect(
+                ((requested - 1)...(answered + 1)).contains(iat),
+                "iat \(iat), requested at \(requested), answered at \(answered)")
 
             // Tampering with the payload or the signature is caught.
             let parts = token.split(separator: ".").map(String.init)
@@ -61,13 +64,17 @@ import TestSupport
             let json = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: userID, with: "someone-else")
             payload = Array(json.utf8)
             let forgedPayload = [parts[0], Base64URL.encode(payload), parts[2]].joined(separator: ".")
-            #expect(try await PyJWT.verify(token: forgedPayload, jwks: try await jwks(client), audience: audience) == nil)
+            #expect(
+                try await PyJWT.verify(token: forgedPayload, jwks: try await jwks(client), audience: audience) == nil)
             var signature = try #require(Base64URL.decode(parts[2]))
             signature[10] ^= 0x01
             let forgedSignature = [parts[0], parts[1], Base64URL.encode(signature)].joined(separator: ".")
-            #expect(try await PyJWT.verify(token: forgedSignature, jwks: try await jwks(client), audience: audience) == nil)
+            #expect(
+                try await PyJWT.verify(token: forgedSignature, jwks: try await jwks(client), audience: audience) == nil)
             // A token for another audience is refused.
-            #expect(try await PyJWT.verify(token: token, jwks: try await jwks(client), audience: "https://other.test") == nil)
+            #expect(
+                try await PyJWT.verify(token: token, jwks: try await jwks(client), audience: "https://other.test")
+                    == nil)
         }
     }
 
@@ -75,14 +82,20 @@ import TestSupport
         let app = try await AuthTestApp.make()
         try await app.test { client in
             let cookie = try #require(try await client.signUp().cookiePair(cookieName))
-            let first = try #require(try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).headers[.setAuthJWT])
+            let first = try #require(
+                try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie])
+                    .headers[.setAuthJWT])
             #expect(try await PyJWT.verify(token: first, jwks: try await jwks(client), audience: audience) != nil)
             try await Task.sleep(for: .milliseconds(1100))
-            let second = try await client.execute(uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]).headers[.setAuthJWT]
+            let second = try await client.execute(
+                uri: "/api/auth/get-session", method: .get, headers: [.cookie: cookie]
+            ).headers[.setAuthJWT]
             // The same token (same iat): no new signature for a polling client.
             #expect(second == first)
             // /token always signs afresh.
-            let fresh = try #require(try await client.execute(uri: "/api/auth/token", method: .get, headers: [.cookie: cookie]).json["token"] as? String)
+            let fresh = try #require(
+                try await client.execute(uri: "/api/auth/token", method: .get, headers: [.cookie: cookie]).json["token"]
+                    as? String)
             #expect(fresh != first)
             // No session, no JWT.
             #expect(try await client.execute(uri: "/api/auth/get-session", method: .get).headers[.setAuthJWT] == nil)
@@ -102,7 +115,8 @@ import TestSupport
             #expect(keys.count == 1)
             let key = keys[0]
             #expect(Set(key.keys) == ["kty", "alg", "use", "kid", "n", "e"])
-            #expect(key["kty"] as? String == "RSA" && key["alg"] as? String == "RS256" && key["use"] as? String == "sig")
+            #expect(
+                key["kty"] as? String == "RSA" && key["alg"] as? String == "RS256" && key["use"] as? String == "sig")
             #expect(Base64URL.decode(key["n"] as? String ?? "")?.count == 256)
             #expect(key["e"] as? String == "AQAB")
 
@@ -120,13 +134,16 @@ import TestSupport
     @Test func replicasStartingTogetherCreateOneKey() async throws {
         let database = try await TestDatabase.create(migrated: true)
         let count = try await TestDatabase.withClient(database) { postgres in
-            let repository = SigningKeyRepository(postgres: postgres, vault: KeyVault(secret: TestConfig.betterAuthSecret), logger: Logger(label: "t"))
+            let repository = SigningKeyRepository(
+                postgres: postgres, vault: KeyVault(secret: TestConfig.betterAuthSecret), logger: Logger(label: "t"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 { group.addTask { try await repository.ensureKey() } }
                 try await group.waitForAll()
             }
             var rows = 0
-            for try await value in try await postgres.query(#"SELECT count(*)::int FROM "jwks""#).decode(Int.self) { rows = value }
+            for try await value in try await postgres.query(#"SELECT count(*)::int FROM "jwks""#).decode(Int.self) {
+                rows = value
+            }
             return rows
         }
         #expect(count == 1)
@@ -136,24 +153,32 @@ import TestSupport
         let database = try await TestDatabase.create(migrated: true)
         try await TestDatabase.withClient(database) { postgres in
             let logger = Logger(label: "t")
-            let repository = SigningKeyRepository(postgres: postgres, vault: KeyVault(secret: TestConfig.betterAuthSecret), logger: logger)
+            let repository = SigningKeyRepository(
+                postgres: postgres, vault: KeyVault(secret: TestConfig.betterAuthSecret), logger: logger)
             let keys = SigningKeys(repository: repository, cachePeriod: 300, logger: logger)
             let issuer = JWTIssuer(keys: keys, issuer: "https://connectors.test")
             try await keys.start()
             let start = Date()
             let old = try #require(keys.signer(now: start))
-            let user = User(id: "u1", name: "Ada", email: "ada@example.com", emailVerified: true, image: nil, createdAt: start, updatedAt: start)
+            let user = User(
+                id: "u1", name: "Ada", email: "ada@example.com", emailVerified: true, image: nil, createdAt: start,
+                updatedAt: start)
             let (oldToken, _) = try await issuer.sign(user: user, key: old, now: start)
 
             let newID = try await repository.rotate(retireAfter: 300 * 2 + 900, now: start)
             try await keys.reload(now: start)
-            let published = Set((try JSONSerialization.jsonObject(with: Data(keys.jwks.readableBytesView)) as? [String: [[String: Any]]])?["keys"]?.compactMap { $0["kid"] as? String } ?? [])
+            let published = Set(
+                (try JSONSerialization.jsonObject(with: Data(keys.jwks.readableBytesView)) as? [String: [[String: Any]]])?[
+                    "keys"]?.compactMap { $0["kid"] as? String } ?? [])
             #expect(published == [old.id, newID])
             // The old key still signs during the first cache period; then the new one does.
             #expect(keys.signer(now: start.addingTimeInterval(10))?.id == old.id)
             #expect(keys.signer(now: start.addingTimeInterval(301))?.id == newID)
             // A token signed before the rotation still verifies against the JWKS after it.
-            #expect(try await PyJWT.verify(token: oldToken, jwks: Data(keys.jwks.readableBytesView), audience: "https://connectors.test") != nil)
+            #expect(
+                try await PyJWT.verify(
+                    token: oldToken, jwks: Data(keys.jwks.readableBytesView), audience: "https://connectors.test")
+                    != nil)
 
             // Once its last token has expired plus a cache period, the old key is gone.
             try await keys.reload(now: start.addingTimeInterval(1499))
@@ -168,7 +193,8 @@ import TestSupport
         let database = try await TestDatabase.create(migrated: true)
         let binary = ServiceBinary("AuthService")
         let port = try FreePort.next()
-        var variables = TestConfig.variables(database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)])
+        var variables = TestConfig.variables(
+            database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)])
         let first = try binary.start(environment: variables)
         try await ServiceBinary.waitForHealth(port: port, process: first)
         first.signal(SIGTERM)
@@ -179,7 +205,10 @@ import TestSupport
         #expect(status == 78, "\(output)")
         let lines = output.split(separator: "\n")
         #expect(lines.count == 1, "\(output)")
-        #expect(lines.first?.hasPrefix("AuthService: configuration error: BETTER_AUTH_SECRET cannot decrypt the stored JWT signing keys") == true)
+        #expect(
+            lines.first?.hasPrefix(
+                "AuthService: configuration error: BETTER_AUTH_SECRET cannot decrypt the stored JWT signing keys")
+                == true)
         #expect(!output.contains("a-completely-different-secret"))
     }
 }

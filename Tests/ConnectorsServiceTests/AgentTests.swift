@@ -25,25 +25,35 @@ import TestSupport
     }
 
     static func overrides(_ base: String) -> [String: String] {
-        ["ANTHROPIC_API_KEY": "sk-ant-test-key", "ANTHROPIC_MODEL": "claude-test-model", "ANTHROPIC_BASE_URL": base,
-         "LINEAR_API_URL": base, "GITHUB_API_URL": base + "/github", "SLACK_API_URL": base + "/slack"]
+        [
+            "ANTHROPIC_API_KEY": "sk-ant-test-key", "ANTHROPIC_MODEL": "claude-test-model", "ANTHROPIC_BASE_URL": base,
+            "LINEAR_API_URL": base, "GITHUB_API_URL": base + "/github", "SLACK_API_URL": base + "/slack",
+        ]
     }
 
-    func withAgent<T: Sendable>(_ fakes: Fakes = Fakes(), overrides extra: [String: String] = [:],
-                                configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
-                                _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, TestTokenIssuer, Fakes) async throws -> T) async throws -> T {
-        try await withProviderFake(fakes.router, overrides: { Self.overrides($0).merging(extra) { $1 } }, configure: { config in
-            config.anthropic?.retryBase = .milliseconds(10)
-            configure(&config)
-        }) { app, client, issuer, _ in
+    func withAgent<T: Sendable>(
+        _ fakes: Fakes = Fakes(), overrides extra: [String: String] = [:],
+        configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
+        _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, TestTokenIssuer, Fakes) async throws -> T
+    ) async throws -> T {
+        try await withProviderFake(
+            fakes.router, overrides: { Self.overrides($0).merging(extra) { $1 } },
+            configure: { config in
+                config.anthropic?.retryBase = .milliseconds(10)
+                configure(&config)
+            }
+        ) { app, client, issuer, _ in
             try await body(app, client, issuer, fakes)
         }
     }
 
-    func run(_ client: any TestClientProtocol, _ bearer: String, _ body: String, stream: Bool = false) async throws -> TestResponse {
+    func run(_ client: any TestClientProtocol, _ bearer: String, _ body: String, stream: Bool = false) async throws
+        -> TestResponse
+    {
         var headers: HTTPFields = [.authorization: "Bearer \(bearer)", .contentType: "application/json"]
         if stream { headers[.accept] = "text/event-stream" }
-        return try await client.execute(uri: "/agent/run", method: .post, headers: headers, body: ByteBuffer(string: body))
+        return try await client.execute(
+            uri: "/agent/run", method: .post, headers: headers, body: ByteBuffer(string: body))
     }
 
     func object(_ response: TestResponse) throws -> [String: Any] {
@@ -53,17 +63,25 @@ import TestSupport
     /// Two tools in one turn, then a third, then the answer.
     static func threeToolScript(_ claude: FakeAnthropic) {
         claude.script.set([
-            .message([FakeAnthropic.text("Looking."), FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:]),
-                      FakeAnthropic.toolUse("toolu_2", "github_list_repositories", [:])], stopReason: "tool_use", inputTokens: 100, outputTokens: 20),
-            .message([FakeAnthropic.toolUse("toolu_3", "linear_search_issues", ["query": "crash"])], stopReason: "tool_use", inputTokens: 200, outputTokens: 10),
-            .message([FakeAnthropic.text("ENG-1 is the crash.")], stopReason: "end_turn", inputTokens: 300, outputTokens: 7),
+            .message(
+                [
+                    FakeAnthropic.text("Looking."), FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:]),
+                    FakeAnthropic.toolUse("toolu_2", "github_list_repositories", [:]),
+                ], stopReason: "tool_use", inputTokens: 100, outputTokens: 20),
+            .message(
+                [FakeAnthropic.toolUse("toolu_3", "linear_search_issues", ["query": "crash"])], stopReason: "tool_use",
+                inputTokens: 200, outputTokens: 10),
+            .message(
+                [FakeAnthropic.text("ENG-1 is the crash.")], stopReason: "end_turn", inputTokens: 300, outputTokens: 7),
         ])
     }
 
     @Test func aThreeToolRunIsExactlyRightOverJSONAndSSE() async throws {
         try await withAgent { app, client, issuer, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
-            try await app.insertConnection(userId: "user-1", provider: .github, accountId: "9001", accessToken: "gh-token-user-1")
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            try await app.insertConnection(
+                userId: "user-1", provider: .github, accountId: "9001", accessToken: "gh-token-user-1")
             let bearer = issuer.token(sub: "user-1")
             Self.threeToolScript(fakes.claude)
             let response = try await run(client, bearer, #"{"prompt":"Which issue is the crash?"}"#)
@@ -72,7 +90,10 @@ import TestSupport
             #expect(json["status"] as? String == "completed")
             #expect(json["output"] as? String == "ENG-1 is the crash.")
             let steps = try #require(json["steps"] as? [[String: Any]])
-            #expect(steps.map { $0["tool"] as? String } == ["linear_list_teams", "github_list_repositories", "linear_search_issues"])
+            #expect(
+                steps.map { $0["tool"] as? String } == [
+                    "linear_list_teams", "github_list_repositories", "linear_search_issues",
+                ])
             #expect(steps.map { $0["isError"] as? Bool } == [false, false, false])
             #expect((steps[2]["input"] as? [String: Any])?["query"] as? String == "crash")
             #expect(json["usage"] as? [String: Int] == ["inputTokens": 600, "outputTokens": 37])
@@ -83,7 +104,9 @@ import TestSupport
             #expect(received[0].headers[HTTPField.Name("x-api-key")!] == "sk-ant-test-key")
             #expect(received[0].headers[HTTPField.Name("anthropic-version")!] == "2023-06-01")
             #expect(received[0].body["model"] as? String == "claude-test-model")
-            #expect(received[0].toolNames.contains("linear_search_issues") && received[0].toolNames.contains("github_read_file"))
+            #expect(
+                received[0].toolNames.contains("linear_search_issues")
+                    && received[0].toolNames.contains("github_read_file"))
             #expect(!received[0].toolNames.contains { $0.hasPrefix("slack_") })
             let second = received[1].messages
             #expect(second.map { $0["role"] as? String } == ["user", "assistant", "user"])
@@ -114,9 +137,12 @@ import TestSupport
             let events = parser.consume(streamed.body.readableBytesView)
             let names = events.map { $0.event ?? "" }
             #expect(names == ["text", "text", "step", "step", "step", "text", "text", "done"])
-            let texts = events.filter { $0.event == "text" }.compactMap { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: String] }.map { $0["text"] ?? "" }
+            let texts = events.filter { $0.event == "text" }.compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: String]
+            }.map { $0["text"] ?? "" }
             #expect(texts.joined() == "Looking.ENG-1 is the crash.")
-            let done = try #require(try JSONSerialization.jsonObject(with: Data(events.last!.data.utf8)) as? [String: Any])
+            let done = try #require(
+                try JSONSerialization.jsonObject(with: Data(events.last!.data.utf8)) as? [String: Any])
             #expect(done["output"] as? String == "ENG-1 is the crash.")
             #expect(done["usage"] as? [String: Int] == ["inputTokens": 600, "outputTokens": 37])
             #expect(fakes.claude.received.get()[3].body["stream"] as? Bool == true)
@@ -143,10 +169,14 @@ import TestSupport
             #expect(fakes.claude.received.get().count == 4)
 
             // A spend-limit 429 is final too; a rate-limit 429 with retry-after is waited out.
-            fakes.claude.script.set([.error(status: 429, type: "rate_limit_error", message: "You have reached your API usage limits")])
+            fakes.claude.script.set([
+                .error(status: 429, type: "rate_limit_error", message: "You have reached your API usage limits")
+            ])
             #expect(try object(try await run(client, bearer, #"{"prompt":"hi"}"#))["status"] as? String == "failed")
             #expect(fakes.claude.received.get().count == 5)
-            fakes.claude.script.set([.error(status: 429, type: "rate_limit_error", message: "slow down", headers: ["retry-after": "0"])])
+            fakes.claude.script.set([
+                .error(status: 429, type: "rate_limit_error", message: "slow down", headers: ["retry-after": "0"])
+            ])
             #expect(try object(try await run(client, bearer, #"{"prompt":"hi"}"#))["status"] as? String == "completed")
             #expect(fakes.claude.received.get().count == 7)
         }
@@ -157,16 +187,24 @@ import TestSupport
     @Test func aNonStreamedAnswerSlowerThanProviderCallsCompletes() async throws {
         try await withAgent { _, client, issuer, fakes in
             fakes.claude.delay.set(.seconds(22))
-            fakes.claude.script.set([.message([FakeAnthropic.text("A long essay.")], stopReason: "end_turn", inputTokens: 5, outputTokens: 4000)])
+            fakes.claude.script.set([
+                .message(
+                    [FakeAnthropic.text("A long essay.")], stopReason: "end_turn", inputTokens: 5, outputTokens: 4000)
+            ])
             // Our own test client would give up after 20 s: a patient one (roomy: the fake's 22 s
             // come on top of whatever a loaded machine adds).
             let port = try #require(client.port)
             let bearer = issuer.token(sub: "user-1")
-            let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { patient in
-                try await patient.post("/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
-                                       body: ByteBuffer(string: #"{"prompt":"write at length"}"#))
+            let response = try await TestClient.withClient(
+                host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
+            ) { patient in
+                try await patient.post(
+                    "/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"prompt":"write at length"}"#))
             }
-            let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+            let json = try #require(
+                try JSONSerialization.jsonObject(
+                    with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
             #expect(json["status"] as? String == "completed")
             #expect(json["output"] as? String == "A long essay.")
             #expect(fakes.claude.received.get().count == 1)
@@ -180,20 +218,28 @@ import TestSupport
     /// second turn would take two minutes (the fake's wait is cut short when the test ends).
     @Test func aTimedOutRunKeepsItsStepsAndUsage() async throws {
         try await withAgent(configure: { $0.agentTimeout = .seconds(15) }) { app, client, issuer, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
             fakes.claude.script.set([
-                .message([FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:])], stopReason: "tool_use", inputTokens: 11, outputTokens: 3),
+                .message(
+                    [FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:])], stopReason: "tool_use",
+                    inputTokens: 11, outputTokens: 3)
             ])
             fakes.claude.delay.set(.seconds(120))
             fakes.claude.delayFrom.set(2)
             // The answer comes after the deadline: a client more patient than the test client's 20 s.
             let port = try #require(client.port)
             let bearer = issuer.token(sub: "user-1")
-            let response = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { patient in
-                try await patient.post("/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
-                                       body: ByteBuffer(string: #"{"prompt":"slow"}"#))
+            let response = try await TestClient.withClient(
+                host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
+            ) { patient in
+                try await patient.post(
+                    "/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"prompt":"slow"}"#))
             }
-            let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+            let json = try #require(
+                try JSONSerialization.jsonObject(
+                    with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
             #expect(json["status"] as? String == "failed")
             #expect((json["error"] as? String)?.contains("longer than") == true)
             #expect((json["steps"] as? [[String: Any]])?.map { $0["tool"] as? String } == ["linear_list_teams"])
@@ -203,9 +249,14 @@ import TestSupport
 
     @Test func theStepLimitStopsAModelThatNeverEnds() async throws {
         try await withAgent { app, client, issuer, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
-            fakes.claude.fallback.set(.message([FakeAnthropic.toolUse("toolu_x", "linear_list_teams", [:])], stopReason: "tool_use", inputTokens: 1, outputTokens: 1))
-            let json = try object(try await run(client, issuer.token(sub: "user-1"), #"{"prompt":"loop","maxSteps":3}"#))
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            fakes.claude.fallback.set(
+                .message(
+                    [FakeAnthropic.toolUse("toolu_x", "linear_list_teams", [:])], stopReason: "tool_use",
+                    inputTokens: 1, outputTokens: 1))
+            let json = try object(
+                try await run(client, issuer.token(sub: "user-1"), #"{"prompt":"loop","maxSteps":3}"#))
             #expect(json["status"] as? String == "completed")
             #expect(fakes.claude.received.get().count == 3)
             #expect((json["steps"] as? [[String: Any]])?.count == 2)
@@ -214,13 +265,19 @@ import TestSupport
 
     @Test func providerErrorsAreToolErrorsAndToolsAreTheCallersOwn() async throws {
         try await withAgent { app, client, issuer, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .github, accountId: "9001", accessToken: "gh-token-user-1")
-            try await app.insertConnection(userId: "user-2", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-2")
+            try await app.insertConnection(
+                userId: "user-1", provider: .github, accountId: "9001", accessToken: "gh-token-user-1")
+            try await app.insertConnection(
+                userId: "user-2", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-2")
             // user-1 has no Linear connection: no Linear tools, and asking for one anyway fails
             // without touching user-2's connection.
             fakes.claude.script.set([
-                .message([FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:]), FakeAnthropic.toolUse("toolu_2", "github_get_issue", ["repo": "acme/app", "number": 404])],
-                         stopReason: "tool_use", inputTokens: 1, outputTokens: 1),
+                .message(
+                    [
+                        FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:]),
+                        FakeAnthropic.toolUse("toolu_2", "github_get_issue", ["repo": "acme/app", "number": 404]),
+                    ],
+                    stopReason: "tool_use", inputTokens: 1, outputTokens: 1)
             ])
             let json = try object(try await run(client, issuer.token(sub: "user-1"), #"{"prompt":"teams?"}"#))
             #expect(!fakes.claude.received.get()[0].toolNames.contains { $0.hasPrefix("linear_") })
@@ -233,7 +290,9 @@ import TestSupport
             // GraphQL errors under HTTP 200 are errors.
             fakes.apis.graphQLError.set("You cannot see this team")
             fakes.claude.script.set([
-                .message([FakeAnthropic.toolUse("toolu_3", "linear_list_teams", [:])], stopReason: "tool_use", inputTokens: 1, outputTokens: 1),
+                .message(
+                    [FakeAnthropic.toolUse("toolu_3", "linear_list_teams", [:])], stopReason: "tool_use",
+                    inputTokens: 1, outputTokens: 1)
             ])
             let before = fakes.claude.received.get().count
             let second = try object(try await run(client, issuer.token(sub: "user-2"), #"{"prompt":"teams?"}"#))
@@ -246,7 +305,8 @@ import TestSupport
 
     @Test func badRequestsLimitsAndAnUnconfiguredAgent() async throws {
         // An hour's window: the four requests never straddle its end, however slow the machine.
-        try await withAgent(overrides: ["AGENT_RATE_LIMIT": "3"], configure: { $0.agentLimit.window = .seconds(3600) }) { app, client, issuer, fakes in
+        try await withAgent(overrides: ["AGENT_RATE_LIMIT": "3"], configure: { $0.agentLimit.window = .seconds(3600) })
+        { app, client, issuer, fakes in
             let bearer = issuer.token(sub: "user-1")
             #expect(try await run(client, bearer, #"{"maxSteps":3}"#).status == .badRequest)
             #expect(try await run(client, bearer, #"{"prompt":"hi","maxSteps":21}"#).status == .badRequest)
@@ -254,12 +314,18 @@ import TestSupport
             let limited = try await run(client, bearer, #"{"prompt":"hi"}"#)
             #expect(limited.status == .tooManyRequests)
             #expect(fakes.claude.received.get().isEmpty)
-            #expect(try await client.execute(uri: "/agent/run", method: .post, body: ByteBuffer(string: #"{"prompt":"hi"}"#)).status == .unauthorized)
+            #expect(
+                try await client.execute(
+                    uri: "/agent/run", method: .post, body: ByteBuffer(string: #"{"prompt":"hi"}"#)
+                ).status == .unauthorized)
         }
         let jwks = FakeJWKS(issuer: try TestTokenIssuer())
         try await jwks.withApp { app, client in
-            let response = try await client.execute(uri: "/agent/run", method: .post, headers: [
-                .authorization: "Bearer \(jwks.issuer.token())", .contentType: "application/json"], body: ByteBuffer(string: #"{"prompt":"hi"}"#))
+            let response = try await client.execute(
+                uri: "/agent/run", method: .post,
+                headers: [
+                    .authorization: "Bearer \(jwks.issuer.token())", .contentType: "application/json",
+                ], body: ByteBuffer(string: #"{"prompt":"hi"}"#))
             #expect(response.status == .serviceUnavailable)
             #expect(String(buffer: response.body).contains("ANTHROPIC_API_KEY"))
         }

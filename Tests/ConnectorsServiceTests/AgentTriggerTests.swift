@@ -16,42 +16,61 @@ import TestSupport
     static let slackSecret = "slack-signing-secret-for-triggers"
     static let linearSecret = "linear-webhook-secret-for-triggers"
 
-    func withTriggers<T: Sendable>(_ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, AgentTests.Fakes) async throws -> T) async throws -> T {
+    func withTriggers<T: Sendable>(
+        _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, AgentTests.Fakes) async throws -> T
+    ) async throws -> T {
         let fakes = AgentTests.Fakes()
-        return try await withProviderFake(fakes.router, overrides: { base in
-            AgentTests.overrides(base).merging(["SLACK_SIGNING_SECRET": Self.slackSecret, "LINEAR_WEBHOOK_SECRET": Self.linearSecret]) { $1 }
-        }, configure: { config in
-            WebhookWorkerTests.fastSettings(&config.webhookWorker)
-        }) { app, client, _, _ in
+        return try await withProviderFake(
+            fakes.router,
+            overrides: { base in
+                AgentTests.overrides(base).merging([
+                    "SLACK_SIGNING_SECRET": Self.slackSecret, "LINEAR_WEBHOOK_SECRET": Self.linearSecret,
+                ]) { $1 }
+            },
+            configure: { config in
+                WebhookWorkerTests.fastSettings(&config.webhookWorker)
+            }
+        ) { app, client, _, _ in
             try await body(app, client, fakes)
         }
     }
 
     func slackPost(_ client: any TestClientProtocol, _ body: String, retry: Int? = nil) async throws -> TestResponse {
         let timestamp = String(Int(Date().timeIntervalSince1970))
-        let signature = "v0=" + HMACSigner.sha256Hex(secret: Self.slackSecret, message: Array("v0:\(timestamp):\(body)".utf8))
-        var headers: HTTPFields = [.contentType: "application/json", .slackTimestamp: timestamp, .slackSignature: signature]
+        let signature =
+            "v0=" + HMACSigner.sha256Hex(secret: Self.slackSecret, message: Array("v0:\(timestamp):\(body)".utf8))
+        var headers: HTTPFields = [
+            .contentType: "application/json", .slackTimestamp: timestamp, .slackSignature: signature,
+        ]
         if let retry { headers[HTTPField.Name("X-Slack-Retry-Num")!] = String(retry) }
-        return try await client.execute(uri: "/slack/events", method: .post, headers: headers, body: ByteBuffer(string: body))
+        return try await client.execute(
+            uri: "/slack/events", method: .post, headers: headers, body: ByteBuffer(string: body))
     }
 
     func statuses(_ app: ConnectorsTestApp) async throws -> [String] {
         try await app.sql { sql in
             var statuses = [String]()
-            for try await status in try await sql.query(#"SELECT "status" FROM "webhookEvent" ORDER BY "id""#).decode(String.self) { statuses.append(status) }
+            for try await status in try await sql.query(#"SELECT "status" FROM "webhookEvent" ORDER BY "id""#).decode(
+                String.self)
+            { statuses.append(status) }
             return statuses
         }
     }
 
     static func mention(id: String, text: String = "<@U0BOT> what changed today?", bot: Bool = false) -> String {
         let botField = bot ? #","bot_id":"B0BOT""# : ""
-        return #"{"token":"x","team_id":"T0ACME","api_app_id":"A0APP","type":"event_callback","event_id":"\#(id)","event_time":1700000000,"event":{"type":"app_mention","user":"U0HUMAN","text":"\#(text)","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"\#(botField)}}"#
+        return
+            #"{"token":"x","team_id":"T0ACME","api_app_id":"A0APP","type":"event_callback","event_id":"\#(id)","event_time":1700000000,"event":{"type":"app_mention","user":"U0HUMAN","text":"\#(text)","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"\#(botField)}}"#
     }
 
     @Test func aSlackMentionGetsExactlyOneThreadedReplyThroughRetries() async throws {
         try await withTriggers { app, client, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
-            fakes.claude.script.set([.message([FakeAnthropic.text("Two PRs merged.")], stopReason: "end_turn", inputTokens: 3, outputTokens: 4)])
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+            fakes.claude.script.set([
+                .message(
+                    [FakeAnthropic.text("Two PRs merged.")], stopReason: "end_turn", inputTokens: 3, outputTokens: 4)
+            ])
             for retry in [nil, 1, 2, 3] {
                 #expect(try await slackPost(client, Self.mention(id: "EvMENTION1"), retry: retry).status == .ok)
             }
@@ -66,12 +85,18 @@ import TestSupport
             #expect(posted.first?.channel == "C1")
             #expect(posted.first?.thread == "1700000000.000100")
             #expect(posted.first?.text == "Two PRs merged.")
-            #expect(fakes.apis.calls.get().filter { $0.operation == "chat.postMessage" }.map(\.token) == ["xoxb-user-1"])
-            let prompts = fakes.claude.received.get().map { (($0.messages.first?["content"] as? [[String: Any]])?.first?["text"] as? String) ?? "" }
+            #expect(
+                fakes.apis.calls.get().filter { $0.operation == "chat.postMessage" }.map(\.token) == ["xoxb-user-1"])
+            let prompts = fakes.claude.received.get().map {
+                (($0.messages.first?["content"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
+            }
             #expect(prompts == ["what changed today?"])
 
             // Handled again (a retry after a crash, say): the answer was delivered, so nothing more.
-            try await app.sql { sql in try await sql.query(#"UPDATE "webhookEvent" SET "status" = 'pending' WHERE "deliveryKey" = 'EvMENTION1'"#) }
+            try await app.sql { sql in
+                try await sql.query(
+                    #"UPDATE "webhookEvent" SET "status" = 'pending' WHERE "deliveryKey" = 'EvMENTION1'"#)
+            }
             try await eventually("handled again") { try await statuses(app) == ["done", "skipped"] }
             #expect(fakes.apis.posted.get().count == 1)
             #expect(fakes.claude.received.get().count == 1)
@@ -82,16 +107,23 @@ import TestSupport
     /// does not run (or act) again.
     @Test func anAnswerThatCouldNotBePostedIsPostedOnRetryWithoutASecondRun() async throws {
         try await withTriggers { app, client, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
             fakes.apis.refusePosts.set(1)
-            fakes.claude.script.set([.message([FakeAnthropic.text("Posted on the second try.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1)])
+            fakes.claude.script.set([
+                .message(
+                    [FakeAnthropic.text("Posted on the second try.")], stopReason: "end_turn", inputTokens: 1,
+                    outputTokens: 1)
+            ])
             #expect(try await slackPost(client, Self.mention(id: "EvPOSTFAIL")).status == .ok)
             try await eventually("the event done") { try await statuses(app) == ["done"] }
             #expect(fakes.apis.posted.get().map(\.text) == ["Posted on the second try."])
             #expect(fakes.apis.calls.get().filter { $0.operation == "chat.postMessage" }.count == 2)
             #expect(fakes.claude.received.get().count == 1)
             let runs = try await app.sql { sql in
-                for try await count in try await sql.query(#"SELECT count(*)::int FROM "agentRun""#).decode(Int.self) { return count }
+                for try await count in try await sql.query(#"SELECT count(*)::int FROM "agentRun""#).decode(Int.self) {
+                    return count
+                }
                 return -1
             }
             #expect(runs == 1)
@@ -100,7 +132,8 @@ import TestSupport
 
     @Test func aFailedRunIsAnsweredWithAShortErrorInTheThread() async throws {
         try await withTriggers { app, client, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
             fakes.claude.script.set([.error(status: 400, type: "invalid_request_error", message: "prompt is too long")])
             #expect(try await slackPost(client, Self.mention(id: "EvFAIL1")).status == .ok)
             try await eventually("a reply") { !fakes.apis.posted.get().isEmpty }
@@ -111,17 +144,26 @@ import TestSupport
 
     @Test func aLinearAgentSessionGetsAThoughtActionsAndAResponse() async throws {
         try await withTriggers { app, client, fakes in
-            try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
             fakes.claude.script.set([
-                .message([FakeAnthropic.toolUse("toolu_1", "linear_search_issues", ["query": "crash"])], stopReason: "tool_use", inputTokens: 1, outputTokens: 1),
-                .message([FakeAnthropic.text("ENG-1 is the crash; it is in Todo.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1),
+                .message(
+                    [FakeAnthropic.toolUse("toolu_1", "linear_search_issues", ["query": "crash"])],
+                    stopReason: "tool_use", inputTokens: 1, outputTokens: 1),
+                .message(
+                    [FakeAnthropic.text("ENG-1 is the crash; it is in Todo.")], stopReason: "end_turn", inputTokens: 1,
+                    outputTokens: 1),
             ])
             let now = Int(Date().timeIntervalSince1970 * 1000)
-            let body = #"{"type":"AgentSessionEvent","action":"created","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-1","webhookTimestamp":\#(now),"agentSession":{"id":"sess-1","issue":{"id":"iss-1","identifier":"ENG-1","title":"Crash on start"}},"promptContext":"<issue identifier=\"ENG-1\"><title>Crash on start</title></issue> Which issue is the crash?"}"#
+            let body =
+                #"{"type":"AgentSessionEvent","action":"created","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-1","webhookTimestamp":\#(now),"agentSession":{"id":"sess-1","issue":{"id":"iss-1","identifier":"ENG-1","title":"Crash on start"}},"promptContext":"<issue identifier=\"ENG-1\"><title>Crash on start</title></issue> Which issue is the crash?"}"#
             let signature = HMACSigner.sha256Hex(secret: Self.linearSecret, message: Array(body.utf8))
-            let response = try await client.execute(uri: "/linear/events", method: .post, headers: [
-                .contentType: "application/json", .linearSignature: signature, .linearDelivery: "delivery-sess-1", .linearEvent: "AgentSessionEvent",
-            ], body: ByteBuffer(string: body))
+            let response = try await client.execute(
+                uri: "/linear/events", method: .post,
+                headers: [
+                    .contentType: "application/json", .linearSignature: signature, .linearDelivery: "delivery-sess-1",
+                    .linearEvent: "AgentSessionEvent",
+                ], body: ByteBuffer(string: body))
             #expect(response.status == .ok)
             try await eventually("the session answered") { fakes.apis.activities.get().count == 3 }
             let activities = fakes.apis.activities.get()
@@ -131,7 +173,9 @@ import TestSupport
             #expect(activities[1].content["parameter"]?.contains("crash") == true)
             #expect(activities[2].content["body"] == "ENG-1 is the crash; it is in Todo.")
             #expect(Set(fakes.apis.calls.get().map(\.token)) == ["lin-token-user-1"])
-            let prompt = (fakes.claude.received.get().first?.messages.first?["content"] as? [[String: Any]])?.first?["text"] as? String
+            let prompt =
+                (fakes.claude.received.get().first?.messages.first?["content"] as? [[String: Any]])?.first?["text"]
+                as? String
             #expect(prompt?.contains("Which issue is the crash?") == true)
             try await eventually("event done") { try await statuses(app) == ["done"] }
         }

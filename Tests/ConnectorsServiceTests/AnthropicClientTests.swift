@@ -11,7 +11,8 @@ import Testing
 /// Which Messages API failures are retried, and how the stream is reassembled.
 @Suite struct AnthropicClientTests {
     let client = AnthropicClient(
-        http: HTTPClient.shared, settings: .init(apiKey: "k", model: "m", baseURL: "http://127.0.0.1:9"), logger: Logger(label: "t"))
+        http: HTTPClient.shared, settings: .init(apiKey: "k", model: "m", baseURL: "http://127.0.0.1:9"),
+        logger: Logger(label: "t"))
 
     func error(_ status: Int, _ body: String, headers: [(String, String)] = []) -> Anthropic.APIError {
         AnthropicClient.apiError(status: status, body: Data(body.utf8), headers: HTTPHeaders(headers))
@@ -21,15 +22,24 @@ import Testing
         let overloaded = error(529, #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
         #expect(overloaded.type == "overloaded_error")
         #expect(client.retryDelay(overloaded, attempt: 1) != nil)
-        let rateLimited = error(429, #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#, headers: [("retry-after", "7")])
+        let rateLimited = error(
+            429, #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+            headers: [("retry-after", "7")])
         #expect(client.retryDelay(rateLimited, attempt: 1) == .seconds(7))
-        let tooLong = error(429, #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#, headers: [("retry-after", "600")])
+        let tooLong = error(
+            429, #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+            headers: [("retry-after", "600")])
         #expect(client.retryDelay(tooLong, attempt: 1) == nil)
-        let spend = error(429, #"{"type":"error","error":{"type":"rate_limit_error","message":"monthly cap","details":{"error_code":"enforced_spend_limit_reached"}}}"#)
+        let spend = error(
+            429,
+            #"{"type":"error","error":{"type":"rate_limit_error","message":"monthly cap","details":{"error_code":"enforced_spend_limit_reached"}}}"#
+        )
         #expect(spend.type == "spend_limit")
         #expect(client.retryDelay(spend, attempt: 1) == nil)
         for status in [400, 401, 403, 404, 413] {
-            #expect(client.retryDelay(error(status, #"{"type":"error","error":{"type":"x","message":"no"}}"#), attempt: 1) == nil)
+            #expect(
+                client.retryDelay(error(status, #"{"type":"error","error":{"type":"x","message":"no"}}"#), attempt: 1)
+                    == nil)
         }
         #expect(client.retryDelay(AnthropicClient.NetworkFailure(description: "reset"), attempt: 2) != nil)
         #expect(error(502, "<html>bad gateway</html>").message == "HTTP 502")
@@ -38,14 +48,35 @@ import Testing
     @Test func theStreamAssemblerKeepsOrderIgnoresUnknownsAndSumsUsage() throws {
         var assembler = AnthropicStreamAssembler()
         let events: [(String, String)] = [
-            ("message_start", #"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":12,"output_tokens":1}}}"#),
-            ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#),
-            ("content_block_start", #"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#),
-            ("content_block_delta", #"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hi"}}"#),
-            ("content_block_start", #"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_9","name":"t","input":{},"caller":{"type":"direct"}}}"#),
-            ("content_block_delta", #"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":""}}"#),
+            (
+                "message_start",
+                #"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":12,"output_tokens":1}}}"#
+            ),
+            (
+                "content_block_start",
+                #"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#
+            ),
+            (
+                "content_block_start",
+                #"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#
+            ),
+            (
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hi"}}"#
+            ),
+            (
+                "content_block_start",
+                #"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_9","name":"t","input":{},"caller":{"type":"direct"}}}"#
+            ),
+            (
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":""}}"#
+            ),
             ("something_new", #"{"type":"something_new"}"#),
-            ("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":30}}"#),
+            (
+                "message_delta",
+                #"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":30}}"#
+            ),
             ("message_stop", #"{"type":"message_stop"}"#),
         ]
         var texts = [String]()
@@ -60,7 +91,10 @@ import Testing
 
         var broken = AnthropicStreamAssembler()
         #expect(throws: Anthropic.APIError.self) {
-            try broken.apply(ServerSentEvent(event: "error", data: #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#))
+            try broken.apply(
+                ServerSentEvent(
+                    event: "error",
+                    data: #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#))
         }
         #expect(throws: Anthropic.APIError.self) { try AnthropicStreamAssembler().finish() }
     }
@@ -69,7 +103,8 @@ import Testing
 /// Tool arguments as Claude sends them (decoded JSON), read with typed accessors.
 @Suite struct ToolInputTests {
     @Test func numbersStringsAndMissingArgumentsReadAsExpected() throws {
-        let value = try JSONDecoder().decode(MCP.Value.self, from: Data(#"{"number":7,"big":7.0,"text":"12","flag":true,"repo":"acme/app"}"#.utf8))
+        let value = try JSONDecoder().decode(
+            MCP.Value.self, from: Data(#"{"number":7,"big":7.0,"text":"12","flag":true,"repo":"acme/app"}"#.utf8))
         let input = ToolInput(value)
         #expect(try input.int("number") == 7)
         #expect(try input.int("big") == 7)

@@ -18,11 +18,15 @@ import TestSupport
     }
 
     /// An app trusting a fake JWKS, a user row and a JWT for that user.
-    func withUser(overrides: [String: String] = [:], _ body: @escaping @Sendable (ConnectorsTestApp, String, String) async throws -> Void) async throws {
+    func withUser(
+        overrides: [String: String] = [:],
+        _ body: @escaping @Sendable (ConnectorsTestApp, String, String) async throws -> Void
+    ) async throws {
         let issuer = try TestTokenIssuer()
         let jwks = FakeJWKS(issuer: issuer)
         try await withFakeServer(jwks.router) { base in
-            let app = try await ConnectorsTestApp.make(overrides: overrides.merging(["AUTH_JWKS_URL": base + "/jwks.json"]) { $1 })
+            let app = try await ConnectorsTestApp.make(
+                overrides: overrides.merging(["AUTH_JWKS_URL": base + "/jwks.json"]) { $1 })
             let user = "cache-user-" + RandomToken.string(length: 8)
             try await app.insertUser(user)
             try await body(app, user, issuer.token(sub: user))
@@ -38,14 +42,19 @@ import TestSupport
             // Two replicas: separate processes' worth of memory over one database and Redis.
             try await app.test { replicaA in
                 try await app.test { replicaB in
-                    #expect(try names(try await replicaA.get("/oauth/connections", bearer: bearer)) == ["Acme", "Acme"])
+                    #expect(
+                        try names(try await replicaA.get("/oauth/connections", bearer: bearer)) == ["Acme", "Acme"])
                     // A change behind the service's back is not seen: the list is cached…
-                    try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "accountName" = 'Renamed'"#) }
+                    try await app.sql { sql in
+                        try await sql.query(#"UPDATE "connection" SET "accountName" = 'Renamed'"#)
+                    }
                     let cached = try await replicaA.get("/oauth/connections", bearer: bearer)
                     #expect(try names(cached) == ["Acme", "Acme"])
                     #expect(cached.headers[.rateLimitRemaining] != nil)
                     // …until a change through the service, here at the other replica.
-                    let deleted = try await replicaB.execute(uri: "/oauth/connections/\(first)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+                    let deleted = try await replicaB.execute(
+                        uri: "/oauth/connections/\(first)", method: .delete,
+                        headers: [.authorization: "Bearer \(bearer)"])
                     #expect(deleted.status == .noContent)
                     #expect(try names(try await replicaA.get("/oauth/connections", bearer: bearer)) == ["Renamed"])
                 }
@@ -66,7 +75,9 @@ import TestSupport
 
     /// Runs `body` with a repository as another process (the webhook worker, a token refresh)
     /// has it: its own database pool and Redis connection.
-    func elsewhere(_ app: ConnectorsTestApp, _ body: @escaping @Sendable (ConnectionRepository) async throws -> Void) async throws {
+    func elsewhere(_ app: ConnectorsTestApp, _ body: @escaping @Sendable (ConnectionRepository) async throws -> Void)
+        async throws
+    {
         try await app.sql { sql in
             // A change that cannot reach Redis in time leaves the other replica's list stale:
             // more than the default 2 s per command, for a loaded machine.
@@ -77,7 +88,8 @@ import TestSupport
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await redis.run() }
                 await redis.waitUntilConnected()
-                try await body(ConnectionRepository(postgres: sql, listCache: .unshared(redis), logger: Logger(label: "t")))
+                try await body(
+                    ConnectionRepository(postgres: sql, listCache: .unshared(redis), logger: Logger(label: "t")))
                 group.cancelAll()
             }
         }
@@ -88,7 +100,10 @@ import TestSupport
             let id = try await app.insertConnection(userId: user, accountId: "org-9")
             try await app.test { client in
                 func listed() async throws -> (status: String?, expiresAt: String?) {
-                    let connection = try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]]).first
+                    let connection = try #require(
+                        try await client.get("/oauth/connections", bearer: bearer).json["connections"]
+                            as? [[String: Any]]
+                    ).first
                     return (connection?["status"] as? String, connection?["expiresAt"] as? String)
                 }
                 #expect(try await listed().status == "active")
@@ -106,7 +121,9 @@ import TestSupport
                 try await elsewhere(app) { try await $0.setStatus(id: id, .active) }
                 #expect(try await listed().status == "active")
                 try await elsewhere(app) {
-                    let stored = try await $0.updateTokens(id: id, accessToken: "v1.sealed", refreshToken: nil, expiresAt: Date(timeIntervalSince1970: 2_000_000_000))
+                    let stored = try await $0.updateTokens(
+                        id: id, accessToken: "v1.sealed", refreshToken: nil,
+                        expiresAt: Date(timeIntervalSince1970: 2_000_000_000))
                     #expect(stored)
                 }
                 let refreshed = try await listed()
@@ -119,7 +136,9 @@ import TestSupport
     @Test func servesFromMemoryOnlyUnderTheSameValidatorAndWithinMaxAge() async throws {
         let redis = RedisClient(url: try TestServers.redisURL(), logger: Logger(label: "t"))
         func makeCache(maxAge: Duration) -> ConnectionListCache {
-            ConnectionListCache(redis: redis, limiter: RateLimiter(redis: redis, logger: Logger(label: "t")), logger: Logger(label: "t"), maxAge: maxAge)
+            ConnectionListCache(
+                redis: redis, limiter: RateLimiter(redis: redis, logger: Logger(label: "t")),
+                logger: Logger(label: "t"), maxAge: maxAge)
         }
         // Entries young enough whatever pauses a loaded machine makes between these lines…
         let lasting = makeCache(maxAge: .seconds(3600))

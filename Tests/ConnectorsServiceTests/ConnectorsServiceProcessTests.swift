@@ -34,8 +34,18 @@ import TestSupport
         (["SLACK_BOT_TOKEN": "xoxb-1", "SLACK_BOT_USERS": "ops@example.com,not-an-email"], "SLACK_BOT_USERS"),
         (["GITHUB_APP_NAME": "app"], "GITHUB_APP_ID"),
         (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12ab", "GITHUB_APP_PRIVATE_KEY": "x"], "GITHUB_APP_ID"),
-        (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nnope"], "GITHUB_APP_PRIVATE_KEY"),
-        (["GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": appKeyPEM, "GITHUB_APP_CLIENT_ID": "Iv1.x"], "GITHUB_APP_CLIENT_SECRET"),
+        (
+            [
+                "GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12",
+                "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nnope",
+            ], "GITHUB_APP_PRIVATE_KEY"
+        ),
+        (
+            [
+                "GITHUB_APP_NAME": "app", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": appKeyPEM,
+                "GITHUB_APP_CLIENT_ID": "Iv1.x",
+            ], "GITHUB_APP_CLIENT_SECRET"
+        ),
     ])
     func badConfigurationExits78WithOneLine(overrides: [String: String], variable: String) async throws {
         try await ServiceProcessChecks.rejectsBadConfiguration(binary, overrides: overrides, variable: variable)

@@ -16,9 +16,12 @@ struct ConnectorsTestApp {
     let database: DatabaseURL
     let config: ConnectorsConfig
 
-    static func make(overrides: [String: String] = [:], configure: (inout ConnectorsConfig) -> Void = { _ in }) async throws -> ConnectorsTestApp {
+    static func make(overrides: [String: String] = [:], configure: (inout ConnectorsConfig) -> Void = { _ in })
+        async throws -> ConnectorsTestApp
+    {
         let database = try await TestDatabase.create(migrated: true)
-        var config = try ConnectorsConfig(TestConfig.environment(database: database, redis: try TestServers.redisURL(), overrides: overrides))
+        var config = try ConnectorsConfig(
+            TestConfig.environment(database: database, redis: try TestServers.redisURL(), overrides: overrides))
         // Tests share Redis: each app gets its own rate-limit keys. (A shared per-IP window would
         // fill up from every parallel test's OAuth requests, the sooner the faster they run.)
         config.userLimit.name += "-" + RandomToken.string(length: 8)
@@ -37,7 +40,9 @@ struct ConnectorsTestApp {
         return try await buildApplication(config, logger: logger, requestsOnEventLoops: false).testLive() { client in
             // Start once PostgreSQL and Redis are connected (the rate limiter would otherwise
             // count the first requests in its in-memory fallback).
-            try await eventually("connectors /ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
+            try await eventually("connectors /ready") {
+                try await client.execute(uri: "/ready", method: .get).status == .ok
+            }
             return try await body(client)
         }
     }
@@ -49,18 +54,24 @@ struct ConnectorsTestApp {
     /// A user row (connections reference users).
     func insertUser(_ id: String) async throws {
         try await sql { sql in
-            try await sql.query(#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES (\#(id), 'Test', \#(id + "@example.com"), true, now(), now())"#)
+            try await sql.query(
+                #"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES (\#(id), 'Test', \#(id + "@example.com"), true, now(), now())"#
+            )
         }
     }
 
     /// A connection row with sealed tokens, as the OAuth flow stores them.
     @discardableResult
-    func insertConnection(userId: String, provider: ProviderID = .linear, accountId: String = "org-1", accessToken: String = "access-token-1") async throws -> String {
+    func insertConnection(
+        userId: String, provider: ProviderID = .linear, accountId: String = "org-1",
+        accessToken: String = "access-token-1"
+    ) async throws -> String {
         let id = RandomToken.string(length: 24)
         let sealer = TokenSealer(box: config.secretBox)
         let sealed = try sealer.seal(accessToken, id: id, provider: provider)
         try await sql { sql in
-            try await sql.query("""
+            try await sql.query(
+                """
                 INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "scopes", "accessToken")
                 VALUES (\(id), \(userId), \(provider.rawValue), \(accountId), 'Acme', \(["read", "write"]), \(sealed))
                 """)
@@ -72,12 +83,16 @@ struct ConnectorsTestApp {
     func databaseDump() async throws -> String {
         try await sql { sql in
             var tables = [String]()
-            for try await table in try await sql.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").decode(String.self) {
+            for try await table in try await sql.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                .decode(String.self)
+            {
                 tables.append(table)
             }
             var text = ""
             for table in tables {
-                for try await row in try await sql.query("SELECT row_to_json(t)::text FROM \"\(unescaped: table)\" t").decode(String.self) { text += row }
+                for try await row in try await sql.query("SELECT row_to_json(t)::text FROM \"\(unescaped: table)\" t")
+                    .decode(String.self)
+                { text += row }
             }
             return text
         }
@@ -85,7 +100,9 @@ struct ConnectorsTestApp {
 
     func connectionCount() async throws -> Int {
         try await sql { sql in
-            for try await count in try await sql.query(#"SELECT count(*)::int FROM "connection""#).decode(Int.self) { return count }
+            for try await count in try await sql.query(#"SELECT count(*)::int FROM "connection""#).decode(Int.self) {
+                return count
+            }
             return -1
         }
     }
@@ -104,17 +121,21 @@ final class FakeJWKS: Sendable {
         router.get("/jwks.json") { _, _ -> Response in
             self.fetches.update { $0 += 1 }
             if self.down.get() { return Response(status: .serviceUnavailable) }
-            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
-                            body: .init(byteBuffer: ByteBuffer(string: self.issuer.jwks)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(string: self.issuer.jwks)))
         }
         return router
     }
 
     /// Runs the fake and a connectors app that trusts it.
-    func withApp<T: Sendable>(overrides: [String: String] = [:], configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
-                              _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol) async throws -> T) async throws -> T {
+    func withApp<T: Sendable>(
+        overrides: [String: String] = [:], configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
+        _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol) async throws -> T
+    ) async throws -> T {
         try await withFakeServer(router) { base in
-            let app = try await ConnectorsTestApp.make(overrides: overrides.merging(["AUTH_JWKS_URL": base + "/jwks.json"]) { $1 }, configure: configure)
+            let app = try await ConnectorsTestApp.make(
+                overrides: overrides.merging(["AUTH_JWKS_URL": base + "/jwks.json"]) { $1 }, configure: configure)
             return try await app.test { client in try await body(app, client) }
         }
     }
@@ -134,7 +155,9 @@ func pathAndQuery(_ url: String) -> String {
 
 /// The query items of a URL, by name.
 func queryItems(_ url: String) -> [String: String] {
-    Dictionary((URLComponents(string: url)?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+    Dictionary(
+        (URLComponents(string: url)?.queryItems ?? []).map { ($0.name, $0.value ?? "") },
+        uniquingKeysWith: { first, _ in first })
 }
 
 /// Runs a fake provider, a JWKS and the connectors service configured for both (`overrides`
@@ -168,7 +191,8 @@ struct Browser {
         #expect(started.status == .ok)
         let url = try #require(started.json["url"] as? String)
         // Single-workspace Slack sends the browser straight back to us.
-        let callback = url.hasPrefix("https://connectors.test/") ? url : try await Self.followAtFake(url, fakeURL: fakeURL)
+        let callback =
+            url.hasPrefix("https://connectors.test/") ? url : try await Self.followAtFake(url, fakeURL: fakeURL)
         let landing = try await client.execute(uri: pathAndQuery(callback), method: .get)
         #expect(landing.status == .found)
         return try #require(landing.headers[.location])
@@ -185,9 +209,10 @@ struct Browser {
     }
 
     func link(_ provider: String, code: String, bearer: String) async throws -> TestResponse {
-        try await client.execute(uri: "/oauth/\(provider)/link", method: .post,
-                                 headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
-                                 body: ByteBuffer(string: #"{"code":"\#(code)"}"#))
+        try await client.execute(
+            uri: "/oauth/\(provider)/link", method: .post,
+            headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+            body: ByteBuffer(string: #"{"code":"\#(code)"}"#))
     }
 
     /// Connects and links for `bearer`'s user; returns the connection JSON.

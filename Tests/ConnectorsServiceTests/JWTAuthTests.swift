@@ -24,7 +24,11 @@ import TestSupport
             #expect(list.count == 1)
             let connection = try #require(list.first)
             #expect(connection["id"] as? String == mine)
-            #expect(Set(connection.keys) == ["id", "provider", "accountId", "accountName", "scopes", "status", "expiresAt", "createdAt", "updatedAt"])
+            #expect(
+                Set(connection.keys) == [
+                    "id", "provider", "accountId", "accountName", "scopes", "status", "expiresAt", "createdAt",
+                    "updatedAt",
+                ])
             #expect(connection["status"] as? String == "active")
             #expect(connection["scopes"] as? [String] == ["read", "write"])
             #expect(!response.text.contains("access-token") && !response.text.contains("v1."))
@@ -51,7 +55,10 @@ import TestSupport
             ("HS256 with the public key", "Bearer " + issuer.hs256WithPublicKey()),
             ("missing kid", "Bearer " + issuer.token(header: ["alg": "RS256", "typ": "JWT"])),
             ("unknown kid", "Bearer " + issuer.token(header: ["alg": "RS256", "kid": "someone-else", "typ": "JWT"])),
-            ("RS256 header claiming another alg", "Bearer " + issuer.token(header: ["alg": "RS512", "kid": issuer.kid])),
+            (
+                "RS256 header claiming another alg",
+                "Bearer " + issuer.token(header: ["alg": "RS512", "kid": issuer.kid])
+            ),
             ("expired", "Bearer " + issuer.token(claims: ["exp": now - 3600, "iat": now - 4500])),
             ("nbf in the future", "Bearer " + issuer.token(claims: ["nbf": now + 3600])),
             ("iat in the future", "Bearer " + issuer.token(claims: ["iat": now + 3600, "exp": now + 4500])),
@@ -60,7 +67,10 @@ import TestSupport
             ("no exp", "Bearer " + issuer.token(claims: ["exp": NSNull()])),
             ("empty sub", "Bearer " + issuer.token(sub: "")),
             ("tampered payload", "Bearer " + [parts[0], Base64URL.encode(payload), parts[2]].joined(separator: ".")),
-            ("tampered signature", "Bearer " + [parts[0], parts[1], String(parts[2].reversed())].joined(separator: ".")),
+            (
+                "tampered signature",
+                "Bearer " + [parts[0], parts[1], String(parts[2].reversed())].joined(separator: ".")
+            ),
         ]
         try await jwks.withApp { _, client in
             for (name, authorization) in cases {
@@ -110,7 +120,8 @@ import TestSupport
             #expect(try await client.get("/oauth/connections", bearer: issuer.token()).status == .ok)
             jwks.down.set(true)
             // A miss triggers a refetch that fails; the cached key is kept.
-            _ = try await client.get("/oauth/connections", bearer: issuer.token(header: ["alg": "RS256", "kid": "new-key", "typ": "JWT"]))
+            _ = try await client.get(
+                "/oauth/connections", bearer: issuer.token(header: ["alg": "RS256", "kid": "new-key", "typ": "JWT"]))
             #expect(try await client.get("/oauth/connections", bearer: issuer.token(sub: "user-2")).status == .ok)
         }
     }
@@ -124,14 +135,17 @@ import TestSupport
             let theirs = try await app.insertConnection(userId: "user-2")
             let mine = try await app.insertConnection(userId: "user-1")
             let mineToken = issuer.token(sub: "user-1")
-            let foreign = try await client.execute(uri: "/oauth/connections/\(theirs)", method: .delete, headers: [.authorization: "Bearer \(mineToken)"])
+            let foreign = try await client.execute(
+                uri: "/oauth/connections/\(theirs)", method: .delete, headers: [.authorization: "Bearer \(mineToken)"])
             #expect(foreign.status == .notFound)
             #expect(foreign.errorCode == "CONNECTION_NOT_FOUND")
             #expect(try await app.connectionCount() == 2)
-            let own = try await client.execute(uri: "/oauth/connections/\(mine)", method: .delete, headers: [.authorization: "Bearer \(mineToken)"])
+            let own = try await client.execute(
+                uri: "/oauth/connections/\(mine)", method: .delete, headers: [.authorization: "Bearer \(mineToken)"])
             #expect(own.status == .noContent)
             #expect(try await app.connectionCount() == 1)
-            let again = try await client.execute(uri: "/oauth/connections/\(mine)", method: .delete, headers: [.authorization: "Bearer \(mineToken)"])
+            let again = try await client.execute(
+                uri: "/oauth/connections/\(mine)", method: .delete, headers: [.authorization: "Bearer \(mineToken)"])
             #expect(again.status == .notFound)
         }
     }
@@ -140,7 +154,9 @@ import TestSupport
         let issuer = try TestTokenIssuer()
         let jwks = FakeJWKS(issuer: issuer)
         // A long window, so the requests never straddle a window boundary.
-        try await jwks.withApp(configure: { $0.userLimit.limit = 3; $0.userLimit.window = .seconds(3600) }) { _, client in
+        try await jwks.withApp(configure: {
+            $0.userLimit.limit = 3; $0.userLimit.window = .seconds(3600)
+        }) { _, client in
             let first = issuer.token(sub: "user-1")
             for _ in 0..<3 { #expect(try await client.get("/oauth/connections", bearer: first).status == .ok) }
             let limited = try await client.get("/oauth/connections", bearer: first)

@@ -17,12 +17,19 @@ import TestSupport
 @Suite struct LinearOAuthTests {
     /// Runs a fake Linear, a JWKS and the connectors service configured for both.
     func withLinear<T: Sendable>(
-        _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, FakeLinear, TestTokenIssuer, String) async throws -> T
+        _ body:
+            @Sendable (ConnectorsTestApp, any TestClientProtocol, FakeLinear, TestTokenIssuer, String) async throws -> T
     ) async throws -> T {
         let linear = FakeLinear()
-        return try await withProviderFake(linear.router, overrides: { url in [
-            "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret, "LINEAR_URL": url, "LINEAR_API_URL": url,
-        ] }) { app, client, issuer, url in try await body(app, client, linear, issuer, url) }
+        return try await withProviderFake(
+            linear.router,
+            overrides: { url in
+                [
+                    "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret, "LINEAR_URL": url,
+                    "LINEAR_API_URL": url,
+                ]
+            }
+        ) { app, client, issuer, url in try await body(app, client, linear, issuer, url) }
     }
 
     func connect(_ client: any TestClientProtocol, linearURL: String, bearer: String?) async throws -> String {
@@ -35,7 +42,9 @@ import TestSupport
 
     /// Connects Linear for the bearer's user and returns the connection's id.
     func connectedID(_ client: any TestClientProtocol, linearURL: String, bearer: String) async throws -> String {
-        try #require(try await Browser(client: client, fakeURL: linearURL).connectAndLink("linear", bearer: bearer)["id"] as? String)
+        try #require(
+            try await Browser(client: client, fakeURL: linearURL).connectAndLink("linear", bearer: bearer)["id"]
+                as? String)
     }
 
     func link(_ client: any TestClientProtocol, code: String, bearer: String) async throws -> TestResponse {
@@ -46,11 +55,13 @@ import TestSupport
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
             func listed() async throws -> [[String: Any]] {
-                try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
+                try #require(
+                    try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
             }
             // Listed (and cached) empty first: linking must make the cached list stale.
             #expect(try await listed().isEmpty)
-            let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let started = try await client.execute(
+                uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
             let url = try #require(started.json["url"] as? String)
             let query = queryItems(url)
             #expect(url.hasPrefix(linearURL + "/oauth/authorize?"))
@@ -83,7 +94,9 @@ import TestSupport
             for token in linear.issued.get() { #expect(!dump.contains(token)) }
 
             // Refreshed when close to expiry: the rotated tokens are stored.
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#)
+            }
             let fresh = try await app.withTokens { tokens in
                 let fresh = try await tokens.accessToken(connectionId: id)
                 #expect(try await tokens.accessToken(connectionId: id) == fresh)
@@ -95,7 +108,8 @@ import TestSupport
             let refreshedExpiry = try #require(try await listed().first?["expiresAt"] as? String)
             #expect(refreshedExpiry != connection["expiresAt"] as? String)
 
-            let deleted = try await client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            let deleted = try await client.execute(
+                uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
             #expect(deleted.status == .noContent)
             #expect(linear.revoked.get() == [fresh])
             #expect(try await app.connectionCount() == 0)
@@ -107,11 +121,15 @@ import TestSupport
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
             let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#)
+            }
             linear.refreshDelay.set(.milliseconds(300))
             // Two replicas' worth: separate database pools and Redis connections.
             let results = try await withThrowingTaskGroup(of: String.self) { group in
-                for _ in 0..<2 { group.addTask { try await app.withTokens { try await $0.accessToken(connectionId: id) } } }
+                for _ in 0..<2 {
+                    group.addTask { try await app.withTokens { try await $0.accessToken(connectionId: id) } }
+                }
                 return try await group.reduce(into: [String]()) { $0.append($1) }
             }
             #expect(results[0] == results[1])
@@ -125,7 +143,9 @@ import TestSupport
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
             let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#)
+            }
             // Linear holds the refresh until the revocation has landed, however long that takes.
             linear.holdRefreshes.set(true)
             let refresh = Task { try await app.withTokens { try await $0.accessToken(connectionId: id) } }
@@ -145,12 +165,18 @@ import TestSupport
             let bearer = issuer.token(sub: "user-1")
             let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
             let current = try #require(linear.issued.get().first)
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#)
+            }
             linear.failing.set(true)
             #expect(try await app.withTokens { try await $0.accessToken(connectionId: id) } == current)
             // Once it has expired there is nothing to fall back to.
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() - interval '1 minute'"#) }
-            await #expect(throws: ConnectionTokens.Failure.self) { try await app.withTokens { try await $0.accessToken(connectionId: id) } }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() - interval '1 minute'"#)
+            }
+            await #expect(throws: ConnectionTokens.Failure.self) {
+                try await app.withTokens { try await $0.accessToken(connectionId: id) }
+            }
         }
     }
 
@@ -163,13 +189,18 @@ import TestSupport
                 try await app.insertUser(user)
                 let bearer = issuer.token(sub: user)
                 var codes = [String]()
-                for _ in 0..<2 { codes.append(try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"])) }
+                for _ in 0..<2 {
+                    codes.append(
+                        try #require(
+                            queryItems(try await connect(client, linearURL: linearURL, bearer: bearer))["link"]))
+                }
                 let statuses = try await withThrowingTaskGroup(of: HTTPTypes.HTTPResponse.Status.self) { group in
                     for code in codes { group.addTask { try await link(client, code: code, bearer: bearer).status } }
                     return try await group.reduce(into: [HTTPTypes.HTTPResponse.Status]()) { $0.append($1) }
                 }
                 #expect(statuses == [.ok, .ok])
-                let listed = try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
+                let listed = try #require(
+                    try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
                 #expect(listed.count == 1)
                 let id = try #require(listed.first?["id"] as? String)
                 let token = try await app.withTokens { try await $0.accessToken(connectionId: id) }
@@ -182,7 +213,9 @@ import TestSupport
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
             let id = try await connectedID(client, linearURL: linearURL, bearer: bearer)
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() - interval '1 minute'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() - interval '1 minute'"#)
+            }
             linear.refreshTokens.set([])  // revoked at Linear
             await #expect(throws: ConnectionTokens.Failure.reauthRequired) {
                 try await app.withTokens { try await $0.accessToken(connectionId: id) }
@@ -196,30 +229,39 @@ import TestSupport
         try await withLinear { app, client, linear, issuer, linearURL in
             let bearer = issuer.token(sub: "user-1")
             func listed() async throws -> [[String: Any]] {
-                try #require(try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
+                try #require(
+                    try await client.get("/oauth/connections", bearer: bearer).json["connections"] as? [[String: Any]])
             }
             // Listed (and cached) empty first: linking must make the cached list stale.
             #expect(try await listed().isEmpty)
-            let started = try await client.execute(uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
-            let authorize = try await authorizeAtLinear(try #require(started.json["url"] as? String), linearURL: linearURL)
+            let started = try await client.execute(
+                uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let authorize = try await authorizeAtLinear(
+                try #require(started.json["url"] as? String), linearURL: linearURL)
             let first = try await client.execute(uri: pathAndQuery(authorize), method: .get)
             #expect(queryItems(try #require(first.headers[.location]))["link"] != nil)
             // The same callback again: the state is spent.
             let replay = try await client.execute(uri: pathAndQuery(authorize), method: .get)
-            #expect(replay.headers[.location] == "https://connectors.test/connections?provider=linear&error=invalid_state")
+            #expect(
+                replay.headers[.location] == "https://connectors.test/connections?provider=linear&error=invalid_state")
             // A state we never issued, and a valid-looking one that is not in Redis.
-            let forged = try await client.execute(uri: "/oauth/linear/callback?code=abc&state=forged.AAAA", method: .get)
+            let forged = try await client.execute(
+                uri: "/oauth/linear/callback?code=abc&state=forged.AAAA", method: .get)
             #expect(queryItems(try #require(forged.headers[.location]))["error"] == "invalid_state")
             // The user declined at Linear.
             let declined = try await client.execute(uri: "/oauth/linear", method: .get)
             let state = try #require(declined.json["state"] as? String)
-            let denied = try await client.execute(uri: "/oauth/linear/callback?error=access_denied&state=\(state)", method: .get)
-            #expect(denied.headers[.location] == "https://connectors.test/connections?provider=linear&error=access_denied")
+            let denied = try await client.execute(
+                uri: "/oauth/linear/callback?error=access_denied&state=\(state)", method: .get)
+            #expect(
+                denied.headers[.location] == "https://connectors.test/connections?provider=linear&error=access_denied")
             // An open-redirect attempt changes nothing about where the browser goes.
-            let redirect = try await client.execute(uri: "/oauth/linear/callback?state=x&redirect_uri=https://evil.example", method: .get)
+            let redirect = try await client.execute(
+                uri: "/oauth/linear/callback?state=x&redirect_uri=https://evil.example", method: .get)
             #expect(redirect.headers[.location]?.hasPrefix("https://connectors.test/connections?") == true)
             let pending = try await app.sql { sql in
-                for try await count in try await sql.query(#"SELECT count(*)::int FROM "pendingLink""#).decode(Int.self) { return count }
+                for try await count in try await sql.query(#"SELECT count(*)::int FROM "pendingLink""#).decode(Int.self)
+                { return count }
                 return -1
             }
             #expect(pending == 1)
@@ -232,10 +274,12 @@ import TestSupport
             // Authorize flow A, then present A's code with flow B's state (and so B's verifier).
             let flowA = try await client.execute(uri: "/oauth/linear", method: .get)
             let flowB = try await client.execute(uri: "/oauth/linear", method: .get)
-            let authorizeA = try await authorizeAtLinear(try #require(flowA.json["url"] as? String), linearURL: linearURL)
+            let authorizeA = try await authorizeAtLinear(
+                try #require(flowA.json["url"] as? String), linearURL: linearURL)
             let codeA = try #require(queryItems(authorizeA)["code"])
             let stateB = try #require(flowB.json["state"] as? String)
-            let callback = try await client.execute(uri: "/oauth/linear/callback?code=\(codeA)&state=\(stateB)", method: .get)
+            let callback = try await client.execute(
+                uri: "/oauth/linear/callback?code=\(codeA)&state=\(stateB)", method: .get)
             #expect(queryItems(try #require(callback.headers[.location]))["error"] == "token_exchange_failed")
             #expect(linear.refusals.get() == ["invalid_grant"])
             #expect(try await app.connectionCount() == 0)
@@ -256,9 +300,15 @@ import TestSupport
         let linear = FakeLinear()
         // Far beyond the timeout (the fake's wait is cut short when the test ends).
         linear.exchangeDelay.set(.seconds(60))
-        try await withProviderFake(linear.router, overrides: { url in [
-            "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret, "LINEAR_URL": url, "LINEAR_API_URL": url,
-        ] }, configure: { $0.providerTimeout = .milliseconds(500) }) { app, client, _, url in
+        try await withProviderFake(
+            linear.router,
+            overrides: { url in
+                [
+                    "LINEAR_CLIENT_ID": linear.clientID, "LINEAR_CLIENT_SECRET": linear.clientSecret, "LINEAR_URL": url,
+                    "LINEAR_API_URL": url,
+                ]
+            }, configure: { $0.providerTimeout = .milliseconds(500) }
+        ) { app, client, _, url in
             let started = ContinuousClock.now
             let landing = try await Browser(client: client, fakeURL: url).connect("linear", bearer: nil)
             // Cut off at the 500 ms timeout, not when the fake answers after 60 s. The bound is the
@@ -267,7 +317,8 @@ import TestSupport
             #expect(queryItems(landing)["error"] == "token_exchange_failed")
             #expect(try await app.connectionCount() == 0)
             let pending = try await app.sql { sql in
-                for try await count in try await sql.query(#"SELECT count(*)::int FROM "pendingLink""#).decode(Int.self) { return count }
+                for try await count in try await sql.query(#"SELECT count(*)::int FROM "pendingLink""#).decode(Int.self)
+                { return count }
                 return -1
             }
             #expect(pending == 0)
@@ -287,13 +338,15 @@ import TestSupport
             #expect(again.status == .badRequest)
             #expect(again.errorCode == "INVALID_LINK_CODE")
             #expect(try await link(client, code: "made-up.code", bearer: owner).errorCode == "INVALID_LINK_CODE")
-            let wrongProvider = try await client.execute(uri: "/oauth/slack/link", method: .post,
-                                                         headers: [.authorization: "Bearer \(owner)", .contentType: "application/json"],
-                                                         body: ByteBuffer(string: #"{"code":"x"}"#))
+            let wrongProvider = try await client.execute(
+                uri: "/oauth/slack/link", method: .post,
+                headers: [.authorization: "Bearer \(owner)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"code":"x"}"#))
             #expect(wrongProvider.status == .serviceUnavailable)
             #expect(try await app.connectionCount() == 1)
             // Connecting the same Linear organization again updates that connection.
-            let second = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: owner))["link"])
+            let second = try #require(
+                queryItems(try await connect(client, linearURL: linearURL, bearer: owner))["link"])
             #expect(try await link(client, code: second, bearer: owner).status == .ok)
             #expect(try await app.connectionCount() == 1)
             // An unbound flow (started without a JWT) may be claimed by whoever signs in.
@@ -328,14 +381,19 @@ extension ConnectorsTestApp {
             options.commandTimeout = .seconds(10)
             let redis = RedisClient(url: config.common.redis, options: options, logger: logger)
             return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await redis.run(); return nil }
+                group.addTask {
+                    try await redis.run(); return nil
+                }
                 defer { group.cancelAll() }
                 await redis.waitUntilConnected()
-                return try await body(ConnectionTokens(
-                    connections: ConnectionRepository(postgres: postgres, listCache: .unshared(redis), logger: logger), sealer: TokenSealer(box: config.secretBox),
-                    // Calls to the fakes, and the wait for another refresher, get room on a loaded machine.
-                    providers: testProviders(config, logger: logger), redis: redis,
-                    logger: logger, waitLimit: .seconds(60)))
+                return try await body(
+                    ConnectionTokens(
+                        connections: ConnectionRepository(
+                            postgres: postgres, listCache: .unshared(redis), logger: logger),
+                        sealer: TokenSealer(box: config.secretBox),
+                        // Calls to the fakes, and the wait for another refresher, get room on a loaded machine.
+                        providers: testProviders(config, logger: logger), redis: redis,
+                        logger: logger, waitLimit: .seconds(60)))
             }
         }
     }
@@ -356,10 +414,14 @@ extension ConnectorsTestApp {
     @Test func deletesOnlyExpiredLinks() async throws {
         let app = try await ConnectorsTestApp.make()
         try await app.sql { sql in
-            try await sql.query(#"INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "accountId", "linkExpiresAt") VALUES ('old', 'c1', 'linear', 'a', now() - interval '1 second'), ('new', 'c2', 'linear', 'a', now() + interval '5 minutes')"#)
+            try await sql.query(
+                #"INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "accountId", "linkExpiresAt") VALUES ('old', 'c1', 'linear', 'a', now() - interval '1 second'), ('new', 'c2', 'linear', 'a', now() + interval '5 minutes')"#
+            )
             try await PendingLinkRepository(postgres: sql, logger: Logger(label: "sweeper-test")).deleteExpired()
             var left = [String]()
-            for try await hash in try await sql.query(#"SELECT "codeHash" FROM "pendingLink""#).decode(String.self) { left.append(hash) }
+            for try await hash in try await sql.query(#"SELECT "codeHash" FROM "pendingLink""#).decode(String.self) {
+                left.append(hash)
+            }
             #expect(left == ["new"])
         }
     }
@@ -368,5 +430,6 @@ extension ConnectorsTestApp {
 /// The providers as the service builds them, over an HTTP client with room for a loaded machine.
 func testProviders(_ config: ConnectorsConfig, logger: Logger) -> ProviderRegistry {
     let http = ProviderHTTP(client: .shared, timeout: .seconds(60))
-    return ProviderRegistry(config, http: http, apis: ProviderAPIs(http: http, urls: config.common.providers), logger: logger)
+    return ProviderRegistry(
+        config, http: http, apis: ProviderAPIs(http: http, urls: config.common.providers), logger: logger)
 }

@@ -34,10 +34,14 @@ import TestSupport
     @Test func theOfficialPythonClientListsAndCallsTheCallersTools() async throws {
         let fakes = AgentTests.Fakes()
         try await withProviderFake(fakes.router, overrides: AgentTests.overrides) { app, client, issuer, _ in
-            try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
-            try await app.insertConnection(userId: "user-2", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-2")
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            try await app.insertConnection(
+                userId: "user-2", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-2")
             let port = try #require(client.port)
-            let output = try #require(try await TestPython.run(Self.client, arguments: ["http://127.0.0.1:\(port)/mcp", issuer.token(sub: "user-1")]))
+            let output = try #require(
+                try await TestPython.run(
+                    Self.client, arguments: ["http://127.0.0.1:\(port)/mcp", issuer.token(sub: "user-1")]))
             let json = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
             #expect(json["protocol"] as? String == "2025-11-25")
             #expect(json["server"] as? String == "connectors")
@@ -52,28 +56,38 @@ import TestSupport
         let fakes = AgentTests.Fakes()
         try await withProviderFake(fakes.router, overrides: AgentTests.overrides) { app, client, issuer, _ in
             let list = #"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#
-            let headers: HTTPFields = [.contentType: "application/json", .accept: "application/json, text/event-stream"]
-            let anonymous = try await client.execute(uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: list))
+            let headers: HTTPFields = [
+                .contentType: "application/json", .accept: "application/json, text/event-stream",
+            ]
+            let anonymous = try await client.execute(
+                uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: list))
             #expect(anonymous.status == .unauthorized)
             let challenge = anonymous.headers[.wwwAuthenticate] ?? ""
-            #expect(challenge.hasPrefix(#"Bearer resource_metadata="https://connectors.test/.well-known/oauth-protected-resource/mcp""#))
+            #expect(
+                challenge.hasPrefix(
+                    #"Bearer resource_metadata="https://connectors.test/.well-known/oauth-protected-resource/mcp""#))
 
             let metadata = try await client.execute(uri: "/.well-known/oauth-protected-resource/mcp", method: .get)
             #expect(metadata.status == .ok)
-            let document = try #require(try JSONSerialization.jsonObject(with: Data(metadata.body.readableBytesView)) as? [String: Any])
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(metadata.body.readableBytesView)) as? [String: Any])
             #expect(document["resource"] as? String == "https://connectors.test/mcp")
             #expect(document["authorization_servers"] as? [String] == ["https://connectors.test"])
 
             var signedIn = headers
             signedIn[.authorization] = "Bearer \(issuer.token(sub: "user-1"))"
-            let listed = try await client.execute(uri: "/mcp", method: .post, headers: signedIn, body: ByteBuffer(string: list))
+            let listed = try await client.execute(
+                uri: "/mcp", method: .post, headers: signedIn, body: ByteBuffer(string: list))
             #expect(listed.status == .ok)
-            let reply = try #require(try JSONSerialization.jsonObject(with: Data(listed.body.readableBytesView)) as? [String: Any])
+            let reply = try #require(
+                try JSONSerialization.jsonObject(with: Data(listed.body.readableBytesView)) as? [String: Any])
             #expect(((reply["result"] as? [String: Any])?["tools"] as? [Any])?.isEmpty == true)
 
             var foreign = signedIn
             foreign[.origin] = "https://evil.example"
-            #expect(try await client.execute(uri: "/mcp", method: .post, headers: foreign, body: ByteBuffer(string: list)).status == .forbidden)
+            #expect(
+                try await client.execute(uri: "/mcp", method: .post, headers: foreign, body: ByteBuffer(string: list))
+                    .status == .forbidden)
             #expect(try await client.execute(uri: "/mcp", method: .get, headers: signedIn).status == .methodNotAllowed)
         }
     }

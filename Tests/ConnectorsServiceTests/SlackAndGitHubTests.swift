@@ -12,43 +12,56 @@ import TestSupport
 /// installation), end to end against fakes that check what they receive.
 @Suite struct SlackAndGitHubTests {
     func withSlack<T: Sendable>(
-        botToken: Bool = false, _ body: @Sendable (ConnectorsTestApp, Browser, FakeSlack, TestTokenIssuer) async throws -> T
+        botToken: Bool = false,
+        _ body: @Sendable (ConnectorsTestApp, Browser, FakeSlack, TestTokenIssuer) async throws -> T
     ) async throws -> T {
         let slack = FakeSlack()
-        return try await withProviderFake(slack.router, overrides: { url in
-            var variables = ["SLACK_API_URL": url + "/api", "SLACK_CLIENT_ID": slack.clientID, "SLACK_CLIENT_SECRET": slack.clientSecret]
-            if botToken {
-                variables = [
-                    "SLACK_API_URL": url + "/api", "SLACK_BOT_TOKEN": slack.configuredBotToken,
-                    "SLACK_BOT_USERS": "user-1@example.com, Ops-Lead@Example.com",
+        return try await withProviderFake(
+            slack.router,
+            overrides: { url in
+                var variables = [
+                    "SLACK_API_URL": url + "/api", "SLACK_CLIENT_ID": slack.clientID,
+                    "SLACK_CLIENT_SECRET": slack.clientSecret,
                 ]
+                if botToken {
+                    variables = [
+                        "SLACK_API_URL": url + "/api", "SLACK_BOT_TOKEN": slack.configuredBotToken,
+                        "SLACK_BOT_USERS": "user-1@example.com, Ops-Lead@Example.com",
+                    ]
+                }
+                return variables
             }
-            return variables
-        }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), slack, issuer) }
+        ) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), slack, issuer) }
     }
 
     func withGitHub<T: Sendable>(
-        appOAuth: Bool = true, _ body: @Sendable (ConnectorsTestApp, Browser, FakeGitHubApp, TestTokenIssuer) async throws -> T
+        appOAuth: Bool = true,
+        _ body: @Sendable (ConnectorsTestApp, Browser, FakeGitHubApp, TestTokenIssuer) async throws -> T
     ) async throws -> T {
         let github = try FakeGitHubApp(setupURL: "https://connectors.test/oauth/github/callback")
-        return try await withProviderFake(github.router, overrides: { url in
-            var variables = [
-                "GITHUB_URL": url, "GITHUB_API_URL": url, "GITHUB_APP_NAME": github.appName, "GITHUB_APP_ID": github.appID,
-                // As a one-line .env value, with literal \n.
-                "GITHUB_APP_PRIVATE_KEY": github.privateKeyPEM.replacingOccurrences(of: "\n", with: "\\n"),
-            ]
-            if appOAuth {
-                variables["GITHUB_APP_CLIENT_ID"] = github.clientID
-                variables["GITHUB_APP_CLIENT_SECRET"] = github.clientSecret
+        return try await withProviderFake(
+            github.router,
+            overrides: { url in
+                var variables = [
+                    "GITHUB_URL": url, "GITHUB_API_URL": url, "GITHUB_APP_NAME": github.appName,
+                    "GITHUB_APP_ID": github.appID,
+                    // As a one-line .env value, with literal \n.
+                    "GITHUB_APP_PRIVATE_KEY": github.privateKeyPEM.replacingOccurrences(of: "\n", with: "\\n"),
+                ]
+                if appOAuth {
+                    variables["GITHUB_APP_CLIENT_ID"] = github.clientID
+                    variables["GITHUB_APP_CLIENT_SECRET"] = github.clientSecret
+                }
+                return variables
             }
-            return variables
-        }) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), github, issuer) }
+        ) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), github, issuer) }
     }
 
     @Test func slackInstallConnectsTheWorkspaceAndDeleteRevokesTheBotToken() async throws {
         try await withSlack { app, browser, slack, issuer in
             let bearer = issuer.token(sub: "user-1")
-            let started = try await browser.client.execute(uri: "/oauth/slack", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let started = try await browser.client.execute(
+                uri: "/oauth/slack", method: .get, headers: [.authorization: "Bearer \(bearer)"])
             let url = try #require(started.json["url"] as? String)
             #expect(url.hasPrefix(browser.fakeURL + "/oauth/v2/authorize?"))
             #expect(queryItems(url)["redirect_uri"] == "https://connectors.test/oauth/slack/callback")
@@ -64,7 +77,8 @@ import TestSupport
             #expect(!dump.contains(issued))
 
             let id = try #require(connection["id"] as? String)
-            let deleted = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            let deleted = try await browser.client.execute(
+                uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
             #expect(deleted.status == .noContent)
             #expect(slack.revoked.get() == [issued])
         }
@@ -80,7 +94,9 @@ import TestSupport
             let token = try #require(slack.issued.get().first)
             for (connection, user, revoked) in [(first, "user-1", [String]()), (second, "user-2", [token])] {
                 let id = try #require(connection["id"] as? String)
-                let deleted = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(issuer.token(sub: user))"])
+                let deleted = try await browser.client.execute(
+                    uri: "/oauth/connections/\(id)", method: .delete,
+                    headers: [.authorization: "Bearer \(issuer.token(sub: user))"])
                 #expect(deleted.status == .noContent)
                 #expect(slack.revoked.get() == revoked, "after \(user)")
             }
@@ -93,7 +109,9 @@ import TestSupport
             let connection = try await browser.connectAndLink("slack", bearer: issuer.token(sub: "user-1"))
             #expect(connection["expiresAt"] is String)
             let id = try #require(connection["id"] as? String)
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#)
+            }
             let token = try await app.withTokens { try await $0.accessToken(connectionId: id) }
             #expect(slack.refreshes.get() == 1)
             #expect(slack.issued.get().last(where: { $0.hasPrefix("xoxe.xoxb-") }) == token)
@@ -104,7 +122,8 @@ import TestSupport
         try await withSlack { app, browser, slack, issuer in
             let started = try await browser.client.execute(uri: "/oauth/slack", method: .get)
             let state = try #require(started.json["state"] as? String)
-            let landing = try await browser.client.execute(uri: "/oauth/slack/callback?code=never-issued&state=\(state)", method: .get)
+            let landing = try await browser.client.execute(
+                uri: "/oauth/slack/callback?code=never-issued&state=\(state)", method: .get)
             #expect(queryItems(try #require(landing.headers[.location]))["error"] == "token_exchange_failed")
             #expect(slack.refusals.get() == ["invalid_code"])
             #expect(try await app.connectionCount() == 0)
@@ -116,7 +135,8 @@ import TestSupport
     @Test func singleWorkspaceModeAdmitsOnlyTheNamedUsersWithVerifiedEmails() async throws {
         try await withSlack(botToken: true) { app, browser, slack, issuer in
             let outsider = issuer.token(sub: "user-2")
-            let unverified = issuer.token(sub: "user-3", claims: ["email": "ops-lead@example.com", "emailVerified": false])
+            let unverified = issuer.token(
+                sub: "user-3", claims: ["email": "ops-lead@example.com", "emailVerified": false])
             for bearer in [outsider, unverified, nil] {
                 var headers = HTTPFields()
                 if let bearer { headers[.authorization] = "Bearer \(bearer)" }
@@ -130,13 +150,16 @@ import TestSupport
             #expect(try await browser.connectAndLink("slack", bearer: listed)["accountId"] as? String == "T0ACME")
 
             // The link step refuses too: an outsider presenting a listed user's link code.
-            let code = try #require(queryItems(try await browser.connect("slack", bearer: issuer.token(sub: "user-1")))["link"])
+            let code = try #require(
+                queryItems(try await browser.connect("slack", bearer: issuer.token(sub: "user-1")))["link"])
             let stolen = try await browser.link("slack", code: code, bearer: outsider)
             #expect(stolen.status == .forbidden)
             #expect(stolen.errorCode == "SLACK_BOT_RESTRICTED")
             let owners = try await app.sql { sql in
                 var owners = [String]()
-                for try await owner in try await sql.query(#"SELECT "userId" FROM "connection" ORDER BY "userId""#).decode(String.self) {
+                for try await owner in try await sql.query(#"SELECT "userId" FROM "connection" ORDER BY "userId""#)
+                    .decode(String.self)
+                {
                     owners.append(owner)
                 }
                 return owners
@@ -154,7 +177,8 @@ import TestSupport
             let connection = try await browser.connectAndLink("slack", bearer: bearer)
             #expect(connection["accountId"] as? String == "T0ACME")
             let id = try #require(connection["id"] as? String)
-            _ = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            _ = try await browser.client.execute(
+                uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
             // The operator's token is not ours to revoke.
             #expect(slack.revoked.get().isEmpty)
         }
@@ -163,7 +187,8 @@ import TestSupport
     @Test func gitHubAppInstallationConnectsMintsAndRefreshesTokens() async throws {
         try await withGitHub { app, browser, github, issuer in
             let bearer = issuer.token(sub: "user-1")
-            let started = try await browser.client.execute(uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"])
+            let started = try await browser.client.execute(
+                uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"])
             let url = try #require(started.json["url"] as? String)
             #expect(url.hasPrefix(browser.fakeURL + "/apps/connectors-test/installations/new?state="))
 
@@ -179,12 +204,15 @@ import TestSupport
             let id = try #require(connection["id"] as? String)
 
             // An installation token close to expiry is replaced by a newly minted one.
-            try await app.sql { sql in try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#) }
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#)
+            }
             let token = try await app.withTokens { try await $0.accessToken(connectionId: id) }
             #expect(github.issued.get().count == 2)
             #expect(github.issued.get().last == token)
 
-            let deleted = try await browser.client.execute(uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            let deleted = try await browser.client.execute(
+                uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
             #expect(deleted.status == .noContent)
             #expect(github.revoked.get() == [token])
         }
@@ -192,11 +220,15 @@ import TestSupport
 
     @Test func gitHubCallbacksForOtherInstallationsOrPendingApprovalsAreRefused() async throws {
         try await withGitHub { app, browser, github, _ in
-            for (query, error) in [("installation_id=1234&setup_action=install", "invalid_callback"),
-                                   ("installation_id=\(github.installationID)&setup_action=request", "provider_error"),
-                                   ("setup_action=install", "invalid_callback")] {
-                let state = try #require(try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
-                let landing = try await browser.client.execute(uri: "/oauth/github/callback?\(query)&state=\(state)", method: .get)
+            for (query, error) in [
+                ("installation_id=1234&setup_action=install", "invalid_callback"),
+                ("installation_id=\(github.installationID)&setup_action=request", "provider_error"),
+                ("setup_action=install", "invalid_callback"),
+            ] {
+                let state = try #require(
+                    try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
+                let landing = try await browser.client.execute(
+                    uri: "/oauth/github/callback?\(query)&state=\(state)", method: .get)
                 #expect(queryItems(try #require(landing.headers[.location]))["error"] == error, "\(query)")
             }
             #expect(github.refusals.get().isEmpty)
@@ -211,16 +243,24 @@ import TestSupport
         try await withGitHub { app, browser, github, issuer in
             let bearer = issuer.token(sub: "user-2")
             let attackersCode = github.code(forUserWith: ["5555"])
-            let state = try #require(try await browser.client.execute(uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"]).json["state"] as? String)
+            let state = try #require(
+                try await browser.client.execute(
+                    uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"]
+                ).json["state"] as? String)
             let landing = try await browser.client.execute(
-                uri: "/oauth/github/callback?code=\(attackersCode)&installation_id=\(github.installationID)&setup_action=install&state=\(state)", method: .get)
+                uri:
+                    "/oauth/github/callback?code=\(attackersCode)&installation_id=\(github.installationID)&setup_action=install&state=\(state)",
+                method: .get)
             #expect(queryItems(try #require(landing.headers[.location]))["error"] == "invalid_callback")
             #expect(queryItems(try #require(landing.headers[.location]))["link"] == nil)
             // A code nobody issued, or none at all, fares no better.
             for code in ["made-up-code", ""] {
-                let again = try #require(try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
+                let again = try #require(
+                    try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
                 let refused = try await browser.client.execute(
-                    uri: "/oauth/github/callback?code=\(code)&installation_id=\(github.installationID)&setup_action=install&state=\(again)", method: .get)
+                    uri:
+                        "/oauth/github/callback?code=\(code)&installation_id=\(github.installationID)&setup_action=install&state=\(again)",
+                    method: .get)
                 #expect(queryItems(try #require(refused.headers[.location]))["error"] != nil, "\(code)")
             }
             #expect(github.issued.get().isEmpty)
@@ -237,7 +277,8 @@ import TestSupport
     /// connections are refused with the variables that enable them.
     @Test func withoutTheAppsOAuthCredentialsNewInstallationsAreRefused() async throws {
         try await withGitHub(appOAuth: false) { app, browser, github, issuer in
-            let started = try await browser.client.execute(uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(issuer.token(sub: "u"))"])
+            let started = try await browser.client.execute(
+                uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(issuer.token(sub: "u"))"])
             #expect(started.status == .serviceUnavailable)
             #expect(started.errorCode == "PROVIDER_NOT_CONFIGURED")
             #expect((started.json["message"] as? String)?.contains("GITHUB_APP_CLIENT_ID") == true)

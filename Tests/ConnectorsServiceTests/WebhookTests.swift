@@ -16,26 +16,37 @@ import TestSupport
     static let slackSecret = "8f742231b10e8888abcd99yyyzzz85a5"
     static let linearSecret = "lin_wh_secret_0123456789abcdef"
     static let githubSecret = "It's a Secret to Everybody"
-    static let secrets = ["SLACK_SIGNING_SECRET": slackSecret, "LINEAR_WEBHOOK_SECRET": linearSecret, "GITHUB_WEBHOOK_SECRET": githubSecret]
+    static let secrets = [
+        "SLACK_SIGNING_SECRET": slackSecret, "LINEAR_WEBHOOK_SECRET": linearSecret,
+        "GITHUB_WEBHOOK_SECRET": githubSecret,
+    ]
 
-    func withApp<T: Sendable>(overrides: [String: String] = secrets, _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol) async throws -> T) async throws -> T {
+    func withApp<T: Sendable>(
+        overrides: [String: String] = secrets,
+        _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol) async throws -> T
+    ) async throws -> T {
         let app = try await ConnectorsTestApp.make(overrides: overrides)
         return try await app.test { client in try await body(app, client) }
     }
 
     func eventCount(_ app: ConnectorsTestApp) async throws -> Int {
         try await app.sql { sql in
-            for try await count in try await sql.query(#"SELECT count(*)::int FROM "webhookEvent""#).decode(Int.self) { return count }
+            for try await count in try await sql.query(#"SELECT count(*)::int FROM "webhookEvent""#).decode(Int.self) {
+                return count
+            }
             return -1
         }
     }
 
-    func slackPost(_ client: any TestClientProtocol, body: String, timestamp: String?, signature: String?, retry: Int? = nil) async throws -> TestResponse {
+    func slackPost(
+        _ client: any TestClientProtocol, body: String, timestamp: String?, signature: String?, retry: Int? = nil
+    ) async throws -> TestResponse {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let timestamp { headers[.slackTimestamp] = timestamp }
         if let signature { headers[.slackSignature] = signature }
         if let retry { headers[HTTPField.Name("X-Slack-Retry-Num")!] = String(retry) }
-        return try await client.execute(uri: "/slack/events", method: .post, headers: headers, body: ByteBuffer(string: body))
+        return try await client.execute(
+            uri: "/slack/events", method: .post, headers: headers, body: ByteBuffer(string: body))
     }
 
     static func slackEvent(id: String = "Ev0PV52K21") -> String {
@@ -44,21 +55,32 @@ import TestSupport
 
     /// Slack's documented example, checked by the verifier itself.
     @Test func slacksDocumentedExampleVerifies() throws {
-        let body = Array("token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c".utf8)
+        let body = Array(
+            "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+                .utf8)
         let verifier = SlackSignature(secret: Self.slackSecret)
         let at = Date(timeIntervalSince1970: 1_531_420_618)
-        try verifier.verify(body: body, timestamp: "1531420618", signature: "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", now: at)
+        try verifier.verify(
+            body: body, timestamp: "1531420618",
+            signature: "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", now: at)
         #expect(throws: WebhookRejection.staleTimestamp) {
-            try verifier.verify(body: body, timestamp: "1531420618", signature: "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", now: at.addingTimeInterval(301))
+            try verifier.verify(
+                body: body, timestamp: "1531420618",
+                signature: "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+                now: at.addingTimeInterval(301))
         }
     }
 
     /// GitHub's documented example.
     @Test func gitHubsDocumentedExampleVerifies() throws {
         let verifier = GitHubSignature(secret: Self.githubSecret)
-        try verifier.verify(body: Array("Hello, World!".utf8), signature: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+        try verifier.verify(
+            body: Array("Hello, World!".utf8),
+            signature: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
         #expect(throws: WebhookRejection.badSignature) {
-            try verifier.verify(body: Array("Hello, World?".utf8), signature: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+            try verifier.verify(
+                body: Array("Hello, World?".utf8),
+                signature: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
         }
     }
 
@@ -66,23 +88,30 @@ import TestSupport
         try await withApp { app, client in
             let body = Self.slackEvent()
             let timestamp = String(Int(Date().timeIntervalSince1970))
-            let signature = try await SlackSDK.signature(secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
+            let signature = try await SlackSDK.signature(
+                secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
             #expect(signature.hasPrefix("v0="))
             let first = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
             #expect(first.status == .ok)
             for retry in 1...3 {
-                #expect(try await slackPost(client, body: body, timestamp: timestamp, signature: signature, retry: retry).status == .ok)
+                #expect(
+                    try await slackPost(client, body: body, timestamp: timestamp, signature: signature, retry: retry)
+                        .status == .ok)
             }
             #expect(try await eventCount(app) == 1)
             // One row, and the worker runs its handler once (agent requests are recorded as skipped for now).
             try await eventually("the event processed") {
                 try await app.sql { sql in
-                    for try await status in try await sql.query(#"SELECT "status" FROM "webhookEvent""#).decode(String.self) { return status == "skipped" }
+                    for try await status in try await sql.query(#"SELECT "status" FROM "webhookEvent""#).decode(
+                        String.self)
+                    { return status == "skipped" }
                     return false
                 }
             }
             let stored = try await app.sql { sql in
-                for try await (provider, key, type, attempts) in try await sql.query(#"SELECT "provider", "deliveryKey", "eventType", "attempts" FROM "webhookEvent""#).decode((String, String, String, Int).self) {
+                for try await (provider, key, type, attempts) in try await sql.query(
+                    #"SELECT "provider", "deliveryKey", "eventType", "attempts" FROM "webhookEvent""#
+                ).decode((String, String, String, Int).self) {
                     return [provider, key, type, String(attempts)]
                 }
                 return []
@@ -93,13 +122,16 @@ import TestSupport
 
     @Test func slackURLVerificationEchoesTheChallengeOnlyWhenSigned() async throws {
         try await withApp { app, client in
-            let body = #"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#
+            let body =
+                #"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#
             let timestamp = String(Int(Date().timeIntervalSince1970))
-            let signature = try await SlackSDK.signature(secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
+            let signature = try await SlackSDK.signature(
+                secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
             let answer = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
             #expect(answer.status == .ok)
             #expect(answer.json["challenge"] as? String == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
-            #expect(try await slackPost(client, body: body, timestamp: timestamp, signature: nil).status == .unauthorized)
+            #expect(
+                try await slackPost(client, body: body, timestamp: timestamp, signature: nil).status == .unauthorized)
             #expect(try await eventCount(app) == 0)
         }
     }
@@ -110,7 +142,9 @@ import TestSupport
             // Stale and future sit an hour beyond the 5-minute window, so they stay outside it
             // however long the signing (Python) and the requests take on a loaded machine.
             let now = Int(Date().timeIntervalSince1970)
-            func signed(_ timestamp: Int, secret: String = Self.slackSecret, body: String = Self.slackEvent()) async throws -> String {
+            func signed(_ timestamp: Int, secret: String = Self.slackSecret, body: String = Self.slackEvent())
+                async throws -> String
+            {
                 try await SlackSDK.signature(secret: secret, timestamp: String(timestamp), body: Data(body.utf8))
             }
             let good = try await signed(now)
@@ -133,7 +167,9 @@ import TestSupport
             }
             #expect(try await eventCount(app) == 0)
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
-            #expect(metrics.contains(#"webhooks_rejected_total{provider="slack",reason="stale_timestamp"}"#) || metrics.contains(#"webhooks_rejected_total{reason="stale_timestamp",provider="slack"}"#))
+            #expect(
+                metrics.contains(#"webhooks_rejected_total{provider="slack",reason="stale_timestamp"}"#)
+                    || metrics.contains(#"webhooks_rejected_total{reason="stale_timestamp",provider="slack"}"#))
         }
     }
 
@@ -141,7 +177,8 @@ import TestSupport
         try await withApp(overrides: [:]) { app, client in
             let body = Self.slackEvent()
             let timestamp = String(Int(Date().timeIntervalSince1970))
-            let signature = try await SlackSDK.signature(secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
+            let signature = try await SlackSDK.signature(
+                secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
             let response = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
             #expect(response.status == .unauthorized)
             #expect(response.errorCode == "WEBHOOK_NOT_CONFIGURED")
@@ -149,18 +186,24 @@ import TestSupport
         }
     }
 
-    func linearPost(_ client: any TestClientProtocol, body: String, delivery: String, secret: String = linearSecret) async throws -> TestResponse {
+    func linearPost(_ client: any TestClientProtocol, body: String, delivery: String, secret: String = linearSecret)
+        async throws -> TestResponse
+    {
         let signature = HMACSigner.sha256Hex(secret: secret, message: Array(body.utf8))
-        return try await client.execute(uri: "/linear/events", method: .post, headers: [
-            .contentType: "application/json", .linearSignature: signature, .linearDelivery: delivery, .linearEvent: "OAuthApp",
-        ], body: ByteBuffer(string: body))
+        return try await client.execute(
+            uri: "/linear/events", method: .post,
+            headers: [
+                .contentType: "application/json", .linearSignature: signature, .linearDelivery: delivery,
+                .linearEvent: "OAuthApp",
+            ], body: ByteBuffer(string: body))
     }
 
     /// Cross-checks our HMAC with Python's standard library (an independent implementation).
     /// Run after the deliveries: a Python start-up can take seconds on a loaded machine, and
     /// the body's timestamp has only 60 s to reach the receiver.
     func crossCheckSignature(body: String, secret: String = linearSecret) async throws {
-        let python = try await TestPython.run("""
+        let python = try await TestPython.run(
+            """
             import hmac, hashlib, sys
             print(hmac.new(sys.argv[1].encode(), open("body", "rb").read(), hashlib.sha256).hexdigest())
             """, arguments: [secret], files: ["body": Data(body.utf8)])
@@ -171,19 +214,24 @@ import TestSupport
         try await withApp { app, client in
             // The first two deliveries follow at once: the timestamp has 60 s to arrive.
             let now = Int(Date().timeIntervalSince1970 * 1000)
-            let body = #"{"action":"revoked","type":"OAuthApp","organizationId":"org-acme","oauthClientId":"c","webhookTimestamp":\#(now)}"#
+            let body =
+                #"{"action":"revoked","type":"OAuthApp","organizationId":"org-acme","oauthClientId":"c","webhookTimestamp":\#(now)}"#
             let first = try await linearPost(client, body: body, delivery: "d-1")
             #expect(first.status == .ok)
             #expect(try await linearPost(client, body: body, delivery: "d-1").status == .ok)
             #expect(try await eventCount(app) == 1)
             let stale = #"{"action":"revoked","type":"OAuthApp","webhookTimestamp":\#(now - 61_000)}"#
             #expect(try await linearPost(client, body: stale, delivery: "d-2").status == .unauthorized)
-            #expect(try await linearPost(client, body: body, delivery: "d-3", secret: "wrong-secret").status == .unauthorized)
+            #expect(
+                try await linearPost(client, body: body, delivery: "d-3", secret: "wrong-secret").status
+                    == .unauthorized)
             let noTimestamp = #"{"action":"revoked","type":"OAuthApp"}"#
             #expect(try await linearPost(client, body: noTimestamp, delivery: "d-4").status == .unauthorized)
             #expect(try await eventCount(app) == 1)
             let type = try await app.sql { sql in
-                for try await type in try await sql.query(#"SELECT "eventType" FROM "webhookEvent""#).decode(String.self) { return type }
+                for try await type in try await sql.query(#"SELECT "eventType" FROM "webhookEvent""#).decode(
+                    String.self)
+                { return type }
                 return ""
             }
             #expect(type == "OAuthApp.revoked")
@@ -193,17 +241,24 @@ import TestSupport
     }
 
     /// A GitHub delivery of `body`, signed with `secret`, as GitHub sends it.
-    static func gitHubPost(_ client: any TestClientProtocol, _ event: String, _ body: String, delivery: String,
-                           secret: String = githubSecret) async throws -> TestResponse {
+    static func gitHubPost(
+        _ client: any TestClientProtocol, _ event: String, _ body: String, delivery: String,
+        secret: String = githubSecret
+    ) async throws -> TestResponse {
         let signature = "sha256=" + HMACSigner.sha256Hex(secret: secret, message: Array(body.utf8))
-        return try await client.execute(uri: "/github/events", method: .post, headers: [
-            .contentType: "application/json", .hubSignature256: signature, .githubEvent: event, .githubDelivery: delivery,
-        ], body: ByteBuffer(string: body))
+        return try await client.execute(
+            uri: "/github/events", method: .post,
+            headers: [
+                .contentType: "application/json", .hubSignature256: signature, .githubEvent: event,
+                .githubDelivery: delivery,
+            ], body: ByteBuffer(string: body))
     }
 
     @Test func gitHubPingIsAnsweredEventsAreStoredBadSignaturesRefused() async throws {
         try await withApp { app, client in
-            func post(_ event: String, _ body: String, delivery: String, secret: String = Self.githubSecret) async throws -> TestResponse {
+            func post(_ event: String, _ body: String, delivery: String, secret: String = Self.githubSecret)
+                async throws -> TestResponse
+            {
                 try await Self.gitHubPost(client, event, body, delivery: delivery, secret: secret)
             }
             let ping = try await post("ping", #"{"zen":"Keep it logically awesome.","hook_id":1}"#, delivery: "g-0")
@@ -224,7 +279,10 @@ import TestSupport
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for n in 0..<90 {
                     group.addTask {
-                        try await Self.gitHubPost(client, "issues", #"{"action":"opened","issue":{"number":\#(n % 30)}}"#, delivery: "c-\(n % 30)").status
+                        try await Self.gitHubPost(
+                            client, "issues", #"{"action":"opened","issue":{"number":\#(n % 30)}}"#,
+                            delivery: "c-\(n % 30)"
+                        ).status
                     }
                 }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
@@ -233,10 +291,13 @@ import TestSupport
             #expect(try await eventCount(app) == 30)
             let stored = try await app.sql { sql in
                 try await WebhookEventRepository(postgres: sql, logger: Logger(label: "test")).insert([
-                    IncomingWebhookEvent(provider: .github, deliveryKey: "b-1", eventType: "issues.opened", payload: "{}"),
-                    IncomingWebhookEvent(provider: .github, deliveryKey: "b-1", eventType: "issues.opened", payload: "{}"),
+                    IncomingWebhookEvent(
+                        provider: .github, deliveryKey: "b-1", eventType: "issues.opened", payload: "{}"),
+                    IncomingWebhookEvent(
+                        provider: .github, deliveryKey: "b-1", eventType: "issues.opened", payload: "{}"),
                     IncomingWebhookEvent(provider: .slack, deliveryKey: "b-1", eventType: "message", payload: "{}"),
-                    IncomingWebhookEvent(provider: .github, deliveryKey: "c-1", eventType: "issues.opened", payload: "{}"),
+                    IncomingWebhookEvent(
+                        provider: .github, deliveryKey: "c-1", eventType: "issues.opened", payload: "{}"),
                 ])
             }
             #expect(stored == [true, false, true, false])
@@ -251,7 +312,10 @@ import TestSupport
                 for n in 0..<20 {
                     group.addTask {
                         let title = n == 7 ? #"nul\u0000here"# : n == 8 ? #"not a nul: \\u0000"# : "plain \(n)"
-                        return try await Self.gitHubPost(client, "issues", #"{"action":"opened","issue":{"number":\#(n),"title":"\#(title)"}}"#, delivery: "nul-\(n)").status
+                        return try await Self.gitHubPost(
+                            client, "issues", #"{"action":"opened","issue":{"number":\#(n),"title":"\#(title)"}}"#,
+                            delivery: "nul-\(n)"
+                        ).status
                     }
                 }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
@@ -260,7 +324,9 @@ import TestSupport
             #expect(try await eventCount(app) == 20)
             let titles = try await app.sql { sql in
                 var titles = [String: String]()
-                for try await (key, title) in try await sql.query(#"SELECT "deliveryKey", "payload"->'issue'->>'title' FROM "webhookEvent" WHERE "deliveryKey" IN ('nul-7', 'nul-8')"#).decode((String, String).self) {
+                for try await (key, title) in try await sql.query(
+                    #"SELECT "deliveryKey", "payload"->'issue'->>'title' FROM "webhookEvent" WHERE "deliveryKey" IN ('nul-7', 'nul-8')"#
+                ).decode((String, String).self) {
                     titles[key] = title
                 }
                 return titles
@@ -273,7 +339,8 @@ import TestSupport
     @Test func bodiesOverOneMebibyteAre413() async throws {
         try await withApp { app, client in
             let big = ByteBuffer(repeating: UInt8(ascii: "a"), count: 1024 * 1024 + 1)
-            let response = try await client.execute(uri: "/github/events", method: .post, headers: [.contentType: "application/json"], body: big)
+            let response = try await client.execute(
+                uri: "/github/events", method: .post, headers: [.contentType: "application/json"], body: big)
             #expect(response.status == .contentTooLarge)
             #expect(try await eventCount(app) == 0)
         }

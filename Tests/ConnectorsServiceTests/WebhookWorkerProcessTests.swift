@@ -10,7 +10,8 @@ import TestSupport
 @Suite struct WebhookWorkerProcessTests {
     func insertEvents(_ database: DatabaseURL, count: Int, prefix: String) async throws {
         try await TestDatabase.withClient(database) { sql in
-            try await sql.query("""
+            try await sql.query(
+                """
                 INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
                 SELECT 'github', \(prefix) || n, 'issues.opened', '{"action":"opened"}'::jsonb FROM generate_series(1, \(count)) AS n
                 """)
@@ -20,7 +21,9 @@ import TestSupport
     /// (events with status `skipped`, events whose attempts are not exactly 1, all events)
     func tally(_ database: DatabaseURL) async throws -> (skipped: Int, notOnce: Int, total: Int) {
         try await TestDatabase.withClient(database) { sql in
-            let rows = try await sql.query(#"SELECT count(*) FILTER (WHERE "status" = 'skipped')::int, count(*) FILTER (WHERE "attempts" <> 1)::int, count(*)::int FROM "webhookEvent""#)
+            let rows = try await sql.query(
+                #"SELECT count(*) FILTER (WHERE "status" = 'skipped')::int, count(*) FILTER (WHERE "attempts" <> 1)::int, count(*)::int FROM "webhookEvent""#
+            )
             for try await row in rows.decode((Int, Int, Int).self) { return row }
             return (-1, -1, -1)
         }
@@ -36,8 +39,9 @@ import TestSupport
 
     func start(_ database: DatabaseURL) async throws -> ChildProcess {
         let port = try FreePort.next()
-        let process = try ServiceBinary("ConnectorsService").start(environment: TestConfig.variables(
-            database: database, redis: try TestServers.redisURL(), overrides: ["CONNECTORS_PORT": String(port)]))
+        let process = try ServiceBinary("ConnectorsService").start(
+            environment: TestConfig.variables(
+                database: database, redis: try TestServers.redisURL(), overrides: ["CONNECTORS_PORT": String(port)]))
         try await ServiceBinary.waitForHealth(port: port, process: process)
         return process
     }
@@ -49,7 +53,9 @@ import TestSupport
         let second = try await start(database)
         defer { first.stop(); second.stop() }
         // Roomy: two debug builds draining 500 events beside the parallel suites.
-        try await eventually(timeout: .seconds(180), "500 events processed") { try await tally(database).skipped == 500 }
+        try await eventually(timeout: .seconds(180), "500 events processed") {
+            try await tally(database).skipped == 500
+        }
         let result = try await tally(database)
         #expect(result.total == 500)
         #expect(result.notOnce == 0)
@@ -63,11 +69,14 @@ import TestSupport
         _ = try await process.waitForExit(timeout: .seconds(60))
         // Whatever it held stays leased until the lease runs out; shorten that for the test.
         try await TestDatabase.withClient(database) { sql in
-            try await sql.query(#"UPDATE "webhookEvent" SET "lockedUntil" = now() - interval '1 second' WHERE "status" = 'processing'"#)
+            try await sql.query(
+                #"UPDATE "webhookEvent" SET "lockedUntil" = now() - interval '1 second' WHERE "status" = 'processing'"#)
         }
         let restarted = try await start(database)
         defer { restarted.stop() }
-        try await eventually(timeout: .seconds(180), "200 events processed") { try await tally(database).skipped == 200 }
+        try await eventually(timeout: .seconds(180), "200 events processed") {
+            try await tally(database).skipped == 200
+        }
         #expect(try await tally(database).total == 200)
     }
 
@@ -78,14 +87,21 @@ import TestSupport
     @Test func aHandlerKilledMidEffectIsRetriedAndItsEffectHappensOnce() async throws {
         let database = try await TestDatabase.create(migrated: true)
         try await TestDatabase.withClient(database) { sql in
-            try await sql.query(#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES ('u1', 'Test', 'u1@example.com', true, now(), now())"#)
-            try await sql.query(#"INSERT INTO "connection" ("id", "userId", "provider", "accountId") VALUES ('c1', 'u1', 'github', '4242')"#)
+            try await sql.query(
+                #"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES ('u1', 'Test', 'u1@example.com', true, now(), now())"#
+            )
+            try await sql.query(
+                #"INSERT INTO "connection" ("id", "userId", "provider", "accountId") VALUES ('c1', 'u1', 'github', '4242')"#
+            )
             try await sql.query(#"CREATE TABLE "effects" ("n" serial, "status" text)"#)
-            try await sql.query(#"""
+            try await sql.query(
+                #"""
                 CREATE FUNCTION "recordEffect"() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN INSERT INTO "effects" ("status") VALUES (NEW."status"); RETURN NEW; END $$
                 """#)
-            try await sql.query(#"CREATE TRIGGER "recordEffect" AFTER UPDATE ON "connection" FOR EACH ROW EXECUTE FUNCTION "recordEffect"()"#)
+            try await sql.query(
+                #"CREATE TRIGGER "recordEffect" AFTER UPDATE ON "connection" FOR EACH ROW EXECUTE FUNCTION "recordEffect"()"#
+            )
         }
         let process = try await start(database)
         try await TestDatabase.withClient(database) { sql in
@@ -97,15 +113,21 @@ import TestSupport
                 try await blocker.query(#"SELECT 1 FROM "connection" WHERE "id" = 'c1' FOR UPDATE"#, logger: logger)
                 // The event arrives (from another connection) while the row is locked.
                 try await TestDatabase.withClient(database) { other in
-                    try await other.query(#"""
+                    try await other.query(
+                        #"""
                         INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
                         VALUES ('github', 'kill-1', 'installation.deleted', '{"action":"deleted","installation":{"id":4242}}')
                         """#)
                 }
                 try await eventually("the handler waits on the row lock") {
-                    try await scalar(database, #"SELECT count(*)::text FROM pg_stat_activity WHERE "wait_event_type" = 'Lock' AND "query" LIKE '%UPDATE "connection"%'"#) == "1"
+                    try await scalar(
+                        database,
+                        #"SELECT count(*)::text FROM pg_stat_activity WHERE "wait_event_type" = 'Lock' AND "query" LIKE '%UPDATE "connection"%'"#
+                    ) == "1"
                 }
-                #expect(try await scalar(database, #"SELECT "status" FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#) == "processing")
+                #expect(
+                    try await scalar(database, #"SELECT "status" FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#)
+                        == "processing")
                 process.signal(SIGKILL)
                 _ = try await process.waitForExit(timeout: .seconds(60))
                 try await blocker.query("ROLLBACK", logger: logger)
@@ -113,14 +135,17 @@ import TestSupport
         }
         // The killed process's lease would run for a minute; end it for the test.
         try await TestDatabase.withClient(database) { sql in
-            try await sql.query(#"UPDATE "webhookEvent" SET "lockedUntil" = now() - interval '1 second' WHERE "status" = 'processing'"#)
+            try await sql.query(
+                #"UPDATE "webhookEvent" SET "lockedUntil" = now() - interval '1 second' WHERE "status" = 'processing'"#)
         }
         let restarted = try await start(database)
         defer { restarted.stop() }
         try await eventually("the event is handled after the restart") {
             try await scalar(database, #"SELECT "status" FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#) == "done"
         }
-        #expect(try await scalar(database, #"SELECT "attempts"::text FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#) == "2")
+        #expect(
+            try await scalar(database, #"SELECT "attempts"::text FROM "webhookEvent" WHERE "deliveryKey" = 'kill-1'"#)
+                == "2")
         #expect(try await scalar(database, #"SELECT "status" FROM "connection" WHERE "id" = 'c1'"#) == "revoked")
         #expect(try await scalar(database, #"SELECT string_agg("status", ',') FROM "effects""#) == "revoked")
     }

@@ -30,10 +30,13 @@ import TestSupport
     }
 
     @discardableResult
-    func insertEvent(_ app: ConnectorsTestApp, provider: String, key: String, type: String, payload: String,
-                     status: String = "pending", lockedUntil: String = "NULL") async throws -> Int64 {
+    func insertEvent(
+        _ app: ConnectorsTestApp, provider: String, key: String, type: String, payload: String,
+        status: String = "pending", lockedUntil: String = "NULL"
+    ) async throws -> Int64 {
         try await app.sql { sql in
-            let rows = try await sql.query("""
+            let rows = try await sql.query(
+                """
                 INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "status", "lockedBy", "lockedUntil")
                 VALUES (\(provider), \(key), \(type), \(payload)::jsonb, \(status), \(status == "processing" ? "dead-worker" : nil), \(unescaped: lockedUntil))
                 RETURNING "id"
@@ -43,9 +46,13 @@ import TestSupport
         }
     }
 
-    func state(_ app: ConnectorsTestApp, _ id: Int64) async throws -> (status: String, attempts: Int, lastError: String?) {
+    func state(_ app: ConnectorsTestApp, _ id: Int64) async throws -> (
+        status: String, attempts: Int, lastError: String?
+    ) {
         try await app.sql { sql in
-            for try await row in try await sql.query(#"SELECT "status", "attempts", "lastError" FROM "webhookEvent" WHERE "id" = \#(id)"#).decode((String, Int, String?).self) {
+            for try await row in try await sql.query(
+                #"SELECT "status", "attempts", "lastError" FROM "webhookEvent" WHERE "id" = \#(id)"#
+            ).decode((String, Int, String?).self) {
                 return row
             }
             return ("missing", -1, nil)
@@ -53,7 +60,9 @@ import TestSupport
     }
 
     func waitFor(_ app: ConnectorsTestApp, _ id: Int64, status: String) async throws {
-        try await eventually(timeout: .seconds(60), "event \(id) \(status)") { try await state(app, id).status == status }
+        try await eventually(timeout: .seconds(60), "event \(id) \(status)") {
+            try await state(app, id).status == status
+        }
     }
 
     @Test func revocationEventsMarkTheConnection() async throws {
@@ -65,15 +74,23 @@ import TestSupport
         let untouched = try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-other")
         try await app.test { _ in
             let events = [
-                try await insertEvent(app, provider: "linear", key: "l1", type: "OAuthApp.revoked", payload: #"{"action":"revoked","organizationId":"org-acme"}"#),
-                try await insertEvent(app, provider: "github", key: "g1", type: "installation.deleted", payload: #"{"action":"deleted","installation":{"id":9001}}"#),
-                try await insertEvent(app, provider: "slack", key: "s1", type: "app_uninstalled", payload: #"{"team_id":"T0ACME","event":{"type":"app_uninstalled"}}"#),
+                try await insertEvent(
+                    app, provider: "linear", key: "l1", type: "OAuthApp.revoked",
+                    payload: #"{"action":"revoked","organizationId":"org-acme"}"#),
+                try await insertEvent(
+                    app, provider: "github", key: "g1", type: "installation.deleted",
+                    payload: #"{"action":"deleted","installation":{"id":9001}}"#),
+                try await insertEvent(
+                    app, provider: "slack", key: "s1", type: "app_uninstalled",
+                    payload: #"{"team_id":"T0ACME","event":{"type":"app_uninstalled"}}"#),
             ]
             for id in events { try await waitFor(app, id, status: "done") }
         }
         let statuses = try await app.sql { sql in
             var map = [String: String]()
-            for try await (id, status) in try await sql.query(#"SELECT "id", "status" FROM "connection""#).decode((String, String).self) { map[id] = status }
+            for try await (id, status) in try await sql.query(#"SELECT "id", "status" FROM "connection""#).decode(
+                (String, String).self)
+            { map[id] = status }
             return map
         }
         #expect(statuses == [linear: "revoked", github: "revoked", slack: "revoked", untouched: "active"])
@@ -86,15 +103,21 @@ import TestSupport
         let github = try await app.insertConnection(userId: "user-1", provider: .github, accountId: "9002")
         @Sendable func status() async throws -> String {
             try await app.sql { sql in
-                for try await value in try await sql.query(#"SELECT "status" FROM "connection" WHERE "id" = \#(github)"#).decode(String.self) { return value }
+                for try await value in try await sql.query(
+                    #"SELECT "status" FROM "connection" WHERE "id" = \#(github)"#
+                ).decode(String.self) { return value }
                 return "missing"
             }
         }
         try await app.test { _ in
-            let suspended = try await insertEvent(app, provider: "github", key: "s1", type: "installation.suspend", payload: #"{"action":"suspend","installation":{"id":9002}}"#)
+            let suspended = try await insertEvent(
+                app, provider: "github", key: "s1", type: "installation.suspend",
+                payload: #"{"action":"suspend","installation":{"id":9002}}"#)
             try await waitFor(app, suspended, status: "done")
             #expect(try await status() == "revoked")
-            let restored = try await insertEvent(app, provider: "github", key: "s2", type: "installation.unsuspend", payload: #"{"action":"unsuspend","installation":{"id":9002}}"#)
+            let restored = try await insertEvent(
+                app, provider: "github", key: "s2", type: "installation.unsuspend",
+                payload: #"{"action":"unsuspend","installation":{"id":9002}}"#)
             try await waitFor(app, restored, status: "done")
             #expect(try await status() == "active")
         }
@@ -103,11 +126,15 @@ import TestSupport
     @Test func agentRequestsAreRecordedAsSkippedWithAReason() async throws {
         let app = try await ConnectorsTestApp.make(configure: Self.fast)
         try await app.test { _ in
-            let mention = try await insertEvent(app, provider: "slack", key: "e1", type: "app_mention", payload: #"{"event":{"type":"app_mention"}}"#)
-            let unknown = try await insertEvent(app, provider: "github", key: "e2", type: "issues.opened", payload: #"{"action":"opened"}"#)
+            let mention = try await insertEvent(
+                app, provider: "slack", key: "e1", type: "app_mention", payload: #"{"event":{"type":"app_mention"}}"#)
+            let unknown = try await insertEvent(
+                app, provider: "github", key: "e2", type: "issues.opened", payload: #"{"action":"opened"}"#)
             try await waitFor(app, mention, status: "skipped")
             try await waitFor(app, unknown, status: "skipped")
-            #expect(try await state(app, mention).lastError == "the agent is not configured (ANTHROPIC_API_KEY, ANTHROPIC_MODEL)")
+            #expect(
+                try await state(app, mention).lastError
+                    == "the agent is not configured (ANTHROPIC_API_KEY, ANTHROPIC_MODEL)")
             #expect(try await state(app, unknown).lastError == "no handler for github issues.opened")
         }
     }
@@ -115,7 +142,8 @@ import TestSupport
     @Test func failingEventsAreRetriedThenMarkedFailed() async throws {
         let app = try await ConnectorsTestApp.make(configure: Self.fast)
         try await app.test { client in
-            let broken = try await insertEvent(app, provider: "linear", key: "bad", type: "OAuthApp.revoked", payload: #"{"action":"revoked"}"#)
+            let broken = try await insertEvent(
+                app, provider: "linear", key: "bad", type: "OAuthApp.revoked", payload: #"{"action":"revoked"}"#)
             try await waitFor(app, broken, status: "failed")
             let final = try await state(app, broken)
             #expect(final.attempts == 3)
@@ -129,10 +157,12 @@ import TestSupport
     @Test func anExpiredLeaseIsReclaimed() async throws {
         let app = try await ConnectorsTestApp.make(configure: Self.fast)
         try await app.test { _ in
-            let orphan = try await insertEvent(app, provider: "github", key: "o1", type: "issues.opened", payload: "{}",
-                                               status: "processing", lockedUntil: "now() - interval '1 second'")
-            let held = try await insertEvent(app, provider: "github", key: "o2", type: "issues.opened", payload: "{}",
-                                             status: "processing", lockedUntil: "now() + interval '1 hour'")
+            let orphan = try await insertEvent(
+                app, provider: "github", key: "o1", type: "issues.opened", payload: "{}",
+                status: "processing", lockedUntil: "now() - interval '1 second'")
+            let held = try await insertEvent(
+                app, provider: "github", key: "o2", type: "issues.opened", payload: "{}",
+                status: "processing", lockedUntil: "now() + interval '1 hour'")
             try await waitFor(app, orphan, status: "skipped")
             #expect(try await state(app, held).status == "processing")
         }
@@ -145,7 +175,8 @@ import TestSupport
         let (spent, retried) = try await app.sql { sql in
             var ids = [Int64]()
             for (key, attempts) in [("k1", 3), ("k2", 1)] {
-                let rows = try await sql.query("""
+                let rows = try await sql.query(
+                    """
                     INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "status", "lockedBy", "lockedUntil", "attempts")
                     VALUES ('github', \(key), 'issues.opened', '{}'::jsonb, 'processing', 'dead-worker', now() - interval '1 second', \(attempts))
                     RETURNING "id"
@@ -191,12 +222,18 @@ import TestSupport
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
             struct Flaky: Error {}
-            let handlers = WebhookHandlers([TestHandler(handles: [WebhookEventKind(.github, "issues.opened")]) { _ in
-                let call = calls.update { $0 += 1; return $0 }
-                if call < 3 { throw Flaky() }
-                return .done
-            }])
-            let worker = WebhookWorker(queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings, logger: Logger(label: "t"))
+            let handlers = WebhookHandlers([
+                TestHandler(handles: [WebhookEventKind(.github, "issues.opened")]) { _ in
+                    let call = calls.update {
+                        $0 += 1; return $0
+                    }
+                    if call < 3 { throw Flaky() }
+                    return .done
+                }
+            ])
+            let worker = WebhookWorker(
+                queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings,
+                logger: Logger(label: "t"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await worker.run() }
                 defer { group.cancelAll() }
@@ -223,13 +260,17 @@ import TestSupport
             var settings = WebhookWorker.Settings()
             Self.fastSettings(&settings)
             settings.lease = .seconds(12)
-            let handlers = WebhookHandlers([TestHandler(handles: [.slackAppMention]) { _ in
-                calls.update { $0 += 1 }
-                try await Task.sleep(for: .seconds(20))
-                return .done
-            }])
+            let handlers = WebhookHandlers([
+                TestHandler(handles: [.slackAppMention]) { _ in
+                    calls.update { $0 += 1 }
+                    try await Task.sleep(for: .seconds(20))
+                    return .done
+                }
+            ])
             let workers = (0..<2).map { _ in
-                WebhookWorker(queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings, logger: Logger(label: "t"))
+                WebhookWorker(
+                    queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers,
+                    settings: settings, logger: Logger(label: "t"))
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in workers { group.addTask { try await worker.run() } }

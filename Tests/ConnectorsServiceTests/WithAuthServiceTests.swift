@@ -15,13 +15,17 @@ import TestSupport
         let database = try await TestDatabase.create(migrated: true)
         let redis = try TestServers.redisURL()
         let authPort = try FreePort.next()
-        let auth = try ServiceBinary("AuthService").start(environment: TestConfig.variables(database: database, redis: redis, overrides: ["AUTH_PORT": String(authPort)]))
+        let auth = try ServiceBinary("AuthService").start(
+            environment: TestConfig.variables(
+                database: database, redis: redis, overrides: ["AUTH_PORT": String(authPort)]))
         defer { auth.stop() }
         try await ServiceBinary.waitForHealth(port: authPort, process: auth)
 
         // Sign up and get a JWT, as the web console does. A patient client: a sign-up hashes a
         // password (scrypt), which a loaded machine can stretch past the default 15 s.
-        let (token, userID) = try await TestClient.withClient(host: "127.0.0.1", port: authPort, configuration: .init(timeout: .seconds(60))) { client in
+        let (token, userID) = try await TestClient.withClient(
+            host: "127.0.0.1", port: authPort, configuration: .init(timeout: .seconds(60))
+        ) { client in
             let signUp = try await client.post(
                 "/api/auth/sign-up/email", headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"name":"Ada","email":"ada@example.com","password":"correct-horse-9"}"#))
@@ -29,14 +33,24 @@ import TestSupport
             let session = try #require(signUp.headers[.setAuthToken])
             let minted = try await client.get("/api/auth/token", headers: [.authorization: "Bearer \(session)"])
             #expect(minted.status == .ok)
-            let body = try JSONSerialization.jsonObject(with: Data((minted.body ?? ByteBuffer()).readableBytesView)) as? [String: Any]
-            let user = try JSONSerialization.jsonObject(with: Data((signUp.body ?? ByteBuffer()).readableBytesView)) as? [String: Any]
-            return (try #require(body?["token"] as? String), try #require((user?["user"] as? [String: Any])?["id"] as? String))
+            let body =
+                try JSONSerialization.jsonObject(with: Data((minted.body ?? ByteBuffer()).readableBytesView))
+                as? [String: Any]
+            let user =
+                try JSONSerialization.jsonObject(with: Data((signUp.body ?? ByteBuffer()).readableBytesView))
+                as? [String: Any]
+            return (
+                try #require(body?["token"] as? String),
+                try #require((user?["user"] as? [String: Any])?["id"] as? String)
+            )
         }
 
-        var config = try ConnectorsConfig(TestConfig.environment(database: database, redis: redis, overrides: [
-            "AUTH_JWKS_URL": "http://127.0.0.1:\(authPort)/.well-known/jwks.json",
-        ]))
+        var config = try ConnectorsConfig(
+            TestConfig.environment(
+                database: database, redis: redis,
+                overrides: [
+                    "AUTH_JWKS_URL": "http://127.0.0.1:\(authPort)/.well-known/jwks.json"
+                ]))
         config.userLimit.name += "-" + RandomToken.string(length: 8)
         let app = ConnectorsTestApp(database: database, config: config)
         try await app.insertConnection(userId: userID)

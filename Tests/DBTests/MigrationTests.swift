@@ -12,7 +12,9 @@ import TestSupport
     func tables(_ url: DatabaseURL) async throws -> Set<String> {
         try await TestDatabase.withClient(url) { client in
             var names = Set<String>()
-            for try await name in try await client.query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'").decode(String.self) {
+            for try await name in try await client.query(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'"
+            ).decode(String.self) {
                 names.insert(name)
             }
             return names
@@ -22,7 +24,9 @@ import TestSupport
     func recorded(_ url: DatabaseURL) async throws -> [Int] {
         try await TestDatabase.withClient(url) { client in
             var versions = [Int]()
-            for try await version in try await client.query(#"SELECT "version" FROM "schemaMigration" ORDER BY "version""#).decode(Int.self) {
+            for try await version in try await client.query(
+                #"SELECT "version" FROM "schemaMigration" ORDER BY "version""#
+            ).decode(Int.self) {
                 versions.append(version)
             }
             return versions
@@ -36,7 +40,10 @@ import TestSupport
         let applied = try await MigrateCommand.migrate(url, logger: logger)
         #expect(applied == [1, 2, 3, 4, 5])
         #expect(try await recorded(url) == [1, 2, 3, 4, 5])
-        let expected: Set<String> = ["user", "session", "account", "verification", "jwks", "connection", "pendingLink", "webhookEvent", "agentRun", "schemaMigration"]
+        let expected: Set<String> = [
+            "user", "session", "account", "verification", "jwks", "connection", "pendingLink", "webhookEvent",
+            "agentRun", "schemaMigration",
+        ]
         #expect(try await tables(url) == expected)
     }
 
@@ -79,8 +86,13 @@ import TestSupport
 
     @Test func aFailingMigrationLeavesNothingBehind() async throws {
         let url = try await TestDatabase.create(migrated: true)
-        let broken = try Migration.bundled() + [Migration(version: 3, name: "broken", sql: "CREATE TABLE \"half\" (id int); SELECT no_such_function();")]
-        await #expect(throws: (any Error).self) { try await MigrateCommand.migrate(url, migrations: broken, logger: logger) }
+        let broken =
+            try Migration.bundled() + [
+                Migration(version: 3, name: "broken", sql: "CREATE TABLE \"half\" (id int); SELECT no_such_function();")
+            ]
+        await #expect(throws: (any Error).self) {
+            try await MigrateCommand.migrate(url, migrations: broken, logger: logger)
+        }
         #expect(try await recorded(url) == [1, 2, 3, 4, 5])
         #expect(try await !tables(url).contains("half"))
         // The lock was released: a later run can proceed.
@@ -96,13 +108,17 @@ import TestSupport
                 for statement in SQLScript.statements(in: betterAuth.sql) {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(#"INSERT INTO "user" ("id", "name", "email", "emailVerified") VALUES ('u1', 'Ada', 'ada@example.com', true)"#, logger: logger)
+                try await connection.query(
+                    #"INSERT INTO "user" ("id", "name", "email", "emailVerified") VALUES ('u1', 'Ada', 'ada@example.com', true)"#,
+                    logger: logger)
             }
         }
         #expect(try await MigrateCommand.migrate(url, logger: logger) == [1, 2, 3, 4, 5])
         let count = try await TestDatabase.withClient(url) { client in
             var total = 0
-            for try await value in try await client.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) { total = value }
+            for try await value in try await client.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) {
+                total = value
+            }
             return total
         }
         #expect(count == 1)
@@ -112,8 +128,12 @@ import TestSupport
     @Test func adoptsABetterAuthDatabaseFromBeforeKeyExpiry() async throws {
         let url = try await TestDatabase.create(migrated: false)
         try await TestDatabase.withClient(url) { client in
-            try await client.query(#"CREATE TABLE "jwks" ("id" text NOT NULL PRIMARY KEY, "publicKey" text NOT NULL, "privateKey" text NOT NULL, "createdAt" timestamptz NOT NULL)"#)
-            try await client.query(#"INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt") VALUES ('k1', '{}', 'theirs', now())"#)
+            try await client.query(
+                #"CREATE TABLE "jwks" ("id" text NOT NULL PRIMARY KEY, "publicKey" text NOT NULL, "privateKey" text NOT NULL, "createdAt" timestamptz NOT NULL)"#
+            )
+            try await client.query(
+                #"INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt") VALUES ('k1', '{}', 'theirs', now())"#
+            )
         }
         #expect(try await MigrateCommand.migrate(url, logger: logger) == [1, 2, 3, 4, 5])
         let (rows, expiry) = try await TestDatabase.withClient(url) { client in
@@ -130,22 +150,36 @@ import TestSupport
     @Test func enforcesTheConnectorsConstraints() async throws {
         let url = try await TestDatabase.create(migrated: true)
         try await TestDatabase.withClient(url) { client in
-            try await client.query(#"INSERT INTO "user" ("id", "name", "email", "emailVerified") VALUES ('u1', 'Ada', 'ada@example.com', true)"#)
-            try await client.query(#"INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload") VALUES ('slack', 'Ev1', 'event_callback', '{}')"#)
+            try await client.query(
+                #"INSERT INTO "user" ("id", "name", "email", "emailVerified") VALUES ('u1', 'Ada', 'ada@example.com', true)"#
+            )
+            try await client.query(
+                #"INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload") VALUES ('slack', 'Ev1', 'event_callback', '{}')"#
+            )
             // The dedupe key is unique per provider …
             await #expect(throws: PSQLError.self) {
-                try await client.query(#"INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload") VALUES ('slack', 'Ev1', 'event_callback', '{}')"#)
+                try await client.query(
+                    #"INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload") VALUES ('slack', 'Ev1', 'event_callback', '{}')"#
+                )
             }
             // … but the same key from another provider is another event.
-            try await client.query(#"INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload") VALUES ('linear', 'Ev1', 'Issue', '{}')"#)
+            try await client.query(
+                #"INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload") VALUES ('linear', 'Ev1', 'Issue', '{}')"#
+            )
             await #expect(throws: PSQLError.self) {
-                try await client.query(#"INSERT INTO "connection" ("id", "userId", "provider", "accountId", "status") VALUES ('c1', 'u1', 'linear', 'org', 'weird')"#)
+                try await client.query(
+                    #"INSERT INTO "connection" ("id", "userId", "provider", "accountId", "status") VALUES ('c1', 'u1', 'linear', 'org', 'weird')"#
+                )
             }
             // Deleting a user deletes their connections.
-            try await client.query(#"INSERT INTO "connection" ("id", "userId", "provider", "accountId") VALUES ('c1', 'u1', 'linear', 'org')"#)
+            try await client.query(
+                #"INSERT INTO "connection" ("id", "userId", "provider", "accountId") VALUES ('c1', 'u1', 'linear', 'org')"#
+            )
             try await client.query(#"DELETE FROM "user" WHERE "id" = 'u1'"#)
             var remaining = -1
-            for try await value in try await client.query(#"SELECT count(*)::int FROM "connection""#).decode(Int.self) { remaining = value }
+            for try await value in try await client.query(#"SELECT count(*)::int FROM "connection""#).decode(Int.self) {
+                remaining = value
+            }
             #expect(remaining == 0)
         }
     }

@@ -5,7 +5,9 @@ import Testing
 @Suite struct BackoffTests {
     @Test func ceilingsDoubleUpToTheCap() {
         let backoff = Backoff(base: .milliseconds(100), cap: .seconds(1))
-        #expect((1...6).map { backoff.ceiling(attempt: $0) } == [100, 200, 400, 800, 1000, 1000].map { Duration.milliseconds($0) })
+        #expect(
+            (1...6).map { backoff.ceiling(attempt: $0) }
+                == [100, 200, 400, 800, 1000, 1000].map { Duration.milliseconds($0) })
         // Huge attempt numbers neither overflow nor exceed the cap.
         #expect(backoff.ceiling(attempt: 10_000) == .seconds(1))
         #expect(backoff.ceiling(attempt: 0) == .milliseconds(100))

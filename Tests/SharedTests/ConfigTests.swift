@@ -25,7 +25,10 @@ import Testing
 
     @Test func parsesTheURLsAndDefaults() throws {
         let config = try common()
-        #expect(config.database == DatabaseURL(host: "db.internal", port: 5433, username: "app", password: "secret", database: "connectors"))
+        #expect(
+            config.database
+                == DatabaseURL(
+                    host: "db.internal", port: 5433, username: "app", password: "secret", database: "connectors"))
         #expect(config.redis == RedisURL(host: "cache.internal", port: 6380, password: "pw", database: 3))
         #expect(config.publicURL == "https://localhost")
         #expect(config.trustedOrigins == ["https://localhost"])
@@ -36,7 +39,10 @@ import Testing
     }
 
     @Test func trustsPublicOriginAndListedOriginsNormalised() throws {
-        let config = try common(["PUBLIC_URL": "https://Example.COM:443/", "TRUSTED_ORIGINS": "http://localhost:3000, https://app.example.com"])
+        let config = try common([
+            "PUBLIC_URL": "https://Example.COM:443/",
+            "TRUSTED_ORIGINS": "http://localhost:3000, https://app.example.com",
+        ])
         #expect(config.publicURL == "https://Example.COM:443")
         #expect(config.publicOrigin == "https://example.com")
         #expect(config.trustedOrigins == ["https://example.com", "http://localhost:3000", "https://app.example.com"])
@@ -72,7 +78,8 @@ import Testing
         let env = Environment(["S": "short"])
         #expect(throws: ConfigurationError.self) { try env.secret("S", minLength: 32, hint: "") }
         #expect(throws: ConfigurationError.self) { try env.secret("MISSING", minLength: 32, hint: "") }
-        #expect(try Environment(["S": String(repeating: "x", count: 32)]).secret("S", minLength: 32, hint: "").count == 32)
+        #expect(
+            try Environment(["S": String(repeating: "x", count: 32)]).secret("S", minLength: 32, hint: "").count == 32)
     }
 }
 
@@ -90,12 +97,14 @@ import Testing
 
     @Test func skipsTrustedHopsAndIgnoresWhatTheClientPrepended() {
         // The client sent "X-Forwarded-For: 1.2.3.4"; the proxies appended the real address.
-        #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: ["1.2.3.4, 198.51.100.1, 10.0.0.5"]) == "198.51.100.1")
+        #expect(
+            middleware.clientIP(peer: "127.0.0.1", forwardedFor: ["1.2.3.4, 198.51.100.1, 10.0.0.5"]) == "198.51.100.1")
         #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: ["1.2.3.4", "198.51.100.1"]) == "198.51.100.1")
     }
 
     @Test func trimsOnlyHTTPWhitespaceAroundHops() {
-        #expect(middleware.clientIP(peer: "127.0.0.1", forwardedFor: [" \t198.51.100.1 \t,10.0.0.5 "]) == "198.51.100.1")
+        #expect(
+            middleware.clientIP(peer: "127.0.0.1", forwardedFor: [" \t198.51.100.1 \t,10.0.0.5 "]) == "198.51.100.1")
         #expect(" \t a b\t ".trimmingOptionalWhitespace == "a b")
         #expect(" \t ".trimmingOptionalWhitespace == "")
         // Not HTTP's optional whitespace (RFC 9110 §5.6.3): kept, so the hop does not parse.

@@ -6,14 +6,19 @@ import Testing
 @Suite struct HMACTests {
     /// Slack's "Verifying requests from Slack" example (a slash command body).
     @Test func reproducesSlacksDocumentedSignature() {
-        let body = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
-        let signature = "v0=" + HMACSigner.sha256Hex(secret: "8f742231b10e8888abcd99yyyzzz85a5", message: Array("v0:1531420618:\(body)".utf8))
+        let body =
+            "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+        let signature =
+            "v0="
+            + HMACSigner.sha256Hex(
+                secret: "8f742231b10e8888abcd99yyyzzz85a5", message: Array("v0:1531420618:\(body)".utf8))
         #expect(signature == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
     }
 
     /// GitHub's "Validating webhook deliveries" example.
     @Test func reproducesGitHubsDocumentedSignature() {
-        let signature = "sha256=" + HMACSigner.sha256Hex(secret: "It's a Secret to Everybody", message: Array("Hello, World!".utf8))
+        let signature =
+            "sha256=" + HMACSigner.sha256Hex(secret: "It's a Secret to Everybody", message: Array("Hello, World!".utf8))
         #expect(signature == "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
     }
 
@@ -23,7 +28,9 @@ import Testing
         #expect(HMACSigner.verifyHex(good, secret: "It's a Secret to Everybody", message: message))
         #expect(HMACSigner.verifyHex(good.uppercased(), secret: "It's a Secret to Everybody", message: message))
         #expect(!HMACSigner.verifyHex(String(good.dropLast()), secret: "It's a Secret to Everybody", message: message))
-        #expect(!HMACSigner.verifyHex(String(good.dropLast()) + "f", secret: "It's a Secret to Everybody", message: message))
+        #expect(
+            !HMACSigner.verifyHex(String(good.dropLast()) + "f", secret: "It's a Secret to Everybody", message: message)
+        )
         #expect(!HMACSigner.verifyHex(good, secret: "It's a secret to everybody", message: message))
         #expect(!HMACSigner.verifyHex(good, secret: "It's a Secret to Everybody", message: Array("Hello, World?".utf8)))
         #expect(!HMACSigner.verifyHex("", secret: "It's a Secret to Everybody", message: message))
@@ -35,7 +42,9 @@ import Testing
         let jefe = HMACSigner(secret: "Jefe")
         let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         #expect(jefe.sha256Hex(Array("what do ya want for nothing?".utf8)) == expected)
-        #expect(jefe.sha256Hex(Array("Hello, World!".utf8)) == HMACSigner.sha256Hex(secret: "Jefe", message: Array("Hello, World!".utf8)))
+        #expect(
+            jefe.sha256Hex(Array("Hello, World!".utf8))
+                == HMACSigner.sha256Hex(secret: "Jefe", message: Array("Hello, World!".utf8)))
         #expect(jefe.sha256Hex(Array("what do ya want for nothing?".utf8)) == expected)
         let results = await withTaskGroup(of: Bool.self) { group in
             for index in 0..<8 {
@@ -64,7 +73,9 @@ import Testing
 
     @Test func base64URLMatchesRFC4648() {
         // RFC 4648 §10 vectors, unpadded, plus bytes that need the URL-safe alphabet.
-        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        let vectors = [
+            "": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy",
+        ]
         for (plain, encoded) in vectors {
             #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
             #expect(Base64URL.decode(encoded) == Array(plain.utf8))
@@ -120,7 +131,9 @@ import Testing
         let resealed = try rotated.seal("old-token", additionalData: "conn|github")
         #expect(!rotated.needsResealing(resealed))
         // Without the previous key the old value cannot be opened.
-        #expect(throws: SecretBoxError.unknownKey(otherKey.id)) { try SecretBox(current: key).open(sealed, additionalData: "conn|github") }
+        #expect(throws: SecretBoxError.unknownKey(otherKey.id)) {
+            try SecretBox(current: key).open(sealed, additionalData: "conn|github")
+        }
     }
 
     @Test func rejectsTamperedAndMalformedValues() throws {
@@ -150,7 +163,9 @@ import Testing
 @Suite struct Base64URLTests {
     /// RFC 4648 §10 test vectors, unpadded, plus bytes that use both URL-safe characters.
     @Test func encodesTheRFCVectors() {
-        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        let vectors = [
+            "": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy",
+        ]
         for (plain, encoded) in vectors {
             #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
             #expect(Base64URL.decode(encoded) == Array(plain.utf8))
@@ -208,7 +223,8 @@ import Testing
         #expect(!state.isValid("forged.AAAA"))
         #expect(!state.isValid(String(token.split(separator: ".")[0])))
         // Another purpose or another secret: refused.
-        #expect(!SignedToken(secret: "test-jwt-secret-fedcba9876543210-connectors", purpose: "link-code").isValid(token))
+        #expect(
+            !SignedToken(secret: "test-jwt-secret-fedcba9876543210-connectors", purpose: "link-code").isValid(token))
         #expect(!SignedToken(secret: "another-secret-0123456789abcdef0123", purpose: "oauth-state").isValid(token))
         #expect(SignedToken.digest(token).count == 64)
     }

@@ -12,7 +12,8 @@ import Testing
     }
 
     @Test func readsTheDotEnvFileAndLetsTheProcessEnvironmentWin() async throws {
-        let path = try dotEnv("""
+        let path = try dotEnv(
+            """
             # a comment
             CONNECTORS_TEST_FROM_FILE=from-file
             CONNECTORS_TEST_QUOTED="with spaces"

@@ -35,7 +35,9 @@ import TestSupport
                 handlerDoneAtExit.set(finished.get())
             }
             try await eventually("server up") {
-                try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/health").status == .ok }
+                try await TestClient.withClient(host: "127.0.0.1", port: port) {
+                    try await $0.get("/health").status == .ok
+                }
             }
             let slow = Task {
                 try await TestClient.withClient(host: "127.0.0.1", port: port) { client in

@@ -18,12 +18,17 @@ struct Greeting: Decodable {
 /// health, readiness and metrics.
 @Suite struct HTTPCoreTests {
     func app(overrides: [String: String] = [:]) async throws -> some ApplicationProtocol {
-        try TestApp.make(database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(), overrides: overrides) { router, _ in
+        try TestApp.make(
+            database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(),
+            overrides: overrides
+        ) { router, _ in
             router.post("/echo") { request, context -> Response in
                 let greeting = try await JSONBody.decode(Greeting.self, from: request, context: context)
-                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "\(greeting.name):\(greeting.count)")))
+                return Response(
+                    status: .ok, body: .init(byteBuffer: ByteBuffer(string: "\(greeting.name):\(greeting.count)")))
             }
-            router.group("/big").add(middleware: BodyLimitMiddleware(BodyLimit.webhook)).post { request, context -> Response in
+            router.group("/big").add(middleware: BodyLimitMiddleware(BodyLimit.webhook)).post {
+                request, context -> Response in
                 let body = try await RawBody.collect(request, context: context)
                 return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "\(body.readableBytes)")))
             }
@@ -40,10 +45,14 @@ struct Greeting: Decodable {
     @Test func requestsCanBeHandledOnTheirEventLoop() async throws {
         for onLoops in [false, true] {
             let app = try TestApp.make(
-                database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(), requestsOnEventLoops: onLoops
+                database: try await TestDatabase.create(migrated: false), redis: try TestServers.redisURL(),
+                requestsOnEventLoops: onLoops
             ) { router, _ in
                 router.get("/where") { _, _ -> String in
-                    let loop = { MultiThreadedEventLoopGroup.currentEventLoop.map { "\(ObjectIdentifier($0).hashValue)" } ?? "pool" }
+                    let loop = {
+                        MultiThreadedEventLoopGroup.currentEventLoop.map { "\(ObjectIdentifier($0).hashValue)" }
+                            ?? "pool"
+                    }
                     let start = loop()
                     try await NIOThreadPool.singleton.runIfActive { usleep(1000) }
                     let afterPool = loop()
@@ -78,7 +87,8 @@ struct Greeting: Decodable {
 
     @Test func decodesValidJSON() async throws {
         try await app().testLive() { client in
-            let response = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","count":3}"#))
+            let response = try await client.execute(
+                uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","count":3}"#))
             #expect(response.status == .ok)
             #expect(response.text == "ada:3")
         }
@@ -86,7 +96,8 @@ struct Greeting: Decodable {
 
     @Test func badBodiesAreClear4xx() async throws {
         try await app().testLive() { client in
-            let malformed = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","#))
+            let malformed = try await client.execute(
+                uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","#))
             #expect(malformed.status == .badRequest)
             #expect(malformed.errorCode == "INVALID_JSON")
 
@@ -94,21 +105,26 @@ struct Greeting: Decodable {
             #expect(empty.status == .badRequest)
             #expect(empty.errorCode == "INVALID_JSON")
 
-            let missing = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada"}"#))
+            let missing = try await client.execute(
+                uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada"}"#))
             #expect(missing.status == .badRequest)
             #expect(missing.errorCode == "VALIDATION_ERROR")
             #expect((missing.json["message"] as? String)?.contains("count") == true)
 
-            let wrongType = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","count":"three"}"#))
+            let wrongType = try await client.execute(
+                uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","count":"three"}"#))
             #expect(wrongType.status == .badRequest)
             #expect(wrongType.errorCode == "VALIDATION_ERROR")
             #expect((wrongType.json["message"] as? String)?.contains("count must be an integer") == true)
 
-            let nested = try await client.execute(uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","count":1,"tags":["a",2]}"#))
+            let nested = try await client.execute(
+                uri: "/echo", method: .post, headers: json, body: .json(#"{"name":"ada","count":1,"tags":["a",2]}"#))
             #expect(nested.errorCode == "VALIDATION_ERROR")
             #expect((nested.json["message"] as? String)?.contains("tags.[1]") == true)
 
-            let form = try await client.execute(uri: "/echo", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: .json("name=ada"))
+            let form = try await client.execute(
+                uri: "/echo", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: .json("name=ada"))
             #expect(form.status == .unsupportedMediaType)
             #expect(form.errorCode == "UNSUPPORTED_MEDIA_TYPE")
 
@@ -126,11 +142,13 @@ struct Greeting: Decodable {
             #expect(tooBig.errorCode == "PAYLOAD_TOO_LARGE")
 
             // A route group with the 1 MiB webhook limit takes what JSON routes refuse …
-            let ok = try await client.execute(uri: "/big", method: .post, body: ByteBuffer(repeating: 0x61, count: 900 * 1024))
+            let ok = try await client.execute(
+                uri: "/big", method: .post, body: ByteBuffer(repeating: 0x61, count: 900 * 1024))
             #expect(ok.status == .ok)
             #expect(ok.text == String(900 * 1024))
             // … and refuses past 1 MiB.
-            let over = try await client.execute(uri: "/big", method: .post, body: ByteBuffer(repeating: 0x61, count: 1024 * 1024 + 1))
+            let over = try await client.execute(
+                uri: "/big", method: .post, body: ByteBuffer(repeating: 0x61, count: 1024 * 1024 + 1))
             #expect(over.status == .contentTooLarge)
         }
     }
@@ -139,7 +157,8 @@ struct Greeting: Decodable {
         try await app().testLive() { client in
             // No Content-Length: the limit is enforced while collecting.
             let body = ByteBuffer(repeating: 0x61, count: 1024 * 1024 + 10)
-            let response = try await client.execute(uri: "/big", method: .post, headers: [.transferEncoding: "chunked"], body: body)
+            let response = try await client.execute(
+                uri: "/big", method: .post, headers: [.transferEncoding: "chunked"], body: body)
             #expect(response.status == .contentTooLarge)
             #expect(response.errorCode == "PAYLOAD_TOO_LARGE")
         }
@@ -189,32 +208,40 @@ struct Greeting: Decodable {
 
     @Test func corsOnlyForTrustedOriginsWithCredentials() async throws {
         try await app().testLive() { client in
-            let trusted = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://app.connectors.test"])
+            let trusted = try await client.execute(
+                uri: "/health", method: .get, headers: [.origin: "https://app.connectors.test"])
             #expect(trusted.headers[.accessControlAllowOrigin] == "https://app.connectors.test")
             #expect(trusted.headers[.accessControlAllowCredentials] == "true")
             #expect(trusted.headers[.accessControlExposeHeaders]?.contains("set-auth-jwt") == true)
             #expect(trusted.headers[values: .vary].contains("Origin"))
 
             // PUBLIC_URL's origin is always trusted.
-            let publicOrigin = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://connectors.test"])
+            let publicOrigin = try await client.execute(
+                uri: "/health", method: .get, headers: [.origin: "https://connectors.test"])
             #expect(publicOrigin.headers[.accessControlAllowOrigin] == "https://connectors.test")
 
-            let untrusted = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"])
+            let untrusted = try await client.execute(
+                uri: "/health", method: .get, headers: [.origin: "https://evil.example"])
             #expect(untrusted.status == .ok)
             #expect(untrusted.headers[.accessControlAllowOrigin] == nil)
             #expect(untrusted.headers[.accessControlAllowCredentials] == nil)
 
-            let preflight = try await client.execute(uri: "/echo", method: .options, headers: [
-                .origin: "https://app.connectors.test", .accessControlRequestMethod: "POST", .accessControlRequestHeaders: "content-type",
-            ])
+            let preflight = try await client.execute(
+                uri: "/echo", method: .options,
+                headers: [
+                    .origin: "https://app.connectors.test", .accessControlRequestMethod: "POST",
+                    .accessControlRequestHeaders: "content-type",
+                ])
             #expect(preflight.status == .noContent)
             #expect(preflight.headers[.accessControlAllowOrigin] == "https://app.connectors.test")
             #expect(preflight.headers[.accessControlAllowMethods]?.contains("POST") == true)
             #expect(preflight.headers[.accessControlAllowHeaders]?.contains("Content-Type") == true)
 
-            let hostilePreflight = try await client.execute(uri: "/echo", method: .options, headers: [
-                .origin: "https://evil.example", .accessControlRequestMethod: "POST",
-            ])
+            let hostilePreflight = try await client.execute(
+                uri: "/echo", method: .options,
+                headers: [
+                    .origin: "https://evil.example", .accessControlRequestMethod: "POST",
+                ])
             #expect(hostilePreflight.headers[.accessControlAllowOrigin] == nil)
         }
     }
@@ -222,11 +249,13 @@ struct Greeting: Decodable {
     @Test func clientIPFromForwardedForOnlyBehindTrustedProxies() async throws {
         try await app().testLive() { client in
             // The test client connects over loopback, trusted by default.
-            let proxied = try await client.execute(uri: "/whoami", method: .get, headers: [.xForwardedFor: "198.51.100.7"])
+            let proxied = try await client.execute(
+                uri: "/whoami", method: .get, headers: [.xForwardedFor: "198.51.100.7"])
             #expect(proxied.text == "198.51.100.7")
         }
         try await app(overrides: ["TRUSTED_PROXIES": "10.0.0.0/8"]).testLive() { client in
-            let spoofed = try await client.execute(uri: "/whoami", method: .get, headers: [.xForwardedFor: "198.51.100.7"])
+            let spoofed = try await client.execute(
+                uri: "/whoami", method: .get, headers: [.xForwardedFor: "198.51.100.7"])
             #expect(spoofed.text == "127.0.0.1")
         }
     }
@@ -243,9 +272,14 @@ struct Greeting: Decodable {
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.status == .ok)
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
-            #expect(metrics.text.contains(#"hb_requests{http_route="/health",http_request_method="GET",http_response_status_code="200"}"#))
+            #expect(
+                metrics.text.contains(
+                    #"hb_requests{http_route="/health",http_request_method="GET",http_response_status_code="200"}"#))
             #expect(metrics.text.contains("# TYPE http_server_request_duration histogram"))
-            #expect(metrics.text.contains(#"http_server_request_duration_bucket{http_route="/ready",http_request_method="GET",http_response_status_code="200",le="0.005"}"#))
+            #expect(
+                metrics.text.contains(
+                    #"http_server_request_duration_bucket{http_route="/ready",http_request_method="GET",http_response_status_code="200",le="0.005"}"#
+                ))
             #expect(metrics.text.contains(#"http_route="NotFound""#))
         }
     }

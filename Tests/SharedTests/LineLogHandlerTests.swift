@@ -26,7 +26,9 @@ import Testing
         func lines() throws -> [String] {
             close(descriptor)
             defer { try? FileManager.default.removeItem(atPath: path) }
-            return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            return try String(contentsOfFile: path, encoding: .utf8).split(
+                separator: "\n", omittingEmptySubsequences: false
+            ).map(String.init)
         }
     }
 
@@ -38,17 +40,24 @@ import Testing
     @Test func linesMatchStreamLogHandler() throws {
         let file = LogFile()
         let captured = Captured()
-        var ours = Logger(label: "AuthService") { label in LineLogHandler(label: label, fileDescriptor: file.descriptor, metadataProvider: nil) }
-        var reference = Logger(label: "AuthService") { label in StreamLogHandler(label: label, stream: captured, metadataProvider: nil) }
+        var ours = Logger(label: "AuthService") { label in
+            LineLogHandler(label: label, fileDescriptor: file.descriptor, metadataProvider: nil)
+        }
+        var reference = Logger(label: "AuthService") { label in
+            StreamLogHandler(label: label, stream: captured, metadataProvider: nil)
+        }
         ours[metadataKey: "request_id"] = "r-1"
         reference[metadataKey: "request_id"] = "r-1"
         ours[metadataKey: "zone"] = "base"
         reference[metadataKey: "zone"] = "base"
 
         for logger in [ours, reference] {
-            logger.info("request", metadata: ["status": .stringConvertible(200), "method": "GET", "zone": "explicit"], source: "Shared")
+            logger.info(
+                "request", metadata: ["status": .stringConvertible(200), "method": "GET", "zone": "explicit"],
+                source: "Shared")
             logger.notice("no metadata of its own", source: "DB")
-            logger.error("failed", error: Failure(), metadata: ["tags": .array(["a", "b"]), "nested": .dictionary(["k": "v"])])
+            logger.error(
+                "failed", error: Failure(), metadata: ["tags": .array(["a", "b"]), "nested": .dictionary(["k": "v"])])
             logger.debug("below the level: not written")
         }
 
@@ -59,7 +68,9 @@ import Testing
         for (line, expected) in zip(ourLines, referenceLines) {
             #expect(withoutTimestamp(line[...]) == withoutTimestamp(expected))
         }
-        #expect(withoutTimestamp(ourLines[0][...]) == " info AuthService: method=GET request_id=r-1 status=200 zone=explicit [Shared] request")
+        #expect(
+            withoutTimestamp(ourLines[0][...])
+                == " info AuthService: method=GET request_id=r-1 status=200 zone=explicit [Shared] request")
         #expect(ourLines[2].contains("error.message=pool exhausted"))
         // The timestamp has StreamLogHandler's shape: local time with a numeric offset.
         #expect(ourLines[0].prefix(24).wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}/) != nil)
@@ -67,12 +78,16 @@ import Testing
 
     @Test func concurrentLinesStayWhole() async throws {
         let file = LogFile()
-        let logger = Logger(label: "T") { label in LineLogHandler(label: label, fileDescriptor: file.descriptor, metadataProvider: nil) }
+        let logger = Logger(label: "T") { label in
+            LineLogHandler(label: label, fileDescriptor: file.descriptor, metadataProvider: nil)
+        }
         let padding = String(repeating: "x", count: 300)
         await withTaskGroup(of: Void.self) { group in
             for writer in 0..<8 {
                 group.addTask {
-                    for n in 0..<250 { logger.info("line", metadata: ["writer": "\(writer)", "n": "\(n)", "pad": .string(padding)]) }
+                    for n in 0..<250 {
+                        logger.info("line", metadata: ["writer": "\(writer)", "n": "\(n)", "pad": .string(padding)])
+                    }
                 }
             }
         }

@@ -9,18 +9,26 @@ import TestSupport
 
 /// The Redis-backed limiter through real HTTP.
 @Suite struct RateLimitTests {
-    func app(rule: RateLimitRule, redis: RedisURL? = nil, keyedByUser: Bool = false) async throws -> some ApplicationProtocol {
-        try TestApp.make(database: try await TestDatabase.create(migrated: false), redis: try redis ?? TestServers.redisURL()) { router, parts in
+    func app(rule: RateLimitRule, redis: RedisURL? = nil, keyedByUser: Bool = false) async throws
+        -> some ApplicationProtocol
+    {
+        try TestApp.make(
+            database: try await TestDatabase.create(migrated: false), redis: try redis ?? TestServers.redisURL()
+        ) { router, parts in
             let limited = router.group("/limited")
             if keyedByUser {
-                limited.add(middleware: RateLimitMiddleware(parts.limiter, rule: rule) { request, context in
-                    "user:" + (request.headers[.testUser] ?? context.clientIP)
-                })
+                limited.add(
+                    middleware: RateLimitMiddleware(parts.limiter, rule: rule) { request, context in
+                        "user:" + (request.headers[.testUser] ?? context.clientIP)
+                    })
             } else {
                 limited.add(middleware: RateLimitMiddleware(parts.limiter, rule: rule))
             }
             limited.get { _, _ in "ok" }
-            router.group("/other").add(middleware: RateLimitMiddleware(parts.limiter, rule: RateLimitRule(name: "other", limit: 1, window: .seconds(3600)))).get { _, _ in "ok" }
+            router.group("/other").add(
+                middleware: RateLimitMiddleware(
+                    parts.limiter, rule: RateLimitRule(name: "other", limit: 1, window: .seconds(3600)))
+            ).get { _, _ in "ok" }
         }
     }
 
@@ -49,7 +57,8 @@ import TestSupport
             #expect(refused.headers[.rateLimitReset] == refused.headers[.retryAfter])
 
             // Other clients and other route classes have windows of their own.
-            let otherClient = try await client.execute(uri: "/limited", method: .get, headers: [.xForwardedFor: "198.51.100.20"])
+            let otherClient = try await client.execute(
+                uri: "/limited", method: .get, headers: [.xForwardedFor: "198.51.100.20"])
             #expect(otherClient.status == .ok)
             #expect(otherClient.headers[.rateLimitRemaining] == "4")
             #expect(try await client.execute(uri: "/other", method: .get).status == .ok)
@@ -84,8 +93,14 @@ import TestSupport
         let rule = RateLimitRule(name: "api", limit: 2, window: .seconds(3600))
         try await app(rule: rule, keyedByUser: true).testLive() { client in
             try await eventually("ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
-            for _ in 0..<2 { #expect(try await client.execute(uri: "/limited", method: .get, headers: [.testUser: "alice"]).status == .ok) }
-            #expect(try await client.execute(uri: "/limited", method: .get, headers: [.testUser: "alice"]).status == .tooManyRequests)
+            for _ in 0..<2 {
+                #expect(
+                    try await client.execute(uri: "/limited", method: .get, headers: [.testUser: "alice"]).status == .ok
+                )
+            }
+            #expect(
+                try await client.execute(uri: "/limited", method: .get, headers: [.testUser: "alice"]).status
+                    == .tooManyRequests)
             // Same address, another user: not limited by alice's count.
             #expect(try await client.execute(uri: "/limited", method: .get, headers: [.testUser: "bob"]).status == .ok)
         }
@@ -93,7 +108,8 @@ import TestSupport
 
     @Test func concurrentChecksNeverAdmitMoreThanTheLimit() async throws {
         try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
-            let limiter = RateLimiter(redis: redis, keyPrefix: "rl-test-" + RandomToken.string(length: 8), logger: Logger(label: "t"))
+            let limiter = RateLimiter(
+                redis: redis, keyPrefix: "rl-test-" + RandomToken.string(length: 8), logger: Logger(label: "t"))
             let rule = RateLimitRule(name: "burst", limit: 20, window: .seconds(3600))
             let allowed = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<100 { group.addTask { await limiter.check(rule, client: "one").allowed } }

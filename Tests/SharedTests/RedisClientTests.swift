@@ -6,7 +6,7 @@ import ServiceLifecycle
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @testable import Shared
@@ -125,7 +125,9 @@ extension Result {
             _ = try await redis.send(bytes: [Array("SET".utf8), Array(key.utf8), big])
             #expect(try await redis.send(["GET", key]) == .bulk(big))
             _ = try await redis.send(["RPUSH", key + ":list", "a", "", "c"])
-            #expect(try await redis.send(["LRANGE", key + ":list", "0", "-1"]) == .array([.bulk([97]), .bulk([]), .bulk([99])]))
+            #expect(
+                try await redis.send(["LRANGE", key + ":list", "0", "-1"])
+                    == .array([.bulk([97]), .bulk([]), .bulk([99])]))
         }
     }
 
@@ -153,7 +155,9 @@ extension Result {
         // One event loop, so one connection: with several, the command sent after BLPOP could
         // leave on another loop's connection (whichever is up first) and not queue behind it.
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let client = RedisClient(url: try TestServers.redisURL(), options: options, eventLoopGroup: loops, logger: Logger(label: "test-redis"))
+        let client = RedisClient(
+            url: try TestServers.redisURL(), options: options, eventLoopGroup: loops,
+            logger: Logger(label: "test-redis"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.run() }
             await client.waitUntilConnected()
@@ -169,7 +173,9 @@ extension Result {
             // Queued behind it, the second fails with it; on a machine so loaded that it was
             // sent only after the timeout dropped the connection, it fails as not connected.
             // Either way neither waited for Redis's answer.
-            #expect(second.failure as? RedisError == .timeout || second.failure as? RedisError == .notConnected, "\(second)")
+            #expect(
+                second.failure as? RedisError == .timeout || second.failure as? RedisError == .notConnected, "\(second)"
+            )
             // The bound is the point: well past the 10 s timeout (a loaded machine is slow to
             // act on it), well before Redis's answer at 120 s.
             #expect(ContinuousClock.now - start < .seconds(60))
@@ -183,13 +189,15 @@ extension Result {
 
     @Test func eachEventLoopHasItsOwnConnectionAndCommandsFromItUseIt() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let client = RedisClient(url: try TestServers.redisURL(), eventLoopGroup: group, logger: Logger(label: "test-redis"))
+        let client = RedisClient(
+            url: try TestServers.redisURL(), eventLoopGroup: group, logger: Logger(label: "test-redis"))
         let loops = Array(group.makeIterator())
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await client.run() }
             // A command issued on a loop goes out on that loop's connection: no thread hop.
             try await eventually("a connection on every loop") {
-                for loop in loops where try await loop.submit({ client.connection()?.eventLoop === loop }).get() == false { return false }
+                for loop in loops
+                where try await loop.submit({ client.connection()?.eventLoop === loop }).get() == false { return false }
                 return true
             }
             // Two distinct connections; from outside any loop a command goes out on the first.

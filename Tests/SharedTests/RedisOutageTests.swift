@@ -16,11 +16,15 @@ import TestSupport
         // An hour's window: the in-memory one must not end between the requests below, however
         // slowly a loaded machine makes them.
         let rule = RateLimitRule(name: "outage", limit: 3, window: .seconds(3600))
-        let app = try TestApp.make(database: try await TestDatabase.create(migrated: false), redis: server.url) { router, parts in
-            router.group("/limited").add(middleware: RateLimitMiddleware(parts.limiter, rule: rule)).get { _, _ in "ok" }
+        let app = try TestApp.make(database: try await TestDatabase.create(migrated: false), redis: server.url) {
+            router, parts in
+            router.group("/limited").add(middleware: RateLimitMiddleware(parts.limiter, rule: rule)).get { _, _ in "ok"
+            }
         }
         try await app.testLive() { client in
-            try await eventually("ready with Redis up") { try await client.execute(uri: "/ready", method: .get).status == .ok }
+            try await eventually("ready with Redis up") {
+                try await client.execute(uri: "/ready", method: .get).status == .ok
+            }
             let first = try await client.execute(uri: "/limited", method: .get)
             #expect(first.status == .ok)
             #expect(first.headers[.rateLimitRemaining] == "2")

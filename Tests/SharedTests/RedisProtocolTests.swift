@@ -7,7 +7,9 @@ import Testing
 @Suite struct RedisProtocolTests {
     @Test func formatsCommandsAsRESPArrays() {
         let buffer = RedisCommandFormatter.format([Array("SET".utf8), Array("key".utf8), [0, 13, 10, 255]])
-        #expect(String(decoding: buffer.readableBytesView, as: UTF8.self).hasPrefix("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$4\r\n"))
+        #expect(
+            String(decoding: buffer.readableBytesView, as: UTF8.self).hasPrefix(
+                "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$4\r\n"))
         #expect(Array(buffer.readableBytesView.suffix(6)) == [0, 13, 10, 255, 13, 10])
     }
 
@@ -24,10 +26,11 @@ import Testing
             reader.feed(ByteBuffer(bytes: [byte]))
             while let reply = try reader.next() { replies.append(reply) }
         }
-        #expect(replies == [
-            .status("OK"), .integer(42), .bulk(Array("hello".utf8)),
-            .array([.bulk([97]), .null, .array([.integer(7)])]), .error("ERR nope"),
-        ])
+        #expect(
+            replies == [
+                .status("OK"), .integer(42), .bulk(Array("hello".utf8)),
+                .array([.bulk([97]), .null, .array([.integer(7)])]), .error("ERR nope"),
+            ])
     }
 
     @Test func rejectsBytesThatAreNotRESP() {

@@ -13,9 +13,11 @@ public final class ChildProcess: Sendable {
     private let exitStatus = SendableBox<Int32?>(nil)
 
     /// Starts `executable` with exactly `environment` (nothing inherited) in `directory`.
-    public init(executable: URL, arguments: [String] = [], environment: [String: String], directory: URL? = nil) throws {
+    public init(executable: URL, arguments: [String] = [], environment: [String: String], directory: URL? = nil) throws
+    {
         let directory = directory ?? FileManager.default.temporaryDirectory
-        self.outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
+        self.outputPath =
+            FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -114,7 +116,9 @@ public struct TimeoutError: Error, CustomStringConvertible {
 /// Polls `condition` until it holds or `timeout` passes. The default is generous (start-up and
 /// first requests can take tens of seconds on a loaded machine); a condition that holds early
 /// returns at once.
-public func eventually(timeout: Duration = .seconds(60), _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+public func eventually(timeout: Duration = .seconds(60), _ what: String, _ condition: @Sendable () async throws -> Bool)
+    async throws
+{
     let deadline = ContinuousClock.now + timeout
     while true {
         if (try? await condition()) == true { return }

@@ -58,12 +58,16 @@ public final class FakeGitHub: Sendable {
         router.get("/login/oauth/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
             guard query["client_id"].map(String.init) == self.clientID, query["code_challenge_method"] == "S256",
-                  let challenge = query["code_challenge"].map(String.init), let redirect = query["redirect_uri"].map(String.init),
-                  let state = query["state"].map(String.init)
+                let challenge = query["code_challenge"].map(String.init),
+                let redirect = query["redirect_uri"].map(String.init),
+                let state = query["state"].map(String.init)
             else { return Response(status: .badRequest) }
             let code = RandomToken.string(length: 20)
-            self.grants.update { $0[code] = Grant(challenge: challenge, redirectURI: redirect, account: self.account.get()) }
-            return Response(status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(FormEncoding.escape(state))"])
+            self.grants.update {
+                $0[code] = Grant(challenge: challenge, redirectURI: redirect, account: self.account.get())
+            }
+            return Response(
+                status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(FormEncoding.escape(state))"])
         }
         router.post("/login/oauth/access_token") { request, _ -> Response in
             let form = try await FakeLinear.form(request)
@@ -88,27 +92,42 @@ public final class FakeGitHub: Sendable {
         }
         router.get("/user") { request, _ -> Response in
             guard let account = self.account(for: request) else { return Response(status: .unauthorized) }
-            var profile: [String: Any] = ["id": account.id, "login": account.login, "avatar_url": "https://avatars.example/\(account.id)"]
+            var profile: [String: Any] = [
+                "id": account.id, "login": account.login, "avatar_url": "https://avatars.example/\(account.id)",
+            ]
             profile["name"] = account.name ?? NSNull()
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: profile))))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: profile))))
         }
         router.get("/user/emails") { request, _ -> Response in
             guard let account = self.account(for: request) else { return Response(status: .unauthorized) }
             if self.emailsUnavailable.get() {
-                return Response(status: .notFound, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"message":"Not Found","status":"404"}"#)))
+                return Response(
+                    status: .notFound, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"message":"Not Found","status":"404"}"#)))
             }
-            let emails = account.emails.map { ["email": $0.email, "primary": $0.primary, "verified": $0.verified, "visibility": "private"] as [String: Any] }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: emails))))
+            let emails = account.emails.map {
+                ["email": $0.email, "primary": $0.primary, "verified": $0.verified, "visibility": "private"]
+                    as [String: Any]
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: emails))))
         }
         return router
     }
 
     private func account(for request: Request) -> Account? {
-        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else { return nil }
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else {
+            return nil
+        }
         return tokens.get()[String(authorization.dropFirst(7))]
     }
 
     static func json(_ object: [String: String]) throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))))
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))))
     }
 }

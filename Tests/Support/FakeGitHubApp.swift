@@ -53,13 +53,18 @@ public final class FakeGitHubApp: Sendable {
         let router = Router()
         router.get("/") { _, _ in "fake github app" }
         router.get("/apps/:name/installations/new") { request, context -> Response in
-            guard context.parameters.get("name") == self.appName, let state = request.uri.queryParameters["state"].map(String.init) else {
+            guard context.parameters.get("name") == self.appName,
+                let state = request.uri.queryParameters["state"].map(String.init)
+            else {
                 return Response(status: .notFound)
             }
             let code = self.code(forUserWith: self.userInstallations.get())
-            return Response(status: .found, headers: [
-                .location: "\(self.setupURL)?code=\(code)&installation_id=\(self.installationID)&setup_action=install&state=\(FormEncoding.escape(state))",
-            ])
+            return Response(
+                status: .found,
+                headers: [
+                    .location:
+                        "\(self.setupURL)?code=\(code)&installation_id=\(self.installationID)&setup_action=install&state=\(FormEncoding.escape(state))"
+                ])
         }
         router.post("/login/oauth/access_token") { request, _ -> Response in
             let form = try await FakeLinear.form(request)
@@ -67,7 +72,8 @@ public final class FakeGitHubApp: Sendable {
             guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else {
                 return try FakeLinear.json(["error": "incorrect_client_credentials"])
             }
-            guard let installations = self.codes.update({ codes in form["code"].flatMap { codes.removeValue(forKey: $0) } }) else {
+            let installations = self.codes.update { codes in form["code"].flatMap { codes.removeValue(forKey: $0) } }
+            guard let installations else {
                 return try FakeLinear.json(["error": "bad_verification_code"])
             }
             let token = "ghu_" + RandomToken.string(length: 36)
@@ -76,31 +82,44 @@ public final class FakeGitHubApp: Sendable {
         }
         router.get("/user/installations") { request, _ -> Response in
             guard request.headers[.accept] == "application/vnd.github+json",
-                  let token = request.headers[.authorization].map({ String($0.dropFirst(7)) }), let installations = self.userTokens.get()[token]
+                let token = request.headers[.authorization].map({ String($0.dropFirst(7)) }),
+                let installations = self.userTokens.get()[token]
             else { return Response(status: .unauthorized) }
             let page = Int(request.uri.queryParameters["page"].map(String.init) ?? "1") ?? 1
             let perPage = Int(request.uri.queryParameters["per_page"].map(String.init) ?? "30") ?? 30
             let slice = installations.dropFirst((page - 1) * perPage).prefix(perPage)
-            return try FakeLinear.json(["total_count": installations.count,
-                                        "installations": slice.map { ["id": Int($0)!, "app_id": Int(self.appID)!] as [String: Any] }])
+            return try FakeLinear.json([
+                "total_count": installations.count,
+                "installations": slice.map { ["id": Int($0)!, "app_id": Int(self.appID)!] as [String: Any] },
+            ])
         }
         router.get("/app/installations/:id") { request, context -> Response in
             guard self.appJWTIsValid(request) else { return Response(status: .unauthorized) }
-            guard context.parameters.get("id") == self.installationID else { return try FakeLinear.json(["message": "Not Found"], status: .notFound) }
-            return try FakeLinear.json(["id": Int(self.installationID)!, "app_id": Int(self.appID)!,
-                                        "account": ["login": self.account, "id": 77, "type": "Organization"]])
+            guard context.parameters.get("id") == self.installationID else {
+                return try FakeLinear.json(["message": "Not Found"], status: .notFound)
+            }
+            return try FakeLinear.json([
+                "id": Int(self.installationID)!, "app_id": Int(self.appID)!,
+                "account": ["login": self.account, "id": 77, "type": "Organization"],
+            ])
         }
         router.post("/app/installations/:id/access_tokens") { request, context -> Response in
             guard self.appJWTIsValid(request) else { return Response(status: .unauthorized) }
-            guard context.parameters.get("id") == self.installationID else { return try FakeLinear.json(["message": "Not Found"], status: .notFound) }
+            guard context.parameters.get("id") == self.installationID else {
+                return try FakeLinear.json(["message": "Not Found"], status: .notFound)
+            }
             let token = "ghs_" + RandomToken.string(length: 36)
             self.liveTokens.update { _ = $0.insert(token) }
             self.issued.update { $0.append(token) }
             let expiresAt = Date().addingTimeInterval(self.tokenLifetime.get()).formatted(.iso8601)
-            return try FakeLinear.json(["token": token, "expires_at": expiresAt, "permissions": ["issues": "write", "contents": "read"]], status: .created)
+            return try FakeLinear.json(
+                ["token": token, "expires_at": expiresAt, "permissions": ["issues": "write", "contents": "read"]],
+                status: .created)
         }
         router.delete("/installation/token") { request, _ -> Response in
-            guard let token = request.headers[.authorization].map({ String($0.dropFirst(7)) }), self.liveTokens.update({ $0.remove(token) }) != nil else {
+            guard let token = request.headers[.authorization].map({ String($0.dropFirst(7)) }),
+                self.liveTokens.update({ $0.remove(token) }) != nil
+            else {
                 return Response(status: .unauthorized)
             }
             self.revoked.update { $0.append(token) }
@@ -111,21 +130,24 @@ public final class FakeGitHubApp: Sendable {
 
     private func appJWTIsValid(_ request: Request) -> Bool {
         guard request.headers[.accept] == "application/vnd.github+json" else { return refuse("accept header") }
-        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else { return refuse("no bearer") }
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else {
+            return refuse("no bearer")
+        }
         let parts = authorization.dropFirst(7).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3, let header = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
-              let signature = Base64URL.decode(parts[2]),
-              let headerJSON = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
-              let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
+            let signature = Base64URL.decode(parts[2]),
+            let headerJSON = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
+            let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
         else { return refuse("malformed") }
         guard headerJSON["alg"] as? String == "RS256" else { return refuse("alg") }
         let valid = privateKey.publicKey.isValidSignature(
-            _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: Array((parts[0] + "." + parts[1]).utf8)),
+            _RSA.Signing.RSASignature(rawRepresentation: signature),
+            for: SHA256.hash(data: Array((parts[0] + "." + parts[1]).utf8)),
             padding: .insecurePKCS1v1_5)
         guard valid else { return refuse("signature") }
         let now = Int(Date().timeIntervalSince1970)
         guard claims["iss"] as? Int == Int(appID), let iat = claims["iat"] as? Int, let exp = claims["exp"] as? Int,
-              exp > now, iat <= now + 60, exp - iat <= 600
+            exp > now, iat <= now + 60, exp - iat <= 600
         else { return refuse("claims") }
         return true
     }

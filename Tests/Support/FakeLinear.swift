@@ -50,24 +50,30 @@ public final class FakeLinear: Sendable {
         router.get("/oauth/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
             guard query["client_id"].map(String.init) == self.clientID, query["response_type"] == "code",
-                  query["code_challenge_method"] == "S256", query["scope"] == "read,write,issues:create,comments:create",
-                  let challenge = query["code_challenge"].map(String.init), let redirect = query["redirect_uri"].map(String.init),
-                  let state = query["state"].map(String.init)
+                query["code_challenge_method"] == "S256", query["scope"] == "read,write,issues:create,comments:create",
+                let challenge = query["code_challenge"].map(String.init),
+                let redirect = query["redirect_uri"].map(String.init),
+                let state = query["state"].map(String.init)
             else { return Response(status: .badRequest) }
             let code = RandomToken.string(length: 20)
             self.grants.update { $0[code] = Grant(challenge: challenge, redirectURI: redirect) }
-            return Response(status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(FormEncoding.escape(state))"])
+            return Response(
+                status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(FormEncoding.escape(state))"])
         }
         router.post("/oauth/token") { request, _ -> Response in
             let form = try await Self.form(request)
             if self.failing.get() { return Response(status: .internalServerError) }
-            guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else { return try self.refuse("invalid_client") }
+            guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else {
+                return try self.refuse("invalid_client")
+            }
             switch form["grant_type"] {
             case "authorization_code":
                 try await Task.sleep(for: self.exchangeDelay.get())
-                guard let grant = self.grants.update({ grants in form["code"].flatMap { grants.removeValue(forKey: $0) } }),
-                      grant.redirectURI == form["redirect_uri"],
-                      Base64URL.encode(SHA256.hash(data: Array((form["code_verifier"] ?? "").utf8))) == grant.challenge
+                guard
+                    let grant = self.grants.update({ grants in form["code"].flatMap { grants.removeValue(forKey: $0) } }
+                    ),
+                    grant.redirectURI == form["redirect_uri"],
+                    Base64URL.encode(SHA256.hash(data: Array((form["code_verifier"] ?? "").utf8))) == grant.challenge
                 else { return try self.refuse("invalid_grant") }
                 return try self.issue()
             case "refresh_token":
@@ -94,14 +100,21 @@ public final class FakeLinear: Sendable {
         }
         router.post("/graphql") { request, _ -> Response in
             guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
-                  self.accessTokens.get().contains(String(authorization.dropFirst(7)))
+                self.accessTokens.get().contains(String(authorization.dropFirst(7)))
             else {
-                return try Self.json(["errors": [["message": "Authentication required", "extensions": ["code": "AUTHENTICATION_ERROR"]]]], status: .unauthorized)
+                return try Self.json(
+                    [
+                        "errors": [
+                            ["message": "Authentication required", "extensions": ["code": "AUTHENTICATION_ERROR"]]
+                        ]
+                    ], status: .unauthorized)
             }
-            return try Self.json(["data": [
-                "viewer": ["id": "user-lin-1", "name": "Ada Linear"],
-                "organization": ["id": self.organization.id, "name": self.organization.name, "urlKey": "acme"],
-            ]])
+            return try Self.json([
+                "data": [
+                    "viewer": ["id": "user-lin-1", "name": "Ada Linear"],
+                    "organization": ["id": self.organization.id, "name": self.organization.name, "urlKey": "acme"],
+                ]
+            ])
         }
         return router
     }
@@ -113,8 +126,10 @@ public final class FakeLinear: Sendable {
         refreshTokens.update { _ = $0.insert(refresh) }
         issued.update { $0 += [access, refresh] }
         // Linear lists scopes as an array.
-        return try Self.json(["access_token": access, "refresh_token": refresh, "token_type": "Bearer",
-                              "expires_in": expiresIn.get(), "scope": ["read", "write", "issues:create", "comments:create"]])
+        return try Self.json([
+            "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
+            "expires_in": expiresIn.get(), "scope": ["read", "write", "issues:create", "comments:create"],
+        ])
     }
 
     private func refuse(_ error: String) throws -> Response {
@@ -124,12 +139,14 @@ public final class FakeLinear: Sendable {
 
     static func form(_ request: Request) async throws -> [String: String] {
         let body = try await request.body.collect(upTo: 65536)
-        return Dictionary((URLComponents(string: "?" + String(buffer: body))?.queryItems ?? []).map { ($0.name, $0.value ?? "") },
-                          uniquingKeysWith: { first, _ in first })
+        return Dictionary(
+            (URLComponents(string: "?" + String(buffer: body))?.queryItems ?? []).map { ($0.name, $0.value ?? "") },
+            uniquingKeysWith: { first, _ in first })
     }
 
     static func json(_ object: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))))
     }
 }

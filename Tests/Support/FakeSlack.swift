@@ -35,34 +35,46 @@ public final class FakeSlack: Sendable {
         router.get("/oauth/v2/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
             guard query["client_id"].map(String.init) == self.clientID, query["scope"]?.contains("chat:write") == true,
-                  let redirect = query["redirect_uri"].map(String.init), let state = query["state"].map(String.init)
+                let redirect = query["redirect_uri"].map(String.init), let state = query["state"].map(String.init)
             else { return Response(status: .badRequest) }
             let code = RandomToken.string(length: 20)
             self.codes.update { $0[code] = redirect }
-            return Response(status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(FormEncoding.escape(state))"])
+            return Response(
+                status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(FormEncoding.escape(state))"])
         }
         router.post("/api/oauth.v2.access") { request, _ -> Response in
             let form = try await FakeLinear.form(request)
-            guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else { return try self.fail("invalid_client_id") }
+            guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else {
+                return try self.fail("invalid_client_id")
+            }
             if form["grant_type"] == "refresh_token" {
-                guard let refresh = form["refresh_token"], self.refreshTokens.update({ $0.remove(refresh) }) != nil else {
+                guard let refresh = form["refresh_token"], self.refreshTokens.update({ $0.remove(refresh) }) != nil
+                else {
                     return try self.fail("invalid_refresh_token")
                 }
                 self.refreshes.update { $0 += 1 }
                 return try self.issue()
             }
-            guard let code = form["code"], let redirect = self.codes.update({ $0.removeValue(forKey: code) }), redirect == form["redirect_uri"] else {
+            guard let code = form["code"], let redirect = self.codes.update({ $0.removeValue(forKey: code) }),
+                redirect == form["redirect_uri"]
+            else {
                 return try self.fail("invalid_code")
             }
             return try self.issue()
         }
         router.post("/api/auth.test") { request, _ -> Response in
-            guard let token = self.bearer(request), self.liveTokens.get().contains(token) else { return try self.fail("invalid_auth") }
-            return try FakeLinear.json(["ok": true, "url": "https://acme.slack.com/", "team": self.team.name, "team_id": self.team.id,
-                                        "user_id": "U0BOT", "bot_id": "B0BOT"])
+            guard let token = self.bearer(request), self.liveTokens.get().contains(token) else {
+                return try self.fail("invalid_auth")
+            }
+            return try FakeLinear.json([
+                "ok": true, "url": "https://acme.slack.com/", "team": self.team.name, "team_id": self.team.id,
+                "user_id": "U0BOT", "bot_id": "B0BOT",
+            ])
         }
         router.post("/api/auth.revoke") { request, _ -> Response in
-            guard let token = self.bearer(request), self.liveTokens.update({ $0.remove(token) }) != nil else { return try self.fail("invalid_auth") }
+            guard let token = self.bearer(request), self.liveTokens.update({ $0.remove(token) }) != nil else {
+                return try self.fail("invalid_auth")
+            }
             self.revoked.update { $0.append(token) }
             return try FakeLinear.json(["ok": true, "revoked": true])
         }
@@ -80,7 +92,8 @@ public final class FakeSlack: Sendable {
             if !rotation.get() { workspaceBotToken.set(token) }
         }
         var body: [String: Any] = [
-            "ok": true, "access_token": token, "token_type": "bot", "scope": "app_mentions:read,chat:write,channels:history",
+            "ok": true, "access_token": token, "token_type": "bot",
+            "scope": "app_mentions:read,chat:write,channels:history",
             "bot_user_id": "U0BOT", "app_id": "A0APP", "team": ["id": team.id, "name": team.name],
             "enterprise": NSNull(), "authed_user": ["id": "U0HUMAN"],
         ]

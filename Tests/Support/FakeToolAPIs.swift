@@ -33,8 +33,9 @@ public final class FakeToolAPIs: Sendable {
     }
 
     private static func json(_ object: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))))
     }
 
     public func register(on router: Router<BasicRequestContext>) {
@@ -43,58 +44,113 @@ public final class FakeToolAPIs: Sendable {
             let body = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
             let query = body["query"] as? String ?? ""
             let variables = body["variables"] as? [String: Any] ?? [:]
-            let operation = ["agentActivityCreate", "searchIssues", "issueCreate", "commentCreate", "issueUpdate", "issue(", "teams"].first { query.contains($0) } ?? "unknown"
+            let operation =
+                [
+                    "agentActivityCreate", "searchIssues", "issueCreate", "commentCreate", "issueUpdate", "issue(",
+                    "teams",
+                ].first { query.contains($0) } ?? "unknown"
             self.record("linear", operation, request, variables.compactMapValues { $0 as? String })
             if let message = self.graphQLError.get() {
-                return try Self.json(["data": NSNull(), "errors": [["message": "internal", "extensions": ["userPresentableMessage": message]]]])
+                return try Self.json([
+                    "data": NSNull(),
+                    "errors": [["message": "internal", "extensions": ["userPresentableMessage": message]]],
+                ])
             }
             switch operation {
             case "agentActivityCreate":
                 let input = variables["input"] as? [String: Any] ?? [:]
                 let content = (input["content"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
                 self.activities.update { $0.append((input["agentSessionId"] as? String ?? "", content)) }
-                return try Self.json(["data": ["agentActivityCreate": ["success": true, "agentActivity": ["id": UUID().uuidString]]]])
+                return try Self.json([
+                    "data": ["agentActivityCreate": ["success": true, "agentActivity": ["id": UUID().uuidString]]]
+                ])
             case "searchIssues":
-                return try Self.json(["data": ["searchIssues": ["nodes": [
-                    ["id": "iss-1", "identifier": "ENG-1", "title": "Crash on start", "url": "https://linear.app/acme/issue/ENG-1", "state": ["name": "Todo"]],
-                ]]]])
+                return try Self.json([
+                    "data": [
+                        "searchIssues": [
+                            "nodes": [
+                                [
+                                    "id": "iss-1", "identifier": "ENG-1", "title": "Crash on start",
+                                    "url": "https://linear.app/acme/issue/ENG-1", "state": ["name": "Todo"],
+                                ]
+                            ]
+                        ]
+                    ]
+                ])
             case "teams":
-                return try Self.json(["data": ["teams": ["nodes": [["id": "team-1", "key": "ENG", "name": "Engineering", "states": ["nodes": []]]]]]])
+                return try Self.json([
+                    "data": [
+                        "teams": [
+                            "nodes": [["id": "team-1", "key": "ENG", "name": "Engineering", "states": ["nodes": []]]]
+                        ]
+                    ]
+                ])
             case "issueCreate":
-                return try Self.json(["data": ["issueCreate": ["success": true, "issue": ["id": "iss-2", "identifier": "ENG-2", "title": "New", "url": "https://linear.app/acme/issue/ENG-2"]]]])
+                return try Self.json([
+                    "data": [
+                        "issueCreate": [
+                            "success": true,
+                            "issue": [
+                                "id": "iss-2", "identifier": "ENG-2", "title": "New",
+                                "url": "https://linear.app/acme/issue/ENG-2",
+                            ],
+                        ]
+                    ]
+                ])
             default:
                 return try Self.json(["data": NSNull(), "errors": [["message": "unsupported by the fake"]]])
             }
         }
         router.get("/github/installation/repositories") { request, _ -> Response in
             self.record("github", "list_repositories", request)
-            return try Self.json(["total_count": 1, "repositories": [
-                ["full_name": "acme/app", "private": true, "description": "The app", "default_branch": "main", "html_url": "https://github.com/acme/app", "id": 1],
-            ]])
+            return try Self.json([
+                "total_count": 1,
+                "repositories": [
+                    [
+                        "full_name": "acme/app", "private": true, "description": "The app", "default_branch": "main",
+                        "html_url": "https://github.com/acme/app", "id": 1,
+                    ]
+                ],
+            ])
         }
         router.get("/github/repos/:owner/:repo/issues/:number") { request, context -> Response in
             self.record("github", "get_issue", request, ["number": context.parameters.get("number") ?? ""])
-            guard context.parameters.get("number") == "7" else { return try Self.json(["message": "Not Found"], status: .notFound) }
-            return try Self.json(["number": 7, "title": "Flaky test", "body": "It fails on Tuesdays.", "state": "open", "html_url": "https://github.com/acme/app/issues/7",
-                                  "user": ["login": "octocat"], "labels": [["name": "bug"]], "comments": 2])
+            guard context.parameters.get("number") == "7" else {
+                return try Self.json(["message": "Not Found"], status: .notFound)
+            }
+            return try Self.json([
+                "number": 7, "title": "Flaky test", "body": "It fails on Tuesdays.", "state": "open",
+                "html_url": "https://github.com/acme/app/issues/7",
+                "user": ["login": "octocat"], "labels": [["name": "bug"]], "comments": 2,
+            ])
         }
         router.post("/slack/:method") { request, context -> Response in
             let method = context.parameters.get("method") ?? ""
             let bytes = try await request.body.collect(upTo: 1 << 20)
-            let fields = Dictionary(String(buffer: bytes).split(separator: "&").map { pair -> (String, String) in
-                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
-                return (parts[0], parts.count > 1 ? parts[1] : "")
-            }, uniquingKeysWith: { $1 })
+            let fields = Dictionary(
+                String(buffer: bytes).split(separator: "&").map { pair -> (String, String) in
+                    let parts = pair.split(separator: "=", maxSplits: 1).map {
+                        String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+                    }
+                    return (parts[0], parts.count > 1 ? parts[1] : "")
+                }, uniquingKeysWith: { $1 })
             self.record("slack", method, request, fields)
             switch method {
             case "chat.postMessage":
-                if self.refusePosts.update({ count in count > 0 ? { count -= 1; return true }() : false }) {
+                if self.refusePosts.update({ count in
+                    count > 0
+                        ? {
+                            count -= 1; return true
+                        }() : false
+                }) {
                     return try Self.json(["ok": false, "error": "ratelimited"])
                 }
                 self.posted.update { $0.append((fields["channel"] ?? "", fields["thread_ts"], fields["text"] ?? "")) }
                 return try Self.json(["ok": true, "channel": fields["channel"] ?? "", "ts": "1700000001.000200"])
             case "conversations.list":
-                return try Self.json(["ok": true, "channels": [["id": "C1", "name": "general", "is_private": false, "is_member": true]]])
+                return try Self.json([
+                    "ok": true, "channels": [["id": "C1", "name": "general", "is_private": false, "is_member": true]],
+                ])
             default:
                 return try Self.json(["ok": false, "error": "unknown_method"])
             }

@@ -18,7 +18,8 @@ extension ApplicationProtocol {
     ) async throws -> Value {
         let app = PortReportingApplication(base: self)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
+            let services = ServiceGroup(
+                configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
             group.addTask { try await services.run() }
             let port = await app.port.value()
             let client = TestClient(host: "localhost", port: port, configuration: .init(timeout: timeout))
@@ -88,11 +89,15 @@ private final class ReportedPort: Sendable {
 private struct LiveClient: TestClientProtocol {
     let client: TestClient
 
-    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws
+        -> TestResponse
+    {
         var headers = headers
         headers[.connection] = "keep-alive"
-        let response = try await client.execute(TestClient.Request(uri, method: method, authority: "localhost", headers: headers, body: body))
-        return TestResponse(head: response.head, body: response.body ?? ByteBuffer(), trailerHeaders: response.trailerHeaders)
+        let response = try await client.execute(
+            TestClient.Request(uri, method: method, authority: "localhost", headers: headers, body: body))
+        return TestResponse(
+            head: response.head, body: response.body ?? ByteBuffer(), trailerHeaders: response.trailerHeaders)
     }
 
     var port: Int? { client.port }

@@ -15,11 +15,16 @@ public enum PyJWT {
         """
 
     /// The verified header and claims, or nil when PyJWT rejects the token.
-    public static func verify(token: String, jwks: Data, audience: String) async throws -> (header: [String: Any], claims: [String: Any])? {
-        guard let output = try await TestPython.run(script, arguments: ["jwks.json", "token", audience],
-                                                    files: ["jwks.json": jwks, "token": Data(token.utf8)]) else { return nil }
+    public static func verify(token: String, jwks: Data, audience: String) async throws -> (
+        header: [String: Any], claims: [String: Any]
+    )? {
+        guard
+            let output = try await TestPython.run(
+                script, arguments: ["jwks.json", "token", audience],
+                files: ["jwks.json": jwks, "token": Data(token.utf8)])
+        else { return nil }
         guard let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
-              let header = object["header"] as? [String: Any], let claims = object["claims"] as? [String: Any]
+            let header = object["header"] as? [String: Any], let claims = object["claims"] as? [String: Any]
         else { return nil }
         return (header, claims)
     }

@@ -12,7 +12,8 @@ public final class RedisServerProcess: Sendable {
     public init() throws {
         self.port = try FreePort.next()
         self.password = RandomToken.string(length: 24)
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(RandomToken.string(length: 8))")
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "redis-\(RandomToken.string(length: 8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -21,7 +22,10 @@ public final class RedisServerProcess: Sendable {
     public func start() async throws {
         let process = try ChildProcess(
             executable: URL(fileURLWithPath: try TestServers.redisServerBinary()),
-            arguments: ["--port", String(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no", "--dir", directory.path],
+            arguments: [
+                "--port", String(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly",
+                "no", "--dir", directory.path,
+            ],
             environment: [:])
         current.set(process)
         try await eventually("redis-server on port \(port)") {
@@ -32,7 +36,9 @@ public final class RedisServerProcess: Sendable {
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
             }
         }
     }

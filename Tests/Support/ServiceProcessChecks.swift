@@ -8,8 +8,11 @@ import Testing
 /// Checks every service executable must pass, shared by the two services' test suites.
 public enum ServiceProcessChecks {
     /// Bad configuration: one line on stderr naming the variable, exit 78, no secret in it.
-    public static func rejectsBadConfiguration(_ binary: ServiceBinary, overrides: [String: String], variable: String) async throws {
-        let variables = TestConfig.variables(database: try TestServers.databaseURL(), redis: try TestServers.redisURL(), overrides: overrides)
+    public static func rejectsBadConfiguration(_ binary: ServiceBinary, overrides: [String: String], variable: String)
+        async throws
+    {
+        let variables = TestConfig.variables(
+            database: try TestServers.databaseURL(), redis: try TestServers.redisURL(), overrides: overrides)
         let (status, output) = try await binary.run(environment: variables)
         #expect(status == 78, "\(output)")
         let lines = output.split(separator: "\n", omittingEmptySubsequences: true)
@@ -26,21 +29,26 @@ public enum ServiceProcessChecks {
         let database = try await TestDatabase.create(migrated: true)
         let redis = try TestServers.redisURL()
         let port = try FreePort.next()
-        let variables = TestConfig.variables(database: database, redis: redis, overrides: [portVariable: String(port), "LOG_LEVEL": "info"])
+        let variables = TestConfig.variables(
+            database: database, redis: redis, overrides: [portVariable: String(port), "LOG_LEVEL": "info"])
         let process = try binary.start(environment: variables)
         defer { process.stop() }
         try await ServiceBinary.waitForHealth(port: port, process: process)
         // Run as production runs it (a non-root user), it still reaches Redis and PostgreSQL.
         if getuid() == 0 {
             let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
-            let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace).dropFirst().first
+            let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(
+                whereSeparator: \.isWhitespace
+            ).dropFirst().first
             #expect(uid.map(String.init) == String(ServiceBinary.unprivilegedID), "\(status)")
         }
         try await eventually(timeout: .seconds(60), "/ready") {
             try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/ready").status == .ok }
         }
         #expect(!process.outputText.contains("cannot connect to Redis"), "\(process.outputText)")
-        let response = try await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/health?token=should-not-be-logged") }
+        let response = try await TestClient.withClient(host: "127.0.0.1", port: port) {
+            try await $0.get("/health?token=should-not-be-logged")
+        }
         #expect(response.status == .ok)
         #expect(String(buffer: response.body ?? ByteBuffer()) == #"{"status":"ok"}"#)
 
@@ -51,7 +59,9 @@ public enum ServiceProcessChecks {
         #expect(status == 0, "\(output)")
         #expect(output.contains("path=/health"))
         #expect(!output.contains("should-not-be-logged"))
-        for secret in [TestConfig.betterAuthSecret, TestConfig.jwtSecret, TestConfig.encryptionKey, redis.password ?? "-"] {
+        for secret in [
+            TestConfig.betterAuthSecret, TestConfig.jwtSecret, TestConfig.encryptionKey, redis.password ?? "-",
+        ] {
             #expect(!output.contains(secret))
         }
     }

@@ -27,10 +27,17 @@ public enum TestApp {
         var options = RedisClient.Options()
         options.maximumBackoff = .milliseconds(200)
         options.commandTimeout = .seconds(10)
-        let infrastructure = Infrastructure(config, redisOptions: options, rateLimitPrefix: "rl-test-" + RandomToken.string(length: 10), logger: logger)
-        let router = HTTPCore.router(context: AppRequestContext.self, config: config, readiness: infrastructure.readiness)
-        routes(router, TestAppParts(postgres: infrastructure.postgres, redis: infrastructure.redis, limiter: infrastructure.rateLimiter, config: config))
+        let infrastructure = Infrastructure(
+            config, redisOptions: options, rateLimitPrefix: "rl-test-" + RandomToken.string(length: 10), logger: logger)
+        let router = HTTPCore.router(
+            context: AppRequestContext.self, config: config, readiness: infrastructure.readiness)
+        routes(
+            router,
+            TestAppParts(
+                postgres: infrastructure.postgres, redis: infrastructure.redis, limiter: infrastructure.rateLimiter,
+                config: config))
         return HTTPCore.application(
-            router: router, config: config, services: infrastructure.services, logger: logger, requestsOnEventLoops: requestsOnEventLoops)
+            router: router, config: config, services: infrastructure.services, logger: logger,
+            requestsOnEventLoops: requestsOnEventLoops)
     }
 }

@@ -7,7 +7,9 @@ public enum TestConfig {
     public static let encryptionKey = "0123456789abcdef0123456789abcdef"
 
     /// Everything both services require, with `overrides` applied (an empty string removes a variable).
-    public static func variables(database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:]) -> [String: String] {
+    public static func variables(database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:]) -> [String:
+        String]
+    {
         var values: [String: String] = [
             "DATABASE_URL": url(database),
             "REDIS_URL": url(redis),
@@ -29,7 +31,9 @@ public enum TestConfig {
         return values
     }
 
-    public static func environment(database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:]) -> Environment {
+    public static func environment(database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:])
+        -> Environment
+    {
         Environment(variables(database: database, redis: redis, overrides: overrides))
     }
 

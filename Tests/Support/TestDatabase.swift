@@ -25,7 +25,9 @@ public enum TestDatabase {
         let name = "t_" + RandomToken.string(length: 16, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
         let logger = Logger(label: "test-database")
         let connection = try await PostgresConnection.connect(
-            configuration: .init(host: admin.host, port: admin.port, username: admin.username, password: admin.password, database: admin.database, tls: .disable),
+            configuration: .init(
+                host: admin.host, port: admin.port, username: admin.username, password: admin.password,
+                database: admin.database, tls: .disable),
             id: 1, logger: logger)
         do {
             // A database name cannot be a bind parameter; it is generated above from [a-z0-9].
@@ -44,7 +46,9 @@ public enum TestDatabase {
     }
 
     /// Runs `body` with a running client for `url`.
-    public static func withClient<T: Sendable>(_ url: DatabaseURL, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    public static func withClient<T: Sendable>(_ url: DatabaseURL, _ body: @Sendable (PostgresClient) async throws -> T)
+        async throws -> T
+    {
         try await Database.withClient(url, logger: Logger(label: "test-client"), maximumConnections: 4, body)
     }
 }

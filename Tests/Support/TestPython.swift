@@ -4,7 +4,9 @@ import Foundation
 /// `make test`), where the independent implementations the tests compare against live.
 public enum TestPython {
     /// The script's last output line; nil when it exits non-zero.
-    public static func run(_ script: String, arguments: [String] = [], files: [String: Data] = [:]) async throws -> String? {
+    public static func run(_ script: String, arguments: [String] = [], files: [String: Data] = [:]) async throws
+        -> String?
+    {
         guard let python = ProcessInfo.processInfo.environment["TEST_PYTHON"], !python.isEmpty else {
             throw TestServers.Missing(variable: "TEST_PYTHON")
         }
@@ -31,7 +33,8 @@ public enum SlackSDK {
             body = open("body", "rb").read().decode("utf-8")
             print(SignatureVerifier(sys.argv[1]).generate_signature(timestamp=sys.argv[2], body=body))
             """
-        guard let signature = try await TestPython.run(script, arguments: [secret, timestamp], files: ["body": body]) else {
+        guard let signature = try await TestPython.run(script, arguments: [secret, timestamp], files: ["body": body])
+        else {
             throw SlackSDKFailed()
         }
         return signature
@@ -40,5 +43,7 @@ public enum SlackSDK {
 
 /// `slack_sdk` could not sign (not installed in the venv, or the script failed).
 public struct SlackSDKFailed: Error, CustomStringConvertible {
-    public var description: String { "slack_sdk could not make a signature: check scripts/requirements-test.txt and the .venv" }
+    public var description: String {
+        "slack_sdk could not make a signature: check scripts/requirements-test.txt and the .venv"
+    }
 }

@@ -19,7 +19,8 @@ public struct TestTokenIssuer: Sendable {
     /// The JWKS document publishing the public key.
     public var jwks: String {
         let primitives = try! privateKey.publicKey.getKeyPrimitives()
-        return #"{"keys":[{"kty":"RSA","alg":"RS256","use":"sig","kid":"\#(kid)","n":"\#(Base64URL.encode(primitives.modulus))","e":"\#(Base64URL.encode(primitives.publicExponent))"}]}"#
+        return
+            #"{"keys":[{"kty":"RSA","alg":"RS256","use":"sig","kid":"\#(kid)","n":"\#(Base64URL.encode(primitives.modulus))","e":"\#(Base64URL.encode(primitives.publicExponent))"}]}"#
     }
 
     /// The spec's claims for a user, valid for 15 minutes from now, with `changes` applied
@@ -35,10 +36,13 @@ public struct TestTokenIssuer: Sendable {
     }
 
     /// A correctly signed RS256 token.
-    public func token(sub: String = "user-1", claims changes: [String: Any] = [:], header: [String: Any]? = nil) -> String {
+    public func token(sub: String = "user-1", claims changes: [String: Any] = [:], header: [String: Any]? = nil)
+        -> String
+    {
         let header = header ?? ["alg": "RS256", "kid": kid, "typ": "JWT"]
         let input = Self.part(header) + "." + Self.part(claims(sub: sub, changes))
-        let signature = try! privateKey.signature(for: SHA256.hash(data: Array(input.utf8)), padding: .insecurePKCS1v1_5)
+        let signature = try! privateKey.signature(
+            for: SHA256.hash(data: Array(input.utf8)), padding: .insecurePKCS1v1_5)
         return input + "." + Base64URL.encode(signature.rawRepresentation)
     }
 
@@ -50,7 +54,8 @@ public struct TestTokenIssuer: Sendable {
     /// HS256 "signed" with the public key's PEM as the HMAC secret (the classic key confusion).
     public func hs256WithPublicKey() -> String {
         let input = Self.part(["alg": "HS256", "kid": kid, "typ": "JWT"]) + "." + Self.part(claims())
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: Array(privateKey.publicKey.pemRepresentation.utf8)))
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Array(input.utf8), using: SymmetricKey(data: Array(privateKey.publicKey.pemRepresentation.utf8)))
         return input + "." + Base64URL.encode(Array(mac))
     }
 

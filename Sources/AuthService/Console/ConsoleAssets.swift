@@ -25,8 +25,8 @@ struct ConsoleAssets: Sendable {
     /// Without GitHub sign-in configured, its button is left out of the page.
     static func load(githubSignIn: Bool) -> ConsoleAssets? {
         guard let directory = Bundle.module.url(forResource: "Public", withExtension: nil),
-              let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path),
-              var html = try? String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
+            let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path),
+            var html = try? String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
         else { return nil }
         var assets = [String: Asset]()
         for name in names.sorted() where name != "index.html" {

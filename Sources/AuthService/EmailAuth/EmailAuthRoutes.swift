@@ -62,7 +62,9 @@ struct EmailAuthRoutes: Sendable {
         } catch UserRepository.CreateError.emailTaken {
             throw Self.userExists
         }
-        return try await startSession(for: user, rememberMe: body.rememberMe ?? true, request: request, context: context) { token in
+        return try await startSession(
+            for: user, rememberMe: body.rememberMe ?? true, request: request, context: context
+        ) { token in
             SignUpResult(token: token, user: user)
         }
     }
@@ -88,7 +90,9 @@ struct EmailAuthRoutes: Sendable {
             throw Self.invalidCredentials
         }
         await lockout.reset(subject)
-        return try await startSession(for: user, rememberMe: body.rememberMe ?? true, request: request, context: context) { token in
+        return try await startSession(
+            for: user, rememberMe: body.rememberMe ?? true, request: request, context: context
+        ) { token in
             SignInResult(redirect: body.callbackURL != nil, token: token, url: body.callbackURL, user: user)
         }
     }
@@ -99,16 +103,21 @@ struct EmailAuthRoutes: Sendable {
         let session = try await sessions.create(
             userId: user.id, lifetime: cookie.policy.lifetime(rememberMe: rememberMe),
             ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
-        return try Response.json(body(session.token), headers: cookie.establishingHeaders(token: session.token, rememberMe: rememberMe))
+        return try Response.json(
+            body(session.token), headers: cookie.establishingHeaders(token: session.token, rememberMe: rememberMe))
     }
 
-    static let userExists = AppError(.unprocessableContent, code: "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", message: "User already exists. Use another email.")
-    static let invalidCredentials = AppError(.unauthorized, code: "INVALID_EMAIL_OR_PASSWORD", message: "Invalid email or password")
+    static let userExists = AppError(
+        .unprocessableContent, code: "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+        message: "User already exists. Use another email.")
+    static let invalidCredentials = AppError(
+        .unauthorized, code: "INVALID_EMAIL_OR_PASSWORD", message: "Invalid email or password")
 
     static func validate(email: String) throws {
         // The shape Better Auth's validator accepts: one @, a dotted domain, no spaces.
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        let valid = email.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+        let valid =
+            email.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
             && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".") && !email.contains(where: \.isWhitespace)
         guard valid else { throw AppError.badRequest("INVALID_EMAIL", "Invalid email") }
     }

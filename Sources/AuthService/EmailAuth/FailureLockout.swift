@@ -28,9 +28,11 @@ struct FailureLockout: Sendable {
     }
 
     /// {count, milliseconds left}
-    static let readScript = RedisScript("return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}")
+    static let readScript = RedisScript(
+        "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}")
     /// INCR; the window restarts at the first failure and again once the threshold is reached.
-    static let failScript = RedisScript("""
+    static let failScript = RedisScript(
+        """
         local count = redis.call('INCR', KEYS[1])
         if count == 1 or count >= tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
         return count
@@ -53,7 +55,9 @@ struct FailureLockout: Sendable {
         let millisecondsLeft: Int64
         do {
             let reply = try await Self.readScript.run(on: redis, keys: [key])
-            guard let values = reply.array, values.count == 2, let stored = values[0].integer, let ttl = values[1].integer else { return nil }
+            guard let values = reply.array, values.count == 2, let stored = values[0].integer,
+                let ttl = values[1].integer
+            else { return nil }
             (count, millisecondsLeft) = (stored, ttl)
             local.inUse.store(false, ordering: .relaxed)
         } catch {
@@ -71,7 +75,8 @@ struct FailureLockout: Sendable {
     func recordFailure(_ subject: String) async {
         let key = key(subject)
         do {
-            _ = try await Self.failScript.run(on: redis, keys: [key], arguments: [String(window.wholeMilliseconds), String(threshold)])
+            _ = try await Self.failScript.run(
+                on: redis, keys: [key], arguments: [String(window.wholeMilliseconds), String(threshold)])
         } catch {
             local.fail(key, window: window, threshold: threshold)
         }
@@ -106,7 +111,8 @@ private final class LocalFailureCounts: Sendable {
     func fail(_ key: String, window: Duration, threshold: Int, now: ContinuousClock.Instant = .now) {
         counts.withLock { counts in
             if counts.count >= capacity { counts = counts.filter { $0.value.expiresAt > now } }
-            var count = counts[key].flatMap { $0.expiresAt > now ? $0 : nil } ?? Count(failures: 0, expiresAt: now + window)
+            var count =
+                counts[key].flatMap { $0.expiresAt > now ? $0 : nil } ?? Count(failures: 0, expiresAt: now + window)
             count.failures += 1
             if count.failures >= Int64(threshold) { count.expiresAt = now + window }
             counts[key] = count

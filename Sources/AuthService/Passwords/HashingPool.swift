@@ -6,7 +6,7 @@ import Shared
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The threads that hash passwords, and the admission rule in front of them.
@@ -50,7 +50,10 @@ final class HashingPool: Sendable {
     /// A moving average of one job's duration, in microseconds, for `Retry-After`.
     private let meanMicroseconds = Atomic<Int>(100_000)
 
-    init(limits: Limits = Limits(), threads: NIOThreadPool = HashingPool.sharedThreads, threadCount: Int = System.coreCount) {
+    init(
+        limits: Limits = Limits(), threads: NIOThreadPool = HashingPool.sharedThreads,
+        threadCount: Int = System.coreCount
+    ) {
         self.limits = limits
         self.threads = threads
         self.threadCount = max(1, threadCount)
@@ -88,7 +91,8 @@ final class HashingPool: Sendable {
     }
 
     private func record(_ duration: Duration) {
-        let micros = Int(duration.components.seconds) * 1_000_000 + Int(duration.components.attoseconds / 1_000_000_000_000)
+        let micros =
+            Int(duration.components.seconds) * 1_000_000 + Int(duration.components.attoseconds / 1_000_000_000_000)
         let mean = meanMicroseconds.load(ordering: .relaxed)
         // Races between threads lose an update at worst; this is an estimate.
         meanMicroseconds.store(mean + (micros - mean) / 8, ordering: .relaxed)
@@ -97,8 +101,8 @@ final class HashingPool: Sendable {
     /// Buffers up to 64 MiB from the heap, and up to 128 MiB of free heap kept, not trimmed.
     private static func keepLargeAllocationsInTheHeap() {
         #if os(Linux)
-        _ = mallopt(M_MMAP_THRESHOLD, 64 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
+            _ = mallopt(M_MMAP_THRESHOLD, 64 << 20)
+            _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
         #endif
     }
 

@@ -70,7 +70,8 @@ struct AccountRoutes: Sendable {
     /// for one user within the lockout window lock it for that user, whatever the IP (429).
     private func addChangePassword(to api: RouterGroup<AuthRequestContext>, policies: AuthRoutePolicies) {
         // A password check, limited like sign-in; the session is looked up after the limit.
-        let group = api.group().add(middleware: policies.limit.changePassword).add(middleware: policies.session.required)
+        let group = api.group().add(middleware: policies.limit.changePassword).add(
+            middleware: policies.session.required)
         group.post("/change-password") { request, context in
             let (_, user) = try context.requireSession()
             let body = try await JSONBody.decode(ChangePasswordBody.self, from: request, context: context)
@@ -81,7 +82,7 @@ struct AccountRoutes: Sendable {
                     refusal, message: "Too many wrong passwords; try again in \(refusal.resetSeconds) seconds.")
             }
             guard let stored = try await users.passwordHash(userId: user.id),
-                  try await hasher.verify(body.currentPassword, against: stored)
+                try await hasher.verify(body.currentPassword, against: stored)
             else {
                 await lockout.recordFailure(subject)
                 throw AppError.badRequest("INVALID_PASSWORD", "Invalid password")
@@ -98,7 +99,8 @@ struct AccountRoutes: Sendable {
                 ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
             try await sessions.deleteOthers(userId: user.id, keeping: fresh.token)
             return try Response.json(
-                ChangePasswordResult(token: fresh.token, user: user), headers: cookie.establishingHeaders(token: fresh.token, rememberMe: remember))
+                ChangePasswordResult(token: fresh.token, user: user),
+                headers: cookie.establishingHeaders(token: fresh.token, rememberMe: remember))
         }
     }
 }

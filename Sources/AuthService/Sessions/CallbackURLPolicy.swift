@@ -20,7 +20,7 @@ struct CallbackURLPolicy: Sendable {
             return !rest.hasPrefix("/") && !rest.hasPrefix("%2f") && !rest.hasPrefix("%5c")
         }
         guard let components = URLComponents(string: url), components.user == nil, components.password == nil,
-              let origin = Origin.normalise(url)
+            let origin = Origin.normalise(url)
         else { return false }
         return trustedOrigins.contains(origin)
     }

@@ -9,8 +9,12 @@ import Shared
 struct OriginCheckMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     let trustedOrigins: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method != .get, request.method != .head, request.method != .options, request.headers[.cookie] != nil else {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard request.method != .get, request.method != .head, request.method != .options,
+            request.headers[.cookie] != nil
+        else {
             return try await next(request, context)
         }
         let claimed = request.headers[.origin] ?? request.headers[.referer].flatMap(Origin.normalise)

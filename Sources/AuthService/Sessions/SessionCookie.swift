@@ -58,9 +58,14 @@ struct SessionCookie: Sendable {
     /// `Set-Cookie` values that establish a session.
     func setCookies(token: String, rememberMe: Bool) -> [String] {
         if rememberMe {
-            return [attributes("\(name)=\(value(for: token))", maxAge: Int(policy.expiresIn)), expired(dontRememberName)]
+            return [
+                attributes("\(name)=\(value(for: token))", maxAge: Int(policy.expiresIn)), expired(dontRememberName),
+            ]
         }
-        return [attributes("\(name)=\(value(for: token))", maxAge: nil), attributes("\(dontRememberName)=\(value(for: "true"))", maxAge: nil)]
+        return [
+            attributes("\(name)=\(value(for: token))", maxAge: nil),
+            attributes("\(dontRememberName)=\(value(for: "true"))", maxAge: nil),
+        ]
     }
 
     /// The response headers that establish a session: its cookies, and `set-auth-token` (the
@@ -105,7 +110,9 @@ struct SessionCookie: Sendable {
                 let trimmed = pair.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
                 guard let equals = trimmed.firstIndex(of: UInt8(ascii: "=")) else { continue }
                 if trimmed[..<equals].elementsEqual(wanted.utf8) {
-                    let value = trimmed[trimmed.index(after: equals)...].reversed().drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                    let value = trimmed[trimmed.index(after: equals)...].reversed().drop {
+                        $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t")
+                    }
                     return String(decoding: value.reversed(), as: UTF8.self)
                 }
             }
@@ -128,7 +135,9 @@ struct SessionCookie: Sendable {
         var iterator = value.utf8.makeIterator()
         while let byte = iterator.next() {
             guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else { return nil }
+            guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else {
+                return nil
+            }
             bytes.append(high << 4 | low)
         }
         return String(validating: bytes, as: UTF8.self)

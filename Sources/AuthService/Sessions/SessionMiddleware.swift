@@ -11,7 +11,9 @@ struct SessionMiddleware: RouterMiddleware {
     let cookie: SessionCookie
     let required: Bool
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         if let (session, user) = try await cookie.currentSession(request, in: sessions) {
             context.session = session

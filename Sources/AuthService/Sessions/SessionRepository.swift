@@ -9,11 +9,14 @@ struct SessionRepository: Sendable {
     /// Serves repeated lookups of one token for a few seconds; see `SessionCache`.
     var cache = SessionCache(ttl: 0)
 
-    func create(userId: String, lifetime: TimeInterval, ipAddress: String?, userAgent: String?, now: Date = Date()) async throws -> Session {
+    func create(userId: String, lifetime: TimeInterval, ipAddress: String?, userAgent: String?, now: Date = Date())
+        async throws -> Session
+    {
         let session = Session(
             id: AuthID.make(), token: AuthID.make(), userId: userId, expiresAt: now.addingTimeInterval(lifetime),
             createdAt: now, updatedAt: now, ipAddress: ipAddress, userAgent: userAgent)
-        try await postgres.query("""
+        try await postgres.query(
+            """
             INSERT INTO "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
             VALUES (\(session.id), \(session.expiresAt), \(session.token), \(now), \(now), \(ipAddress), \(userAgent), \(userId))
             """, logger: logger)
@@ -24,17 +27,25 @@ struct SessionRepository: Sendable {
     func find(token: String, now: Date = Date()) async throws -> (Session, User)? {
         if let cached = cache.get(token: token, now: now) { return cached }
         let generation = cache.generation
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT s."id", s."token", s."userId", s."expiresAt", s."createdAt", s."updatedAt", s."ipAddress", s."userAgent",
                    u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt"
             FROM "session" s JOIN "user" u ON u."id" = s."userId"
             WHERE s."token" = \(token) AND s."expiresAt" > \(now)
             """, logger: logger)
-        for try await (id, token, userId, expiresAt, createdAt, updatedAt, ip, agent, name, email, verified, image, userCreated, userUpdated) in rows.decode(
-            (String, String, String, Date, Date, Date, String?, String?, String, String, Bool, String?, Date, Date).self)
-        {
-            let session = Session(id: id, token: token, userId: userId, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt, ipAddress: ip, userAgent: agent)
-            let user = User(id: userId, name: name, email: email, emailVerified: verified, image: image, createdAt: userCreated, updatedAt: userUpdated)
+        for try await (
+            id, token, userId, expiresAt, createdAt, updatedAt, ip, agent, name, email, verified, image, userCreated,
+            userUpdated
+        ) in rows.decode(
+            (String, String, String, Date, Date, Date, String?, String?, String, String, Bool, String?, Date, Date).self
+        ) {
+            let session = Session(
+                id: id, token: token, userId: userId, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt,
+                ipAddress: ip, userAgent: agent)
+            let user = User(
+                id: userId, name: name, email: email, emailVerified: verified, image: image, createdAt: userCreated,
+                updatedAt: userUpdated)
             cache.put(session, user: user, readAt: generation, now: now)
             return (session, user)
         }
@@ -43,7 +54,8 @@ struct SessionRepository: Sendable {
 
     /// Pushes the expiry out (sliding refresh).
     func extend(_ session: Session, to expiresAt: Date, now: Date = Date()) async throws -> Session {
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE "session" SET "expiresAt" = \(expiresAt), "updatedAt" = \(now) WHERE "id" = \(session.id)
             """, logger: logger)
         var extended = session
@@ -57,7 +69,8 @@ struct SessionRepository: Sendable {
     @discardableResult
     func delete(token: String) async throws -> String? {
         defer { cache.remove(token: token) }  // after the delete too: with `generation`, no racing read re-caches it
-        let rows = try await postgres.query(#"DELETE FROM "session" WHERE "token" = \#(token) RETURNING "id""#, logger: logger)
+        let rows = try await postgres.query(
+            #"DELETE FROM "session" WHERE "token" = \#(token) RETURNING "id""#, logger: logger)
         for try await id in rows.decode(String.self) { return id }
         return nil
     }
@@ -66,7 +79,8 @@ struct SessionRepository: Sendable {
 extension SessionRepository {
     /// The user's unexpired sessions, newest first.
     func list(userId: String, now: Date = Date()) async throws -> [Session] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT "id", "token", "userId", "expiresAt", "createdAt", "updatedAt", "ipAddress", "userAgent"
             FROM "session" WHERE "userId" = \(userId) AND "expiresAt" > \(now)
             ORDER BY "createdAt" DESC
@@ -75,7 +89,10 @@ extension SessionRepository {
         for try await (id, token, userId, expiresAt, createdAt, updatedAt, ip, agent) in rows.decode(
             (String, String, String, Date, Date, Date, String?, String?).self)
         {
-            sessions.append(Session(id: id, token: token, userId: userId, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt, ipAddress: ip, userAgent: agent))
+            sessions.append(
+                Session(
+                    id: id, token: token, userId: userId, expiresAt: expiresAt, createdAt: createdAt,
+                    updatedAt: updatedAt, ipAddress: ip, userAgent: agent))
         }
         return sessions
     }
@@ -84,7 +101,8 @@ extension SessionRepository {
     func delete(token: String, ofUser userId: String) async throws -> Bool {
         defer { cache.remove(token: token) }  // after the delete too: with `generation`, no racing read re-caches it
         let rows = try await postgres.query(
-            #"DELETE FROM "session" WHERE "token" = \#(token) AND "userId" = \#(userId) RETURNING "id""#, logger: logger)
+            #"DELETE FROM "session" WHERE "token" = \#(token) AND "userId" = \#(userId) RETURNING "id""#, logger: logger
+        )
         for try await _ in rows { return true }
         return false
     }
@@ -98,6 +116,7 @@ extension SessionRepository {
     /// Deletes every session of the user except `keeping`.
     func deleteOthers(userId: String, keeping token: String) async throws {
         defer { cache.removeAll(userId: userId, except: token) }
-        try await postgres.query(#"DELETE FROM "session" WHERE "userId" = \#(userId) AND "token" <> \#(token)"#, logger: logger)
+        try await postgres.query(
+            #"DELETE FROM "session" WHERE "userId" = \#(userId) AND "token" <> \#(token)"#, logger: logger)
     }
 }

@@ -30,10 +30,11 @@ struct GitHubClient: Sendable {
 
     /// `GITHUB_URL/login/oauth/authorize` for a state and PKCE challenge.
     func authorizeURL(state: String, codeChallenge: String, redirectURI: String) -> String {
-        webURL + "/login/oauth/authorize?" + FormEncoding.encode([
-            ("client_id", clientID), ("redirect_uri", redirectURI), ("scope", "read:user user:email"),
-            ("state", state), ("code_challenge", codeChallenge), ("code_challenge_method", "S256"),
-        ])
+        webURL + "/login/oauth/authorize?"
+            + FormEncoding.encode([
+                ("client_id", clientID), ("redirect_uri", redirectURI), ("scope", "read:user user:email"),
+                ("state", state), ("code_challenge", codeChallenge), ("code_challenge_method", "S256"),
+            ])
     }
 
     /// Exchanges the code (with the PKCE verifier) for an access token.
@@ -43,17 +44,20 @@ struct GitHubClient: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "User-Agent", value: "Connectors")
-        request.body = .bytes(ByteBuffer(string: FormEncoding.encode([
-            ("client_id", clientID), ("client_secret", clientSecret), ("code", code),
-            ("redirect_uri", redirectURI), ("code_verifier", verifier),
-        ])))
+        request.body = .bytes(
+            ByteBuffer(
+                string: FormEncoding.encode([
+                    ("client_id", clientID), ("client_secret", clientSecret), ("code", code),
+                    ("redirect_uri", redirectURI), ("code_verifier", verifier),
+                ])))
         struct TokenResponse: Decodable {
             let access_token: String?
             let error: String?
         }
         let response = try await http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok, let token = try? JSONDecoder().decode(TokenResponse.self, from: Data(body.readableBytesView)).access_token
+        guard response.status == .ok,
+            let token = try? JSONDecoder().decode(TokenResponse.self, from: Data(body.readableBytesView)).access_token
         else { throw Failure.invalidCode }
         return token
     }
@@ -74,7 +78,8 @@ struct GitHubClient: Sendable {
         request.headers.add(name: "X-GitHub-Api-Version", value: "2022-11-28")
         let response = try await http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok, let value = try? JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) else {
+        guard response.status == .ok, let value = try? JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        else {
             throw Failure.userInfo
         }
         return value

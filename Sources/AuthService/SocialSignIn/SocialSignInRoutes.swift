@@ -48,7 +48,8 @@ struct SocialSignInRoutes: Sendable {
         let body = try await JSONBody.decode(StartBody.self, from: request, context: context)
         guard body.provider == "github" else { throw AppError.notFound("PROVIDER_NOT_FOUND", "Provider not found") }
         guard let github else {
-            throw AppError.notFound("PROVIDER_NOT_FOUND", "GitHub sign-in is not configured: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET")
+            throw AppError.notFound(
+                "PROVIDER_NOT_FOUND", "GitHub sign-in is not configured: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET")
         }
         try callbackPolicy.check(body.callbackURL)
         try callbackPolicy.check(body.errorCallbackURL, field: "errorCallbackURL")
@@ -65,7 +66,10 @@ struct SocialSignInRoutes: Sendable {
             key: state)
         let url = github.authorizeURL(state: state, codeChallenge: challenge, redirectURI: redirectURI)
         var headers: HTTPFields = [.location: url]
-        headers.append(HTTPField(name: .setCookie, value: cookie.attributes("\(stateCookieName)=\(cookie.value(for: nonce))", maxAge: states.lifetime)))
+        headers.append(
+            HTTPField(
+                name: .setCookie,
+                value: cookie.attributes("\(stateCookieName)=\(cookie.value(for: nonce))", maxAge: states.lifetime)))
         return try Response.json(StartResult(url: url, redirect: body.disableRedirect != true), headers: headers)
     }
 
@@ -79,13 +83,16 @@ struct SocialSignInRoutes: Sendable {
         }
         let failure = { (code: String) in redirect(to: errorURL(state.errorCallbackURL, code), headers: clearState) }
         // The callback must arrive in the browser that started the flow.
-        guard let raw = cookie.cookie(named: stateCookieName, in: request), let nonce = cookie.token(fromCookieValue: raw),
-              ConstantTime.equals(Self.digest(nonce), state.browserBinding)
+        guard let raw = cookie.cookie(named: stateCookieName, in: request),
+            let nonce = cookie.token(fromCookieValue: raw),
+            ConstantTime.equals(Self.digest(nonce), state.browserBinding)
         else { return failure("state_mismatch") }
         if let providerError = query["error"].map(String.init) {
             return failure(String(providerError.filter { $0.isLetter || $0 == "_" }.prefix(64)))
         }
-        guard let code = query["code"].map(String.init), !code.isEmpty, let github else { return failure("invalid_code") }
+        guard let code = query["code"].map(String.init), !code.isEmpty, let github else {
+            return failure("invalid_code")
+        }
 
         do {
             let token: String
@@ -119,7 +126,8 @@ struct SocialSignInRoutes: Sendable {
                 // owner's GitHub into that account would hand it to the squatter's password
                 // (Better Auth's `requireLocalEmailVerified`).
                 guard existing.emailVerified else { return failure("account_not_linked") }
-                try await users.linkAccount(userId: existing.id, providerId: "github", accountId: accountId, scope: "read:user,user:email")
+                try await users.linkAccount(
+                    userId: existing.id, providerId: "github", accountId: accountId, scope: "read:user,user:email")
                 user = existing
             } else {
                 user = try await users.create(
@@ -128,7 +136,8 @@ struct SocialSignInRoutes: Sendable {
                 isNewUser = true
             }
             let session = try await sessions.create(
-                userId: user.id, lifetime: cookie.policy.expiresIn, ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
+                userId: user.id, lifetime: cookie.policy.expiresIn, ipAddress: context.clientIP,
+                userAgent: request.headers[.userAgent])
             var headers = cookie.establishingHeaders(token: session.token, rememberMe: true)
             headers.append(contentsOf: clearState)
             let target = (isNewUser ? state.newUserCallbackURL : nil) ?? state.callbackURL ?? "/"

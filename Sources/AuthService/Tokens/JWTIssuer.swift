@@ -43,11 +43,17 @@ final class JWTIssuer: Sendable {
 
     /// A JWT for the session's user: a cached one while it is fresh enough, else a new one.
     func token(for session: Session, user: User, now: Date = Date()) async throws -> String {
-        guard let key = keys.signer(now: now) else { throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.") }
-        let fingerprint = [key.id, user.id, user.email, user.name, String(user.emailVerified), String(user.updatedAt.timeIntervalSince1970)].joined(separator: "\u{1F}")
+        guard let key = keys.signer(now: now) else {
+            throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.")
+        }
+        let fingerprint = [
+            key.id, user.id, user.email, user.name, String(user.emailVerified),
+            String(user.updatedAt.timeIntervalSince1970),
+        ].joined(separator: "\u{1F}")
         let reusable = cache.withLock { cache -> String? in
             guard let cached = cache[session.id], cached.fingerprint == fingerprint,
-                  cached.expiresAt.timeIntervalSince(now) > lifetime / 2 else { return nil }
+                cached.expiresAt.timeIntervalSince(now) > lifetime / 2
+            else { return nil }
             return cached.token
         }
         if let reusable { return reusable }
@@ -75,8 +81,12 @@ final class JWTIssuer: Sendable {
         let signingInput = key.encodedJWTHeader + "." + Base64URL.encode(try encoder.encode(claims))
         let privateKey = key.privateKey
         let signature = try await NIOThreadPool.singleton.runIfActive {
-            try privateKey.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation
+            try privateKey.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5)
+                .rawRepresentation
         }
-        return (signingInput + "." + Base64URL.encode(signature), Date(timeIntervalSince1970: TimeInterval(issuedAt) + lifetime))
+        return (
+            signingInput + "." + Base64URL.encode(signature),
+            Date(timeIntervalSince1970: TimeInterval(issuedAt) + lifetime)
+        )
     }
 }

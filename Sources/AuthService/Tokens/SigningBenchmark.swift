@@ -9,10 +9,12 @@ import Synchronization
 /// crypto library `/token` uses, on every core — the ceiling `make bench` compares `/token` to.
 struct SigningBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-rsa", abstract: "Measure raw RSA-2048 signing throughput (for make bench).", shouldDisplay: false)
+        commandName: "bench-rsa", abstract: "Measure raw RSA-2048 signing throughput (for make bench).",
+        shouldDisplay: false)
 
     @Option(help: "How long to sign, in seconds.") var seconds: Double = 3
-    @Option(help: "Signing threads (default: one per core).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Signing threads (default: one per core).") var threads: Int = ProcessInfo.processInfo
+        .activeProcessorCount
 
     func run() throws {
         let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)

@@ -27,7 +27,8 @@ struct SigningKey: Sendable {
     /// The public half as a JWK, with `alg` so verifiers never take the algorithm from a token.
     var publicJWK: PublicJWK {
         let primitives = try! privateKey.publicKey.getKeyPrimitives()
-        return PublicJWK(kid: id, n: Base64URL.encode(primitives.modulus), e: Base64URL.encode(primitives.publicExponent))
+        return PublicJWK(
+            kid: id, n: Base64URL.encode(primitives.modulus), e: Base64URL.encode(primitives.publicExponent))
     }
 }
 

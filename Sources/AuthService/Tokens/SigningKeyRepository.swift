@@ -25,7 +25,8 @@ struct SigningKeyRepository: Sendable {
         try await postgres.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
             let rows = try await connection.query(
-                #"SELECT count(*)::int FROM "jwks" WHERE "privateKey" LIKE 'v1.%' AND ("expiresAt" IS NULL OR "expiresAt" > \#(now))"#, logger: logger)
+                #"SELECT count(*)::int FROM "jwks" WHERE "privateKey" LIKE 'v1.%' AND ("expiresAt" IS NULL OR "expiresAt" > \#(now))"#,
+                logger: logger)
             var count = 0
             for try await value in rows.decode(Int.self) { count = value }
             guard count == 0 else { return }
@@ -41,14 +42,16 @@ struct SigningKeyRepository: Sendable {
         return try await postgres.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
             try await connection.query(
-                #"UPDATE "jwks" SET "expiresAt" = \#(now.addingTimeInterval(retireAfter)) WHERE "expiresAt" IS NULL"#, logger: logger)
+                #"UPDATE "jwks" SET "expiresAt" = \#(now.addingTimeInterval(retireAfter)) WHERE "expiresAt" IS NULL"#,
+                logger: logger)
             return try await insert(key, connection: connection, now: now)
         }
     }
 
     func all() async throws -> [Row] {
         var result = [Row]()
-        let rows = try await postgres.query(#"SELECT "id", "privateKey", "createdAt", "expiresAt" FROM "jwks" ORDER BY "createdAt""#, logger: logger)
+        let rows = try await postgres.query(
+            #"SELECT "id", "privateKey", "createdAt", "expiresAt" FROM "jwks" ORDER BY "createdAt""#, logger: logger)
         for try await (id, privateKey, createdAt, expiresAt) in rows.decode((String, String, Date, Date?).self) {
             result.append(Row(id: id, privateKey: privateKey, createdAt: createdAt, expiresAt: expiresAt))
         }
@@ -57,16 +60,20 @@ struct SigningKeyRepository: Sendable {
 
     /// Deletes keys whose publication period is over.
     func deleteExpired(now: Date = Date()) async throws {
-        try await postgres.query(#"DELETE FROM "jwks" WHERE "expiresAt" IS NOT NULL AND "expiresAt" <= \#(now)"#, logger: logger)
+        try await postgres.query(
+            #"DELETE FROM "jwks" WHERE "expiresAt" IS NOT NULL AND "expiresAt" <= \#(now)"#, logger: logger)
     }
 
     @discardableResult
-    private func insert(_ key: _RSA.Signing.PrivateKey, connection: PostgresConnection, now: Date) async throws -> String {
+    private func insert(_ key: _RSA.Signing.PrivateKey, connection: PostgresConnection, now: Date) async throws
+        -> String
+    {
         let id = AuthID.make()
         let jwk = SigningKey(id: id, privateKey: key, createdAt: now, expiresAt: nil).publicJWK
         let publicJSON = String(decoding: try JSONEncoder().encode(jwk), as: UTF8.self)
         let sealed = try vault.seal(key, id: id)
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt") VALUES (\(id), \(publicJSON), \(sealed), \(now))
             """, logger: logger)
         return id

@@ -24,7 +24,10 @@ final class SigningKeys: Service, Sendable {
     let logger: Logger
     private let snapshot = Mutex(Snapshot())
 
-    init(repository: SigningKeyRepository, cachePeriod: TimeInterval = 300, reloadInterval: Duration = .seconds(30), logger: Logger) {
+    init(
+        repository: SigningKeyRepository, cachePeriod: TimeInterval = 300, reloadInterval: Duration = .seconds(30),
+        logger: Logger
+    ) {
         self.repository = repository
         self.cachePeriod = cachePeriod
         self.reloadInterval = reloadInterval
@@ -60,11 +63,13 @@ final class SigningKeys: Service, Sendable {
             }
             do {
                 let privateKey = try repository.vault.open(row.privateKey, id: row.id)
-                keys.append(SigningKey(id: row.id, privateKey: privateKey, createdAt: row.createdAt, expiresAt: row.expiresAt))
+                keys.append(
+                    SigningKey(id: row.id, privateKey: privateKey, createdAt: row.createdAt, expiresAt: row.expiresAt))
             } catch {
                 throw ConfigurationError(
                     "BETTER_AUTH_SECRET",
-                    "cannot decrypt the stored JWT signing keys (jwks table): was the secret changed? Restore it, or delete the jwks rows to start with new keys")
+                    "cannot decrypt the stored JWT signing keys (jwks table): was the secret changed? Restore it, or delete the jwks rows to start with new keys"
+                )
             }
         }
         let published = keys.filter { $0.expiresAt.map { $0 > now } ?? true }
@@ -82,7 +87,9 @@ final class SigningKeys: Service, Sendable {
                 do {
                     try await self.reload()
                 } catch {
-                    self.logger.warning("could not reload the signing keys; keeping the ones in memory", metadata: ["error": "\(error)"])
+                    self.logger.warning(
+                        "could not reload the signing keys; keeping the ones in memory", metadata: ["error": "\(error)"]
+                    )
                 }
             }
         }

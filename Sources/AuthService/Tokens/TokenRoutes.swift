@@ -16,7 +16,9 @@ struct TokenRoutes: Sendable {
         /// A freshly signed RS256 JWT for the caller's session.
         group.get("/token") { _, context in
             let (_, user) = try context.requireSession()
-            guard let key = keys.signer() else { throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.") }
+            guard let key = keys.signer() else {
+                throw AppError.serviceUnavailable("NO_SIGNING_KEY", "No JWT signing key is loaded.")
+            }
             let (jwt, _) = try await issuer.sign(user: user, key: key)
             // A compact JWS is base64url and dots only: nothing in it needs JSON escaping.
             return Response.json(encoded: ByteBuffer(string: #"{"token":""# + jwt + #""}"#))
@@ -28,7 +30,10 @@ struct TokenRoutes: Sendable {
         let serve: @Sendable (Request, AuthRequestContext) -> Response = { _, _ in
             Response(
                 status: .ok,
-                headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "public, max-age=\(Int(keys.cachePeriod))"],
+                headers: [
+                    .contentType: "application/json; charset=utf-8",
+                    .cacheControl: "public, max-age=\(Int(keys.cachePeriod))",
+                ],
                 body: .init(byteBuffer: keys.jwks))
         }
         /// The public signing keys (RFC 7517), for JWT verifiers.

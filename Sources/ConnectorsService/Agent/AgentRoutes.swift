@@ -28,7 +28,9 @@ struct AgentRoutes: Sendable {
         group.post("/agent/run") { request, context in
             let user = try context.requireUser()
             guard let runner else {
-                throw AppError.serviceUnavailable("AGENT_NOT_CONFIGURED", "The agent is disabled: set ANTHROPIC_API_KEY and ANTHROPIC_MODEL to enable it.")
+                throw AppError.serviceUnavailable(
+                    "AGENT_NOT_CONFIGURED",
+                    "The agent is disabled: set ANTHROPIC_API_KEY and ANTHROPIC_MODEL to enable it.")
             }
             let body = try await JSONBody.decode(RunRequest.self, from: request, context: context)
             let run = try Self.validate(body, userId: user.id)
@@ -49,14 +51,22 @@ struct AgentRoutes: Sendable {
 
     static func validate(_ body: RunRequest, userId: String) throws -> AgentRunner.Request {
         let prompt = body.prompt.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !prompt.isEmpty else { throw AppError.badRequest("VALIDATION_ERROR", "The field prompt must not be empty.") }
-        guard prompt.count <= 100_000 else { throw AppError.badRequest("VALIDATION_ERROR", "The field prompt is longer than 100000 characters.") }
+        guard !prompt.isEmpty else {
+            throw AppError.badRequest("VALIDATION_ERROR", "The field prompt must not be empty.")
+        }
+        guard prompt.count <= 100_000 else {
+            throw AppError.badRequest("VALIDATION_ERROR", "The field prompt is longer than 100000 characters.")
+        }
         let maxSteps = body.maxSteps ?? 8
-        guard (1...20).contains(maxSteps) else { throw AppError.badRequest("VALIDATION_ERROR", "The field maxSteps must be between 1 and 20.") }
+        guard (1...20).contains(maxSteps) else {
+            throw AppError.badRequest("VALIDATION_ERROR", "The field maxSteps must be between 1 and 20.")
+        }
         if let tools = body.tools {
             let known = Set(ToolRegistry.all.map(\.name))
             let unknown = tools.filter { !known.contains($0) }
-            guard unknown.isEmpty else { throw AppError.badRequest("UNKNOWN_TOOL", "No tool is named \(unknown.joined(separator: ", ")).") }
+            guard unknown.isEmpty else {
+                throw AppError.badRequest("UNKNOWN_TOOL", "No tool is named \(unknown.joined(separator: ", ")).")
+            }
         }
         return AgentRunner.Request(userId: userId, prompt: prompt, maxSteps: maxSteps, tools: body.tools)
     }
@@ -69,29 +79,37 @@ struct AgentRoutes: Sendable {
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            async let finished: Void = {
-                do {
-                    let run = try await runner.run(request) { event in
-                        switch event {
-                        case .text(let text): sink.yield(Self.event("text", ["text": text]))
-                        case .step(let step): sink.yield(Self.event("step", AgentRunView.Step(tool: step.tool, input: step.input, isError: step.isError)))
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                async let finished: Void = {
+                    do {
+                        let run = try await runner.run(request) { event in
+                            switch event {
+                            case .text(let text): sink.yield(Self.event("text", ["text": text]))
+                            case .step(let step):
+                                sink.yield(
+                                    Self.event(
+                                        "step",
+                                        AgentRunView.Step(tool: step.tool, input: step.input, isError: step.isError)))
+                            }
                         }
+                        sink.yield(Self.event(run.status == .failed ? "error" : "done", AgentRunView(run)))
+                    } catch {
+                        logger.error("agent run could not be stored", metadata: ["error": "\(error)"])
+                        sink.yield(
+                            Self.event(
+                                "error", ["code": "INTERNAL_ERROR", "message": "The run could not be completed."]))
                     }
-                    sink.yield(Self.event(run.status == .failed ? "error" : "done", AgentRunView(run)))
-                } catch {
-                    logger.error("agent run could not be stored", metadata: ["error": "\(error)"])
-                    sink.yield(Self.event("error", ["code": "INTERNAL_ERROR", "message": "The run could not be completed."]))
+                    sink.finish()
+                }()
+                var connected = true
+                for await event in events where connected {
+                    do { try await writer.write(ByteBuffer(string: event.encoded)) } catch { connected = false }
                 }
-                sink.finish()
-            }()
-            var connected = true
-            for await event in events where connected {
-                do { try await writer.write(ByteBuffer(string: event.encoded)) } catch { connected = false }
-            }
-            await finished
-            if connected { try await writer.finish(nil) }
-        })
+                await finished
+                if connected { try await writer.finish(nil) }
+            })
     }
 
     private static func event(_ name: String, _ value: some Encodable) -> ServerSentEvent {

@@ -44,7 +44,8 @@ struct AgentRunner: Sendable {
 
     func run(_ request: Request, emit: (@Sendable (Event) async -> Void)? = nil) async throws -> AgentRun {
         var run = AgentRun(
-            id: RandomToken.string(length: 24), userId: request.userId, trigger: request.trigger, prompt: request.prompt, triggerKey: request.triggerKey)
+            id: RandomToken.string(length: 24), userId: request.userId, trigger: request.trigger,
+            prompt: request.prompt, triggerKey: request.triggerKey)
         // Both reads and the insert at once: they do not depend on each other.
         let starting = run
         async let stored: Void = runs.insert(starting)
@@ -97,7 +98,10 @@ struct AgentRunner: Sendable {
         var usage: Anthropic.Usage
     }
 
-    private func loop(_ request: Request, toolbox: Toolbox, emit: (@Sendable (Event) async -> Void)?, progress: LockedBox<(steps: [AgentStep], usage: Anthropic.Usage)>) async throws -> Outcome {
+    private func loop(
+        _ request: Request, toolbox: Toolbox, emit: (@Sendable (Event) async -> Void)?,
+        progress: LockedBox<(steps: [AgentStep], usage: Anthropic.Usage)>
+    ) async throws -> Outcome {
         let system = [Self.systemPrompt, request.situation].compactMap { $0 }.joined(separator: "\n\n")
         var messages = [Anthropic.Message(role: "user", content: [.text(request.prompt)])]
         var steps = [AgentStep]()
@@ -108,7 +112,8 @@ struct AgentRunner: Sendable {
         for turn in 1...max(1, request.maxSteps) {
             let response: Anthropic.Response
             do {
-                response = try await client.send(system: system, messages: messages, tools: toolbox.specs, onText: onText)
+                response = try await client.send(
+                    system: system, messages: messages, tools: toolbox.specs, onText: onText)
             } catch {
                 throw LoopFailure(message: Self.describe(error), steps: steps, usage: usage)
             }
@@ -118,12 +123,16 @@ struct AgentRunner: Sendable {
             if !response.text.isEmpty { texts.append(response.text) }
             let calls = response.toolUses
             guard response.stopReason == "tool_use", !calls.isEmpty else {
-                return Outcome(output: response.text.isEmpty ? texts.joined(separator: "\n\n") : response.text,
-                               steps: steps, stopReason: response.stopReason ?? "end_turn", usage: usage)
+                return Outcome(
+                    output: response.text.isEmpty ? texts.joined(separator: "\n\n") : response.text,
+                    steps: steps, stopReason: response.stopReason ?? "end_turn", usage: usage)
             }
             // The limit: tools asked for in the last allowed turn are not run.
             if turn == request.maxSteps { break }
-            messages.append(Anthropic.Message(role: "assistant", content: response.content.filter { if case .other = $0 { false } else { true } }))
+            messages.append(
+                Anthropic.Message(
+                    role: "assistant", content: response.content.filter { if case .other = $0 { false } else { true } })
+            )
             let outcomes = await withTaskGroup(of: (Int, ToolOutcome).self) { group in
                 for (index, call) in calls.enumerated() {
                     group.addTask { (index, await toolbox.call(call.name, input: call.input)) }
@@ -134,7 +143,9 @@ struct AgentRunner: Sendable {
             }
             var results = [Anthropic.Block]()
             for (call, outcome) in zip(calls, outcomes) {
-                let step = AgentStep(tool: call.name, input: call.input, isError: outcome.isError, summary: String(outcome.text.prefix(AgentStep.summaryLength)))
+                let step = AgentStep(
+                    tool: call.name, input: call.input, isError: outcome.isError,
+                    summary: String(outcome.text.prefix(AgentStep.summaryLength)))
                 steps.append(step)
                 progress.withLock { $0.steps = steps }
                 await emit?(.step(step))
@@ -147,12 +158,15 @@ struct AgentRunner: Sendable {
 
     struct AgentTimeout: Error, CustomStringConvertible {
         let limit: Duration
-        var description: String { "The run took longer than \(limit.wholeMilliseconds / 1000) seconds and was stopped." }
+        var description: String {
+            "The run took longer than \(limit.wholeMilliseconds / 1000) seconds and was stopped."
+        }
     }
 
     static func describe(_ error: any Error) -> String {
         switch error {
-        case let error as Anthropic.APIError: "Claude could not answer: \(error.message) (\(error.type), HTTP \(error.status))."
+        case let error as Anthropic.APIError:
+            "Claude could not answer: \(error.message) (\(error.type), HTTP \(error.status))."
         case let error as AnthropicClient.NetworkFailure: "Claude could not be reached: \(error.description)"
         default: "\(error)"
         }

@@ -15,23 +15,31 @@ struct AgentServices: Sendable {
     let webhookHandlers: [any WebhookHandler]
 
     /// `apis` are the provider API clients; `modelHTTP` serves the Messages API (longer silences allowed).
-    init(config: ConnectorsConfig, infrastructure: Infrastructure, connections: ConnectionRepository, providers: ProviderRegistry,
-         apis: ProviderAPIs, modelHTTP: HTTPClientService, logger: Logger) {
+    init(
+        config: ConnectorsConfig, infrastructure: Infrastructure, connections: ConnectionRepository,
+        providers: ProviderRegistry,
+        apis: ProviderAPIs, modelHTTP: HTTPClientService, logger: Logger
+    ) {
         let tokens = ConnectionTokens(
-            connections: connections, sealer: TokenSealer(box: config.secretBox), providers: providers, redis: infrastructure.redis, logger: logger)
+            connections: connections, sealer: TokenSealer(box: config.secretBox), providers: providers,
+            redis: infrastructure.redis, logger: logger)
         let registry = ToolRegistry(connections: connections, tokens: tokens, apis: apis, logger: logger)
         let runs = AgentRunRepository(postgres: infrastructure.postgres, logger: logger)
         self.registry = registry
         self.runs = runs
         let runner = config.anthropic.map { settings in
-            AgentRunner(client: AnthropicClient(http: modelHTTP.client, settings: settings, logger: logger), registry: registry, runs: runs,
-                        logger: logger, timeout: config.agentTimeout)
+            AgentRunner(
+                client: AnthropicClient(http: modelHTTP.client, settings: settings, logger: logger), registry: registry,
+                runs: runs,
+                logger: logger, timeout: config.agentTimeout)
         }
         self.runner = runner
         if let runner {
             self.webhookHandlers = [
-                SlackAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
-                LinearAgentTrigger(runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
+                SlackAgentTrigger(
+                    runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
+                LinearAgentTrigger(
+                    runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
             ]
         } else {
             self.webhookHandlers = [AgentOffHandler()]

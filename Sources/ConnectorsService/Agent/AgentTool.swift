@@ -47,7 +47,9 @@ struct ToolInput: Sendable {
     }
 
     func string(_ name: String) throws -> String {
-        guard let value = optionalString(name), !value.isEmpty else { throw ToolFailure("`\(name)` is required (a non-empty string).") }
+        guard let value = optionalString(name), !value.isEmpty else {
+            throw ToolFailure("`\(name)` is required (a non-empty string).")
+        }
         return value
     }
 
@@ -56,14 +58,17 @@ struct ToolInput: Sendable {
     }
 
     func int(_ name: String, default fallback: Int? = nil, range: ClosedRange<Int> = 1...1_000_000) throws -> Int {
-        let number: Int? = switch values[name] {
-        case .int(let value): value
-        case .double(let value) where value.rounded() == value: Int(value)
-        case .string(let text): Int(text)
-        default: nil
-        }
+        let number: Int? =
+            switch values[name] {
+            case .int(let value): value
+            case .double(let value) where value.rounded() == value: Int(value)
+            case .string(let text): Int(text)
+            default: nil
+            }
         guard let value = number ?? fallback else { throw ToolFailure("`\(name)` is required (an integer).") }
-        guard range.contains(value) else { throw ToolFailure("`\(name)` must be between \(range.lowerBound) and \(range.upperBound).") }
+        guard range.contains(value) else {
+            throw ToolFailure("`\(name)` must be between \(range.lowerBound) and \(range.upperBound).")
+        }
         return value
     }
 }

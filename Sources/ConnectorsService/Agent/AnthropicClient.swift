@@ -30,26 +30,35 @@ struct AnthropicClient: Sendable {
 
     /// Sends one turn. With `onText`, the answer streams and each text fragment is handed over
     /// as it arrives; the complete message is returned either way.
-    func send(system: String?, messages: [Anthropic.Message], tools: [Anthropic.ToolSpec],
-              onText: (@Sendable (String) async -> Void)? = nil) async throws -> Anthropic.Response {
+    func send(
+        system: String?, messages: [Anthropic.Message], tools: [Anthropic.ToolSpec],
+        onText: (@Sendable (String) async -> Void)? = nil
+    ) async throws -> Anthropic.Response {
         let request = Anthropic.Request(
-            model: settings.model, maxTokens: settings.maxTokens, system: system, messages: messages, tools: tools, stream: onText != nil)
+            model: settings.model, maxTokens: settings.maxTokens, system: system, messages: messages, tools: tools,
+            stream: onText != nil)
         let body = try JSONEncoder().encode(request)
         var attempt = 0
         while true {
             let streamed = TextCounter()
             do {
-                return try await once(body, onText: onText.map { forward in
-                    { @Sendable text in
-                        await streamed.add()
-                        await forward(text)
-                    }
-                })
+                return try await once(
+                    body,
+                    onText: onText.map { forward in
+                        { @Sendable text in
+                            await streamed.add()
+                            await forward(text)
+                        }
+                    })
             } catch {
                 attempt += 1
                 // Text already shown to the caller cannot be taken back: no retry after that.
-                guard attempt <= settings.maxRetries, await streamed.count == 0, let delay = retryDelay(error, attempt: attempt) else { throw error }
-                logger.warning("Anthropic call failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)", "delay_ms": "\(delay.wholeMilliseconds)"])
+                guard attempt <= settings.maxRetries, await streamed.count == 0,
+                    let delay = retryDelay(error, attempt: attempt)
+                else { throw error }
+                logger.warning(
+                    "Anthropic call failed; retrying",
+                    metadata: ["attempt": "\(attempt)", "error": "\(error)", "delay_ms": "\(delay.wholeMilliseconds)"])
                 try await Task.sleep(for: delay)
             }
         }
@@ -65,7 +74,8 @@ struct AnthropicClient: Sendable {
         request.body = .bytes(ByteBuffer(bytes: body))
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .milliseconds(settings.requestTimeout.wholeMilliseconds))
+            response = try await http.execute(
+                request, timeout: .milliseconds(settings.requestTimeout.wholeMilliseconds))
         } catch {
             throw NetworkFailure(description: "\(error)")
         }
@@ -109,7 +119,8 @@ struct AnthropicClient: Sendable {
         case (429, "spend_limit"): transient = false
         case (408, _), (429, _), (500..., _): transient = true
         // An `error` event inside a 200 stream.
-        case (200, "overloaded_error"), (200, "api_error"), (200, "rate_limit_error"), (200, "timeout_error"): transient = true
+        case (200, "overloaded_error"), (200, "api_error"), (200, "rate_limit_error"), (200, "timeout_error"):
+            transient = true
         default: transient = false
         }
         guard transient else { return nil }
@@ -141,10 +152,14 @@ struct AnthropicClient: Sendable {
         let error = (try? JSONDecoder().decode(ErrorBody.self, from: body))?.error
         var type = error?.type ?? "http_\(status)"
         let message = error?.message ?? "HTTP \(status)"
-        let retryAfter = headers.first(name: "retry-after-ms").flatMap(Double.init).map { $0 / 1000 }
+        let retryAfter =
+            headers.first(name: "retry-after-ms").flatMap(Double.init).map { $0 / 1000 }
             ?? headers.first(name: "retry-after").flatMap(Double.init)
         let code = error?.details?.error_code
-        if status == 429, code == "enforced_spend_limit_reached" || (retryAfter == nil && message.lowercased().contains("usage limit")) {
+        if status == 429,
+            code == "enforced_spend_limit_reached"
+                || (retryAfter == nil && message.lowercased().contains("usage limit"))
+        {
             type = "spend_limit"
         }
         return Anthropic.APIError(status: status, type: type, message: message, retryAfter: retryAfter)

@@ -63,7 +63,8 @@ enum Anthropic {
             case "text": self = .text(try container.decodeIfPresent(String.self, forKey: .text) ?? "")
             case "tool_use":
                 self = .toolUse(
-                    id: try container.decode(String.self, forKey: .id), name: try container.decode(String.self, forKey: .name),
+                    id: try container.decode(String.self, forKey: .id),
+                    name: try container.decode(String.self, forKey: .name),
                     input: try container.decodeIfPresent(Value.self, forKey: .input) ?? [:])
             case "tool_result":
                 self = .toolResult(
@@ -91,7 +92,8 @@ enum Anthropic {
                 try container.encode(content, forKey: .content)
                 if isError { try container.encode(true, forKey: .isError) }
             case .other(let type):
-                throw EncodingError.invalidValue(type, .init(codingPath: encoder.codingPath, debugDescription: "cannot send back a \(type) block"))
+                throw EncodingError.invalidValue(
+                    type, .init(codingPath: encoder.codingPath, debugDescription: "cannot send back a \(type) block"))
             }
         }
     }

@@ -59,7 +59,8 @@ struct AnthropicStreamAssembler {
     mutating func apply(_ event: ServerSentEvent) throws -> String? {
         guard let object = try? JSONDecoder().decode(StreamEvent.self, from: Data(event.data.utf8)) else {
             if event.event == "ping" { return nil }
-            throw Anthropic.APIError(status: 200, type: "invalid_response", message: "unreadable stream event \(event.event ?? "")")
+            throw Anthropic.APIError(
+                status: 200, type: "invalid_response", message: "unreadable stream event \(event.event ?? "")")
         }
         switch object.type ?? event.event {
         case "message_start":
@@ -89,7 +90,8 @@ struct AnthropicStreamAssembler {
         case "message_stop":
             stopped = true
         case "error":
-            throw Anthropic.APIError(status: 200, type: object.error?.type ?? "error", message: object.error?.message ?? "stream error")
+            throw Anthropic.APIError(
+                status: 200, type: object.error?.type ?? "error", message: object.error?.message ?? "stream error")
         default:
             break
         }
@@ -98,7 +100,10 @@ struct AnthropicStreamAssembler {
 
     /// The message, once `message_stop` has arrived.
     func finish() throws -> Anthropic.Response {
-        guard stopped else { throw Anthropic.APIError(status: 200, type: "incomplete_stream", message: "the stream ended before message_stop") }
+        guard stopped else {
+            throw Anthropic.APIError(
+                status: 200, type: "incomplete_stream", message: "the stream ended before message_stop")
+        }
         let content = try blocks.keys.sorted().map { index -> Anthropic.Block in
             switch blocks[index]! {
             case .text(let text): return .text(text)
@@ -108,7 +113,8 @@ struct AnthropicStreamAssembler {
                 do {
                     input = json.isEmpty ? [:] : try JSONDecoder().decode(Value.self, from: Data(json.utf8))
                 } catch {
-                    throw Anthropic.APIError(status: 200, type: "invalid_response", message: "tool input for \(name) is not JSON")
+                    throw Anthropic.APIError(
+                        status: 200, type: "invalid_response", message: "tool input for \(name) is not JSON")
                 }
                 return .toolUse(id: id, name: name, input: input)
             }

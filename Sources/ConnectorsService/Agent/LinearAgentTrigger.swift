@@ -29,26 +29,34 @@ struct LinearAgentTrigger: WebhookHandler {
         guard !prompt.isEmpty else { return .skipped("an agent session without a prompt") }
         let token = try await tokens.accessToken(for: workspace)
         let earlier = try await runs.finishedUndelivered(triggerKey: key)
-        if earlier == nil { try await postActivity(token, session.id, ["type": "thought", "body": "Looking into it…"]) }
+        if earlier == nil {
+            try await postActivity(token, session.id, ["type": "thought", "body": "Looking into it…"])
+        }
         let run: AgentRun
         if let earlier {
             run = earlier
         } else {
             let issue = session.issue?.identifier
-            run = try await runner.run(AgentRunner.Request(
-                userId: workspace.userId, prompt: prompt, trigger: .linear,
-                situation: "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
-                triggerKey: key)) { progress in
+            run = try await runner.run(
+                AgentRunner.Request(
+                    userId: workspace.userId, prompt: prompt, trigger: .linear,
+                    situation:
+                        "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
+                    triggerKey: key)
+            ) { progress in
                 guard case .step(let step) = progress else { return }
                 let parameter = String(decoding: (try? JSONEncoder().encode(step.input)) ?? Data(), as: UTF8.self)
-                try? await postActivity(token, session.id, [
-                    "type": "action", "action": step.tool, "parameter": String(parameter.prefix(500)),
-                    "result": step.isError ? "Failed: \(step.summary)" : String(step.summary.prefix(200)),
-                ])
+                try? await postActivity(
+                    token, session.id,
+                    [
+                        "type": "action", "action": step.tool, "parameter": String(parameter.prefix(500)),
+                        "result": step.isError ? "Failed: \(step.summary)" : String(step.summary.prefix(200)),
+                    ])
             }
         }
         if run.status == .completed {
-            try await postActivity(token, session.id, ["type": "response", "body": run.output.isEmpty ? "Done." : run.output])
+            try await postActivity(
+                token, session.id, ["type": "response", "body": run.output.isEmpty ? "Done." : run.output])
         } else {
             try await postActivity(token, session.id, ["type": "error", "body": run.error ?? "The run failed."])
         }
@@ -62,7 +70,8 @@ struct LinearAgentTrigger: WebhookHandler {
         if let body = payload.agentActivity?.content?.body, !body.isEmpty { return body }
         if let context = payload.promptContext, !context.isEmpty { return context }
         let issue = payload.agentSession.issue
-        return [issue?.title, issue?.description, payload.agentSession.comment?.body].compactMap { $0 }.joined(separator: "\n\n")
+        return [issue?.title, issue?.description, payload.agentSession.comment?.body].compactMap { $0 }.joined(
+            separator: "\n\n")
     }
 
     private func postActivity(_ token: String, _ session: String, _ content: [String: String]) async throws {

@@ -21,7 +21,9 @@ struct SlackAgentTrigger: WebhookHandler {
 
     func handle(_ event: WebhookEvent) async throws -> WebhookOutcome {
         let callback = try event.payload.slack()
-        guard let message = callback.event else { throw MalformedWebhookEvent(description: "Slack event without `event`") }
+        guard let message = callback.event else {
+            throw MalformedWebhookEvent(description: "Slack event without `event`")
+        }
         // Never answer a bot (ourselves included) or an edit, deletion or other message subtype.
         if message.botId != nil { return .skipped("a bot's message") }
         if let subtype = message.subtype { return .skipped("message subtype \(subtype)") }
@@ -41,22 +43,27 @@ struct SlackAgentTrigger: WebhookHandler {
         if let earlier = try await runs.finishedUndelivered(triggerKey: key) {
             run = earlier
         } else {
-            run = try await runner.run(AgentRunner.Request(
-                userId: workspace.userId, prompt: prompt, trigger: .slack,
-                situation: "The request came from Slack (channel \(channel), thread \(thread)). Your final answer is posted in that thread for you; do not post it with slack_post_message.",
-                triggerKey: key))
+            run = try await runner.run(
+                AgentRunner.Request(
+                    userId: workspace.userId, prompt: prompt, trigger: .slack,
+                    situation:
+                        "The request came from Slack (channel \(channel), thread \(thread)). Your final answer is posted in that thread for you; do not post it with slack_post_message.",
+                    triggerKey: key))
         }
-        let text = run.status == .completed
+        let text =
+            run.status == .completed
             ? (run.output.isEmpty ? "Done." : run.output)
             : "Sorry, I could not finish that: \(run.error ?? "the run failed")."
         let token = try await tokens.accessToken(for: workspace)
-        try await apis.slack.postMessage(token: token, channel: channel, text: String(text.prefix(Self.replyLimit)), threadTs: thread)
+        try await apis.slack.postMessage(
+            token: token, channel: channel, text: String(text.prefix(Self.replyLimit)), threadTs: thread)
         try await runs.markDelivered(runId: run.id)
         return .done
     }
 
     /// Mentions (`<@U123>`) are addressing, not part of the request.
     static func withoutMentions(_ text: String) -> String {
-        text.replacingOccurrences(of: #"<@[A-Z0-9]+>"#, with: "", options: .regularExpression).trimmingCharacters(in: .whitespacesAndNewlines)
+        text.replacingOccurrences(of: #"<@[A-Z0-9]+>"#, with: "", options: .regularExpression).trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 }

@@ -23,7 +23,9 @@ struct ToolRegistry: Sendable {
             if let current = chosen[connection.provider], current.updatedAt >= connection.updatedAt { continue }
             chosen[connection.provider] = connection
         }
-        let tools = Self.all.filter { tool in chosen[tool.provider] != nil && (names.map { $0.contains(tool.name) } ?? true) }
+        let tools = Self.all.filter { tool in
+            chosen[tool.provider] != nil && (names.map { $0.contains(tool.name) } ?? true)
+        }
         return Toolbox(tools: tools, connections: chosen, registry: self)
     }
 }
@@ -70,12 +72,13 @@ struct Toolbox: Sendable {
                 }
             } catch let failure as ConnectionTokens.Failure {
                 let provider = tool.provider.rawValue
-                let message = switch failure {
-                case .reauthRequired: "The \(provider) connection needs to be connected again."
-                case .revoked: "The \(provider) connection was revoked."
-                case .notFound: "The \(provider) connection no longer exists."
-                case .unavailable(let reason): "The \(provider) token could not be refreshed: \(reason)"
-                }
+                let message =
+                    switch failure {
+                    case .reauthRequired: "The \(provider) connection needs to be connected again."
+                    case .revoked: "The \(provider) connection was revoked."
+                    case .notFound: "The \(provider) connection no longer exists."
+                    case .unavailable(let reason): "The \(provider) token could not be refreshed: \(reason)"
+                    }
                 throw ToolFailure(message)
             }
             let text = try await tool.run(ToolInput(input), ToolAccess(apis: registry.apis, token: token))

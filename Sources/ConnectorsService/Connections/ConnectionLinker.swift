@@ -16,7 +16,8 @@ struct ConnectionLinker: Sendable {
 
     /// Throws `PendingLinkRepository.ClaimError` for an unknown, used, expired or foreign code.
     func link(code: String, provider: ProviderID, userId: String) async throws -> Connection {
-        let stored = try await links.claim(codeHash: SignedToken.digest(code), provider: provider, userId: userId) { link, connection in
+        let stored = try await links.claim(codeHash: SignedToken.digest(code), provider: provider, userId: userId) {
+            link, connection in
             try await attach(link, to: userId, on: connection)
         }
         // Committed: the user's list changed.
@@ -24,18 +25,25 @@ struct ConnectionLinker: Sendable {
         return stored
     }
 
-    private func attach(_ link: PendingLink, to userId: String, on connection: PostgresConnection) async throws -> Connection {
+    private func attach(_ link: PendingLink, to userId: String, on connection: PostgresConnection) async throws
+        -> Connection
+    {
         // Two links of one account by one user at once (two tabs) would both miss the existing
         // row, and the second upsert would keep the first's id with tokens sealed for its own:
         // unreadable. Serialised here (the lock lasts until the claim's transaction ends).
-        try await ConnectionRepository.lockLink(userId: userId, provider: link.provider, accountId: link.accountId, on: connection, logger: logger)
-        let id = try await ConnectionRepository.existingID(
-            userId: userId, provider: link.provider, accountId: link.accountId, on: connection, logger: logger) ?? link.connectionId
+        try await ConnectionRepository.lockLink(
+            userId: userId, provider: link.provider, accountId: link.accountId, on: connection, logger: logger)
+        let id =
+            try await ConnectionRepository.existingID(
+                userId: userId, provider: link.provider, accountId: link.accountId, on: connection, logger: logger)
+            ?? link.connectionId
         var access = link.accessToken
         var refresh = link.refreshToken
         if id != link.connectionId {
-            access = try sealer.seal(sealer.open(access, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
-            refresh = try sealer.seal(sealer.open(refresh, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
+            access = try sealer.seal(
+                sealer.open(access, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
+            refresh = try sealer.seal(
+                sealer.open(refresh, id: link.connectionId, provider: link.provider), id: id, provider: link.provider)
         }
         let now = Date()
         let row = Connection(

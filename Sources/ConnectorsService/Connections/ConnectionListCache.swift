@@ -33,7 +33,10 @@ final class ConnectionListCache: Sendable {
     /// How long an unused validator stays in Redis.
     static let validatorMilliseconds: Int64 = 24 * 3600 * 1000
 
-    init(redis: RedisClient, limiter: RateLimiter, logger: Logger, maxAge: Duration = .seconds(60), capacity: Int = 10_000) {
+    init(
+        redis: RedisClient, limiter: RateLimiter, logger: Logger, maxAge: Duration = .seconds(60),
+        capacity: Int = 10_000
+    ) {
         self.redis = redis
         self.limiter = limiter
         self.logger = logger
@@ -61,7 +64,8 @@ final class ConnectionListCache: Sendable {
     func body(userId: String, validator: String?, load: () async throws -> ByteBuffer) async throws -> ByteBuffer {
         let now = ContinuousClock.now
         if let validator, let entry = entries.withLock({ $0[userId] }),
-           entry.validator == validator, entry.storedAt.duration(to: now) < maxAge {
+            entry.validator == validator, entry.storedAt.duration(to: now) < maxAge
+        {
             return entry.body
         }
         let body = try await load()

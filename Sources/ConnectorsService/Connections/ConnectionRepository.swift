@@ -14,7 +14,8 @@ struct ConnectionRepository: Sendable {
     let logger: Logger
 
     /// Every column, in the order `decode` reads them.
-    private static let columns = #""id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt""#
+    private static let columns =
+        #""id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt""#
 
     /// The user's connections, oldest first (served by the `(userId, provider, accountId)` index).
     /// A prepared statement: the hot read of every console page, planned once per connection.
@@ -29,7 +30,8 @@ struct ConnectionRepository: Sendable {
     typealias Row = (String, String, String, String, String?, [String], String, String?, String?, Date?, Date, Date)
 
     struct ListConnections: PostgresPreparedStatement {
-        static let sql = #"SELECT "id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt" FROM "connection" WHERE "userId" = $1 ORDER BY "createdAt", "id""#
+        static let sql =
+            #"SELECT "id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt" FROM "connection" WHERE "userId" = $1 ORDER BY "createdAt", "id""#
         typealias Row = ConnectionRepository.Row
         var userId: String
 
@@ -52,8 +54,10 @@ struct ConnectionRepository: Sendable {
     /// Inserts the connection, or — when the user already has this provider account — replaces
     /// its tokens and metadata, keeping the existing id. Returns the stored row. Runs on
     /// `connection` so it can be part of a transaction.
-    static func upsert(_ row: Connection, on connection: PostgresConnection, logger: Logger) async throws -> Connection {
-        let rows = try await connection.query("""
+    static func upsert(_ row: Connection, on connection: PostgresConnection, logger: Logger) async throws -> Connection
+    {
+        let rows = try await connection.query(
+            """
             INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt")
             VALUES (\(row.id), \(row.userId), \(row.provider.rawValue), \(row.accountId), \(row.accountName), \(row.scopes), 'active', \(row.accessToken), \(row.refreshToken), \(row.expiresAt), now(), now())
             ON CONFLICT ("userId", "provider", "accountId") DO UPDATE SET
@@ -68,15 +72,20 @@ struct ConnectionRepository: Sendable {
 
     /// Serialises, until `connection`'s transaction ends, whatever else links this user to
     /// this provider account.
-    static func lockLink(userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger) async throws {
+    static func lockLink(
+        userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger
+    ) async throws {
         let key = "connection-attach:\(userId):\(provider.rawValue):\(accountId)"
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
     }
 
     /// The id of the user's connection to this provider account, if there is one.
-    static func existingID(userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger) async throws -> String? {
+    static func existingID(
+        userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> String? {
         let rows = try await connection.query(
-            #"SELECT "id" FROM "connection" WHERE "userId" = \#(userId) AND "provider" = \#(provider.rawValue) AND "accountId" = \#(accountId)"#, logger: logger)
+            #"SELECT "id" FROM "connection" WHERE "userId" = \#(userId) AND "provider" = \#(provider.rawValue) AND "accountId" = \#(accountId)"#,
+            logger: logger)
         for try await id in rows.decode(String.self) { return id }
         return nil
     }
@@ -84,7 +93,8 @@ struct ConnectionRepository: Sendable {
     /// The most recently updated active connection to a provider account (a Slack workspace,
     /// a Linear organization), whoever made it.
     func active(provider: ProviderID, accountId: String) async throws -> Connection? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT \(unescaped: Self.columns) FROM "connection"
             WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" = 'active'
             ORDER BY "updatedAt" DESC LIMIT 1
@@ -105,7 +115,8 @@ struct ConnectionRepository: Sendable {
     /// Stores refreshed tokens, only while the connection is still active: a revocation that
     /// landed during the refresh (a webhook) stands. Returns false when it did.
     func updateTokens(id: String, accessToken: String, refreshToken: String?, expiresAt: Date?) async throws -> Bool {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             UPDATE "connection" SET "accessToken" = \(accessToken), "refreshToken" = \(refreshToken),
                 "expiresAt" = \(expiresAt), "updatedAt" = now()
             WHERE "id" = \(id) AND "status" = 'active' RETURNING "userId"
@@ -120,7 +131,8 @@ struct ConnectionRepository: Sendable {
     /// Moves every connection to `account` into `status`; rows already there are left alone, so a
     /// webhook handled twice (at-least-once delivery) changes them once. Returns how many changed.
     func setStatus(provider: ProviderID, accountId: String, _ status: Connection.Status) async throws -> Int {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             UPDATE "connection" SET "status" = \(status.rawValue), "updatedAt" = now()
             WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" <> \(status.rawValue) RETURNING "userId"
             """, logger: logger)
@@ -131,7 +143,8 @@ struct ConnectionRepository: Sendable {
 
     func setStatus(id: String, _ status: Connection.Status) async throws {
         let rows = try await postgres.query(
-            #"UPDATE "connection" SET "status" = \#(status.rawValue), "updatedAt" = now() WHERE "id" = \#(id) RETURNING "userId""#, logger: logger)
+            #"UPDATE "connection" SET "status" = \#(status.rawValue), "updatedAt" = now() WHERE "id" = \#(id) RETURNING "userId""#,
+            logger: logger)
         await listCache.invalidate(try await Self.userIds(rows))
     }
 
@@ -151,11 +164,17 @@ struct ConnectionRepository: Sendable {
     }
 
     private static func connection(_ row: Row) -> Connection? {
-        let (id, userId, provider, accountId, accountName, scopes, status, access, refresh, expiresAt, createdAt, updatedAt) = row
-        guard let provider = ProviderID(rawValue: provider), let status = Connection.Status(rawValue: status) else { return nil }
+        let (
+            id, userId, provider, accountId, accountName, scopes, status, access, refresh, expiresAt, createdAt,
+            updatedAt
+        ) = row
+        guard let provider = ProviderID(rawValue: provider), let status = Connection.Status(rawValue: status) else {
+            return nil
+        }
         return Connection(
             id: id, userId: userId, provider: provider, accountId: accountId, accountName: accountName, scopes: scopes,
-            status: status, accessToken: access, refreshToken: refresh, expiresAt: expiresAt, createdAt: createdAt, updatedAt: updatedAt)
+            status: status, accessToken: access, refreshToken: refresh, expiresAt: expiresAt, createdAt: createdAt,
+            updatedAt: updatedAt)
     }
 }
 

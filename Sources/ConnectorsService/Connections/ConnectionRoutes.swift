@@ -24,9 +24,11 @@ struct ConnectionRoutes: Sendable {
             let (decision, validator) = await connections.listCache.check(userLimit, userId: user.id)
             try RateLimitMiddleware<ConnectorsRequestContext>.enforce(decision)
             let body = try await connections.listCache.body(userId: user.id, validator: validator) {
-                try Response.jsonBody(ConnectionList(connections: try await connections.list(userId: user.id).map(ConnectionView.init)))
+                try Response.jsonBody(
+                    ConnectionList(connections: try await connections.list(userId: user.id).map(ConnectionView.init)))
             }
-            return Response.json(encoded: body, headers: RateLimitMiddleware<ConnectorsRequestContext>.headers(decision))
+            return Response.json(
+                encoded: body, headers: RateLimitMiddleware<ConnectorsRequestContext>.headers(decision))
         }
         /// Revokes one of the caller's connections at the provider (where it can) and deletes it.
         manage.delete("/oauth/connections/:id") { _, context in
@@ -37,7 +39,9 @@ struct ConnectionRoutes: Sendable {
             }
             if let provider = providers.provider(deleted.provider) {
                 // Another user's connection to the same workspace still uses this token.
-                if provider.tokenIsSharedByTheAccount, try await connections.active(provider: deleted.provider, accountId: deleted.accountId) != nil {
+                if provider.tokenIsSharedByTheAccount,
+                    try await connections.active(provider: deleted.provider, accountId: deleted.accountId) != nil
+                {
                     return Response(status: .noContent)
                 }
                 do {
@@ -45,7 +49,9 @@ struct ConnectionRoutes: Sendable {
                         await provider.revoke(accessToken: token)
                     }
                 } catch {
-                    context.logger.warning("could not open a deleted connection's token to revoke it", metadata: ["connection": "\(deleted.id)"])
+                    context.logger.warning(
+                        "could not open a deleted connection's token to revoke it",
+                        metadata: ["connection": "\(deleted.id)"])
                 }
             }
             return Response(status: .noContent)

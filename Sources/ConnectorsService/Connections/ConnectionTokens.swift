@@ -56,7 +56,9 @@ struct ConnectionTokens: Sendable {
             try await Task.sleep(for: .milliseconds(50))
             let connection = try await load(id)
             if !needsRefresh(connection) { return try open(connection) }
-            guard ContinuousClock.now < deadline else { throw Failure.unavailable("timed out waiting for another refresh") }
+            guard ContinuousClock.now < deadline else {
+                throw Failure.unavailable("timed out waiting for another refresh")
+            }
         }
     }
 
@@ -64,19 +66,25 @@ struct ConnectionTokens: Sendable {
         // Read again under the lock: a refresh that just finished elsewhere is reused.
         let connection = try await load(id)
         if !needsRefresh(connection) { return try open(connection) }
-        guard let provider = providers.provider(connection.provider) else { throw Failure.unavailable("\(connection.provider.rawValue) is not configured") }
+        guard let provider = providers.provider(connection.provider) else {
+            throw Failure.unavailable("\(connection.provider.rawValue) is not configured")
+        }
         let refreshToken = try sealer.open(connection.refreshToken, id: id, provider: connection.provider)
         let tokens: ProviderTokens
         do {
             tokens = try await provider.refresh(refreshToken: refreshToken, accountId: connection.accountId)
         } catch .invalidGrant {
             try await connections.setStatus(id: id, .reauthRequired)
-            logger.warning("a connection's refresh token was refused; the user must connect again", metadata: ["connection": "\(id)"])
+            logger.warning(
+                "a connection's refresh token was refused; the user must connect again",
+                metadata: ["connection": "\(id)"])
             throw Failure.reauthRequired
         } catch {
             // Refreshing early is a courtesy: while the stored token is unexpired it still works.
             if let expiresAt = connection.expiresAt, expiresAt > Date() {
-                logger.warning("could not refresh a connection early; using its current token", metadata: ["connection": "\(id)", "error": "\(error)"])
+                logger.warning(
+                    "could not refresh a connection early; using its current token",
+                    metadata: ["connection": "\(id)", "error": "\(error)"])
                 return try open(connection)
             }
             throw Failure.unavailable("\(error)")
@@ -84,7 +92,8 @@ struct ConnectionTokens: Sendable {
         // Both tokens in one UPDATE: a crash cannot leave a spent refresh token stored.
         let stored = try await connections.updateTokens(
             id: id, accessToken: try sealer.seal(tokens.accessToken, id: id, provider: connection.provider) ?? "",
-            refreshToken: try sealer.seal(tokens.refreshToken, id: id, provider: connection.provider), expiresAt: tokens.expiresAt)
+            refreshToken: try sealer.seal(tokens.refreshToken, id: id, provider: connection.provider),
+            expiresAt: tokens.expiresAt)
         // Revoked or marked for reconnection while we refreshed: that stands.
         guard stored else { _ = try await load(id); throw Failure.revoked }
         return tokens.accessToken
@@ -105,7 +114,8 @@ struct ConnectionTokens: Sendable {
     }
 
     private func open(_ connection: Connection) throws -> String {
-        guard let token = try sealer.open(connection.accessToken, id: connection.id, provider: connection.provider) else {
+        guard let token = try sealer.open(connection.accessToken, id: connection.id, provider: connection.provider)
+        else {
             throw Failure.reauthRequired
         }
         return token

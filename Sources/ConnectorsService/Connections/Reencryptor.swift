@@ -22,19 +22,28 @@ struct Reencryptor: Sendable {
     func run() async throws -> Report {
         var report = Report()
         // Connections: additional data names the row's own id.
-        let connections = try await postgres.query(#"SELECT "id", "id", "provider", "accessToken", "refreshToken" FROM "connection""#, logger: logger)
+        let connections = try await postgres.query(
+            #"SELECT "id", "id", "provider", "accessToken", "refreshToken" FROM "connection""#, logger: logger)
         for (key, id, provider, access, refresh) in try await collect(connections) {
-            guard let (newAccess, newRefresh) = try reseal(access, refresh, id: id, provider: provider, &report) else { continue }
-            try await postgres.query("""
+            guard let (newAccess, newRefresh) = try reseal(access, refresh, id: id, provider: provider, &report) else {
+                continue
+            }
+            try await postgres.query(
+                """
                 UPDATE "connection" SET "accessToken" = \(newAccess), "refreshToken" = \(newRefresh)
                 WHERE "id" = \(key) AND "accessToken" IS NOT DISTINCT FROM \(access) AND "refreshToken" IS NOT DISTINCT FROM \(refresh)
                 """, logger: logger)
         }
         // Pending links: sealed for the connection id they will become.
-        let links = try await postgres.query(#"SELECT "codeHash", "connectionId", "provider", "accessToken", "refreshToken" FROM "pendingLink""#, logger: logger)
+        let links = try await postgres.query(
+            #"SELECT "codeHash", "connectionId", "provider", "accessToken", "refreshToken" FROM "pendingLink""#,
+            logger: logger)
         for (key, id, provider, access, refresh) in try await collect(links) {
-            guard let (newAccess, newRefresh) = try reseal(access, refresh, id: id, provider: provider, &report) else { continue }
-            try await postgres.query("""
+            guard let (newAccess, newRefresh) = try reseal(access, refresh, id: id, provider: provider, &report) else {
+                continue
+            }
+            try await postgres.query(
+                """
                 UPDATE "pendingLink" SET "accessToken" = \(newAccess), "refreshToken" = \(newRefresh)
                 WHERE "codeHash" = \(key) AND "accessToken" IS NOT DISTINCT FROM \(access) AND "refreshToken" IS NOT DISTINCT FROM \(refresh)
                 """, logger: logger)
@@ -49,7 +58,9 @@ struct Reencryptor: Sendable {
     }
 
     /// The pair re-sealed under the current key, or nil when both already are.
-    private func reseal(_ access: String?, _ refresh: String?, id: String, provider: String, _ report: inout Report) throws -> (String?, String?)? {
+    private func reseal(_ access: String?, _ refresh: String?, id: String, provider: String, _ report: inout Report)
+        throws -> (String?, String?)?
+    {
         guard let provider = ProviderID(rawValue: provider) else { return nil }
         let context = Connection.sealingContext(id: id, provider: provider)
         var changed = false

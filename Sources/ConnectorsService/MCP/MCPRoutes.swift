@@ -23,30 +23,40 @@ struct MCPRoutes: Sendable {
 
     func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
         // The JWT (a 401 names the resource metadata) and the user's limit; the metadata is public.
-        let group = router.group().add(middleware: policies.body.agent).add(middleware: policies.auth.required(resourceMetadata: metadataURL))
-            .add(middleware: policies.limit.perUser)
+        let group = router.group().add(middleware: policies.body.agent).add(
+            middleware: policies.auth.required(resourceMetadata: metadataURL)
+        )
+        .add(middleware: policies.limit.perUser)
         /// One JSON-RPC message from any MCP client, with the caller's JWT.
         group.post("/mcp") { request, context in
             let user = try context.requireUser()
             let body = try await RawBody.collect(request, context: context)
             let toolbox = try await registry.toolbox(userId: user.id)
-            let answer = await handle(MCP.HTTPRequest(
-                method: "POST", headers: Self.headers(request.headers), body: Data(body.readableBytesView), path: "/mcp"), toolbox: toolbox)
+            let answer = await handle(
+                MCP.HTTPRequest(
+                    method: "POST", headers: Self.headers(request.headers), body: Data(body.readableBytesView),
+                    path: "/mcp"), toolbox: toolbox)
             return Self.response(answer)
         }
         // Stateless: no server-initiated stream to open and no session to end.
         for method in [HTTPRequest.Method.get, .delete] {
             group.on("/mcp", method: method) { _, _ in
-                Response(status: .methodNotAllowed, headers: [.allow: "POST", .contentType: "application/json"],
-                         body: .init(byteBuffer: ByteBuffer(string: #"{"code":"METHOD_NOT_ALLOWED","message":"This MCP endpoint is stateless: POST only."}"#)))
+                Response(
+                    status: .methodNotAllowed, headers: [.allow: "POST", .contentType: "application/json"],
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            string:
+                                #"{"code":"METHOD_NOT_ALLOWED","message":"This MCP endpoint is stateless: POST only."}"#
+                        )))
             }
         }
         /// RFC 9728 protected-resource metadata, at the path-inserted and the root location.
         for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"] {
             router.get(RouterPath(path)) { _, _ in
-                try Response.json(ProtectedResource(
-                    resource: resource, authorization_servers: [publicURL], bearer_methods_supported: ["header"],
-                    jwks_uri: publicURL + "/api/auth/jwks", resource_name: "Connectors"))
+                try Response.json(
+                    ProtectedResource(
+                        resource: resource, authorization_servers: [publicURL], bearer_methods_supported: ["header"],
+                        jwks_uri: publicURL + "/api/auth/jwks", resource_name: "Connectors"))
             }
         }
     }
@@ -60,12 +70,13 @@ struct MCPRoutes: Sendable {
     }
 
     private func handle(_ request: MCP.HTTPRequest, toolbox: Toolbox) async -> MCP.HTTPResponse {
-        let transport = StatelessHTTPServerTransport(validationPipeline: StandardValidationPipeline(validators: [
-            // Browsers send Origin: only trusted ones may call (DNS-rebinding and CSRF defence);
-            // other clients send none.
-            OriginValidator(allowedHosts: [], allowedOrigins: Array(trustedOrigins)),
-            AcceptHeaderValidator(mode: .jsonOnly), ContentTypeValidator(), ProtocolVersionValidator(),
-        ]), logger: logger)
+        let transport = StatelessHTTPServerTransport(
+            validationPipeline: StandardValidationPipeline(validators: [
+                // Browsers send Origin: only trusted ones may call (DNS-rebinding and CSRF defence);
+                // other clients send none.
+                OriginValidator(allowedHosts: [], allowedOrigins: Array(trustedOrigins)),
+                AcceptHeaderValidator(mode: .jsonOnly), ContentTypeValidator(), ProtocolVersionValidator(),
+            ]), logger: logger)
         let server = Server(name: "connectors", version: "1.0.0", capabilities: .init(tools: .init(listChanged: false)))
         let tools = toolbox.tools.map { Tool(name: $0.name, description: $0.description, inputSchema: $0.inputSchema) }
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: tools) }
@@ -99,7 +110,8 @@ struct MCPRoutes: Sendable {
             if let name = HTTPField.Name(name) { fields[name] = value }
         }
         if fields[.contentType] == nil, answer.bodyData != nil { fields[.contentType] = "application/json" }
-        return Response(status: .init(code: answer.statusCode), headers: fields,
-                        body: .init(byteBuffer: ByteBuffer(bytes: answer.bodyData ?? Data())))
+        return Response(
+            status: .init(code: answer.statusCode), headers: fields,
+            body: .init(byteBuffer: ByteBuffer(bytes: answer.bodyData ?? Data())))
     }
 }

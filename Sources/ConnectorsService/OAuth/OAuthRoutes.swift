@@ -41,20 +41,27 @@ struct OAuthRoutes: Sendable {
         start.get("/oauth/:provider") { _, context in
             let provider = try configuredProvider(context)
             if let missing = provider.missingForNewConnections {
-                throw AppError.serviceUnavailable("PROVIDER_NOT_CONFIGURED", "New \(provider.id.rawValue) connections need \(missing).")
+                throw AppError.serviceUnavailable(
+                    "PROVIDER_NOT_CONFIGURED", "New \(provider.id.rawValue) connections need \(missing).")
             }
             try provider.checkMayConnect(context.user)
             let state = stateTokens.make()
             let verifier = provider.usesPKCE ? RandomToken.base64URL(byteCount: 32) : nil
-            try await flows.save(ConnectFlow(provider: provider.id, codeVerifier: verifier, userId: context.user?.id), key: state)
+            try await flows.save(
+                ConnectFlow(provider: provider.id, codeVerifier: verifier, userId: context.user?.id), key: state)
             let challenge = verifier.map { Base64URL.encode(SHA256.hash(data: Array($0.utf8))) }
-            let url = provider.authorizeURL(state: state, codeChallenge: challenge, redirectURI: redirectURI(provider.id))
+            let url = provider.authorizeURL(
+                state: state, codeChallenge: challenge, redirectURI: redirectURI(provider.id))
             return try Response.json(Started(url: url, state: state), headers: [.cacheControl: "no-store"])
         }
         /// The provider sends the browser back here; it always ends in a 302 to the console.
         callback.get("/oauth/:provider/callback") { request, context in
             let provider = try configuredProvider(context)
-            return await finish(provider, query: Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first }))
+            return await finish(
+                provider,
+                query: Dictionary(
+                    request.uri.queryParameters.map { (String($0.key), String($0.value)) },
+                    uniquingKeysWith: { first, _ in first }))
         }
         /// Attaches the connection a callback prepared to the caller.
         link.post("/oauth/:provider/link") { request, context in
@@ -82,31 +89,38 @@ struct OAuthRoutes: Sendable {
 
     /// The fixed landing page; nothing from the request decides where the browser goes.
     func landing(_ provider: ProviderID, _ result: (name: String, value: String)) -> Response {
-        let location = "\(publicURL)/connections?" + FormEncoding.encode([("provider", provider.rawValue), (result.name, result.value)])
+        let location =
+            "\(publicURL)/connections?"
+            + FormEncoding.encode([("provider", provider.rawValue), (result.name, result.value)])
         return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
     }
 
     /// Checks and consumes the state, exchanges the code, and parks the result under a link code.
     func finish(_ provider: any ConnectionProvider, query: [String: String]) async -> Response {
         guard let state = query["state"], stateTokens.isValid(state),
-              let flow = try? await flows.consume(state), flow.provider == provider.id
+            let flow = try? await flows.consume(state), flow.provider == provider.id
         else { return landing(provider.id, ("error", "invalid_state")) }
         do {
-            let grant = try await provider.complete(query, codeVerifier: flow.codeVerifier, redirectURI: redirectURI(provider.id))
+            let grant = try await provider.complete(
+                query, codeVerifier: flow.codeVerifier, redirectURI: redirectURI(provider.id))
             let connectionId = RandomToken.string(length: 24)
             let code = linkCodes.make()
-            try await links.insert(PendingLink(
-                connectionId: connectionId, provider: provider.id, boundUserId: flow.userId,
-                accountId: grant.accountId, accountName: grant.accountName, scopes: grant.tokens.scopes,
-                accessToken: try sealer.seal(grant.tokens.accessToken, id: connectionId, provider: provider.id),
-                refreshToken: try sealer.seal(grant.tokens.refreshToken, id: connectionId, provider: provider.id),
-                expiresAt: grant.tokens.expiresAt), codeHash: SignedToken.digest(code))
+            try await links.insert(
+                PendingLink(
+                    connectionId: connectionId, provider: provider.id, boundUserId: flow.userId,
+                    accountId: grant.accountId, accountName: grant.accountName, scopes: grant.tokens.scopes,
+                    accessToken: try sealer.seal(grant.tokens.accessToken, id: connectionId, provider: provider.id),
+                    refreshToken: try sealer.seal(grant.tokens.refreshToken, id: connectionId, provider: provider.id),
+                    expiresAt: grant.tokens.expiresAt), codeHash: SignedToken.digest(code))
             return landing(provider.id, ("link", code))
         } catch let error as ProviderError {
-            logger.warning("OAuth callback failed", metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
+            logger.warning(
+                "OAuth callback failed", metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
             return landing(provider.id, ("error", error.code))
         } catch {
-            logger.error("could not store an OAuth result", metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
+            logger.error(
+                "could not store an OAuth result",
+                metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
             return landing(provider.id, ("error", "server_error"))
         }
     }
@@ -118,7 +132,9 @@ struct OAuthRoutes: Sendable {
             throw AppError.notFound("PROVIDER_NOT_FOUND", "No such provider.")
         }
         guard let provider = providers.provider(id) else {
-            throw AppError.serviceUnavailable("PROVIDER_NOT_CONFIGURED", "\(id.rawValue) is not configured: set \(providers.missing[id] ?? "its variables").")
+            throw AppError.serviceUnavailable(
+                "PROVIDER_NOT_CONFIGURED",
+                "\(id.rawValue) is not configured: set \(providers.missing[id] ?? "its variables").")
         }
         return provider
     }

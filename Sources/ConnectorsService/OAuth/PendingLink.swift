@@ -25,7 +25,8 @@ struct PendingLinkRepository: Sendable {
     var lifetime: TimeInterval = 600
 
     func insert(_ link: PendingLink, codeHash: String, now: Date = Date()) async throws {
-        try await postgres.query("""
+        try await postgres.query(
+            """
             INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "boundUserId", "accountId", "accountName", "scopes", "accessToken", "refreshToken", "expiresAt", "linkExpiresAt")
             VALUES (\(codeHash), \(link.connectionId), \(link.provider.rawValue), \(link.boundUserId), \(link.accountId), \(link.accountName), \(link.scopes), \(link.accessToken), \(link.refreshToken), \(link.expiresAt), \(now.addingTimeInterval(lifetime)))
             """, logger: logger)
@@ -41,7 +42,8 @@ struct PendingLinkRepository: Sendable {
         attach: (PendingLink, PostgresConnection) async throws -> T
     ) async throws -> T {
         do {
-            return try await transaction(codeHash: codeHash, provider: provider, userId: userId, now: now, attach: attach)
+            return try await transaction(
+                codeHash: codeHash, provider: provider, userId: userId, now: now, attach: attach)
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error
         }
@@ -52,17 +54,22 @@ struct PendingLinkRepository: Sendable {
         attach: (PendingLink, PostgresConnection) async throws -> T
     ) async throws -> T {
         try await postgres.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT "connectionId", "provider", "boundUserId", "accountId", "accountName", "scopes", "accessToken", "refreshToken", "expiresAt"
                 FROM "pendingLink" WHERE "codeHash" = \(codeHash) AND "linkExpiresAt" > \(now) FOR UPDATE
                 """, logger: logger)
             var found: PendingLink?
-            for try await (connectionId, providerName, bound, accountId, accountName, scopes, access, refresh, expiresAt) in rows.decode(
+            for try await (
+                connectionId, providerName, bound, accountId, accountName, scopes, access, refresh, expiresAt
+            ) in rows.decode(
                 (String, String, String?, String, String?, [String], String?, String?, Date?).self)
             {
                 guard let rowProvider = ProviderID(rawValue: providerName) else { continue }
-                found = PendingLink(connectionId: connectionId, provider: rowProvider, boundUserId: bound, accountId: accountId,
-                                    accountName: accountName, scopes: scopes, accessToken: access, refreshToken: refresh, expiresAt: expiresAt)
+                found = PendingLink(
+                    connectionId: connectionId, provider: rowProvider, boundUserId: bound, accountId: accountId,
+                    accountName: accountName, scopes: scopes, accessToken: access, refreshToken: refresh,
+                    expiresAt: expiresAt)
             }
             guard let link = found, link.provider == provider else { throw ClaimError.notFound }
             if let bound = link.boundUserId, bound != userId { throw ClaimError.boundToAnotherUser }

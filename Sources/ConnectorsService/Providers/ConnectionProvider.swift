@@ -15,7 +15,8 @@ protocol ConnectionProvider: Sendable {
     var missingForNewConnections: String? { get }
 
     /// Turns the callback's query parameters into tokens and the account they belong to.
-    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant
+    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError)
+        -> ProviderGrant
 
     /// New tokens for an expiring connection: from its refresh token (OAuth providers), or
     /// minted afresh for its account (GitHub App installations, which have none).
@@ -37,7 +38,9 @@ extension ConnectionProvider {
     var usesPKCE: Bool { false }
     var missingForNewConnections: String? { nil }
     var tokenIsSharedByTheAccount: Bool { false }
-    func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens { throw .refreshUnsupported }
+    func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
+        throw .refreshUnsupported
+    }
     func revoke(accessToken: String) async {}
     func checkMayConnect(_ user: AuthenticatedUser?) throws(AppError) {}
 }

@@ -11,16 +11,22 @@ struct GitHubAPI: Sendable {
     static let headers = [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
 
     func get(_ path: String, token: String) async throws(ProviderAPIFailure) -> Value {
-        try await send("GET", path, token: token) { url, headers throws(ProviderError) in try await http.get(url, headers: headers) }
+        try await send("GET", path, token: token) { url, headers throws(ProviderError) in
+            try await http.get(url, headers: headers)
+        }
     }
 
     func post(_ path: String, _ body: [String: Value], token: String) async throws(ProviderAPIFailure) -> Value {
-        try await send("POST", path, token: token) { url, headers throws(ProviderError) in try await http.postJSON(url, body, headers: headers) }
+        try await send("POST", path, token: token) { url, headers throws(ProviderError) in
+            try await http.postJSON(url, body, headers: headers)
+        }
     }
 
     /// A DELETE whose answer has no body (204).
     func delete(_ path: String, token: String) async throws(ProviderAPIFailure) {
-        _ = try await send("DELETE", path, token: token) { url, headers throws(ProviderError) in try await http.delete(url, headers: headers) }
+        _ = try await send("DELETE", path, token: token) { url, headers throws(ProviderError) in
+            try await http.delete(url, headers: headers)
+        }
     }
 
     private func send(
@@ -35,7 +41,9 @@ struct GitHubAPI: Sendable {
             throw ProviderAPIFailure(provider: .github, operation: operation, reason: .unreachable("\(error)"))
         }
         guard (200..<300).contains(reply.status) else {
-            throw ProviderAPIFailure(provider: .github, operation: operation, reason: .status(reply.status, reply.json["message"]?.stringValue))
+            throw ProviderAPIFailure(
+                provider: .github, operation: operation,
+                reason: .status(reply.status, reply.json["message"]?.stringValue))
         }
         return reply.decode(Value.self) ?? .null
     }

@@ -32,7 +32,9 @@ struct GitHubAppProvider: ConnectionProvider {
     var id: ProviderID { .github }
 
     var missingForNewConnections: String? {
-        oauth == nil ? "GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET (the App's OAuth credentials, to check who installed it)" : nil
+        oauth == nil
+            ? "GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET (the App's OAuth credentials, to check who installed it)"
+            : nil
     }
 
     func authorizeURL(state: String, codeChallenge: String?, redirectURI: String) -> String {
@@ -40,18 +42,23 @@ struct GitHubAppProvider: ConnectionProvider {
         webURL + "/apps/\(FormEncoding.escape(appName))/installations/new?" + FormEncoding.encode([("state", state)])
     }
 
-    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant {
+    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError)
+        -> ProviderGrant
+    {
         if let error = callback["error"] { throw .denied(error) }
         // "request": an organization owner must still approve the installation.
         if callback["setup_action"] == "request" { throw .denied("installation_pending") }
-        guard let installation = callback["installation_id"], !installation.isEmpty, installation.allSatisfy(\.isNumber),
-              let code = callback["code"], !code.isEmpty
+        guard let installation = callback["installation_id"], !installation.isEmpty,
+            installation.allSatisfy(\.isNumber),
+            let code = callback["code"], !code.isEmpty
         else {
             throw .invalidCallback
         }
         // The id comes from the browser: the installer's own token must list it.
         guard try await installer(code: code, canAccess: installation) else {
-            logger.warning("GitHub callback named an installation its user cannot access", metadata: ["installation": "\(installation)"])
+            logger.warning(
+                "GitHub callback named an installation its user cannot access",
+                metadata: ["installation": "\(installation)"])
             throw .invalidCallback
         }
         let appToken = try await appToken()
@@ -72,14 +79,19 @@ struct GitHubAppProvider: ConnectionProvider {
     private func installer(code: String, canAccess installation: String) async throws(ProviderError) -> Bool {
         guard let oauth else { throw .denied("installer_unverified") }
         let exchange = try await http.postForm(
-            webURL + "/login/oauth/access_token", [("client_id", oauth.id), ("client_secret", oauth.secret), ("code", code)],
+            webURL + "/login/oauth/access_token",
+            [("client_id", oauth.id), ("client_secret", oauth.secret), ("code", code)],
             headers: [("Accept", "application/json")])
         // GitHub answers 200 with {"error": "bad_verification_code"} for a used or foreign code.
-        guard exchange.status == 200, let userToken = exchange.json["access_token"]?.stringValue else { throw .codeRejected }
+        guard exchange.status == 200, let userToken = exchange.json["access_token"]?.stringValue else {
+            throw .codeRejected
+        }
         for page in 1...10 {
             let listed: [Value]
             do {
-                listed = try await api.get("/user/installations?per_page=100&page=\(page)", token: userToken)["installations"]?.arrayValue ?? []
+                listed =
+                    try await api.get("/user/installations?per_page=100&page=\(page)", token: userToken)[
+                        "installations"]?.arrayValue ?? []
             } catch {
                 throw .unavailable("\(error)")
             }
@@ -100,9 +112,13 @@ struct GitHubAppProvider: ConnectionProvider {
             if case .status(let status, _) = error.reason, [401, 403, 404].contains(status) { throw .invalidGrant }
             throw .unavailable("\(error)")
         }
-        guard let token = reply["token"]?.stringValue else { throw .unavailable("GitHub answered without an installation token") }
+        guard let token = reply["token"]?.stringValue else {
+            throw .unavailable("GitHub answered without an installation token")
+        }
         let expiresAt = reply["expires_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) }
-        let permissions = (reply["permissions"]?.objectValue ?? [:]).map { "\($0.key):\($0.value.stringValue ?? "\($0.value)")" }.sorted()
+        let permissions = (reply["permissions"]?.objectValue ?? [:]).map {
+            "\($0.key):\($0.value.stringValue ?? "\($0.value)")"
+        }.sorted()
         return ProviderTokens(accessToken: token, refreshToken: nil, expiresAt: expiresAt, scopes: permissions)
     }
 
@@ -138,7 +154,8 @@ final class GitHubAppJWT: Sendable {
         if let cached = cached.withLock({ $0 }), cached.expiresAt.timeIntervalSince(now) > 60 { return cached.token }
         let issuedAt = Int(now.timeIntervalSince1970) - 60
         let expiresAt = issuedAt + 60 + 9 * 60
-        let input = Base64URL.encode(Array(#"{"alg":"RS256","typ":"JWT"}"#.utf8)) + "."
+        let input =
+            Base64URL.encode(Array(#"{"alg":"RS256","typ":"JWT"}"#.utf8)) + "."
             + Base64URL.encode(Array(#"{"exp":\#(expiresAt),"iat":\#(issuedAt),"iss":\#(appID)}"#.utf8))
         let key = privateKey
         let signature = try await NIOThreadPool.singleton.runIfActive {

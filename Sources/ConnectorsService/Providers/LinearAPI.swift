@@ -10,11 +10,14 @@ struct LinearAPI: Sendable {
     let baseURL: String
 
     /// Runs `query`; answers its `data`.
-    func graphQL(_ query: String, variables: [String: Value] = [:], token: String) async throws(ProviderAPIFailure) -> [String: Value] {
+    func graphQL(_ query: String, variables: [String: Value] = [:], token: String) async throws(ProviderAPIFailure)
+        -> [String: Value]
+    {
         let reply: ProviderHTTP.Reply
         do {
             reply = try await http.postJSON(
-                baseURL + "/graphql", ["query": Value.string(query), "variables": .object(variables)], headers: [("Authorization", "Bearer \(token)")])
+                baseURL + "/graphql", ["query": Value.string(query), "variables": .object(variables)],
+                headers: [("Authorization", "Bearer \(token)")])
         } catch {
             throw ProviderAPIFailure(provider: .linear, operation: "GraphQL", reason: .unreachable("\(error)"))
         }
@@ -24,7 +27,8 @@ struct LinearAPI: Sendable {
                 error.objectValue?["extensions"]?.objectValue?["userPresentableMessage"]?.stringValue
                     ?? error.objectValue?["message"]?.stringValue ?? "unknown error"
             }
-            throw ProviderAPIFailure(provider: .linear, operation: "GraphQL", reason: .refused(messages.joined(separator: "; ")))
+            throw ProviderAPIFailure(
+                provider: .linear, operation: "GraphQL", reason: .refused(messages.joined(separator: "; ")))
         }
         guard (200..<300).contains(reply.status), let data = json["data"]?.objectValue else {
             throw ProviderAPIFailure(provider: .linear, operation: "GraphQL", reason: .status(reply.status, nil))
@@ -33,9 +37,14 @@ struct LinearAPI: Sendable {
     }
 
     /// Posts an activity (thought, action, response, error) to an agent session.
-    func createAgentActivity(token: String, session: String, content: [String: String]) async throws(ProviderAPIFailure) {
-        _ = try await graphQL("""
+    func createAgentActivity(token: String, session: String, content: [String: String]) async throws(ProviderAPIFailure)
+    {
+        _ = try await graphQL(
+            """
             mutation($input: AgentActivityCreateInput!) { agentActivityCreate(input: $input) { success agentActivity { id } } }
-            """, variables: ["input": ["agentSessionId": .string(session), "content": .object(content.mapValues { .string($0) })]], token: token)
+            """,
+            variables: [
+                "input": ["agentSessionId": .string(session), "content": .object(content.mapValues { .string($0) })]
+            ], token: token)
     }
 }

@@ -32,23 +32,31 @@ struct LinearProvider: ConnectionProvider {
         return webURL + "/oauth/authorize?" + FormEncoding.encode(fields)
     }
 
-    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError) -> ProviderGrant {
+    func complete(_ callback: [String: String], codeVerifier: String?, redirectURI: String) async throws(ProviderError)
+        -> ProviderGrant
+    {
         if let error = callback["error"] { throw .denied(error) }
         guard let code = callback["code"], !code.isEmpty, let codeVerifier else { throw .invalidCallback }
-        let tokens = try await http.postForm(apiURL + "/oauth/token", [
-            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
-            ("client_id", clientID), ("client_secret", clientSecret), ("code_verifier", codeVerifier),
-        ]).tokens(exchangingCode: true)
+        let tokens = try await http.postForm(
+            apiURL + "/oauth/token",
+            [
+                ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
+                ("client_id", clientID), ("client_secret", clientSecret), ("code_verifier", codeVerifier),
+            ]
+        ).tokens(exchangingCode: true)
         let (accountId, accountName) = try await organization(accessToken: tokens.accessToken)
         return ProviderGrant(tokens: tokens, accountId: accountId, accountName: accountName)
     }
 
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
         guard let refreshToken else { throw .invalidGrant }
-        var tokens = try await http.postForm(apiURL + "/oauth/token", [
-            ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
-            ("client_id", clientID), ("client_secret", clientSecret),
-        ]).tokens()
+        var tokens = try await http.postForm(
+            apiURL + "/oauth/token",
+            [
+                ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
+                ("client_id", clientID), ("client_secret", clientSecret),
+            ]
+        ).tokens()
         // Linear rotates refresh tokens; should it ever not send one, the old one stays valid.
         if tokens.refreshToken == nil { tokens.refreshToken = refreshToken }
         return tokens
@@ -56,9 +64,12 @@ struct LinearProvider: ConnectionProvider {
 
     func revoke(accessToken: String) async {
         do {
-            let reply = try await http.postForm(apiURL + "/oauth/revoke", [("token", accessToken), ("token_type_hint", "access_token")],
-                                                headers: [("Authorization", "Bearer \(accessToken)")])
-            if !(200..<300).contains(reply.status) { logger.warning("Linear refused to revoke a token", metadata: ["status": "\(reply.status)"]) }
+            let reply = try await http.postForm(
+                apiURL + "/oauth/revoke", [("token", accessToken), ("token_type_hint", "access_token")],
+                headers: [("Authorization", "Bearer \(accessToken)")])
+            if !(200..<300).contains(reply.status) {
+                logger.warning("Linear refused to revoke a token", metadata: ["status": "\(reply.status)"])
+            }
         } catch {
             logger.warning("could not revoke a Linear token", metadata: ["error": "\(error)"])
         }
@@ -69,11 +80,14 @@ struct LinearProvider: ConnectionProvider {
     func organization(accessToken: String) async throws(ProviderError) -> (String, String?) {
         let data: [String: Value]
         do {
-            data = try await api.graphQL("query { viewer { id name } organization { id name urlKey } }", token: accessToken)
+            data = try await api.graphQL(
+                "query { viewer { id name } organization { id name urlKey } }", token: accessToken)
         } catch {
             throw .unavailable("\(error)")
         }
-        guard let id = data["organization"]?["id"]?.stringValue else { throw .unavailable("Linear GraphQL answered without an organization") }
+        guard let id = data["organization"]?["id"]?.stringValue else {
+            throw .unavailable("Linear GraphQL answered without an organization")
+        }
         return (id, data["organization"]?["name"]?.stringValue)
     }
 }

@@ -25,11 +25,17 @@ struct ProviderHTTP: Sendable {
         var json: [String: Value] { decode([String: Value].self) ?? [:] }
     }
 
-    func postForm(_ url: String, _ fields: [(String, String)], headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
-        try await send(url, method: .POST, body: FormEncoding.encode(fields), contentType: "application/x-www-form-urlencoded", headers: headers)
+    func postForm(_ url: String, _ fields: [(String, String)], headers: [(String, String)] = [])
+        async throws(ProviderError) -> Reply
+    {
+        try await send(
+            url, method: .POST, body: FormEncoding.encode(fields), contentType: "application/x-www-form-urlencoded",
+            headers: headers)
     }
 
-    func postJSON(_ url: String, _ object: some Encodable, headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
+    func postJSON(_ url: String, _ object: some Encodable, headers: [(String, String)] = []) async throws(ProviderError)
+        -> Reply
+    {
         let body = (try? JSONEncoder().encode(object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return try await send(url, method: .POST, body: body, contentType: "application/json", headers: headers)
     }
@@ -42,10 +48,14 @@ struct ProviderHTTP: Sendable {
         try await send(url, method: .DELETE, body: nil, contentType: nil, headers: headers)
     }
 
-    private func send(_ url: String, method: HTTPMethod, body: String?, contentType: String?, headers: [(String, String)]) async throws(ProviderError) -> Reply {
+    private func send(
+        _ url: String, method: HTTPMethod, body: String?, contentType: String?, headers: [(String, String)]
+    ) async throws(ProviderError) -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if !headers.contains(where: { $0.0 == "Accept" }) { request.headers.add(name: "Accept", value: "application/json") }
+        if !headers.contains(where: { $0.0 == "Accept" }) {
+            request.headers.add(name: "Accept", value: "application/json")
+        }
         request.headers.add(name: "User-Agent", value: "Connectors")
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -73,7 +83,8 @@ extension ProviderHTTP.Reply {
         }
         return ProviderTokens(
             accessToken: access, refreshToken: json["refresh_token"]?.stringValue,
-            expiresAt: json["expires_in"]?.number.map { now.addingTimeInterval($0) }, scopes: ScopeList.parse(json["scope"]))
+            expiresAt: json["expires_in"]?.number.map { now.addingTimeInterval($0) },
+            scopes: ScopeList.parse(json["scope"]))
     }
 }
 

@@ -19,7 +19,8 @@ extension ProviderRegistry {
         let urls = config.common.providers
         if let linear = config.linear {
             providers[.linear] = LinearProvider(
-                http: http, api: apis.linear, webURL: urls.linear, apiURL: urls.linearAPI, clientID: linear.id, clientSecret: linear.secret,
+                http: http, api: apis.linear, webURL: urls.linear, apiURL: urls.linearAPI, clientID: linear.id,
+                clientSecret: linear.secret,
                 actor: config.linearActor, logger: logger)
         } else {
             missing[.linear] = "LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET"
@@ -32,9 +33,9 @@ extension ProviderRegistry {
             missing[.github] = "GITHUB_APP_NAME, GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
         }
         let slackMode: SlackProvider.Mode? =
-            if let bot = config.slackBot { .singleWorkspace(botToken: bot.token, allowedEmails: bot.users) }
-            else if let slack = config.slack { .oauth(clientID: slack.id, clientSecret: slack.secret) }
-            else { nil }
+            if let bot = config.slackBot {
+                .singleWorkspace(botToken: bot.token, allowedEmails: bot.users)
+            } else if let slack = config.slack { .oauth(clientID: slack.id, clientSecret: slack.secret) } else { nil }
         if let slackMode {
             // Slack's install page is on the site whose Web API is at `/api`.
             let web = urls.slackAPI.hasSuffix("/api") ? String(urls.slackAPI.dropLast(4)) : urls.slackAPI

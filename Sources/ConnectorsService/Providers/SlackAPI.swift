@@ -10,17 +10,23 @@ struct SlackAPI: Sendable {
     let baseURL: String
 
     /// Calls `method`; the reply object when `ok` is true.
-    func call(_ method: String, token: String?, _ fields: [(String, String)] = []) async throws(ProviderAPIFailure) -> [String: Value] {
+    func call(_ method: String, token: String?, _ fields: [(String, String)] = []) async throws(ProviderAPIFailure)
+        -> [String: Value]
+    {
         let reply: ProviderHTTP.Reply
         do {
-            reply = try await http.postForm(baseURL + "/" + method, fields, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+            reply = try await http.postForm(
+                baseURL + "/" + method, fields, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
         } catch {
             throw ProviderAPIFailure(provider: .slack, operation: method, reason: .unreachable("\(error)"))
         }
-        guard reply.status == 200 else { throw ProviderAPIFailure(provider: .slack, operation: method, reason: .status(reply.status, nil)) }
+        guard reply.status == 200 else {
+            throw ProviderAPIFailure(provider: .slack, operation: method, reason: .status(reply.status, nil))
+        }
         let json = reply.json
         guard json["ok"]?.boolValue == true else {
-            throw ProviderAPIFailure(provider: .slack, operation: method, reason: .refused(json["error"]?.stringValue ?? "unknown_error"))
+            throw ProviderAPIFailure(
+                provider: .slack, operation: method, reason: .refused(json["error"]?.stringValue ?? "unknown_error"))
         }
         return json
     }
@@ -29,14 +35,17 @@ struct SlackAPI: Sendable {
     func workspace(token: String) async throws(ProviderAPIFailure) -> (id: String, name: String?) {
         let reply = try await call("auth.test", token: token)
         guard let team = reply["team_id"]?.stringValue else {
-            throw ProviderAPIFailure(provider: .slack, operation: "auth.test", reason: .refused("no team_id in the answer"))
+            throw ProviderAPIFailure(
+                provider: .slack, operation: "auth.test", reason: .refused("no team_id in the answer"))
         }
         return (team, reply["team"]?.stringValue)
     }
 
     /// Posts `text` to `channel`, in the thread of `threadTs` when given.
     @discardableResult
-    func postMessage(token: String, channel: String, text: String, threadTs: String? = nil) async throws(ProviderAPIFailure) -> [String: Value] {
+    func postMessage(token: String, channel: String, text: String, threadTs: String? = nil)
+        async throws(ProviderAPIFailure) -> [String: Value]
+    {
         var fields = [("channel", channel), ("text", text)]
         if let threadTs { fields.append(("thread_ts", threadTs)) }
         return try await call("chat.postMessage", token: token, fields)

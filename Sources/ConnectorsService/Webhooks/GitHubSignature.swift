@@ -14,7 +14,7 @@ struct GitHubSignature: Sendable {
         guard let signer else { throw .secretNotConfigured }
         guard let signature, !signature.isEmpty else { throw .missingSignature }
         guard signature.hasPrefix("sha256="),
-              signer.verifyHex(String(signature.dropFirst(7)), message: body)
+            signer.verifyHex(String(signature.dropFirst(7)), message: body)
         else { throw .badSignature }
     }
 }

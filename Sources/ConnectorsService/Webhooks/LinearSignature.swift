@@ -27,7 +27,9 @@ struct LinearSignature: Sendable {
         guard let signature, !signature.isEmpty else { throw .missingSignature }
         guard signer.verifyHex(signature, message: body) else { throw .badSignature }
         // Read only after the signature holds: the timestamp is part of what was signed.
-        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)), let milliseconds = envelope.webhookTimestamp else {
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)),
+            let milliseconds = envelope.webhookTimestamp
+        else {
             throw .missingTimestamp
         }
         guard abs(now.timeIntervalSince1970 - milliseconds / 1000) <= tolerance else { throw .staleTimestamp }

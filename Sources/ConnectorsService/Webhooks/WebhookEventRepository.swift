@@ -19,7 +19,8 @@ struct WebhookEventRepository: Sendable {
     /// whether it was stored — false when this provider already delivered that key (a retry or
     /// a duplicate, also within `events`), in which case nothing changed for it.
     func insert(_ events: [IncomingWebhookEvent]) async throws -> [Bool] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
             SELECT "provider", "deliveryKey", "eventType", "payload"::jsonb
             FROM unnest(\(events.map(\.provider.rawValue)), \(events.map(\.deliveryKey)), \(events.map(\.eventType)), \(events.map { Self.storable($0.payload) }))
@@ -28,7 +29,9 @@ struct WebhookEventRepository: Sendable {
             RETURNING "provider", "deliveryKey"
             """, logger: logger)
         var stored = Set<Key>()
-        for try await (provider, key) in rows.decode((String, String).self) { stored.insert(Key(provider: provider, deliveryKey: key)) }
+        for try await (provider, key) in rows.decode((String, String).self) {
+            stored.insert(Key(provider: provider, deliveryKey: key))
+        }
         // A key returned once is credited to its first occurrence only.
         return events.map { stored.remove(Key(provider: $0.provider.rawValue, deliveryKey: $0.deliveryKey)) != nil }
     }
@@ -49,11 +52,13 @@ struct WebhookEventRepository: Sendable {
                 index += 1
                 continue
             }
-            if bytes[index + 1] == UInt8(ascii: "u"), index + 6 <= bytes.count, Array(bytes[index + 2 ..< index + 6]) == Array("0000".utf8) {
+            if bytes[index + 1] == UInt8(ascii: "u"), index + 6 <= bytes.count,
+                Array(bytes[index + 2..<index + 6]) == Array("0000".utf8)
+            {
                 out.append(contentsOf: Array("\\ufffd".utf8))
                 index += 6
             } else {
-                out.append(contentsOf: bytes[index ..< index + 2])
+                out.append(contentsOf: bytes[index..<index + 2])
                 index += 2
             }
         }

@@ -13,7 +13,8 @@ struct WebhookQueue: Sendable {
     /// Leases up to `limit` due events to `worker` for `lease`.
     func claim(worker: String, limit: Int, lease: Duration) async throws -> [WebhookEvent] {
         let seconds = Double(lease.wholeMilliseconds) / 1000
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             UPDATE "webhookEvent" SET "status" = 'processing', "lockedBy" = \(worker),
                 "lockedUntil" = now() + make_interval(secs => \(seconds)), "attempts" = "attempts" + 1
             WHERE "id" IN (
@@ -22,11 +23,13 @@ struct WebhookQueue: Sendable {
             RETURNING "id", "provider", "eventType", "payload"::text, "attempts"
             """, logger: logger)
         var events = [WebhookEvent]()
-        for try await (id, provider, type, payload, attempts) in rows.decode((Int64, String, String, String, Int).self) {
+        for try await (id, provider, type, payload, attempts) in rows.decode((Int64, String, String, String, Int).self)
+        {
             guard let provider = ProviderID(rawValue: provider) else { continue }
             let kind = WebhookEventKind(provider, type)
             // Decoded here, once, into the type its kind calls for.
-            events.append(WebhookEvent(id: id, kind: kind, payload: .decode(kind, json: Data(payload.utf8)), attempts: attempts))
+            events.append(
+                WebhookEvent(id: id, kind: kind, payload: .decode(kind, json: Data(payload.utf8)), attempts: attempts))
         }
         return events.sorted { $0.id < $1.id }
     }
@@ -38,7 +41,8 @@ struct WebhookQueue: Sendable {
     /// providers of those given up.
     @discardableResult
     func reclaimExpired(maxAttempts: Int) async throws -> (requeued: Int, failed: [String]) {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             UPDATE "webhookEvent" SET
                 "status" = CASE WHEN "attempts" >= \(maxAttempts) THEN 'failed' ELSE 'pending' END,
                 "lastError" = CASE WHEN "attempts" >= \(maxAttempts)
@@ -65,7 +69,8 @@ struct WebhookQueue: Sendable {
 
     /// Records finished events (one statement for many; see `GroupCommit`).
     func finish(_ events: [Finished], worker: String) async throws -> [Void] {
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE "webhookEvent" AS e SET "status" = f."status", "lastError" = NULLIF(f."note", ''), "processedAt" = now(),
                 "lockedBy" = NULL, "lockedUntil" = NULL
             FROM unnest(\(events.map(\.id)), \(events.map(\.status)), \(events.map { $0.note ?? "" })) AS f("id", "status", "note")
@@ -79,7 +84,8 @@ struct WebhookQueue: Sendable {
     func renew(_ ids: [Int64], worker: String, lease: Duration) async throws {
         guard !ids.isEmpty else { return }
         let seconds = Double(lease.wholeMilliseconds) / 1000
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE "webhookEvent" SET "lockedUntil" = now() + make_interval(secs => \(seconds))
             WHERE "id" = ANY(\(ids)) AND "lockedBy" = \(worker) AND "status" = 'processing'
             """, logger: logger)
@@ -88,7 +94,8 @@ struct WebhookQueue: Sendable {
     /// Back to pending after `delay`, keeping the error.
     func retry(_ id: Int64, worker: String, error: String, delay: Duration) async throws {
         let seconds = Double(delay.wholeMilliseconds) / 1000
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE "webhookEvent" SET "status" = 'pending', "lastError" = \(error), "availableAt" = now() + make_interval(secs => \(seconds)),
                 "lockedBy" = NULL, "lockedUntil" = NULL
             WHERE "id" = \(id) AND "lockedBy" = \(worker)
@@ -96,7 +103,8 @@ struct WebhookQueue: Sendable {
     }
 
     func fail(_ id: Int64, worker: String, error: String) async throws {
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE "webhookEvent" SET "status" = 'failed', "lastError" = \(error), "processedAt" = now(), "lockedBy" = NULL, "lockedUntil" = NULL
             WHERE "id" = \(id) AND "lockedBy" = \(worker)
             """, logger: logger)
@@ -105,7 +113,8 @@ struct WebhookQueue: Sendable {
     /// Hands claimed but unstarted events back (shutdown), without counting the attempt.
     func release(_ ids: [Int64], worker: String) async throws {
         guard !ids.isEmpty else { return }
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE "webhookEvent" SET "status" = 'pending', "attempts" = greatest("attempts" - 1, 0), "lockedBy" = NULL, "lockedUntil" = NULL
             WHERE "id" = ANY(\(ids)) AND "lockedBy" = \(worker)
             """, logger: logger)

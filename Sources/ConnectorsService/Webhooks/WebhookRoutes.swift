@@ -24,22 +24,29 @@ struct WebhookRoutes: Sendable {
         group.post("/slack/events") { request, context in
             let body = try await rawBody(request, context)
             try check(.slack) {
-                try slack.verify(body: body, timestamp: request.headers[.slackTimestamp], signature: request.headers[.slackSignature])
+                try slack.verify(
+                    body: body, timestamp: request.headers[.slackTimestamp], signature: request.headers[.slackSignature]
+                )
             }
             let envelope = try decode(SlackEnvelope.self, body)
             if envelope.type == "url_verification" {
-                guard let challenge = envelope.challenge else { throw AppError.badRequest("INVALID_PAYLOAD", "url_verification without a challenge.") }
+                guard let challenge = envelope.challenge else {
+                    throw AppError.badRequest("INVALID_PAYLOAD", "url_verification without a challenge.")
+                }
                 return try Response.json(["challenge": challenge])
             }
             guard let eventID = envelope.event_id, !eventID.isEmpty else {
                 throw AppError.badRequest("INVALID_PAYLOAD", "A Slack event must carry an event_id.")
             }
-            return try await store(.slack, key: eventID, type: envelope.event?.type ?? envelope.type ?? "unknown", body: body)
+            return try await store(
+                .slack, key: eventID, type: envelope.event?.type ?? envelope.type ?? "unknown", body: body)
         }
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
             let body = try await rawBody(request, context)
-            let envelope = try check(.linear) { try linear.verify(body: body, signature: request.headers[.linearSignature]) }
+            let envelope = try check(.linear) {
+                try linear.verify(body: body, signature: request.headers[.linearSignature])
+            }
             guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
                 throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
             }
@@ -70,8 +77,12 @@ struct WebhookRoutes: Sendable {
         do {
             return try verify()
         } catch let error as WebhookRejection {
-            Counter(label: "webhooks_rejected_total", dimensions: [("provider", provider.rawValue), ("reason", error.rawValue)]).increment()
-            logger.notice("rejected a webhook", metadata: ["provider": "\(provider.rawValue)", "reason": "\(error.rawValue)"])
+            Counter(
+                label: "webhooks_rejected_total",
+                dimensions: [("provider", provider.rawValue), ("reason", error.rawValue)]
+            ).increment()
+            logger.notice(
+                "rejected a webhook", metadata: ["provider": "\(provider.rawValue)", "reason": "\(error.rawValue)"])
             throw error.appError
         }
     }
@@ -101,14 +112,19 @@ struct WebhookRoutes: Sendable {
     /// `{"ok":true}`, encoded once.
     private static let okBody = ByteBuffer(string: #"{"ok":true}"#)
     private static var ok: Response {
-        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: okBody))
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: okBody))
     }
 
     /// Stored before the answer; a duplicate is answered 200 too, and not queued again.
     private func store(_ provider: ProviderID, key: String, type: String, body: [UInt8]) async throws -> Response {
         let inserted = try await events.submit(
-            IncomingWebhookEvent(provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self)))
-        Counter(label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total", dimensions: [("provider", provider.rawValue)]).increment()
+            IncomingWebhookEvent(
+                provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self)))
+        Counter(
+            label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total",
+            dimensions: [("provider", provider.rawValue)]
+        ).increment()
         return Self.ok
     }
 }

@@ -61,13 +61,16 @@ struct WebhookWorker: Service {
             while !Task.isCancelled {
                 if let counts = try? await queue.reclaimExpired(maxAttempts: settings.maxAttempts) {
                     if counts.requeued > 0 {
-                        logger.notice("reclaimed webhook events whose lease expired", metadata: ["count": "\(counts.requeued)"])
+                        logger.notice(
+                            "reclaimed webhook events whose lease expired", metadata: ["count": "\(counts.requeued)"])
                     }
                     for provider in counts.failed {
                         Counter(label: "webhooks_failed_total", dimensions: [("provider", provider)]).increment()
                     }
                     if !counts.failed.isEmpty {
-                        logger.error("gave up on webhook events whose worker stopped on every attempt", metadata: ["count": "\(counts.failed.count)"])
+                        logger.error(
+                            "gave up on webhook events whose worker stopped on every attempt",
+                            metadata: ["count": "\(counts.failed.count)"])
                     }
                 }
                 try await Task.sleep(for: settings.lease / 3)
@@ -99,7 +102,9 @@ struct WebhookWorker: Service {
                     }
                 }
                 if events.count < limit {
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: events.isEmpty ? settings.idlePoll : settings.drainPause) }
+                    try? await cancelWhenGracefulShutdown {
+                        try await Task.sleep(for: events.isEmpty ? settings.idlePoll : settings.drainPause)
+                    }
                 }
             }
         }
@@ -117,12 +122,17 @@ struct WebhookWorker: Service {
             let message = String(describing: error).prefix(500)
             if event.attempts >= settings.maxAttempts {
                 Counter(label: "webhooks_failed_total", dimensions: provider).increment()
-                logger.error("gave up on a webhook event", metadata: ["event": "\(event.id)", "type": "\(event.kind.type)", "error": "\(message)"])
+                logger.error(
+                    "gave up on a webhook event",
+                    metadata: ["event": "\(event.id)", "type": "\(event.kind.type)", "error": "\(message)"])
                 try? await queue.fail(event.id, worker: id, error: String(message))
             } else {
                 Counter(label: "webhooks_retried_total", dimensions: provider).increment()
-                logger.warning("webhook event failed; will retry", metadata: ["event": "\(event.id)", "attempt": "\(event.attempts)", "error": "\(message)"])
-                try? await queue.retry(event.id, worker: id, error: String(message), delay: backoff(attempt: event.attempts))
+                logger.warning(
+                    "webhook event failed; will retry",
+                    metadata: ["event": "\(event.id)", "attempt": "\(event.attempts)", "error": "\(message)"])
+                try? await queue.retry(
+                    event.id, worker: id, error: String(message), delay: backoff(attempt: event.attempts))
             }
         }
     }

@@ -23,7 +23,9 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     public func contains(_ address: [UInt8]) -> Bool {
         var address = address
         // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is compared as IPv4.
-        if address.count == 16, network.count == 4, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF, address[11] == 0xFF {
+        if address.count == 16, network.count == 4, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF,
+            address[11] == 0xFF
+        {
             address = Array(address[12...])
         }
         guard address.count == network.count else { return false }
@@ -31,7 +33,8 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        (network.count == 4 ? network.map(String.init).joined(separator: ".") : Hex.encode(network)) + "/\(prefixLength)"
+        (network.count == 4 ? network.map(String.init).joined(separator: ".") : Hex.encode(network))
+            + "/\(prefixLength)"
     }
 
     private static func mask(_ bytes: [UInt8], _ prefix: Int) -> [UInt8] {

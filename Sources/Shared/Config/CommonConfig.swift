@@ -22,7 +22,8 @@ public struct CommonConfig: Sendable {
 
     /// Reads and validates the common variables; `portVariable` is `AUTH_PORT` or `CONNECTORS_PORT`.
     public init(_ env: Environment, portVariable: String, defaultPort: Int) throws(ConfigurationError) {
-        self.database = try DatabaseURL(parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db"))
+        self.database = try DatabaseURL(
+            parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db"))
         self.databasePoolSize = try env.int("DATABASE_POOL_SIZE", default: 20, range: 1...500)
         self.redis = try RedisURL(parsing: env.required("REDIS_URL", hint: "redis://[:password@]host:port[/db]"))
         self.publicURL = try env.httpURL("PUBLIC_URL", default: "https://localhost")
@@ -33,7 +34,8 @@ public struct CommonConfig: Sendable {
         var origins: Set<String> = [origin]
         for entry in env.list("TRUSTED_ORIGINS") {
             guard let trusted = Origin.normalise(entry) else {
-                throw ConfigurationError("TRUSTED_ORIGINS", "holds \"\(entry)\", which is not an origin like https://app.example.com")
+                throw ConfigurationError(
+                    "TRUSTED_ORIGINS", "holds \"\(entry)\", which is not an origin like https://app.example.com")
             }
             origins.insert(trusted)
         }
@@ -45,7 +47,8 @@ public struct CommonConfig: Sendable {
             var parsed = [CIDR]()
             for entry in proxies {
                 guard let cidr = CIDR(entry) else {
-                    throw ConfigurationError("TRUSTED_PROXIES", "holds \"\(entry)\", which is not a CIDR like 10.0.0.0/8")
+                    throw ConfigurationError(
+                        "TRUSTED_PROXIES", "holds \"\(entry)\", which is not a CIDR like 10.0.0.0/8")
                 }
                 parsed.append(cidr)
             }
@@ -85,8 +88,8 @@ public struct ProviderURLs: Sendable {
 public enum Origin {
     public static func normalise(_ value: String) -> String? {
         guard let url = URLComponents(string: value),
-              let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host?.lowercased(), !host.isEmpty
+            let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host?.lowercased(), !host.isEmpty
         else { return nil }
         let defaultPort = scheme == "https" ? 443 : 80
         if let port = url.port, port != defaultPort {

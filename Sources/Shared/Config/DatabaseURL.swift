@@ -13,7 +13,9 @@ public struct DatabaseURL: Sendable, Equatable {
     public var database: String
     public var tls: TLSMode
 
-    public init(host: String, port: Int = 5432, username: String, password: String?, database: String, tls: TLSMode = .disable) {
+    public init(
+        host: String, port: Int = 5432, username: String, password: String?, database: String, tls: TLSMode = .disable
+    ) {
         self.host = host
         self.port = port
         self.username = username
@@ -25,8 +27,8 @@ public struct DatabaseURL: Sendable, Equatable {
     public init(parsing value: String, variable: String = "DATABASE_URL") throws(ConfigurationError) {
         let hint = "expected postgresql://user:pass@host:port/db"
         guard let url = URLComponents(string: value),
-              let scheme = url.scheme, scheme == "postgres" || scheme == "postgresql",
-              let host = url.host, !host.isEmpty
+            let scheme = url.scheme, scheme == "postgres" || scheme == "postgresql",
+            let host = url.host, !host.isEmpty
         else { throw ConfigurationError(variable, "is not a valid PostgreSQL URL: \(hint)") }
         guard let user = url.user, !user.isEmpty else {
             throw ConfigurationError(variable, "has no user name: \(hint)")

@@ -54,7 +54,9 @@ public struct Environment: Sendable {
     /// Compose read them (swift-configuration keeps the quotes).
     static func unquoted(_ value: String) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard trimmed.count >= 2, let first = trimmed.first, first == "\"" || first == "'", trimmed.last == first else { return value }
+        guard trimmed.count >= 2, let first = trimmed.first, first == "\"" || first == "'", trimmed.last == first else {
+            return value
+        }
         return String(trimmed.dropFirst().dropLast())
     }
 
@@ -85,11 +87,12 @@ public struct Environment: Sendable {
     public func httpURL(_ name: String, default fallback: String) throws(ConfigurationError) -> String {
         let value = string(name) ?? fallback
         guard let components = URLComponents(string: value),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = components.host, !host.isEmpty,
-              components.query == nil, components.fragment == nil
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty,
+            components.query == nil, components.fragment == nil
         else {
-            throw ConfigurationError(name, "must be an absolute http:// or https:// URL without query (for example \(fallback))")
+            throw ConfigurationError(
+                name, "must be an absolute http:// or https:// URL without query (for example \(fallback))")
         }
         var trimmed = value
         while trimmed.hasSuffix("/") { trimmed.removeLast() }

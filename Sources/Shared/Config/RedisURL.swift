@@ -19,7 +19,7 @@ public struct RedisURL: Sendable, Equatable {
     public init(parsing value: String, variable: String = "REDIS_URL") throws(ConfigurationError) {
         let hint = "expected redis://[:password@]host:port[/db]"
         guard let url = URLComponents(string: value), url.scheme == "redis",
-              let host = url.host, !host.isEmpty
+            let host = url.host, !host.isEmpty
         else { throw ConfigurationError(variable, "is not a valid Redis URL: \(hint)") }
         if url.scheme == "rediss" {
             throw ConfigurationError(variable, "uses TLS (rediss://), which is not supported: \(hint)")

@@ -50,9 +50,13 @@ public enum RandomToken {
 
     /// A string of `length` characters drawn uniformly from an ASCII `alphabet` (bytes at or
     /// above the largest multiple of its size are rejected, so there is no modulo bias).
-    public static func string(length: Int, alphabet: String = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") -> String {
+    public static func string(
+        length: Int, alphabet: String = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    ) -> String {
         let characters = Array(alphabet.utf8)
-        precondition(!characters.isEmpty && characters.count <= 256 && characters.count == alphabet.count, "the alphabet must be ASCII")
+        precondition(
+            !characters.isEmpty && characters.count <= 256 && characters.count == alphabet.count,
+            "the alphabet must be ASCII")
         let limit = 256 - 256 % characters.count
         var result = [UInt8]()
         result.reserveCapacity(length)

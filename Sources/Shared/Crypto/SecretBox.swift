@@ -50,7 +50,9 @@ public struct SecretBox: Sendable {
 
     /// Seals `plaintext` under the current key with a fresh nonce.
     public func seal(_ plaintext: String, additionalData: String) throws -> String {
-        let box = try AES.GCM.seal(Array(plaintext.utf8), using: current.key, nonce: AES.GCM.Nonce(), authenticating: Array(additionalData.utf8))
+        let box = try AES.GCM.seal(
+            Array(plaintext.utf8), using: current.key, nonce: AES.GCM.Nonce(),
+            authenticating: Array(additionalData.utf8))
         guard let combined = box.combined else { throw SecretBoxError.malformed }
         return "\(Self.version).\(current.id).\(Base64URL.encode(combined))"
     }
@@ -94,7 +96,8 @@ public enum SecretBoxError: Error, Equatable, CustomStringConvertible {
         case .invalidKeyLength(let count): "an AES-256 key must be 32 bytes (got \(count))"
         case .malformed: "the sealed value is malformed"
         case .unknownKey(let id): "no configured key has id \(id)"
-        case .authenticationFailed: "the sealed value failed authentication (wrong key, tampered, or other additional data)"
+        case .authenticationFailed:
+            "the sealed value failed authentication (wrong key, tampered, or other additional data)"
         }
     }
 }

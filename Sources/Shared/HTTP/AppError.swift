@@ -48,7 +48,9 @@ extension AppError {
         AppError(.badRequest, code: code, message: message)
     }
 
-    public static func unauthorized(_ code: String = "UNAUTHORIZED", _ message: String = "Authentication is required.") -> AppError {
+    public static func unauthorized(_ code: String = "UNAUTHORIZED", _ message: String = "Authentication is required.")
+        -> AppError
+    {
         AppError(.unauthorized, code: code, message: message)
     }
 
@@ -61,14 +63,18 @@ extension AppError {
     }
 
     public static func payloadTooLarge(limit: Int) -> AppError {
-        AppError(.contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than the \(limit)-byte limit of this route.")
+        AppError(
+            .contentTooLarge, code: "PAYLOAD_TOO_LARGE",
+            message: "The request body is larger than the \(limit)-byte limit of this route.")
     }
 
     public static func serviceUnavailable(_ code: String, _ message: String) -> AppError {
         AppError(.serviceUnavailable, code: code, message: message)
     }
 
-    public static let `internal` = AppError(.internalServerError, code: "INTERNAL_SERVER_ERROR", message: "Something went wrong on our side; the request id identifies it in the logs.")
+    public static let `internal` = AppError(
+        .internalServerError, code: "INTERNAL_SERVER_ERROR",
+        message: "Something went wrong on our side; the request id identifies it in the logs.")
 
     /// Maps Hummingbird's own errors (unknown routes, oversized bodies, …) to our shape.
     public static func from(_ error: HTTPError) -> AppError {
@@ -78,7 +84,8 @@ extension AppError {
         case .notFound: (code, message) = ("NOT_FOUND", "No route matches this method and path.")
         case .methodNotAllowed: (code, message) = ("METHOD_NOT_ALLOWED", "This method is not allowed on this path.")
         case .contentTooLarge: (code, message) = ("PAYLOAD_TOO_LARGE", "The request body is too large.")
-        case .unsupportedMediaType: (code, message) = ("UNSUPPORTED_MEDIA_TYPE", error.body ?? "Unsupported content type.")
+        case .unsupportedMediaType:
+            (code, message) = ("UNSUPPORTED_MEDIA_TYPE", error.body ?? "Unsupported content type.")
         case .badRequest: (code, message) = ("BAD_REQUEST", error.body ?? "The request is malformed.")
         default:
             code = error.status.reasonPhrase.uppercased().replacingOccurrences(of: " ", with: "_")

@@ -10,7 +10,9 @@ public struct BodyLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
         self.limit = limit
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw AppError.payloadTooLarge(limit: limit)
         }

@@ -7,7 +7,9 @@ import Hummingbird
 public struct TrustedOriginCORSMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     let trustedOrigins: Set<String>
     static var allowMethods: String { "GET, POST, PUT, PATCH, DELETE, OPTIONS" }
-    static var allowHeaders: String { "Accept, Authorization, Content-Type, X-Request-Id, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID" }
+    static var allowHeaders: String {
+        "Accept, Authorization, Content-Type, X-Request-Id, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
+    }
     static var exposeHeaders: String {
         "set-auth-jwt, set-auth-token, X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Mcp-Session-Id, WWW-Authenticate"
     }
@@ -16,7 +18,9 @@ public struct TrustedOriginCORSMiddleware<Context: ServiceRequestContext>: Route
         self.trustedOrigins = trustedOrigins
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         guard let origin = request.headers[.origin], trustedOrigins.contains(origin) else {
             var response = try await next(request, context)
             if request.headers[.origin] != nil { response.headers[values: .vary].append("Origin") }

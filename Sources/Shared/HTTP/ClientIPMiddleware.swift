@@ -13,9 +13,12 @@ public struct ClientIPMiddleware<Context: ServiceRequestContext>: RouterMiddlewa
         self.trustedProxies = trustedProxies
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         var context = context
-        context.clientIP = clientIP(peer: context.peerAddress?.ipAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        context.clientIP = clientIP(
+            peer: context.peerAddress?.ipAddress, forwardedFor: request.headers[values: .xForwardedFor])
         return try await next(request, context)
     }
 

@@ -8,7 +8,9 @@ import Logging
 public struct ErrorMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as AppError {
@@ -21,7 +23,9 @@ public struct ErrorMiddleware<Context: ServiceRequestContext>: RouterMiddleware 
             // Library errors that carry a client status (e.g. NIOTooManyBytesError → 413).
             return AppError.from(HTTPError(error.status)).render()
         } catch {
-            context.logger.error("unhandled error", metadata: ["error.type": "\(String(reflecting: type(of: error)))", "error": "\(error)"])
+            context.logger.error(
+                "unhandled error",
+                metadata: ["error.type": "\(String(reflecting: type(of: error)))", "error": "\(error)"])
             return AppError.internal.render()
         }
     }

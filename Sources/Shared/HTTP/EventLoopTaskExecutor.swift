@@ -42,6 +42,8 @@ struct EventLoopBoundHTTP1Channel: ServerChildChannel {
 extension HTTPServerBuilder {
     /// HTTP/1.1 with every connection's requests handled on the connection's event loop.
     static func eventLoopBoundHTTP1(configuration: HTTP1Channel.Configuration) -> HTTPServerBuilder {
-        .init { responder in EventLoopBoundHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration)) }
+        .init { responder in
+            EventLoopBoundHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration))
+        }
     }
 }

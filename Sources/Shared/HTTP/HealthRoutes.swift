@@ -20,7 +20,9 @@ public struct RedisReadiness: ReadinessCheck {
     public var name: String { "Redis" }
     public var code: String { "REDIS_UNAVAILABLE" }
     public func check() async throws {
-        guard try await client.send(["PING"]).string == "PONG" else { throw RedisError.protocolError("PING not answered with PONG") }
+        guard try await client.send(["PING"]).string == "PONG" else {
+            throw RedisError.protocolError("PING not answered with PONG")
+        }
     }
 }
 
@@ -37,7 +39,9 @@ public struct HealthRoutes<Context: ServiceRequestContext>: Sendable {
     public func register(on router: some RouterMethods<Context>) {
         /// Liveness: the process is up and serving. No dependency is consulted.
         router.get("/health") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
         /// Readiness: PostgreSQL and Redis both answer; otherwise 503 naming what is down.
         router.get("/ready") { _, _ in
@@ -47,12 +51,15 @@ public struct HealthRoutes<Context: ServiceRequestContext>: Sendable {
                 let code = failed.count == 1 ? failed[0].code : "DEPENDENCIES_UNAVAILABLE"
                 throw AppError.serviceUnavailable(code, "\(names) \(failed.count == 1 ? "is" : "are") unreachable.")
             }
-            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
         }
         /// Prometheus text exposition of every metric in the process.
         router.get("/metrics") { _, _ in
             Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(bytes: Telemetry.registry.emitToBuffer())))
         }
     }

@@ -7,9 +7,13 @@ import NIOCore
 /// 413 past the route's limit, 400 for malformed JSON or a missing or mistyped field.
 public enum JSONBody {
     /// Collects the body (bounded by `context.maxUploadSize`) and decodes it as `T`.
-    public static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some ServiceRequestContext) async throws -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some ServiceRequestContext)
+        async throws -> T
+    {
         guard isJSON(request.headers[.contentType]) else {
-            throw AppError(.unsupportedMediaType, code: "UNSUPPORTED_MEDIA_TYPE", message: "The body must be JSON (Content-Type: application/json).")
+            throw AppError(
+                .unsupportedMediaType, code: "UNSUPPORTED_MEDIA_TYPE",
+                message: "The body must be JSON (Content-Type: application/json).")
         }
         let buffer = try await RawBody.collect(request, context: context)
         guard buffer.readableBytes > 0 else {

@@ -5,12 +5,16 @@ import NIOCore
 
 extension Response {
     /// A JSON response; `no-store` unless the caller sets its own caching.
-    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:])
+        throws -> Response
+    {
         json(encoded: try jsonBody(value), status: status, headers: headers)
     }
 
     /// A JSON response from bytes already encoded (by `jsonBody`).
-    public static func json(encoded body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    public static func json(encoded body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:])
+        -> Response
+    {
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
         if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }

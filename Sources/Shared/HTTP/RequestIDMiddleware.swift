@@ -8,7 +8,9 @@ import Synchronization
 public struct RequestIDMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         var context = context
         let id = Self.accepted(request.headers[.xRequestID]) ?? RequestIDs.next()
         context.requestID = id
@@ -23,7 +25,8 @@ public struct RequestIDMiddleware<Context: ServiceRequestContext>: RouterMiddlew
         guard let value, (1...128).contains(value.utf8.count) else { return nil }
         let allowed = value.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: ":")
         }
         return allowed ? value : nil
     }

@@ -9,19 +9,23 @@ import Logging
 public struct RequestLogMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         let start = DispatchTime.now().uptimeNanoseconds
         let response = try await next(request, context)
         let micros = (DispatchTime.now().uptimeNanoseconds - start) / 1000
         let level: Logger.Level = response.status.code >= 500 ? .error : .info
-        context.logger.log(level: level, "request", metadata: [
-            "method": .string(request.method.rawValue),
-            "path": .string(request.uri.path),
-            "route": .string(context.endpointPath ?? "NotFound"),
-            "status": .stringConvertible(response.status.code),
-            "duration_ms": .string(Self.milliseconds(micros: micros)),
-            "client_ip": .string(context.clientIP),
-        ])
+        context.logger.log(
+            level: level, "request",
+            metadata: [
+                "method": .string(request.method.rawValue),
+                "path": .string(request.uri.path),
+                "route": .string(context.endpointPath ?? "NotFound"),
+                "status": .stringConvertible(response.status.code),
+                "duration_ms": .string(Self.milliseconds(micros: micros)),
+                "client_ip": .string(context.clientIP),
+            ])
         return response
     }
 

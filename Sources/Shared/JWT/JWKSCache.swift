@@ -37,7 +37,10 @@ public final class JWKSCache: Service, Sendable {
     private let fetches = Counter(label: "jwks_fetches_total")
     private let failures = Counter(label: "jwks_fetch_failures_total")
 
-    public init(url: String, http: HTTPClient, logger: Logger, missInterval: Duration = .seconds(30), defaultMaxAge: Duration = .seconds(300)) {
+    public init(
+        url: String, http: HTTPClient, logger: Logger, missInterval: Duration = .seconds(30),
+        defaultMaxAge: Duration = .seconds(300)
+    ) {
         self.url = url
         self.http = http
         self.logger = logger
@@ -124,7 +127,8 @@ public final class JWKSCache: Service, Sendable {
             return Snapshot(keys: collection, kids: kids, maxAge: maxAge)
         } catch {
             failures.increment()
-            logger.warning("could not fetch the JWKS; cached keys stay in use", metadata: ["url": "\(url)", "error": "\(error)"])
+            logger.warning(
+                "could not fetch the JWKS; cached keys stay in use", metadata: ["url": "\(url)", "error": "\(error)"])
             return nil
         }
     }
@@ -139,7 +143,11 @@ public final class JWKSCache: Service, Sendable {
         for directive in cacheControl.lowercased().split(separator: ",") {
             let parts = directive.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             switch parts.first {
-            case "max-age": if parts.count == 2, let value = Int(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))) { seconds = value }
+            case "max-age":
+                if parts.count == 2, let value = Int(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+                {
+                    seconds = value
+                }
             case "no-store", "no-cache": seconds = 0
             default: continue
             }

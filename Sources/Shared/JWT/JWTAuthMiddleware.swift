@@ -22,10 +22,13 @@ public struct JWTAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMid
     public init(_ verifier: JWTVerifier, optional: Bool = false, resourceMetadata: String? = nil) {
         self.verifier = verifier
         self.optional = optional
-        self.challenge = "Bearer " + (resourceMetadata.map { #"resource_metadata="\#($0)", "# } ?? "") + #"error="invalid_token""#
+        self.challenge =
+            "Bearer " + (resourceMetadata.map { #"resource_metadata="\#($0)", "# } ?? "") + #"error="invalid_token""#
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         guard let authorization = request.headers[.authorization] else {
             if optional { return try await next(request, context) }
             throw unauthorized("A bearer token is required.")

@@ -11,7 +11,9 @@ struct JWTHeaderFields: Decodable {
     /// The header of a token with three non-empty base64url parts; nil when malformed.
     static func parse(_ token: String) -> JWTHeaderFields? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }), let bytes = Base64URL.decode(String(parts[0])) else { return nil }
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }), let bytes = Base64URL.decode(String(parts[0])) else {
+            return nil
+        }
         return try? JSONDecoder().decode(JWTHeaderFields.self, from: Data(bytes))
     }
 }

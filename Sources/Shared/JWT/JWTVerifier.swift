@@ -36,7 +36,9 @@ public struct JWTVerifier: Sendable {
     let leeway: TimeInterval
     let now: @Sendable () -> Date
 
-    public init(keys: JWKSCache, issuer: String, leeway: TimeInterval = 60, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        keys: JWKSCache, issuer: String, leeway: TimeInterval = 60, now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.keys = keys
         self.verified = VerifiedTokenCache()
         self.issuer = issuer
@@ -72,7 +74,8 @@ public struct JWTVerifier: Sendable {
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard let audience = claims.aud, audience.value.contains(issuer) else { throw .wrongAudience }
         guard let sub = claims.sub, !sub.isEmpty else { throw .missingSubject }
-        return AuthenticatedUser(id: sub, email: claims.email, name: claims.name, emailVerified: claims.emailVerified == true)
+        return AuthenticatedUser(
+            id: sub, email: claims.email, name: claims.name, emailVerified: claims.emailVerified == true)
     }
 }
 

@@ -10,13 +10,18 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
     let rule: RateLimitRule
     let key: @Sendable (Request, Context) -> String
 
-    public init(_ limiter: RateLimiter, rule: RateLimitRule, key: @escaping @Sendable (Request, Context) -> String = { _, context in context.clientIP }) {
+    public init(
+        _ limiter: RateLimiter, rule: RateLimitRule,
+        key: @escaping @Sendable (Request, Context) -> String = { _, context in context.clientIP }
+    ) {
         self.limiter = limiter
         self.rule = rule
         self.key = key
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         let decision = await limiter.check(rule, client: key(request, context))
         try Self.enforce(decision)
         do {
@@ -39,7 +44,8 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
             headers[.xRetryAfter] = String(decision.resetSeconds)
             throw AppError(
                 .tooManyRequests, code: "TOO_MANY_REQUESTS",
-                message: message ?? "Too many requests; try again in \(decision.resetSeconds) seconds.", headers: headers)
+                message: message ?? "Too many requests; try again in \(decision.resetSeconds) seconds.",
+                headers: headers)
         }
     }
 

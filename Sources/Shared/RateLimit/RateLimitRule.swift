@@ -1,5 +1,3 @@
-
-
 /// A limit for one class of routes: at most `limit` requests per client per `window`.
 public struct RateLimitRule: Sendable, Hashable {
     /// The route class, part of the Redis key (`sign-in`, `api`, `agent-run`, …).

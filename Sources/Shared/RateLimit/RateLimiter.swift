@@ -23,15 +23,16 @@ public final class RateLimiter: Sendable {
 
     /// `script`, and in the same round trip the cache validator at KEYS[2]: returned as it is,
     /// or set to the caller's proposal (ARGV[2], kept ARGV[3] ms) when there is none.
-    static let validatingScript = RedisScript(counting + """
-        local validator = redis.call('GET', KEYS[2])
-        if not validator then
-          validator = ARGV[2]
-          redis.call('SET', KEYS[2], validator, 'PX', ARGV[3])
-        end
-        return {count, ttl, validator}
+    static let validatingScript = RedisScript(
+        counting + """
+            local validator = redis.call('GET', KEYS[2])
+            if not validator then
+              validator = ARGV[2]
+              redis.call('SET', KEYS[2], validator, 'PX', ARGV[3])
+            end
+            return {count, ttl, validator}
 
-        """)
+            """)
 
     private let redis: RedisClient
     private let keyPrefix: String
@@ -40,7 +41,10 @@ public final class RateLimiter: Sendable {
     private let usingFallback = Atomic<Bool>(false)
     private let fallbackCounter = Counter(label: "rate_limit_redis_fallback_total")
 
-    public init(redis: RedisClient, keyPrefix: String = "rl", logger: Logger, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    public init(
+        redis: RedisClient, keyPrefix: String = "rl", logger: Logger,
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.redis = redis
         self.keyPrefix = keyPrefix
         self.fallback = InMemoryRateLimiter(now: clock)
@@ -69,7 +73,9 @@ public final class RateLimiter: Sendable {
 
     /// Counts one request and, in the same round trip, reads `validator`'s value; nil when
     /// Redis cannot be reached (then nothing may be served from a cache).
-    public func check(_ rule: RateLimitRule, client: String, validator: CacheValidator?) async -> (decision: RateLimitDecision, validator: String?) {
+    public func check(_ rule: RateLimitRule, client: String, validator: CacheValidator?) async -> (
+        decision: RateLimitDecision, validator: String?
+    ) {
         let key = "\(keyPrefix):\(rule.name):\(client)"
         do {
             let reply: RESPValue
@@ -81,17 +87,23 @@ public final class RateLimiter: Sendable {
                 reply = try await Self.script.run(on: redis, keys: [key], arguments: [String(rule.windowMilliseconds)])
             }
             guard let values = reply.array, values.count == (validator == nil ? 2 : 3),
-                  let count = values[0].integer, let ttl = values[1].integer else {
+                let count = values[0].integer, let ttl = values[1].integer
+            else {
                 throw RedisError.protocolError("unexpected rate-limit script reply")
             }
             if usingFallback.exchange(false, ordering: .relaxed) {
                 logger.notice("rate limiting is back on Redis")
             }
-            return (Self.decision(rule: rule, count: count, resetMilliseconds: ttl), values.count == 3 ? values[2].string : nil)
+            return (
+                Self.decision(rule: rule, count: count, resetMilliseconds: ttl),
+                values.count == 3 ? values[2].string : nil
+            )
         } catch {
             fallbackCounter.increment()
             if !usingFallback.exchange(true, ordering: .relaxed) {
-                logger.error("Redis unreachable for rate limiting; using the in-process fallback", metadata: ["error": "\(error)"])
+                logger.error(
+                    "Redis unreachable for rate limiting; using the in-process fallback",
+                    metadata: ["error": "\(error)"])
             }
             return (fallback.check(rule, key: key), nil)
         }
@@ -124,11 +136,13 @@ final class InMemoryRateLimiter: Sendable {
             if windows.count > 50_000 {
                 windows = windows.filter { $0.value.resetsAt > now }
             }
-            var window = windows[key].flatMap { $0.resetsAt > now ? $0 : nil } ?? Window(count: 0, resetsAt: now + rule.window)
+            var window =
+                windows[key].flatMap { $0.resetsAt > now ? $0 : nil } ?? Window(count: 0, resetsAt: now + rule.window)
             window.count += 1
             windows[key] = window
             return (window.count, window.resetsAt)
         }
-        return RateLimiter.decision(rule: rule, count: count, resetMilliseconds: now.duration(to: resetsAt).wholeMilliseconds)
+        return RateLimiter.decision(
+            rule: rule, count: count, resetMilliseconds: now.duration(to: resetsAt).wholeMilliseconds)
     }
 }

@@ -21,7 +21,8 @@ enum RedisCommandFormatter {
             var target: UnsafeMutablePointer<CChar>?
             let length = argv.withUnsafeMutableBufferPointer { argvPointer in
                 lengths.withUnsafeBufferPointer { lengthPointer in
-                    redisFormatCommandArgv(&target, Int32(arguments.count), argvPointer.baseAddress, lengthPointer.baseAddress)
+                    redisFormatCommandArgv(
+                        &target, Int32(arguments.count), argvPointer.baseAddress, lengthPointer.baseAddress)
                 }
             }
             guard length > 0, let target else { return ByteBuffer() }

@@ -30,7 +30,10 @@ public final class RedisClient: Service, Sendable {
     private let channels: Mutex<[(any Channel)?]>
     private let connectedOnce = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
-    public init(url: RedisURL, options: Options = .init(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    public init(
+        url: RedisURL, options: Options = .init(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) {
         self.url = url
         self.options = options
         self.loops = Array(eventLoopGroup.makeIterator())
@@ -62,7 +65,8 @@ public final class RedisClient: Service, Sendable {
     func connection() -> (any Channel)? {
         let current = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
         return channels.withLock { channels in
-            if let current, let index = loopIDs.firstIndex(of: current), let channel = channels[index], channel.isActive {
+            if let current, let index = loopIDs.firstIndex(of: current), let channel = channels[index], channel.isActive
+            {
                 return channel
             }
             for case let channel? in channels where channel.isActive { return channel }
@@ -132,7 +136,9 @@ public final class RedisClient: Service, Sendable {
                 logger.warning("lost the Redis connection; reconnecting")
             } catch {
                 if attempt == 0 || attempt % 20 == 0 {
-                    logger.warning("cannot connect to Redis; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
+                    logger.warning(
+                        "cannot connect to Redis; retrying",
+                        metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
                 }
             }
             attempt += 1
@@ -162,7 +168,10 @@ public final class RedisClient: Service, Sendable {
                 try Self.check(await Self.send(RedisCommandFormatter.format(auth.map { Array($0.utf8) }), on: channel))
             }
             if url.database != 0 {
-                try Self.check(await Self.send(RedisCommandFormatter.format([Array("SELECT".utf8), Array(String(url.database).utf8)]), on: channel))
+                try Self.check(
+                    await Self.send(
+                        RedisCommandFormatter.format([Array("SELECT".utf8), Array(String(url.database).utf8)]),
+                        on: channel))
             }
         } catch {
             try? await channel.close()

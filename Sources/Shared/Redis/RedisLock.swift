@@ -22,5 +22,6 @@ public struct RedisLock: Sendable {
         _ = try? await Self.release.run(on: redis, keys: [key], arguments: [owner])
     }
 
-    private static let release = RedisScript("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end")
+    private static let release = RedisScript(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end")
 }

@@ -22,7 +22,9 @@ public struct SingleUseStore<Value: Codable & Sendable>: Sendable {
 
     /// Returns and deletes the value in one step; nil when absent, expired or already used.
     public func consume(_ key: String) async throws -> Value? {
-        guard !key.isEmpty, key.count <= 256, let text = try await redis.send(["GETDEL", prefix + key]).string else { return nil }
+        guard !key.isEmpty, key.count <= 256, let text = try await redis.send(["GETDEL", prefix + key]).string else {
+            return nil
+        }
         return try? JSONDecoder().decode(Value.self, from: Data(text.utf8))
     }
 }

@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Linux scheduling policies for a service's threads: `SCHED_BATCH` for the auth service's event
@@ -42,18 +42,18 @@ public enum ThreadScheduling {
     /// The calling thread's scheduling policy (`SCHED_OTHER` is 0).
     public static func currentThreadPolicy() -> Int32 {
         #if os(Linux)
-        return sched_getscheduler(0)
+            return sched_getscheduler(0)
         #else
-        return 0
+            return 0
         #endif
     }
 
     /// The calling thread's nice value (Linux keeps one per thread).
     public static func currentThreadNiceness() -> Int32 {
         #if os(Linux)
-        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+            return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
         #else
-        return 0
+            return 0
         #endif
     }
 
@@ -61,9 +61,9 @@ public enum ThreadScheduling {
     @discardableResult
     public static func setCurrentThreadNiceness(_ niceness: Int32) -> Bool {
         #if os(Linux)
-        return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) == 0
+            return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) == 0
         #else
-        return false
+            return false
         #endif
     }
 
@@ -72,10 +72,10 @@ public enum ThreadScheduling {
     @discardableResult
     public static func setCurrentThreadPolicy(_ policy: Int32) -> Bool {
         #if os(Linux)
-        var parameters = sched_param()
-        return sched_setscheduler(0, policy, &parameters) == 0
+            var parameters = sched_param()
+            return sched_setscheduler(0, policy, &parameters) == 0
         #else
-        return false
+            return false
         #endif
     }
 }

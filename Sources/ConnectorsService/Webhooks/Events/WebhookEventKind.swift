@@ -24,5 +24,7 @@ struct WebhookEventKind: Hashable, Sendable, CustomStringConvertible {
     static let githubInstallationUnsuspend = Self(.github, "installation.unsuspend")
 
     /// Requests for the assistant.
-    static let agentRequests: [Self] = [.slackAppMention, .slackMessage, .linearAgentSessionCreated, .linearAgentSessionPrompted]
+    static let agentRequests: [Self] = [
+        .slackAppMention, .slackMessage, .linearAgentSessionCreated, .linearAgentSessionPrompted,
+    ]
 }

@@ -11,8 +11,10 @@ struct InstallationUnsuspendHandler: WebhookHandler {
         guard case .githubInstallation(let installation) = event.payload else {
             throw MalformedWebhookEvent(description: "installation event without installation.id")
         }
-        let count = try await connections.setStatus(provider: .github, accountId: String(installation.installation.id), .active)
-        logger.notice("GitHub installation unsuspended; its connections are active again", metadata: ["connections": "\(count)"])
+        let count = try await connections.setStatus(
+            provider: .github, accountId: String(installation.installation.id), .active)
+        logger.notice(
+            "GitHub installation unsuspended; its connections are active again", metadata: ["connections": "\(count)"])
         return .done
     }
 }

@@ -7,7 +7,10 @@ struct RevocationHandler: WebhookHandler {
     let logger: Logger
 
     var handles: [WebhookEventKind] {
-        [.linearOAuthAppRevoked, .githubInstallationDeleted, .githubInstallationSuspend, .slackAppUninstalled, .slackTokensRevoked]
+        [
+            .linearOAuthAppRevoked, .githubInstallationDeleted, .githubInstallationSuspend, .slackAppUninstalled,
+            .slackTokensRevoked,
+        ]
     }
 
     func handle(_ event: WebhookEvent) async throws -> WebhookOutcome {
@@ -21,7 +24,10 @@ struct RevocationHandler: WebhookHandler {
         }
         let count = try await connections.setStatus(provider: event.kind.provider, accountId: account, .revoked)
         logger.info(
-            "provider revoked access", metadata: ["provider": "\(event.kind.provider.rawValue)", "account": "\(account)", "connections": "\(count)"])
+            "provider revoked access",
+            metadata: [
+                "provider": "\(event.kind.provider.rawValue)", "account": "\(account)", "connections": "\(count)",
+            ])
         return .done
     }
 }
