@@ -29,7 +29,7 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
         logger: logger)
     // The Messages API answers a non-streamed call only when the whole message is written.
     let modelHTTP = HTTPClientService(readTimeout: .minutes(10))
-    let agent = AgentServices(
+    let agent = AgentParts(
         config: config, infrastructure: infrastructure, connections: connections, providers: providers, apis: apis,
         modelHTTP: modelHTTP,
         logger: logger)
@@ -63,7 +63,7 @@ struct ConnectorsRoutes: Sendable {
     let verifier: JWTVerifier
     let connections: ConnectionRepository
     let providers: ProviderRegistry
-    let agent: AgentServices
+    let agent: AgentParts
     let logger: Logger
 
     func register(on router: Router<ConnectorsRequestContext>) {

@@ -55,15 +55,20 @@ struct WebhookQueue: Sendable {
             """, logger: logger)
         var outcome = (requeued: 0, failed: [String]())
         for try await (status, provider) in rows.decode((String, String).self) {
-            if status == "failed" { outcome.failed.append(provider) } else { outcome.requeued += 1 }
+            if status == Status.failed.rawValue { outcome.failed.append(provider) } else { outcome.requeued += 1 }
         }
         return outcome
+    }
+
+    /// The `webhookEvent.status` values (the column's check constraint lists the same).
+    enum Status: String, Sendable {
+        case pending, processing, done, failed, skipped
     }
 
     /// An event handled to the end: `done`, or `skipped` with why.
     struct Finished: Sendable {
         var id: Int64
-        var status: String
+        var status: Status
         var note: String?
     }
 
@@ -73,7 +78,7 @@ struct WebhookQueue: Sendable {
             """
             UPDATE "webhookEvent" AS e SET "status" = f."status", "lastError" = NULLIF(f."note", ''), "processedAt" = now(),
                 "lockedBy" = NULL, "lockedUntil" = NULL
-            FROM unnest(\(events.map(\.id)), \(events.map(\.status)), \(events.map { $0.note ?? "" })) AS f("id", "status", "note")
+            FROM unnest(\(events.map(\.id)), \(events.map(\.status.rawValue)), \(events.map { $0.note ?? "" })) AS f("id", "status", "note")
             WHERE e."id" = f."id" AND e."lockedBy" = \(worker)
             """, logger: logger)
         return events.map { _ in () }

@@ -114,8 +114,8 @@ struct WebhookWorker: Service {
         let provider = [("provider", event.kind.provider.rawValue)]
         do {
             switch try await handlers.handle(event) {
-            case .done: try await finished.submit(.init(id: event.id, status: "done"))
-            case .skipped(let reason): try await finished.submit(.init(id: event.id, status: "skipped", note: reason))
+            case .done: try await finished.submit(.init(id: event.id, status: .done))
+            case .skipped(let reason): try await finished.submit(.init(id: event.id, status: .skipped, note: reason))
             }
             Counter(label: "webhooks_processed_total", dimensions: provider).increment()
         } catch {

@@ -5,7 +5,7 @@ import Shared
 
 /// The agent's parts, built once from configuration: the tool registry (over the user's
 /// connections and their refreshed tokens), the Anthropic client and the runner.
-struct AgentServices: Sendable {
+struct AgentParts: Sendable {
     let registry: ToolRegistry
     let runs: AgentRunRepository
     /// Nil when the agent is not configured.
