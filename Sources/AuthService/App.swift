@@ -18,7 +18,7 @@ struct AuthServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await StartupGuard.run("AuthService") {
-                let config = try AuthConfig(await Environment.load())
+                let config = try AuthConfig(await ConfigValues.load())
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
                 let logger = Logger(label: "AuthService")
                 let app = buildApplication(config, logger: logger)
@@ -40,7 +40,7 @@ struct AuthServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await StartupGuard.run("AuthService") {
-                let config = try AuthConfig(await Environment.load())
+                let config = try AuthConfig(await ConfigValues.load())
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
                 let kid = try await rotateSigningKeys(config, logger: Logger(label: "AuthService"))
                 print(

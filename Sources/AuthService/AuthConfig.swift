@@ -31,7 +31,7 @@ struct AuthConfig: Sendable {
     /// "Sign in with GitHub", when `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET` are set.
     var github: (clientID: String, clientSecret: String)?
 
-    init(_ env: Environment) throws(ConfigurationError) {
+    init(_ env: ConfigValues) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "AUTH_PORT", defaultPort: 5001)
         self.betterAuthSecret = try env.secret(
             "BETTER_AUTH_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")

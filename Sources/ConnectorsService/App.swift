@@ -18,7 +18,7 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await StartupGuard.run("ConnectorsService") {
-                let config = try ConnectorsConfig(await Environment.load())
+                let config = try ConnectorsConfig(await ConfigValues.load())
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
                 let app = buildApplication(config, logger: Logger(label: "ConnectorsService"))
                 try await app.runService()
@@ -34,7 +34,7 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await StartupGuard.run("ConnectorsService") {
-                let config = try ConnectorsConfig(await Environment.load())
+                let config = try ConnectorsConfig(await ConfigValues.load())
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
                 let logger = Logger(label: "ConnectorsService")
                 let report = try await Database.withClient(config.common.database, logger: logger) { postgres in

@@ -45,24 +45,24 @@ struct ConnectorsConfig: Sendable {
     /// `POST /agent/run`: 10 runs per minute per user (`AGENT_RATE_LIMIT`).
     var agentLimit = RateLimitRule(name: "agent-run", limit: 10, window: .seconds(60))
 
-    init(_ env: Environment) throws(ConfigurationError) {
+    init(_ env: ConfigValues) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
         self.jwtSecret = try env.secret(
             "JWT_SECRET", minLength: 32, hint: "generate one with `openssl rand -base64 32`")
-        if let authSecret = env.string("BETTER_AUTH_SECRET"), authSecret == jwtSecret {
+        if let authSecret = env.string("BETTER_AUTH_SECRET", isSecret: true), authSecret == jwtSecret {
             throw ConfigurationError("JWT_SECRET", "must differ from BETTER_AUTH_SECRET")
         }
         let keyHint = "32 characters, or base64 of 32 bytes (`openssl rand -base64 32`)"
         let current: SecretBox.Key
         do {
-            current = try SecretBox.Key(configured: env.required("ENCRYPTION_KEY", hint: keyHint))
+            current = try SecretBox.Key(configured: env.required("ENCRYPTION_KEY", hint: keyHint, isSecret: true))
         } catch let error as ConfigurationError {
             throw error
         } catch {
             throw ConfigurationError("ENCRYPTION_KEY", "must be \(keyHint)")
         }
         var previous = [SecretBox.Key]()
-        for (index, value) in env.list("ENCRYPTION_KEY_PREVIOUS").enumerated() {
+        for (index, value) in env.list("ENCRYPTION_KEY_PREVIOUS", isSecret: true).enumerated() {
             guard let key = try? SecretBox.Key(configured: value) else {
                 throw ConfigurationError("ENCRYPTION_KEY_PREVIOUS", "entry \(index + 1) must be \(keyHint)")
             }
@@ -74,7 +74,7 @@ struct ConnectorsConfig: Sendable {
         self.linearActor = env.string("LINEAR_ACTOR")
         self.userLimit.limit = try env.int("USER_RATE_LIMIT", default: 100, range: 1...1_000_000)
         self.slack = try OAuthClientCredentials(env, id: "SLACK_CLIENT_ID", secret: "SLACK_CLIENT_SECRET")
-        if let token = env.string("SLACK_BOT_TOKEN") {
+        if let token = env.string("SLACK_BOT_TOKEN", isSecret: true) {
             let users = Set(env.list("SLACK_BOT_USERS").map { $0.lowercased() })
             guard !users.isEmpty else {
                 throw ConfigurationError(
@@ -87,10 +87,10 @@ struct ConnectorsConfig: Sendable {
             self.slackBot = (token, users)
         }
         self.githubApp = try GitHubAppSettings(env)
-        self.slackSigningSecret = env.string("SLACK_SIGNING_SECRET")
-        self.linearWebhookSecret = env.string("LINEAR_WEBHOOK_SECRET")
-        self.githubWebhookSecret = env.string("GITHUB_WEBHOOK_SECRET")
-        if let key = env.string("ANTHROPIC_API_KEY") {
+        self.slackSigningSecret = env.string("SLACK_SIGNING_SECRET", isSecret: true)
+        self.linearWebhookSecret = env.string("LINEAR_WEBHOOK_SECRET", isSecret: true)
+        self.githubWebhookSecret = env.string("GITHUB_WEBHOOK_SECRET", isSecret: true)
+        if let key = env.string("ANTHROPIC_API_KEY", isSecret: true) {
             guard let model = env.string("ANTHROPIC_MODEL"), !model.isEmpty else {
                 throw ConfigurationError(
                     "ANTHROPIC_MODEL", "is required when ANTHROPIC_API_KEY is set (for example claude-sonnet-4-5)")
@@ -117,9 +117,9 @@ struct GitHubAppSettings: Sendable {
     let privateKey: _RSA.Signing.PrivateKey
     let oauth: OAuthClientCredentials?
 
-    init?(_ env: Environment) throws(ConfigurationError) {
+    init?(_ env: ConfigValues) throws(ConfigurationError) {
         let names = ["GITHUB_APP_NAME", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"]
-        let values = names.map { env.string($0) }
+        let values = names.map { env.string($0, isSecret: $0 == "GITHUB_APP_PRIVATE_KEY") }
         if values.allSatisfy({ $0 == nil }) { return nil }
         for (name, value) in zip(names, values) where value == nil {
             throw ConfigurationError(name, "is required when any of \(names.joined(separator: ", ")) is set")

@@ -6,9 +6,9 @@ import Shared
 public enum MigrateCommand {
     public static func run(program: String) async throws {
         try await StartupGuard.run(program) {
-            let env = try await Environment.load()
+            let env = try await ConfigValues.load()
             let url = try DatabaseURL(
-                parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db"))
+                parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db", isSecret: true))
             Telemetry.bootstrap(logLevel: .info)
             let logger = Logger(label: program)
             let applied = try await migrate(url, logger: logger)

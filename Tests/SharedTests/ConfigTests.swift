@@ -11,7 +11,7 @@ import Testing
     func common(_ overrides: [String: String?] = [:]) throws(ConfigurationError) -> CommonConfig {
         var values = base
         for (key, value) in overrides { values[key] = value }
-        return try CommonConfig(Environment(values), portVariable: "AUTH_PORT", defaultPort: 5001)
+        return try CommonConfig(ConfigValues(values), portVariable: "AUTH_PORT", defaultPort: 5001)
     }
 
     func failure(_ overrides: [String: String?]) -> ConfigurationError? {
@@ -75,11 +75,11 @@ import Testing
     }
 
     @Test func secretsHaveAMinimumLength() throws {
-        let env = Environment(["S": "short"])
+        let env = ConfigValues(["S": "short"])
         #expect(throws: ConfigurationError.self) { try env.secret("S", minLength: 32, hint: "") }
         #expect(throws: ConfigurationError.self) { try env.secret("MISSING", minLength: 32, hint: "") }
         #expect(
-            try Environment(["S": String(repeating: "x", count: 32)]).secret("S", minLength: 32, hint: "").count == 32)
+            try ConfigValues(["S": String(repeating: "x", count: 32)]).secret("S", minLength: 32, hint: "").count == 32)
     }
 }
 

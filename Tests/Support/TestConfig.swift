@@ -32,9 +32,9 @@ public enum TestConfig {
     }
 
     public static func environment(database: DatabaseURL, redis: RedisURL, overrides: [String: String] = [:])
-        -> Environment
+        -> ConfigValues
     {
-        Environment(variables(database: database, redis: redis, overrides: overrides))
+        ConfigValues(variables(database: database, redis: redis, overrides: overrides))
     }
 
     public static func url(_ database: DatabaseURL) -> String {

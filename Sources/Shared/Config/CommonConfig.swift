@@ -21,11 +21,12 @@ public struct CommonConfig: Sendable {
     public var providers: ProviderURLs
 
     /// Reads and validates the common variables; `portVariable` is `AUTH_PORT` or `CONNECTORS_PORT`.
-    public init(_ env: Environment, portVariable: String, defaultPort: Int) throws(ConfigurationError) {
+    public init(_ env: ConfigValues, portVariable: String, defaultPort: Int) throws(ConfigurationError) {
         self.database = try DatabaseURL(
-            parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db"))
+            parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db", isSecret: true))
         self.databasePoolSize = try env.int("DATABASE_POOL_SIZE", default: 20, range: 1...500)
-        self.redis = try RedisURL(parsing: env.required("REDIS_URL", hint: "redis://[:password@]host:port[/db]"))
+        self.redis = try RedisURL(
+            parsing: env.required("REDIS_URL", hint: "redis://[:password@]host:port[/db]", isSecret: true))
         self.publicURL = try env.httpURL("PUBLIC_URL", default: "https://localhost")
         guard let origin = Origin.normalise(publicURL) else {
             throw ConfigurationError("PUBLIC_URL", "must be an absolute http(s) URL")
@@ -74,7 +75,7 @@ public struct ProviderURLs: Sendable {
     public var slackAPI: String
     public var anthropic: String
 
-    public init(_ env: Environment) throws(ConfigurationError) {
+    public init(_ env: ConfigValues) throws(ConfigurationError) {
         self.github = try env.httpURL("GITHUB_URL", default: "https://github.com")
         self.githubAPI = try env.httpURL("GITHUB_API_URL", default: "https://api.github.com")
         self.linear = try env.httpURL("LINEAR_URL", default: "https://linear.app")

@@ -2,30 +2,25 @@ import Configuration
 import Foundation
 import SystemPackage
 
-/// The process's configuration variables: the environment first, then a `.env` file in the
-/// working directory (the usual dotenv precedence: a real environment variable wins).
+/// The process's configuration variables, through swift-configuration: the environment first,
+/// then a `.env` file in the working directory (the usual dotenv precedence — one `ConfigReader`
+/// over both providers, the first that has a key wins). Secrets are marked where they are read
+/// (`isSecret`, and `secret(_:)`), so swift-configuration redacts them wherever it reports.
 ///
 /// Read once at start-up into typed structs; nothing else in the program reads the environment.
-public struct Environment: Sendable {
-    private let process: ConfigReader
-    private let file: ConfigReader?
-
-    /// Names whose values are redacted wherever swift-configuration describes its providers.
-    static let secretNames: Set<String> = [
-        "DATABASE_URL", "REDIS_URL", "BETTER_AUTH_SECRET", "JWT_SECRET", "ENCRYPTION_KEY",
-        "ENCRYPTION_KEY_PREVIOUS", "GITHUB_CLIENT_SECRET", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_CLIENT_SECRET",
-        "GITHUB_WEBHOOK_SECRET", "LINEAR_CLIENT_SECRET", "LINEAR_WEBHOOK_SECRET",
-        "SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "ANTHROPIC_API_KEY",
-    ]
+public struct ConfigValues: Sendable {
+    private let reader: ConfigReader
+    /// The process environment alone: values from the `.env` file have dotenv's quotes removed.
+    private let process: ConfigReader?
 
     /// Loads the process environment and, if present, `dotEnvPath`.
-    public static func load(dotEnvPath: String = ".env") async throws(ConfigurationError) -> Environment {
-        let secrets = SecretsSpecifier<String, String>.specific(secretNames)
-        let process = EnvironmentVariablesProvider(secretsSpecifier: secrets)
+    public static func load(dotEnvPath: String = ".env") async throws(ConfigurationError) -> ConfigValues {
+        let process = EnvironmentVariablesProvider()
         do {
             let file = try await EnvironmentVariablesProvider(
-                environmentFilePath: FilePath(dotEnvPath), allowMissing: true, secretsSpecifier: secrets)
-            return Environment(process: ConfigReader(provider: process), file: ConfigReader(provider: file))
+                environmentFilePath: FilePath(dotEnvPath), allowMissing: true)
+            return ConfigValues(
+                reader: ConfigReader(providers: [process, file]), process: ConfigReader(provider: process))
         } catch {
             throw ConfigurationError(dotEnvPath, "could not be read as a KEY=value file")
         }
@@ -33,19 +28,20 @@ public struct Environment: Sendable {
 
     /// A fixed set of variables (tests, subcommands).
     public init(_ values: [String: String]) {
-        self.process = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: values))
-        self.file = nil
+        self.reader = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: values))
+        self.process = nil
     }
 
-    private init(process: ConfigReader, file: ConfigReader?) {
+    private init(reader: ConfigReader, process: ConfigReader?) {
+        self.reader = reader
         self.process = process
-        self.file = file
     }
 
     /// The trimmed value, or nil when unset or blank.
-    public func string(_ name: String) -> String? {
+    public func string(_ name: String, isSecret: Bool = false) -> String? {
         let key = ConfigKey(name)
-        guard let raw = process.string(forKey: key) ?? file?.string(forKey: key).map(Self.unquoted) else { return nil }
+        guard var raw = reader.string(forKey: key, isSecret: isSecret) else { return nil }
+        if let process, process.string(forKey: key, isSecret: isSecret) == nil { raw = Self.unquoted(raw) }
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
     }
@@ -60,14 +56,16 @@ public struct Environment: Sendable {
         return String(trimmed.dropFirst().dropLast())
     }
 
-    public func required(_ name: String, hint: String) throws(ConfigurationError) -> String {
-        guard let value = string(name) else { throw ConfigurationError(name, "is required: \(hint)") }
+    public func required(_ name: String, hint: String, isSecret: Bool = false) throws(ConfigurationError) -> String {
+        guard let value = string(name, isSecret: isSecret) else {
+            throw ConfigurationError(name, "is required: \(hint)")
+        }
         return value
     }
 
     /// A secret of at least `minLength` characters.
     public func secret(_ name: String, minLength: Int, hint: String) throws(ConfigurationError) -> String {
-        let value = try required(name, hint: hint)
+        let value = try required(name, hint: hint, isSecret: true)
         guard value.count >= minLength else {
             throw ConfigurationError(name, "must be at least \(minLength) characters (it has \(value.count)): \(hint)")
         }
@@ -100,8 +98,8 @@ public struct Environment: Sendable {
     }
 
     /// A comma-separated list, blanks dropped.
-    public func list(_ name: String) -> [String] {
-        guard let raw = string(name) else { return [] }
+    public func list(_ name: String, isSecret: Bool = false) -> [String] {
+        guard let raw = string(name, isSecret: isSecret) else { return [] }
         return raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

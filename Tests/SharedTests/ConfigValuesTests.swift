@@ -4,7 +4,7 @@ import Testing
 @testable import Shared
 
 /// Reading variables from the process environment and a `.env` file.
-@Suite struct EnvironmentTests {
+@Suite struct ConfigValuesTests {
     func dotEnv(_ text: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("env-\(UUID().uuidString)").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -21,7 +21,7 @@ import Testing
             CONNECTORS_TEST_INNER=a"b"c
             PATH=/from/dotenv
             """)
-        let env = try await Environment.load(dotEnvPath: path)
+        let env = try await ConfigValues.load(dotEnvPath: path)
         #expect(env.string("CONNECTORS_TEST_FROM_FILE") == "from-file")
         #expect(env.string("CONNECTORS_TEST_QUOTED") == "with spaces")
         #expect(env.string("CONNECTORS_TEST_SINGLE") == "single")
@@ -30,12 +30,12 @@ import Testing
     }
 
     @Test func aMissingDotEnvFileIsFine() async throws {
-        let env = try await Environment.load(dotEnvPath: "/nonexistent/.env")
+        let env = try await ConfigValues.load(dotEnvPath: "/nonexistent/.env")
         #expect(env.string("PATH") == ProcessInfo.processInfo.environment["PATH"])
     }
 
     @Test func blankValuesCountAsUnset() {
-        let env = Environment(["EMPTY": "  ", "SET": " value "])
+        let env = ConfigValues(["EMPTY": "  ", "SET": " value "])
         #expect(env.string("EMPTY") == nil)
         #expect(env.string("SET") == "value")
         #expect(throws: ConfigurationError("EMPTY", "is required: hint")) { try env.required("EMPTY", hint: "hint") }
