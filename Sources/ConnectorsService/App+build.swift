@@ -71,9 +71,9 @@ struct ConnectorsRoutes: Sendable {
         let sealer = TokenSealer(box: config.secretBox)
         let links = PendingLinkRepository(postgres: infrastructure.postgres, logger: logger)
         WebhookRoutes(
-            slack: SlackSignature(secret: config.slackSigningSecret),
-            linear: LinearSignature(secret: config.linearWebhookSecret),
-            github: GitHubSignature(secret: config.githubWebhookSecret),
+            slack: SlackSignature(secret: config.slack.signingSecret),
+            linear: LinearSignature(secret: config.linear.webhookSecret),
+            github: GitHubSignature(secret: config.github.webhookSecret),
             events: GroupCommit(
                 write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
         ).addRoutes(to: router, policies: policies)

@@ -10,24 +10,11 @@ struct ConnectorsConfig: Sendable {
     /// Seals provider tokens at rest; previous keys still open older values.
     var secretBox: SecretBox
     var jwksURL: String
-    /// The Linear OAuth app (`LINEAR_CLIENT_ID`, `LINEAR_CLIENT_SECRET`); nil when not configured.
-    var linear: OAuthClientCredentials?
-    /// `LINEAR_ACTOR=app`: Linear actions appear as the application, not the user.
-    var linearActor: String?
-    /// The Slack app (`SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`), or one workspace's bot token.
-    var slack: OAuthClientCredentials?
-    /// `SLACK_BOT_TOKEN` and the users allowed to connect it (`SLACK_BOT_USERS`, emails,
-    /// lower-cased; required with the token).
-    var slackBot: (token: String, users: Set<String>)?
-    /// The GitHub App (`GITHUB_APP_NAME`, `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`, and its
-    /// OAuth credentials `GITHUB_APP_CLIENT_ID`, `GITHUB_APP_CLIENT_SECRET`).
-    var githubApp: GitHubAppSettings?
+    var linear: LinearSettings
+    var slack: SlackSettings
+    var github: GitHubSettings
     /// Ordinary JWT routes: 100 requests per 10 seconds per user (`USER_RATE_LIMIT`).
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
-    /// Webhook signing secrets; a receiver without its secret refuses every delivery (401).
-    var slackSigningSecret: String?
-    var linearWebhookSecret: String?
-    var githubWebhookSecret: String?
     /// The webhook worker's batch, lease, polling and retry policy.
     var webhookWorker = WebhookWorker.Settings()
     /// How long one call to a provider may take.
@@ -70,26 +57,10 @@ struct ConnectorsConfig: Sendable {
         }
         self.secretBox = SecretBox(current: current, previous: previous)
         self.jwksURL = try env.httpURL("AUTH_JWKS_URL", default: "http://localhost:5001/.well-known/jwks.json")
-        self.linear = try OAuthClientCredentials(env, id: "LINEAR_CLIENT_ID", secret: "LINEAR_CLIENT_SECRET")
-        self.linearActor = env.string("LINEAR_ACTOR")
+        self.linear = try LinearSettings(env)
         self.userLimit.limit = try env.int("USER_RATE_LIMIT", default: 100, range: 1...1_000_000)
-        self.slack = try OAuthClientCredentials(env, id: "SLACK_CLIENT_ID", secret: "SLACK_CLIENT_SECRET")
-        if let token = env.string("SLACK_BOT_TOKEN", isSecret: true) {
-            let users = Set(env.list("SLACK_BOT_USERS").map { $0.lowercased() })
-            guard !users.isEmpty else {
-                throw ConfigurationError(
-                    "SLACK_BOT_USERS",
-                    "is required with SLACK_BOT_TOKEN: the comma-separated emails of the users who may use that bot")
-            }
-            guard users.allSatisfy({ $0.contains("@") }) else {
-                throw ConfigurationError("SLACK_BOT_USERS", "must be comma-separated email addresses")
-            }
-            self.slackBot = (token, users)
-        }
-        self.githubApp = try GitHubAppSettings(env)
-        self.slackSigningSecret = env.string("SLACK_SIGNING_SECRET", isSecret: true)
-        self.linearWebhookSecret = env.string("LINEAR_WEBHOOK_SECRET", isSecret: true)
-        self.githubWebhookSecret = env.string("GITHUB_WEBHOOK_SECRET", isSecret: true)
+        self.slack = try SlackSettings(env)
+        self.github = try GitHubSettings(env)
         if let key = env.string("ANTHROPIC_API_KEY", isSecret: true) {
             guard let model = env.string("ANTHROPIC_MODEL"), !model.isEmpty else {
                 throw ConfigurationError(
@@ -103,9 +74,66 @@ struct ConnectorsConfig: Sendable {
             try env.int("CONNECTION_LIST_CACHE_SECONDS", default: 60, range: 0...3600))
         self.agentTimeout = .seconds(try env.int("AGENT_TIMEOUT_SECONDS", default: 120, range: 5...3600))
         self.agentLimit.limit = try env.int("AGENT_RATE_LIMIT", default: 10, range: 1...1_000_000)
-        if let actor = linearActor, actor != "app", actor != "user" {
+    }
+}
+
+/// Linear: the OAuth app (`LINEAR_CLIENT_ID`, `LINEAR_CLIENT_SECRET`; nil when not configured),
+/// `LINEAR_ACTOR` (`app`: actions appear as the application), and the webhook secret (without
+/// it the receiver refuses every delivery).
+struct LinearSettings: Sendable {
+    var oauth: OAuthClientCredentials?
+    var actor: String?
+    var webhookSecret: String?
+
+    init(_ env: ConfigValues) throws(ConfigurationError) {
+        self.oauth = try OAuthClientCredentials(env, id: "LINEAR_CLIENT_ID", secret: "LINEAR_CLIENT_SECRET")
+        self.actor = env.string("LINEAR_ACTOR")
+        if let actor, actor != "app", actor != "user" {
             throw ConfigurationError("LINEAR_ACTOR", "must be app or user")
         }
+        self.webhookSecret = env.string("LINEAR_WEBHOOK_SECRET", isSecret: true)
+    }
+}
+
+/// Slack: the app's OAuth install (`SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`) or one workspace's
+/// bot (`SLACK_BOT_TOKEN`, which then wins, with `SLACK_BOT_USERS`), and the signing secret.
+struct SlackSettings: Sendable {
+    /// The operator's bot token and the users allowed to connect it (emails, lower-cased).
+    struct Bot: Sendable {
+        var token: String
+        var users: Set<String>
+    }
+
+    var oauth: OAuthClientCredentials?
+    var bot: Bot?
+    var signingSecret: String?
+
+    init(_ env: ConfigValues) throws(ConfigurationError) {
+        self.oauth = try OAuthClientCredentials(env, id: "SLACK_CLIENT_ID", secret: "SLACK_CLIENT_SECRET")
+        if let token = env.string("SLACK_BOT_TOKEN", isSecret: true) {
+            let users = Set(env.list("SLACK_BOT_USERS").map { $0.lowercased() })
+            guard !users.isEmpty else {
+                throw ConfigurationError(
+                    "SLACK_BOT_USERS",
+                    "is required with SLACK_BOT_TOKEN: the comma-separated emails of the users who may use that bot")
+            }
+            guard users.allSatisfy({ $0.contains("@") }) else {
+                throw ConfigurationError("SLACK_BOT_USERS", "must be comma-separated email addresses")
+            }
+            self.bot = Bot(token: token, users: users)
+        }
+        self.signingSecret = env.string("SLACK_SIGNING_SECRET", isSecret: true)
+    }
+}
+
+/// GitHub: the App (nil when not configured) and the webhook secret.
+struct GitHubSettings: Sendable {
+    var app: GitHubAppSettings?
+    var webhookSecret: String?
+
+    init(_ env: ConfigValues) throws(ConfigurationError) {
+        self.app = try GitHubAppSettings(env)
+        self.webhookSecret = env.string("GITHUB_WEBHOOK_SECRET", isSecret: true)
     }
 }
 

@@ -17,15 +17,15 @@ extension ProviderRegistry {
         var providers = [ProviderID: any ConnectionProvider]()
         var missing = [ProviderID: String]()
         let urls = config.common.providers
-        if let linear = config.linear {
+        if let linear = config.linear.oauth {
             providers[.linear] = LinearProvider(
                 http: http, api: apis.linear, webURL: urls.linear, apiURL: urls.linearAPI, clientID: linear.id,
                 clientSecret: linear.secret,
-                actor: config.linearActor, logger: logger)
+                actor: config.linear.actor, logger: logger)
         } else {
             missing[.linear] = "LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET"
         }
-        if let app = config.githubApp {
+        if let app = config.github.app {
             providers[.github] = GitHubAppProvider(
                 http: http, api: apis.github, webURL: urls.github, apiURL: urls.githubAPI, appName: app.name,
                 appJWT: GitHubAppJWT(appID: app.appID, privateKey: app.privateKey), oauth: app.oauth, logger: logger)
@@ -33,9 +33,11 @@ extension ProviderRegistry {
             missing[.github] = "GITHUB_APP_NAME, GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
         }
         let slackMode: SlackProvider.Mode? =
-            if let bot = config.slackBot {
+            if let bot = config.slack.bot {
                 .singleWorkspace(botToken: bot.token, allowedEmails: bot.users)
-            } else if let slack = config.slack { .oauth(clientID: slack.id, clientSecret: slack.secret) } else { nil }
+            } else if let slack = config.slack.oauth { .oauth(clientID: slack.id, clientSecret: slack.secret) } else {
+                nil
+            }
         if let slackMode {
             // Slack's install page is on the site whose Web API is at `/api`.
             let web = urls.slackAPI.hasSuffix("/api") ? String(urls.slackAPI.dropLast(4)) : urls.slackAPI
