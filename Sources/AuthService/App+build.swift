@@ -5,9 +5,8 @@ import Shared
 
 /// Wires the auth service: PostgreSQL, Redis, the shared HTTP core and the feature routes.
 /// Requests are handled on their connections' event loops (see `ThreadScheduling` for why
-/// that pays off here); in-process tests keep them on the cooperative pool, as the connectors
-/// service's do.
-func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops: Bool = true)
+/// that pays off here), in tests as in production.
+func buildApplication(_ config: AuthConfig, logger: Logger)
     -> some ApplicationProtocol
 {
     let infrastructure = Infrastructure(config.common, logger: logger)
@@ -22,7 +21,7 @@ func buildApplication(_ config: AuthConfig, logger: Logger, requestsOnEventLoops
         .register(on: router)
     return HTTPCore.application(
         router: router, config: config.common, services: infrastructure.services + [http, signingKeys], logger: logger,
-        beforeServing: [{ try await signingKeys.start() }], requestsOnEventLoops: requestsOnEventLoops)
+        beforeServing: [{ try await signingKeys.start() }], requestsOnEventLoops: true)
 }
 
 /// Mounts every auth feature; each declares its limits and session policy from `AuthRoutePolicies`.

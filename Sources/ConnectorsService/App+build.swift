@@ -4,11 +4,9 @@ import Logging
 import Shared
 
 /// Wires the connectors service: PostgreSQL, Redis, the provider HTTP client, the JWKS cache,
-/// the shared HTTP core and the feature routes. The service handles requests on their event
-/// loops; in-process tests turn that off, because there one process's two event loops also
-/// carry every fake provider and every other test running in parallel (the child-process
-/// tests run the service binary as deployed).
-func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEventLoops: Bool = true)
+/// the shared HTTP core and the feature routes. Requests are handled on their connections'
+/// event loops (`EventLoopTaskExecutor`), in tests as in production.
+func buildApplication(_ config: ConnectorsConfig, logger: Logger)
     -> some ApplicationProtocol
 {
     let infrastructure = Infrastructure(config.common, logger: logger)
@@ -53,7 +51,7 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger, requestsOnEven
     return HTTPCore.application(
         router: router, config: config.common,
         services: infrastructure.services + [http, modelHTTP, jwks, sweeper, worker], logger: logger,
-        requestsOnEventLoops: requestsOnEventLoops)
+        requestsOnEventLoops: true)
 }
 
 /// Mounts every feature's routes; each declares its own protections from `RoutePolicies`.

@@ -38,7 +38,7 @@ struct AuthTestApp {
     func test<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         var logger = Logger(label: "auth-test")
         logger.logLevel = .warning
-        return try await buildApplication(config, logger: logger, requestsOnEventLoops: false).testLive() { client in
+        return try await buildApplication(config, logger: logger).testLive() { client in
             try await body(client)
         }
     }

@@ -37,7 +37,7 @@ struct ConnectorsTestApp {
     func test<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         var logger = Logger(label: "connectors-test")
         logger.logLevel = .warning
-        return try await buildApplication(config, logger: logger, requestsOnEventLoops: false).testLive() { client in
+        return try await buildApplication(config, logger: logger).testLive() { client in
             // Start once PostgreSQL and Redis are connected (the rate limiter would otherwise
             // count the first requests in its in-memory fallback).
             try await eventually("connectors /ready") {
