@@ -236,10 +236,13 @@ def prometheus_value(port, name):
     return 0.0
 
 
-def signed_up_user(running, email):
-    """A new user at the bench auth service: (user id, a JWT for the connectors service)."""
+def signed_up_user(running, email, verified=False):
+    """A new user at the bench auth service: (user id, a JWT for the connectors service).
+    `verified`: the email is marked verified before the JWT is made (what SLACK_BOT_USERS needs)."""
     auth_port = running["AuthService"][1]
     cookie = sign_up(auth_port, email, "bench-password-1")
+    if verified:
+        psql_value(f"UPDATE \"user\" SET \"emailVerified\" = true WHERE \"email\" = '{email}'")
     request = urllib.request.Request(f"http://127.0.0.1:{auth_port}/api/auth/get-session", headers={"Cookie": cookie})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["user"]["id"], response.headers["set-auth-jwt"]
@@ -418,7 +421,7 @@ def start_agent_fake():
 def agent_scenario(args, running, rows, workdir):
     """POST /agent/run, one at a time: a 3-tool run against an instant fake Claude and Slack."""
     process, port = running["ConnectorsService"]
-    _, jwt = signed_up_user(running, "bench-agent@example.com")
+    _, jwt = signed_up_user(running, "bench-agent@example.com", verified=True)
     base = f"http://127.0.0.1:{port}"
     bearer = {"Authorization": f"Bearer {jwt}"}
     # Connect the single-workspace Slack: start, the callback it points at, then link.
@@ -500,7 +503,7 @@ def main():
                     # refuse one user's thousands of requests per second.
                     auth_port = running["AuthService"][1]
                     extra = connectors_env = {"AUTH_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "USER_RATE_LIMIT": "1000000",
-                             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_BOT_USERS": "bench@example.com", "SLACK_API_URL": fake_url + "/slack",
+                             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_BOT_USERS": "bench-agent@example.com", "SLACK_API_URL": fake_url + "/slack",
                              "ANTHROPIC_API_KEY": "sk-ant-bench", "ANTHROPIC_MODEL": "claude-bench", "ANTHROPIC_BASE_URL": fake_url,
                              "AGENT_RATE_LIMIT": "1000000"}
                 running[service] = start_service(args.bin_dir, service, port_variable, workdir, extra)
