@@ -34,11 +34,9 @@ struct SessionRoutes: Sendable {
     func getSession(_ request: Request, _ context: AuthRequestContext) async throws -> Response {
         guard let session = context.session, let user = context.user else {
             // A session cookie that no longer works is removed, as Better Auth does.
-            var headers =
+            let headers =
                 request.headers[.cookie]?.contains(cookie.name) == true ? cookie.clearingHeaders() : HTTPFields()
-            headers[.contentType] = "application/json; charset=utf-8"
-            headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "null")))
+            return Response.json(encoded: ByteBuffer(string: "null"), headers: headers)
         }
         var current = session
         var headers = HTTPFields()

@@ -28,13 +28,7 @@ struct TokenRoutes: Sendable {
     /// The JWKS is public, served from memory, and not rate limited (verifiers cache it).
     func registerJWKS(on router: Router<AuthRequestContext>) {
         let serve: @Sendable (Request, AuthRequestContext) -> Response = { _, _ in
-            Response(
-                status: .ok,
-                headers: [
-                    .contentType: "application/json; charset=utf-8",
-                    .cacheControl: "public, max-age=\(Int(keys.cachePeriod))",
-                ],
-                body: .init(byteBuffer: keys.jwks))
+            Response.json(encoded: keys.jwks, headers: [.cacheControl: "public, max-age=\(Int(keys.cachePeriod))"])
         }
         /// The public signing keys (RFC 7517), for JWT verifiers.
         router.get("/.well-known/jwks.json", use: serve)

@@ -111,10 +111,7 @@ struct WebhookRoutes: Sendable {
 
     /// `{"ok":true}`, encoded once.
     private static let okBody = ByteBuffer(string: #"{"ok":true}"#)
-    private static var ok: Response {
-        Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: okBody))
-    }
+    private static var ok: Response { Response.json(encoded: okBody) }
 
     /// Stored before the answer; a duplicate is answered 200 too, and not queued again.
     private func store(_ provider: ProviderID, key: String, type: String, body: [UInt8]) async throws -> Response {

@@ -26,15 +26,10 @@ public struct AppError: Error, HTTPResponseError, CustomStringConvertible, Senda
 
     /// The JSON response for this error.
     public func render() -> Response {
-        var headers = self.headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.cacheControl] = headers[.cacheControl] ?? "no-store"
-        let body = ErrorBody(code: code, message: message)
-        // Sorted keys: byte-identical bodies for identical errors (JSONEncoder's order varies).
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(body)) ?? Data(#"{"code":"INTERNAL_SERVER_ERROR","message":"error"}"#.utf8)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        let body =
+            (try? Response.jsonBody(ErrorBody(code: code, message: message)))
+            ?? ByteBuffer(string: #"{"code":"INTERNAL_SERVER_ERROR","message":"error"}"#)
+        return Response.json(encoded: body, status: status, headers: headers)
     }
 
     struct ErrorBody: Encodable {

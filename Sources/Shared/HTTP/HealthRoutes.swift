@@ -39,9 +39,7 @@ public struct HealthRoutes<Context: ServiceRequestContext>: Sendable {
     public func register(on router: some RouterMethods<Context>) {
         /// Liveness: the process is up and serving. No dependency is consulted.
         router.get("/health") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+            Response.json(encoded: ByteBuffer(string: #"{"status":"ok"}"#))
         }
         /// Readiness: PostgreSQL and Redis both answer; otherwise 503 naming what is down.
         router.get("/ready") { _, _ in
@@ -51,9 +49,7 @@ public struct HealthRoutes<Context: ServiceRequestContext>: Sendable {
                 let code = failed.count == 1 ? failed[0].code : "DEPENDENCIES_UNAVAILABLE"
                 throw AppError.serviceUnavailable(code, "\(names) \(failed.count == 1 ? "is" : "are") unreachable.")
             }
-            return Response(
-                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+            return Response.json(encoded: ByteBuffer(string: #"{"status":"ready"}"#))
         }
         /// Prometheus text exposition of every metric in the process.
         router.get("/metrics") { _, _ in

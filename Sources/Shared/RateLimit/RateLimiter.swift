@@ -41,13 +41,15 @@ public final class RateLimiter: Sendable {
     private let usingFallback = Atomic<Bool>(false)
     private let fallbackCounter = Counter(label: "rate_limit_redis_fallback_total")
 
+    /// `now`: the clock, injected as every long-lived type here takes it (per-call functions
+    /// take a `now:` argument instead).
     public init(
         redis: RedisClient, keyPrefix: String = "rl", logger: Logger,
-        clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
         self.redis = redis
         self.keyPrefix = keyPrefix
-        self.fallback = InMemoryRateLimiter(now: clock)
+        self.fallback = InMemoryRateLimiter(now: now)
         self.logger = logger
     }
 
