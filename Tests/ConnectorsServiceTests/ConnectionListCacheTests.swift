@@ -166,4 +166,32 @@ import TestSupport
         await lasting.invalidate(["u"])
         #expect(try await body(lasting, "v2") == "load-6")
     }
+
+    /// The validator is read (or started) beside the rate-limit check, one command each, sent
+    /// together; a refused request still reads it.
+    @Test func readsOrStartsTheValidatorWithTheLimitCheck() async throws {
+        try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
+            let limiter = RateLimiter(
+                redis: redis, keyPrefix: "rl-test-" + RandomToken.string(length: 8), logger: Logger(label: "t"))
+            let cache = ConnectionListCache(
+                redis: redis, limiter: limiter, logger: Logger(label: "t"), maxAge: .seconds(3600))
+            let user = "validator-" + RandomToken.string(length: 8)
+            let rule = RateLimitRule(name: "api", limit: 2, window: .seconds(3600))
+            // None yet: a fresh value becomes the validator, with its expiry.
+            let first = await cache.check(rule, userId: user)
+            let started = try #require(first.validator)
+            #expect(first.decision.allowed && first.decision.remaining == 1)
+            let key = ConnectionListCache.validatorKey(user)
+            #expect(
+                (1...ConnectionListCache.validatorMilliseconds).contains(
+                    try await redis.send(["PTTL", key]).integer ?? -1))
+            // Present: returned as it is; the request is still counted.
+            let second = await cache.check(rule, userId: user)
+            #expect(second.validator == started && second.decision.allowed && second.decision.remaining == 0)
+            // Replaced by a change: the new value is read; a refused request still reads it.
+            try await redis.send(["SET", key, "changed"])
+            let third = await cache.check(rule, userId: user)
+            #expect(third.validator == "changed" && !third.decision.allowed)
+        }
+    }
 }

@@ -131,26 +131,4 @@ import TestSupport
             #expect((3_000_000...3_600_000).contains(ttl))
         }
     }
-
-    @Test func readsOrStartsACacheValidatorInTheSameCheck() async throws {
-        try await withRedis(try TestServers.redisURL()) { (redis: RedisClient) async throws in
-            let prefix = "rl-test-" + RandomToken.string(length: 8)
-            let limiter = RateLimiter(redis: redis, keyPrefix: prefix, logger: Logger(label: "t"))
-            let rule = RateLimitRule(name: "api", limit: 2, window: .seconds(3600))
-            func validator(_ proposal: String) -> RateLimiter.CacheValidator {
-                .init(key: prefix + ":validator", proposal: proposal, milliseconds: 3_600_000)
-            }
-            // None yet: the proposal becomes the validator, with its expiry.
-            let first = await limiter.check(rule, client: "u", validator: validator("a"))
-            #expect(first.validator == "a" && first.decision.allowed && first.decision.remaining == 1)
-            #expect((1...3_600_000).contains(try await redis.send(["PTTL", prefix + ":validator"]).integer ?? -1))
-            // Present: returned as it is, whatever is proposed; the request is still counted.
-            let second = await limiter.check(rule, client: "u", validator: validator("b"))
-            #expect(second.validator == "a" && second.decision.allowed && second.decision.remaining == 0)
-            // Replaced by a change: the new value is read; a refused request still reads it.
-            try await redis.send(["SET", prefix + ":validator", "c"])
-            let third = await limiter.check(rule, client: "u", validator: validator("d"))
-            #expect(third.validator == "c" && !third.decision.allowed)
-        }
-    }
 }

@@ -5,9 +5,10 @@ import Synchronization
 
 /// Each user's `GET /oauth/connections` answer, kept in memory by every replica and checked on
 /// every request against a validator in Redis that each change to the user's connections
-/// replaces. The check rides in the rate-limit round trip the route makes anyway, so a cached
-/// answer costs no query, and an answer is never stale once the change that made it stale has
-/// returned (the change replaces the validator after its commit, before it answers).
+/// replaces. The validator is read beside the route's rate-limit check — both commands leave
+/// in one write on the request's own Redis connection, so still about one round trip — and a
+/// cached answer costs no query; an answer is never stale once the change that made it stale
+/// has returned (the change replaces the validator after its commit, before it answers).
 ///
 /// Without Redis nothing is served from the cache. If a change cannot reach Redis to replace
 /// the validator, the entries it made stale are dropped here and age out elsewhere within
@@ -50,12 +51,26 @@ final class ConnectionListCache: Sendable {
         "\(prefix)-\(counter.add(1, ordering: .relaxed).newValue)"
     }
 
-    /// The user's rate-limit decision and the validator of their list, in one round trip.
+    /// The user's rate-limit decision and the validator of their list, sent together.
     func check(_ rule: RateLimitRule, userId: String) async -> (decision: RateLimitDecision, validator: String?) {
         guard maxAge > .zero else { return (await limiter.check(rule, client: userId), nil) }
-        let validator = RateLimiter.CacheValidator(
-            key: Self.validatorKey(userId), proposal: newValidator(), milliseconds: Self.validatorMilliseconds)
-        return await limiter.check(rule, client: userId, validator: validator)
+        async let decision = limiter.check(rule, client: userId)
+        async let validator = validator(userId: userId)
+        return await (decision, validator)
+    }
+
+    /// The user's validator, started from a fresh value when there is none (`SET … NX GET`:
+    /// one atomic command); nil when Redis cannot be reached (then nothing is served from here).
+    func validator(userId: String) async -> String? {
+        let proposal = newValidator()
+        do {
+            let reply = try await redis.send([
+                "SET", Self.validatorKey(userId), proposal, "NX", "GET", "PX", String(Self.validatorMilliseconds),
+            ])
+            return reply == .null ? proposal : reply.string
+        } catch {
+            return nil
+        }
     }
 
     /// The cached answer if it was stored under `validator` and is young enough; otherwise

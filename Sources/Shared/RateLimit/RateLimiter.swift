@@ -9,30 +9,16 @@ import Synchronization
 public final class RateLimiter: Sendable {
     /// INCR the window's counter, start its expiry on the first hit (or if it somehow has none),
     /// and return {count, milliseconds left}.
-    static let script = RedisScript(counting + "return {count, ttl}\n")
-
-    private static let counting = """
+    static let script = RedisScript(
+        """
         local count = redis.call('INCR', KEYS[1])
         local ttl = redis.call('PTTL', KEYS[1])
         if count == 1 or ttl < 0 then
           redis.call('PEXPIRE', KEYS[1], ARGV[1])
           ttl = tonumber(ARGV[1])
         end
-
-        """
-
-    /// `script`, and in the same round trip the cache validator at KEYS[2]: returned as it is,
-    /// or set to the caller's proposal (ARGV[2], kept ARGV[3] ms) when there is none.
-    static let validatingScript = RedisScript(
-        counting + """
-            local validator = redis.call('GET', KEYS[2])
-            if not validator then
-              validator = ARGV[2]
-              redis.call('SET', KEYS[2], validator, 'PX', ARGV[3])
-            end
-            return {count, ttl, validator}
-
-            """)
+        return {count, ttl}
+        """)
 
     private let redis: RedisClient
     private let keyPrefix: String
@@ -55,40 +41,10 @@ public final class RateLimiter: Sendable {
 
     /// Counts one request by `client` against `rule`.
     public func check(_ rule: RateLimitRule, client: String) async -> RateLimitDecision {
-        await check(rule, client: client, validator: nil).decision
-    }
-
-    /// A validator for data a process caches: a unique value in Redis that every change to the
-    /// data replaces, read with the rate-limit check so that serving from the cache costs no
-    /// extra round trip. `proposal` becomes the validator when there is none (kept
-    /// `milliseconds`).
-    public struct CacheValidator: Sendable {
-        public var key: String
-        public var proposal: String
-        public var milliseconds: Int64
-        public init(key: String, proposal: String, milliseconds: Int64) {
-            self.key = key
-            self.proposal = proposal
-            self.milliseconds = milliseconds
-        }
-    }
-
-    /// Counts one request and, in the same round trip, reads `validator`'s value; nil when
-    /// Redis cannot be reached (then nothing may be served from a cache).
-    public func check(_ rule: RateLimitRule, client: String, validator: CacheValidator?) async -> (
-        decision: RateLimitDecision, validator: String?
-    ) {
         let key = "\(keyPrefix):\(rule.name):\(client)"
         do {
-            let reply: RESPValue
-            if let validator {
-                reply = try await Self.validatingScript.run(
-                    on: redis, keys: [key, validator.key],
-                    arguments: [String(rule.windowMilliseconds), validator.proposal, String(validator.milliseconds)])
-            } else {
-                reply = try await Self.script.run(on: redis, keys: [key], arguments: [String(rule.windowMilliseconds)])
-            }
-            guard let values = reply.array, values.count == (validator == nil ? 2 : 3),
+            let reply = try await Self.script.run(on: redis, keys: [key], arguments: [String(rule.windowMilliseconds)])
+            guard let values = reply.array, values.count == 2,
                 let count = values[0].integer, let ttl = values[1].integer
             else {
                 throw RedisError.protocolError("unexpected rate-limit script reply")
@@ -96,10 +52,7 @@ public final class RateLimiter: Sendable {
             if usingFallback.exchange(false, ordering: .relaxed) {
                 logger.notice("rate limiting is back on Redis")
             }
-            return (
-                Self.decision(rule: rule, count: count, resetMilliseconds: ttl),
-                values.count == 3 ? values[2].string : nil
-            )
+            return Self.decision(rule: rule, count: count, resetMilliseconds: ttl)
         } catch {
             fallbackCounter.increment()
             if !usingFallback.exchange(true, ordering: .relaxed) {
@@ -107,7 +60,7 @@ public final class RateLimiter: Sendable {
                     "Redis unreachable for rate limiting; using the in-process fallback",
                     metadata: ["error": "\(error)"])
             }
-            return (fallback.check(rule, key: key), nil)
+            return fallback.check(rule, key: key)
         }
     }
 
