@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "Shared",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "AuthService",
             dependencies: [
-                "Shared", "DB", "CMalloc",
+                "Shared", "DB",
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

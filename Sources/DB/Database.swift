@@ -10,8 +10,8 @@ public enum Database {
     /// A service's pool is `fixed`: every connection is opened at start and kept (reopened if it
     /// drops). postgres-nio arms timers each time a connection goes idle — a keep-alive timer,
     /// and an idle-timeout timer for connections above the minimum — and cancels them at the
-    /// next lease; each is a task, a child task and a Dispatch timer. At thousands of queries a
-    /// second that cost ~50 µs of CPU per query (`make bench`, `/oauth/connections`). A fixed
+    /// next lease; each is a task, a child task and a Dispatch timer — measurable per query at
+    /// thousands of queries a second (docs/performance.md). A fixed
     /// pool needs no idle timeout, and the keep-alive query is not needed either: a connection
     /// the server or a proxy closes is seen closed and replaced, and PostgreSQL's own
     /// `tcp_keepalives_*` settings cover silent network drops. Short-lived tools open

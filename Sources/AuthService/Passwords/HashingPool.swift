@@ -1,4 +1,3 @@
-import CMalloc
 import HTTPTypes
 import NIOCore
 import NIOPosix
@@ -15,17 +14,14 @@ import Synchronization
 /// at the default nice 0 it gets about a quarter of a contended core (weights 335 and 1024),
 /// and a waking hash does not preempt the thread running on its core — yet hashing always
 /// progresses, unlike under `SCHED_IDLE`, which got nothing while another process kept both
-/// cores busy, so sign-ins hung without bound. Measured: a sign-up at the service binary while
-/// two busy loops held both cores took ~1.6 s at nice 5, ~4.4 s at nice 10.
+/// cores busy, so sign-ins hung without bound (measurements in docs/performance.md).
 ///
 /// **Bounded.** One thread per core; at most `maxWaiting` hashes wait for them. One more is
 /// refused at once with 503 `TOO_BUSY` and a `Retry-After` estimated from the queue, and a hash
 /// that waited past `maxWait` is dropped the same way when a thread reaches it (its caller has
 /// likely given up), so overload sheds work instead of growing latency for everyone.
 ///
-/// scrypt allocates 32 MiB per hash, which glibc would `mmap` and `munmap` each time (taking the
-/// address-space lock every other thread needs); the mmap threshold is raised once so those
-/// buffers come from, and return to, the malloc heap and are reused by the next hash.
+/// scrypt's 32 MiB per hash stays in the malloc heap (`AllocatorTuning`).
 final class HashingPool: Sendable {
     struct Limits: Sendable {
         var maxWaiting = 64
@@ -34,7 +30,7 @@ final class HashingPool: Sendable {
 
     /// The process's hashing threads: one per core, started on first use.
     static let sharedThreads: NIOThreadPool = {
-        keepLargeAllocationsInTheHeap()
+        AllocatorTuning.keepLargeAllocationsInTheHeap()
         let pool = NIOThreadPool(numberOfThreads: System.coreCount)
         pool.start()
         return pool
@@ -96,14 +92,6 @@ final class HashingPool: Sendable {
         let mean = meanMicroseconds.load(ordering: .relaxed)
         // Races between threads lose an update at worst; this is an estimate.
         meanMicroseconds.store(mean + (micros - mean) / 8, ordering: .relaxed)
-    }
-
-    /// Buffers up to 64 MiB from the heap, and up to 128 MiB of free heap kept, not trimmed.
-    private static func keepLargeAllocationsInTheHeap() {
-        #if os(Linux)
-            _ = mallopt(M_MMAP_THRESHOLD, 64 << 20)
-            _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
-        #endif
     }
 
     /// `SCHED_BATCH` at `niceness`, once per thread. On Linux nice is per thread, and

@@ -11,11 +11,9 @@ extension HTTPCore {
     /// `beforeServing` runs once the services are up and before the server accepts requests.
     ///
     /// `requestsOnEventLoops` handles each connection on its event loop (`EventLoopTaskExecutor`)
-    /// instead of Swift's cooperative pool. It pays off where a request awaits I/O several times:
-    /// in the connectors service (`make bench`) `/oauth/connections` +14% and agent-run CPU −33%
-    /// against the pool, for −8% on the bare `/health`, and every route faster than with NIO as
-    /// the global executor. In the auth service it serves `/token` best with the loops under
-    /// `SCHED_BATCH` (`ThreadScheduling`); its cheap routes measured within noise of the pool.
+    /// instead of Swift's cooperative pool: it pays off where a request awaits I/O several times,
+    /// and in the auth service with the loops under `SCHED_BATCH` (`ThreadScheduling`). The
+    /// measurements are in docs/performance.md.
     public static func application<Context: ServiceRequestContext>(
         router: Router<Context>, config: CommonConfig, services: [any Service], logger: Logger,
         beforeServing: [@Sendable () async throws -> Void] = [], requestsOnEventLoops: Bool = false

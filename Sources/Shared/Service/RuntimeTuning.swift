@@ -1,3 +1,4 @@
+import CMalloc
 import NIOCore
 import NIOPosix
 
@@ -5,17 +6,16 @@ import NIOPosix
     import Glibc
 #endif
 
+// The runtime tuning the services apply, in one place: thread scheduling policies and glibc's
+// allocator thresholds. Why each pays off, and the measurements, are in docs/performance.md.
+
 /// Linux scheduling policies for a service's threads: `SCHED_BATCH` for the auth service's event
 /// loops, and `SCHED_BATCH` at a raised nice value for password hashing (`HashingPool`).
 ///
 /// Under `SCHED_BATCH` a thread that wakes does not preempt the thread running on its core; it
-/// runs at once on an idle core, else at the running thread's next tick (4 ms here). While RSA
-/// signing keeps both cores busy, every wake-up of an event loop (a request, a Redis reply, a
-/// finished signature) used to interrupt a signature: on this VM a preemption and its interrupt
-/// cost tens of microseconds, more than the event loop's own work. Without them the loops
-/// handle whatever arrived in one go at their turn. Measured on `/api/auth/token` at 32
-/// connections: 0.69× → 0.80× the raw signing rate, with `/health` polled meanwhile unchanged
-/// (p50 0.10 ms, p99 ~4.5 ms) and `/health` and `get-session` at their own ceilings unchanged.
+/// runs at once on an idle core, else at the running thread's next tick. While RSA signing keeps
+/// both cores busy, a loop's wake-ups then stop interrupting signatures, and the loop handles
+/// whatever arrived in one go at its turn.
 public enum ThreadScheduling {
     /// `SCHED_BATCH` (glibc declares it only under `_GNU_SOURCE`).
     public static let batchPolicy: Int32 = 3
@@ -76,6 +76,19 @@ public enum ThreadScheduling {
             return sched_setscheduler(0, policy, &parameters) == 0
         #else
             return false
+        #endif
+    }
+}
+
+/// glibc's allocator thresholds.
+public enum AllocatorTuning {
+    /// Buffers up to 64 MiB come from the heap, and up to 128 MiB of free heap is kept: scrypt's
+    /// 32 MiB per hash is then reused by the next hash instead of being mapped and unmapped each
+    /// time (which takes the address-space lock every other thread needs). Once per process.
+    public static func keepLargeAllocationsInTheHeap() {
+        #if os(Linux)
+            _ = mallopt(M_MMAP_THRESHOLD, 64 << 20)
+            _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
         #endif
     }
 }
