@@ -77,10 +77,22 @@ let package = Package(
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
+        // The long-lived clients a service runs (PostgreSQL, Redis, the limiter): above DB and
+        // Shared, so neither needs the other's concerns.
+        .target(
+            name: "Backends",
+            dependencies: [
+                "Shared", "DB",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "AuthService",
             dependencies: [
-                "Shared", "DB",
+                "Shared", "DB", "Backends",
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -99,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "ConnectorsService",
             dependencies: [
-                "Shared", "DB",
+                "Shared", "DB", "Backends",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -118,7 +130,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Shared", "DB",
+                "Shared", "DB", "Backends",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

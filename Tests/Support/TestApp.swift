@@ -1,3 +1,4 @@
+import Backends
 import DB
 import Hummingbird
 import Logging

@@ -1,4 +1,5 @@
 import Logging
+import DB
 import PostgresNIO
 import ServiceLifecycle
 import Shared
