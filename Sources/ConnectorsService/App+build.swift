@@ -88,7 +88,7 @@ struct ConnectorsRoutes: Sendable {
             providers: providers,
             flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),
             links: links,
-            linker: ConnectionLinker(links: links, listCache: connections.listCache, sealer: sealer, logger: logger),
+            linker: ConnectionLinker(links: links, connections: connections, sealer: sealer, logger: logger),
             sealer: sealer,
             stateTokens: SignedToken(secret: config.jwtSecret, purpose: "oauth-state"),
             linkCodes: SignedToken(secret: config.jwtSecret, purpose: "link-code"),

@@ -10,7 +10,7 @@ import Shared
 /// list changed.
 struct ConnectionLinker: Sendable {
     let links: PendingLinkRepository
-    let listCache: ConnectionListCache
+    let connections: ConnectionRepository
     let sealer: TokenSealer
     let logger: Logger
 
@@ -21,7 +21,7 @@ struct ConnectionLinker: Sendable {
             try await attach(link, to: userId, on: connection)
         }
         // Committed: the user's list changed.
-        await listCache.invalidate([userId])
+        await connections.listChanged(userId: userId)
         return stored
     }
 

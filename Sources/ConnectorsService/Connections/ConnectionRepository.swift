@@ -79,6 +79,12 @@ struct ConnectionRepository: Sendable {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
     }
 
+    /// Tells every replica the user's list changed, after a change committed elsewhere (a link
+    /// runs in the claim's transaction). Every invalidation of the list cache goes through here.
+    func listChanged(userId: String) async {
+        await listCache.invalidate([userId])
+    }
+
     /// The id of the user's connection to this provider account, if there is one.
     static func existingID(
         userId: String, provider: ProviderID, accountId: String, on connection: PostgresConnection, logger: Logger
