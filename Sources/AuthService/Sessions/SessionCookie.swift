@@ -120,12 +120,6 @@ struct SessionCookie: Sendable {
         return nil
     }
 
-    /// The caller's unexpired session and user, if the request carries a valid one.
-    func currentSession(_ request: Request, in sessions: SessionRepository) async throws -> (Session, User)? {
-        guard let token = token(from: request) else { return nil }
-        return try await sessions.find(token: token)
-    }
-
     /// `decodeURIComponent` for cookie values; nil for a malformed escape or invalid UTF-8.
     /// (Foundation's `removingPercentEncoding` goes through NSString on Linux: slow per request.)
     static func percentDecode(_ value: String) -> String? {

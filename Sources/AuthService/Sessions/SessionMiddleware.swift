@@ -15,7 +15,8 @@ struct SessionMiddleware: RouterMiddleware {
         -> Response
     {
         var context = context
-        if let (session, user) = try await cookie.currentSession(request, in: sessions) {
+        // The cookie codec reads the token; the repository (with its cache) finds the session.
+        if let token = cookie.token(from: request), let (session, user) = try await sessions.find(token: token) {
             context.session = session
             context.user = user
         } else if required {
