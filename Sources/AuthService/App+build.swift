@@ -18,11 +18,20 @@ func buildApplication(_ config: AuthConfig, logger: Logger)
             postgres: infrastructure.postgres, vault: KeyVault(secret: config.betterAuthSecret), logger: logger),
         cachePeriod: config.jwksCachePeriod, logger: logger)
     let http = HTTPClientService()
-    AuthRoutes(config: config, infrastructure: infrastructure, signingKeys: signingKeys, http: http, logger: logger)
-        .register(on: router)
+    let routes = AuthRoutes(
+        config: config, infrastructure: infrastructure, signingKeys: signingKeys, http: http, logger: logger)
+    routes.register(on: router)
+    let oauthClients = OAuthClientRepository(postgres: infrastructure.postgres, logger: logger)
+    let maintenance = OAuthMaintenance(
+        clients: oauthClients, grants: OAuthGrantRepository(postgres: infrastructure.postgres, logger: logger),
+        settings: config.oauth, logger: logger)
     return HTTPCore.application(
-        router: router, config: config.common, services: infrastructure.services + [http, signingKeys], logger: logger,
-        beforeServing: [{ try await signingKeys.start() }], requestsOnEventLoops: true)
+        router: router, config: config.common, services: infrastructure.services + [http, signingKeys, maintenance],
+        logger: logger,
+        beforeServing: [
+            { try await signingKeys.start() },
+            { try await oauthClients.seed(resource: config.oauth.resource, name: "Connectors MCP") },
+        ], requestsOnEventLoops: true)
 }
 
 /// Mounts every auth feature; each declares its limits and session policy from `AuthRoutePolicies`.
@@ -55,9 +64,13 @@ struct AuthRoutes: Sendable {
         let policies = AuthRoutePolicies(
             config: config, limiter: infrastructure.rateLimiter, sessions: sessions, cookie: cookie)
 
+        let issuer = JWTIssuer(keys: signingKeys, issuer: config.common.publicURL, lifetime: config.jwtLifetime)
+        let oauth = OAuthServer(
+            config: config, infrastructure: infrastructure, users: users, keys: signingKeys, logger: logger)
         EmailAuthRoutes(
             users: users, sessions: sessions, hasher: hasher, cookie: cookie,
-            callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout
+            callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins), lockout: lockout,
+            oauthFlow: oauth.flow
         ).addRoutes(to: api, policies: policies)
         let github = config.github.map {
             GitHubClient(
@@ -70,7 +83,6 @@ struct AuthRoutes: Sendable {
             callbackPolicy: CallbackURLPolicy(trustedOrigins: config.common.trustedOrigins),
             publicURL: config.common.publicURL, logger: logger
         ).addRoutes(to: api, policies: policies)
-        let issuer = JWTIssuer(keys: signingKeys, issuer: config.common.publicURL, lifetime: config.jwtLifetime)
         SessionRoutes(sessions: sessions, cookie: cookie, issuer: issuer).addRoutes(to: api, policies: policies)
         let tokens = TokenRoutes(sessions: sessions, cookie: cookie, issuer: issuer, keys: signingKeys)
         tokens.addRoutes(to: api, policies: policies)
@@ -82,5 +94,6 @@ struct AuthRoutes: Sendable {
         }
         AccountRoutes(users: users, sessions: sessions, hasher: hasher, cookie: cookie, lockout: passwordLockout)
             .addRoutes(to: api, policies: policies)
+        oauth.addRoutes(to: api, router: router, policies: policies, limiter: infrastructure.rateLimiter)
     }
 }

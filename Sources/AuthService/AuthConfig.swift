@@ -28,6 +28,9 @@ struct AuthConfig: Sendable {
     /// again (`SESSION_CACHE_SECONDS`, default 5, 0 = off): how late other replicas see a revocation.
     var sessionCacheTTL: TimeInterval = 5
 
+    /// The OAuth 2.1 authorization server for MCP clients.
+    var oauth: OAuthServerSettings
+
     /// "Sign in with GitHub", when `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET` are set.
     var github: (clientID: String, clientSecret: String)?
 
@@ -38,6 +41,7 @@ struct AuthConfig: Sendable {
         self.sessionCacheTTL = TimeInterval(try env.int("SESSION_CACHE_SECONDS", default: 5, range: 0...300))
         self.hashing.maxWaiting = try env.int("PASSWORD_HASH_QUEUE_LIMIT", default: 64, range: 1...100_000)
         self.hashing.maxWait = .seconds(try env.int("PASSWORD_HASH_MAX_WAIT_SECONDS", default: 10, range: 1...600))
+        self.oauth = try OAuthServerSettings(env, issuer: common.publicURL)
         self.github = try OAuthClientCredentials(env, id: "GITHUB_CLIENT_ID", secret: "GITHUB_CLIENT_SECRET").map {
             ($0.id, $0.secret)
         }

@@ -32,9 +32,11 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
         config: config, infrastructure: infrastructure, connections: connections, providers: providers, apis: apis,
         modelHTTP: modelHTTP,
         logger: logger)
+    let revocations = GrantRevocations(
+        postgres: infrastructure.postgres, interval: config.revocationPoll, logger: logger)
     ConnectorsRoutes(
         config: config, infrastructure: infrastructure, verifier: verifier, connections: connections,
-        providers: providers, agent: agent, logger: logger
+        providers: providers, agent: agent, revocations: revocations, logger: logger
     )
     .register(on: router)
     let sweeper = PendingLinkSweeper(
@@ -51,7 +53,7 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
         router: router, config: config.common,
-        services: infrastructure.services + [http, modelHTTP, jwks, sweeper, worker], logger: logger,
+        services: infrastructure.services + [http, modelHTTP, jwks, sweeper, worker, revocations], logger: logger,
         requestsOnEventLoops: true)
 }
 
@@ -63,6 +65,7 @@ struct ConnectorsRoutes: Sendable {
     let connections: ConnectionRepository
     let providers: ProviderRegistry
     let agent: AgentParts
+    let revocations: GrantRevocations
     let logger: Logger
 
     func register(on router: Router<ConnectorsRequestContext>) {
@@ -80,7 +83,8 @@ struct ConnectorsRoutes: Sendable {
             to: router, policies: policies)
         AgentRoutes(runner: agent.runner, runs: agent.runs).addRoutes(to: router, policies: policies)
         MCPRoutes(
-            registry: agent.registry, publicURL: config.common.publicURL, trustedOrigins: config.common.trustedOrigins,
+            registry: agent.registry, revocations: revocations, publicURL: config.common.publicURL,
+            trustedOrigins: config.common.trustedOrigins,
             logger: logger
         )
         .addRoutes(to: router, policies: policies)

@@ -27,6 +27,8 @@ struct ConnectorsConfig: Sendable {
     /// (`CONNECTION_LIST_CACHE_SECONDS`): the bound on staleness for edits made to the table
     /// behind the service's back. Zero turns the cache off.
     var connectionListCacheAge: Duration = .seconds(60)
+    /// How often the MCP endpoint reads revoked grants (a removed connected app stops within this).
+    var revocationPoll: Duration = .seconds(10)
     /// The longest one agent run may take (`AGENT_TIMEOUT_SECONDS`).
     var agentTimeout: Duration = .seconds(120)
     /// `POST /agent/run`: 10 runs per minute per user (`AGENT_RATE_LIMIT`).

@@ -11,6 +11,8 @@ struct ConnectorsRequestContext: AuthenticatedRequestContext {
     let peerAddress: SocketAddress?
     var maxUploadSize: Int = BodyLimit.json
     var user: AuthenticatedUser?
+    /// On `/mcp`: what the caller's OAuth access token grants (client, scopes).
+    var grant: ResourceGrant?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

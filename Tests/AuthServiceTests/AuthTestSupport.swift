@@ -27,6 +27,7 @@ struct AuthTestApp {
         config.signInLimit.name += "-" + RandomToken.string(length: 8)
         config.apiLimit.name += "-" + RandomToken.string(length: 8)
         config.changePasswordLimit.name += "-" + RandomToken.string(length: 8)
+        config.oauth.registrationLimit.name += "-" + RandomToken.string(length: 8)
         // The hashing threads are the test process's, shared by every suite running at once: a
         // queue bound meant for one service would refuse tests that merely ran together.
         config.hashing = HashingPool.Limits(maxWaiting: 100_000, maxWait: .seconds(3600))

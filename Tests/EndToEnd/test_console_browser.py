@@ -269,3 +269,96 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
     assert errors == []
     origins = driver.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)")
     assert set(origins) <= {stack.public}
+
+
+class RedirectCatcher(BaseHTTPRequestHandler):
+    """An MCP client's loopback redirect URI: records the query it is sent."""
+    received = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        RedirectCatcher.received.append(self.path)
+        data = b"<!doctype html><title>done</title><p>You can close this window.</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_a_person_signs_in_and_allows_an_mcp_client_then_revokes_it(browser_stack, driver):
+    import base64
+    import hashlib
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    stack, _ = browser_stack
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    wait = WebDriverWait(driver, 60, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
+
+    def visible(css):
+        return wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    catcher = ThreadingHTTPServer(("127.0.0.1", 0), RedirectCatcher)
+    threading.Thread(target=catcher.serve_forever, daemon=True).start()
+    redirect = f"http://127.0.0.1:{catcher.server_address[1]}/callback"
+    try:
+        status, _, body = stack.request("POST", "/api/auth/oauth2/register",
+                                        json.dumps({"client_name": "Browser MCP client", "redirect_uris": [redirect]}),
+                                        {"Content-Type": "application/json"})
+        assert status == 201, body
+        client_id = json.loads(body)["client_id"]
+        verifier = uuid.uuid4().hex * 2
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        query = urllib.parse.urlencode({
+            "response_type": "code", "client_id": client_id, "redirect_uri": redirect, "state": "browser-state",
+            "scope": "connectors:read offline_access", "code_challenge": challenge, "code_challenge_method": "S256",
+            "resource": stack.public + "/mcp"})
+
+        # A stranger to this browser: signed out first.
+        driver.get(stack.public + "/")
+        driver.delete_all_cookies()
+        driver.get(f"{stack.public}/api/auth/oauth2/authorize?{query}")
+        visible("#auth-form")
+        assert urllib.parse.urlsplit(driver.current_url).path == "/sign-in"
+        driver.find_element(By.ID, "auth-switch").click()
+        visible("#name").send_keys("MCP Person")
+        driver.find_element(By.ID, "email").send_keys(f"mcp-{uuid.uuid4().hex[:8]}@example.com")
+        driver.find_element(By.ID, "password").send_keys("browser-password-1")
+        driver.find_element(By.ID, "auth-submit").click()
+
+        # The consent page: who asks, for what, and where the answer goes (a program on this computer).
+        visible("#consent-view")
+        wait.until(lambda d: d.find_element(By.ID, "consent-client").text == "Browser MCP client")
+        scopes = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#consent-scopes li")]
+        assert scopes == ["Read what your connected GitHub, Linear and Slack accounts can see",
+                          "Keep access while you are away, without asking again"]
+        assert driver.find_element(By.ID, "consent-host").text == f"127.0.0.1:{catcher.server_address[1]}"
+        assert driver.find_element(By.ID, "consent-loopback").is_displayed()
+        driver.save_screenshot(str(SHOTS / "9-consent.png"))
+        driver.find_element(By.ID, "consent-allow").click()
+
+        wait.until(lambda d: RedirectCatcher.received)
+        answer = urllib.parse.parse_qs(urllib.parse.urlsplit(RedirectCatcher.received[0]).query)
+        assert answer["state"] == ["browser-state"] and answer["iss"] == [stack.public] and answer["code"]
+        status, _, body = stack.request("POST", "/api/auth/oauth2/token", urllib.parse.urlencode({
+            "grant_type": "authorization_code", "code": answer["code"][0], "redirect_uri": redirect,
+            "code_verifier": verifier, "client_id": client_id, "resource": stack.public + "/mcp"}),
+            {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200, body
+        assert json.loads(body)["scope"] == "connectors:read offline_access"
+
+        # The console lists the app; revoking it empties the list.
+        driver.get(stack.public + "/")
+        row = visible("#apps tbody tr")
+        assert "Browser MCP client" in row.text and "read" in row.text
+        assert f"claude mcp add --transport http connectors {stack.public}/mcp" in driver.page_source
+        driver.save_screenshot(str(SHOTS / "10-connected-apps.png"))
+        driver.find_element(By.CSS_SELECTOR, "#apps tbody button").click()
+        wait.until(lambda d: d.find_element(By.ID, "no-apps").is_displayed())
+    finally:
+        catcher.shutdown()

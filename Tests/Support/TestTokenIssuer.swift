@@ -46,6 +46,19 @@ public struct TestTokenIssuer: Sendable {
         return input + "." + Base64URL.encode(signature.rawRepresentation)
     }
 
+    /// An OAuth access token for the MCP endpoint (RFC 9068), as the auth service issues them.
+    public func accessToken(
+        sub: String = "user-1", scope: String = "connectors:read connectors:write", clientId: String = "client-1",
+        grantId: String = "grant-1", claims changes: [String: Any] = [:]
+    ) -> String {
+        var all: [String: Any] = [
+            "aud": issuer + "/mcp", "scope": scope, "client_id": clientId, "azp": clientId, "sid": grantId,
+            "email": NSNull(), "name": NSNull(), "emailVerified": NSNull(),
+        ]
+        for (key, value) in changes { all[key] = value }
+        return token(sub: sub, claims: all, header: ["alg": "RS256", "kid": kid, "typ": "at+jwt"])
+    }
+
     /// `alg: none` with an empty signature.
     public func unsignedToken() -> String {
         Self.part(["alg": "none", "kid": kid, "typ": "JWT"]) + "." + Self.part(claims()) + "."

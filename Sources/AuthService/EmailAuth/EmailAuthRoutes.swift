@@ -11,6 +11,7 @@ struct EmailAuthRoutes: Sendable {
     let cookie: SessionCookie
     let callbackPolicy: CallbackURLPolicy
     let lockout: FailureLockout
+    let oauthFlow: OAuthFlow
 
     struct SignUpBody: Decodable {
         let name: String
@@ -19,6 +20,8 @@ struct EmailAuthRoutes: Sendable {
         let image: String?
         let callbackURL: String?
         let rememberMe: Bool?
+        /// An authorization in progress (the signed query the console was sent with).
+        let oauth_query: String?
     }
 
     struct SignInBody: Decodable {
@@ -26,11 +29,15 @@ struct EmailAuthRoutes: Sendable {
         let password: String
         let rememberMe: Bool?
         let callbackURL: String?
+        let oauth_query: String?
     }
 
     struct SignUpResult: Encodable {
         let token: String
         let user: User
+        /// Set when the sign-up continues an authorization.
+        var redirect: Bool?
+        var url: String?
     }
 
     struct SignInResult: Encodable {
@@ -54,6 +61,7 @@ struct EmailAuthRoutes: Sendable {
         try Self.validate(email: email)
         try PasswordPolicy.check(body.password)
         try callbackPolicy.check(body.callbackURL)
+        let flow = try oauthFlow.parameters(body.oauth_query)
         if try await users.findByEmail(email) != nil { throw Self.userExists }
         let hash = try await hasher.hash(body.password)
         let user: User
@@ -64,8 +72,10 @@ struct EmailAuthRoutes: Sendable {
         }
         return try await startSession(
             for: user, rememberMe: body.rememberMe ?? true, request: request, context: context
-        ) { token in
-            SignUpResult(token: token, user: user)
+        ) { session in
+            guard let flow else { return SignUpResult(token: session.token, user: user) }
+            return SignUpResult(
+                token: session.token, user: user, redirect: true, url: try await oauthFlow.next(flow, session: session))
         }
     }
 
@@ -74,6 +84,7 @@ struct EmailAuthRoutes: Sendable {
         let email = body.email.lowercased()
         try Self.validate(email: email)
         try callbackPolicy.check(body.callbackURL)
+        let flow = try oauthFlow.parameters(body.oauth_query)
         let subject = FailureLockout.signIn(email: email, ip: context.clientIP)
         if let refusal = await lockout.refusal(subject) {
             try RateLimitMiddleware<AuthRequestContext>.enforce(
@@ -92,19 +103,26 @@ struct EmailAuthRoutes: Sendable {
         await lockout.reset(subject)
         return try await startSession(
             for: user, rememberMe: body.rememberMe ?? true, request: request, context: context
-        ) { token in
-            SignInResult(redirect: body.callbackURL != nil, token: token, url: body.callbackURL, user: user)
+        ) { session in
+            if let flow {
+                return SignInResult(
+                    redirect: true, token: session.token, url: try await oauthFlow.next(flow, session: session),
+                    user: user)
+            }
+            return SignInResult(
+                redirect: body.callbackURL != nil, token: session.token, url: body.callbackURL, user: user)
         }
     }
 
     private func startSession<Body: Encodable>(
-        for user: User, rememberMe: Bool, request: Request, context: AuthRequestContext, body: (String) -> Body
+        for user: User, rememberMe: Bool, request: Request, context: AuthRequestContext,
+        body: (Session) async throws -> Body
     ) async throws -> Response {
         let session = try await sessions.create(
             userId: user.id, lifetime: cookie.policy.lifetime(rememberMe: rememberMe),
             ipAddress: context.clientIP, userAgent: request.headers[.userAgent])
         return try Response.json(
-            body(session.token), headers: cookie.establishingHeaders(token: session.token, rememberMe: rememberMe))
+            try await body(session), headers: cookie.establishingHeaders(token: session.token, rememberMe: rememberMe))
     }
 
     static let userExists = AppError(

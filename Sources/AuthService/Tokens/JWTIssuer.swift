@@ -76,17 +76,22 @@ final class JWTIssuer: Sendable {
         let claims = Claims(
             sub: user.id, email: user.email, name: user.name, emailVerified: user.emailVerified,
             iat: issuedAt, exp: issuedAt + Int64(lifetime), iss: issuer, aud: issuer)
+        return (
+            try await Self.sign(claims, header: key.encodedJWTHeader, key: key),
+            Date(timeIntervalSince1970: TimeInterval(issuedAt) + lifetime)
+        )
+    }
+
+    /// A compact RS256 JWS of `claims` under `header` (already base64url), signed off the event loop.
+    static func sign(_ claims: some Encodable, header: String, key: SigningKey) async throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let signingInput = key.encodedJWTHeader + "." + Base64URL.encode(try encoder.encode(claims))
+        let signingInput = header + "." + Base64URL.encode(try encoder.encode(claims))
         let privateKey = key.privateKey
         let signature = try await NIOThreadPool.singleton.runIfActive {
             try privateKey.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5)
                 .rawRepresentation
         }
-        return (
-            signingInput + "." + Base64URL.encode(signature),
-            Date(timeIntervalSince1970: TimeInterval(issuedAt) + lifetime)
-        )
+        return signingInput + "." + Base64URL.encode(signature)
     }
 }

@@ -12,6 +12,8 @@ struct SigningKey: Sendable {
     let expiresAt: Date?
     /// The base64url JWS header of tokens this key signs, made once rather than per token.
     let encodedJWTHeader: String
+    /// The same for OAuth access tokens (RFC 9068: `typ` is `at+jwt`).
+    let encodedAccessTokenHeader: String
 
     init(id: String, privateKey: _RSA.Signing.PrivateKey, createdAt: Date, expiresAt: Date?) {
         self.id = id
@@ -22,6 +24,8 @@ struct SigningKey: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let header = (try? encoder.encode(["alg": "RS256", "kid": id, "typ": "JWT"])) ?? Data()
         self.encodedJWTHeader = Base64URL.encode(header)
+        let accessTokenHeader = (try? encoder.encode(["alg": "RS256", "kid": id, "typ": "at+jwt"])) ?? Data()
+        self.encodedAccessTokenHeader = Base64URL.encode(accessTokenHeader)
     }
 
     /// The public half as a JWK, with `alg` so verifiers never take the algorithm from a token.

@@ -1,3 +1,5 @@
+import Crypto
+import CryptoExtras
 import Foundation
 import Logging
 import NIOCore
@@ -48,6 +50,31 @@ final class SigningKeys: Service, Sendable {
 
     /// Makes sure a key exists, then loads them all. Throws `ConfigurationError` when stored
     /// keys cannot be decrypted with this `BETTER_AUTH_SECRET`.
+    /// The payload of a compact RS256 JWS signed by one of our published keys; nil otherwise.
+    /// (Only the authorization server's revocation and introspection read tokens back.)
+    func verifiedPayload(of token: String) -> [UInt8]? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let header = JWTHeaderFieldsLite.parse(String(parts[0])), header.alg == "RS256",
+            let key = snapshot.withLock({ $0.keys.first { $0.id == header.kid } }),
+            let signature = Base64URL.decode(String(parts[2])), let payload = Base64URL.decode(String(parts[1]))
+        else { return nil }
+        let signed = Array((parts[0] + "." + parts[1]).utf8)
+        guard
+            key.privateKey.publicKey.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: signed),
+                padding: .insecurePKCS1v1_5)
+        else { return nil }
+        return payload
+    }
+
+    private struct JWTHeaderFieldsLite: Decodable {
+        let alg: String
+        let kid: String
+        static func parse(_ part: String) -> Self? {
+            Base64URL.decode(part).flatMap { try? JSONDecoder().decode(Self.self, from: Data($0)) }
+        }
+    }
+
     func start() async throws {
         try await repository.ensureKey()
         try await reload()

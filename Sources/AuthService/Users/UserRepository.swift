@@ -32,6 +32,23 @@ struct UserRepository: Sendable {
         return nil
     }
 
+    /// The user with this id.
+    func find(id: String) async throws -> User? {
+        let rows = try await postgres.query(
+            """
+            SELECT "id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt" FROM "user"
+            WHERE "id" = \(id)
+            """, logger: logger)
+        for try await (id, name, email, verified, image, created, updated) in rows.decode(
+            (String, String, String, Bool, String?, Date, Date).self)
+        {
+            return User(
+                id: id, name: name, email: email, emailVerified: verified, image: image, createdAt: created,
+                updatedAt: updated)
+        }
+        return nil
+    }
+
     /// Creates a user with a credential account in one transaction.
     func create(name: String, email: String, image: String?, passwordHash: String) async throws -> User {
         try await insert(

@@ -7,10 +7,77 @@ import Shared
 /// error is thrown as `ToolFailure` and reaches the model as an `is_error` result.
 struct AgentTool: Sendable {
     let name: String
+    /// A short human name (MCP `title`).
+    let title: String
     let provider: ProviderID
+    let kind: ToolKind
     let description: String
     let inputSchema: Value
     let run: @Sendable (ToolInput, ToolAccess) async throws -> String
+    /// The shape of the JSON the tool answers, when it answers JSON (MCP's `outputSchema`).
+    var result: ResultShape? = nil
+
+    var risk: ToolRisk { kind == .read ? .read : .write }
+
+    /// The same tool, declaring the shape of its JSON answer.
+    func returning(_ shape: ResultShape) -> AgentTool {
+        var tool = self
+        tool.result = shape
+        return tool
+    }
+}
+
+/// The shape of a tool's JSON answer, as much of it as clients may rely on (providers add more
+/// fields, and every object here allows them).
+indirect enum ResultShape: Sendable {
+    case string, integer, boolean
+    case object([String: ResultShape])
+    case list(of: ResultShape)
+    case optional(ResultShape)
+
+    /// As JSON Schema.
+    var schema: Value {
+        switch self {
+        case .string: ["type": "string"]
+        case .integer: ["type": "integer"]
+        case .boolean: ["type": "boolean"]
+        case .object(let properties):
+            ["type": "object", "properties": .object(properties.mapValues(\.schema))]
+        case .list(let element): ["type": "array", "items": element.schema]
+        case .optional(let shape): ["anyOf": [shape.schema, ["type": "null"]]]
+        }
+    }
+
+    /// MCP wants an object: the answer is `{"result": …}` there.
+    var mcpOutputSchema: Value {
+        ["type": "object", "properties": ["result": schema], "required": ["result"]]
+    }
+}
+
+/// Whether a tool only reads or changes something in the provider: what an MCP grant's scope
+/// (`connectors:read`, `connectors:write`) must cover.
+enum ToolRisk: String, Sendable {
+    case read, write
+}
+
+/// What a tool does, in the terms of MCP's tool annotations.
+enum ToolKind: Sendable {
+    /// Reads only.
+    case read
+    /// Adds something new (an issue, a comment, a message); doing it twice adds two.
+    case create
+    /// Changes something that exists; the same call again changes nothing more.
+    case update
+
+    /// `readOnlyHint`, `destructiveHint`, `idempotentHint`, `openWorldHint`: every tool reaches
+    /// a provider's world beyond this service.
+    var hints: (readOnly: Bool, destructive: Bool, idempotent: Bool, openWorld: Bool) {
+        switch self {
+        case .read: (true, false, true, true)
+        case .create: (false, false, false, true)
+        case .update: (false, true, true, true)
+        }
+    }
 }
 
 /// What a tool may use: the provider API clients and the caller's own access token.

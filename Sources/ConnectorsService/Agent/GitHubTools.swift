@@ -5,7 +5,7 @@ import MCP
 enum GitHubTools {
     static let all: [AgentTool] = [
         AgentTool(
-            name: "github_list_repositories", provider: .github,
+            name: "github_list_repositories", title: "List GitHub repositories", provider: .github, kind: .read,
             description: "List the GitHub repositories the connected installation can access.",
             inputSchema: Schema.object([:])
         ) { _, access in
@@ -14,9 +14,9 @@ enum GitHubTools {
                 $0.picking(["full_name", "private", "description", "default_branch", "html_url"])
             }
             return ToolJSON.text(.array(repositories))
-        },
+        }.returning(.list(of: .object(["full_name": .string, "private": .boolean, "html_url": .string]))),
         AgentTool(
-            name: "github_search_issues", provider: .github,
+            name: "github_search_issues", title: "Search GitHub issues", provider: .github, kind: .read,
             description:
                 "Search GitHub issues and pull requests with GitHub's search syntax, e.g. `repo:owner/name is:issue is:open crash`.",
             inputSchema: Schema.object(
@@ -35,9 +35,13 @@ enum GitHubTools {
                 return Value.object(summary)
             }
             return ToolJSON.text(["total_count": reply["total_count"] ?? 0, "items": .array(items)])
-        },
+        }.returning(
+            .object([
+                "total_count": .integer,
+                "items": .list(of: .object(["number": .integer, "title": .string, "html_url": .string])),
+            ])),
         AgentTool(
-            name: "github_get_issue", provider: .github,
+            name: "github_get_issue", title: "Get a GitHub issue", provider: .github, kind: .read,
             description: "Get one GitHub issue or pull request (title, body, state, labels, author).",
             inputSchema: Schema.object(
                 [
@@ -52,9 +56,9 @@ enum GitHubTools {
             summary["labels"] = .array((issue["labels"]?.arrayValue ?? []).compactMap { $0["name"] })
             summary["is_pull_request"] = .bool(issue["pull_request"] != nil)
             return ToolJSON.text(.object(summary))
-        },
+        }.returning(.object(["number": .integer, "title": .string, "state": .string, "html_url": .string])),
         AgentTool(
-            name: "github_get_pull_request", provider: .github,
+            name: "github_get_pull_request", title: "Get a GitHub pull request", provider: .github, kind: .read,
             description: "Get one GitHub pull request with its branches, merge state and size.",
             inputSchema: Schema.object(
                 [
@@ -71,9 +75,9 @@ enum GitHubTools {
             summary["base"] = pull["base", "ref"]
             summary["author"] = pull["user", "login"]
             return ToolJSON.text(.object(summary))
-        },
+        }.returning(.object(["number": .integer, "title": .string, "state": .string, "html_url": .string])),
         AgentTool(
-            name: "github_create_issue", provider: .github,
+            name: "github_create_issue", title: "Create a GitHub issue", provider: .github, kind: .create,
             description: "Open a GitHub issue in a repository.",
             inputSchema: Schema.object(
                 [
@@ -85,9 +89,10 @@ enum GitHubTools {
             if let body = input.optionalString("body") { fields["body"] = .string(body) }
             let issue = try await post(access, "/repos/\(try repository(input))/issues", fields)
             return ToolJSON.text(issue.picking(["number", "title", "html_url"]))
-        },
+        }.returning(.object(["number": .integer, "title": .string, "html_url": .string])),
         AgentTool(
-            name: "github_comment", provider: .github,
+            name: "github_comment", title: "Comment on a GitHub issue or pull request", provider: .github,
+            kind: .create,
             description: "Comment on a GitHub issue or pull request.",
             inputSchema: Schema.object(
                 [
@@ -99,9 +104,9 @@ enum GitHubTools {
                 access, "/repos/\(try repository(input))/issues/\(try input.int("number"))/comments",
                 ["body": .string(try input.string("body"))])
             return ToolJSON.text(comment.picking(["id", "html_url"]))
-        },
+        }.returning(.object(["id": .integer, "html_url": .string])),
         AgentTool(
-            name: "github_read_file", provider: .github,
+            name: "github_read_file", title: "Read a file from a GitHub repository", provider: .github, kind: .read,
             description: "Read a text file from a GitHub repository (default branch unless `ref` is given).",
             inputSchema: Schema.object(
                 [

@@ -5,7 +5,7 @@ import MCP
 enum LinearTools {
     static let all: [AgentTool] = [
         AgentTool(
-            name: "linear_search_issues", provider: .linear,
+            name: "linear_search_issues", title: "Search Linear issues", provider: .linear, kind: .read,
             description:
                 "Search Linear issues by text. Returns identifier, title, state, assignee and URL of each match.",
             inputSchema: Schema.object(
@@ -25,9 +25,9 @@ enum LinearTools {
                     "first": .int(try input.int("limit", default: 10, range: 1...50)),
                 ])
             return ToolJSON.text(data["searchIssues"]?["nodes"] ?? [])
-        },
+        }.returning(.list(of: .object(["id": .string, "identifier": .string, "title": .string]))),
         AgentTool(
-            name: "linear_get_issue", provider: .linear,
+            name: "linear_get_issue", title: "Get a Linear issue", provider: .linear, kind: .read,
             description:
                 "Get one Linear issue by id or identifier (like ENG-123), with its description, state, assignee and recent comments.",
             inputSchema: Schema.object(
@@ -41,9 +41,9 @@ enum LinearTools {
                   comments(first: 20) { nodes { body createdAt user { name } } } } }
                 """, ["id": .string(try input.string("id"))])
             return ToolJSON.text(data["issue"] ?? .null)
-        },
+        }.returning(.optional(.object(["id": .string, "identifier": .string, "title": .string]))),
         AgentTool(
-            name: "linear_create_issue", provider: .linear,
+            name: "linear_create_issue", title: "Create a Linear issue", provider: .linear, kind: .create,
             description: "Create a Linear issue in a team. Use linear_list_teams to find the team id.",
             inputSchema: Schema.object(
                 [
@@ -66,9 +66,9 @@ enum LinearTools {
                 mutation($input: IssueCreateInput!) { issueCreate(input: $input) { success issue { id identifier title url } } }
                 """, ["input": .object(fields)])
             return try mutationResult(data, "issueCreate", "issue")
-        },
+        }.returning(.optional(.object(["id": .string, "identifier": .string]))),
         AgentTool(
-            name: "linear_add_comment", provider: .linear,
+            name: "linear_add_comment", title: "Comment on a Linear issue", provider: .linear, kind: .create,
             description: "Add a comment to a Linear issue.",
             inputSchema: Schema.object(
                 [
@@ -83,9 +83,9 @@ enum LinearTools {
                 """,
                 ["input": ["issueId": .string(try input.string("issueId")), "body": .string(try input.string("body"))]])
             return try mutationResult(data, "commentCreate", "comment")
-        },
+        }.returning(.optional(.object(["id": .string]))),
         AgentTool(
-            name: "linear_update_issue", provider: .linear,
+            name: "linear_update_issue", title: "Update a Linear issue", provider: .linear, kind: .update,
             description: "Change a Linear issue's workflow state or assignee. Use linear_list_teams for state ids.",
             inputSchema: Schema.object(
                 [
@@ -106,9 +106,9 @@ enum LinearTools {
                   success issue { id identifier state { name } assignee { name } } } }
                 """, ["id": .string(try input.string("id")), "input": .object(fields)])
             return try mutationResult(data, "issueUpdate", "issue")
-        },
+        }.returning(.optional(.object(["id": .string, "identifier": .string]))),
         AgentTool(
-            name: "linear_list_teams", provider: .linear,
+            name: "linear_list_teams", title: "List Linear teams", provider: .linear, kind: .read,
             description: "List the Linear teams, with each team's workflow states (ids and names).",
             inputSchema: Schema.object([:])
         ) { _, access in
@@ -118,7 +118,7 @@ enum LinearTools {
                 query { teams(first: 50) { nodes { id key name states { nodes { id name type } } } } }
                 """, [:])
             return ToolJSON.text(data["teams"]?["nodes"] ?? [])
-        },
+        }.returning(.list(of: .object(["id": .string, "key": .string, "name": .string]))),
     ]
 
     /// Runs a query with the caller's token; answers its `data`.

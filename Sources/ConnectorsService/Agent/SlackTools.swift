@@ -5,7 +5,7 @@ import MCP
 enum SlackTools {
     static let all: [AgentTool] = [
         AgentTool(
-            name: "slack_list_channels", provider: .slack,
+            name: "slack_list_channels", title: "List Slack channels", provider: .slack, kind: .read,
             description:
                 "List the Slack channels of the connected workspace (id, name, whether private, whether the bot is a member).",
             inputSchema: Schema.object(["limit": Schema.integer("How many channels (1–200, default 100).")])
@@ -20,9 +20,9 @@ enum SlackTools {
                 $0.picking(["id", "name", "is_private", "is_member"])
             }
             return ToolJSON.text(.array(channels))
-        },
+        }.returning(.list(of: .object(["id": .string, "name": .string]))),
         AgentTool(
-            name: "slack_read_thread", provider: .slack,
+            name: "slack_read_thread", title: "Read a Slack thread", provider: .slack, kind: .read,
             description: "Read a Slack thread: the parent message and its replies.",
             inputSchema: Schema.object(
                 [
@@ -41,9 +41,9 @@ enum SlackTools {
                 $0.picking(["user", "bot_id", "text", "ts", "thread_ts"])
             }
             return ToolJSON.text(.array(messages))
-        },
+        }.returning(.list(of: .object(["ts": .string]))),
         AgentTool(
-            name: "slack_post_message", provider: .slack,
+            name: "slack_post_message", title: "Post a Slack message", provider: .slack, kind: .create,
             description: "Post a message to a Slack channel, or as a reply in a thread when `thread_ts` is given.",
             inputSchema: Schema.object(
                 [
@@ -56,6 +56,6 @@ enum SlackTools {
                 token: access.token, channel: try input.string("channel"), text: try input.string("text"),
                 threadTs: input.optionalString("thread_ts"))
             return ToolJSON.text(["channel": reply["channel"] ?? "", "ts": reply["ts"] ?? ""])
-        },
+        }.returning(.object(["channel": .string, "ts": .string])),
     ]
 }

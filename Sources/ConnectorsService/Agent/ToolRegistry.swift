@@ -51,6 +51,11 @@ struct Toolbox: Sendable {
         self.registry = registry
     }
 
+    /// The same toolbox with only the tools `include` keeps.
+    func limited(_ include: (AgentTool) -> Bool) -> Toolbox {
+        Toolbox(tools: tools.filter(include), connections: connections, registry: registry)
+    }
+
     var specs: [Anthropic.ToolSpec] {
         tools.map { Anthropic.ToolSpec(name: $0.name, description: $0.description, inputSchema: $0.inputSchema) }
     }

@@ -8,12 +8,15 @@ import Shared
 
 /// `POST /mcp`: the agent's tools for the caller, served over MCP Streamable HTTP in stateless
 /// mode (modelcontextprotocol/swift-sdk), and `GET /.well-known/oauth-protected-resource[/mcp]`
-/// (RFC 9728) naming the auth service as the authorization server.
+/// (RFC 9728) naming the auth service as the authorization server. Callers come with an OAuth
+/// access token for this endpoint (`MCPAuthMiddleware`); its scopes decide which tools it sees
+/// and may call.
 ///
 /// A `Server` and a stateless transport are made per request: the transport matches replies by
 /// JSON-RPC id, so sharing one between clients would cross their answers.
 struct MCPRoutes: Sendable {
     let registry: ToolRegistry
+    let revocations: GrantRevocations
     let publicURL: String
     let trustedOrigins: Set<String>
     let logger: Logger
@@ -22,16 +25,29 @@ struct MCPRoutes: Sendable {
     var metadataURL: String { publicURL + "/.well-known/oauth-protected-resource/mcp" }
 
     func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
-        // The JWT (a 401 names the resource metadata) and the user's limit; the metadata is public.
+        // An access token for this endpoint (a 401 names the resource metadata) and the user's
+        // limit; the metadata is public.
         let group = router.group().add(middleware: policies.body.agent).add(
-            middleware: policies.auth.required(resourceMetadata: metadataURL)
+            middleware: MCPAuthMiddleware(
+                verifier: policies.auth.verifier, revocations: revocations, resource: resource, metadataURL: metadataURL
+            )
         )
         .add(middleware: policies.limit.perUser)
-        /// One JSON-RPC message from any MCP client, with the caller's JWT.
+        /// One JSON-RPC message from any MCP client, with an access token issued for this endpoint.
         group.post("/mcp") { request, context in
             let user = try context.requireUser()
+            guard let grant = context.grant else { throw AppError.unauthorized() }
             let body = try await RawBody.collect(request, context: context)
-            let toolbox = try await registry.toolbox(userId: user.id)
+            // A tool beyond the grant's scopes is refused at the HTTP level, so the client can
+            // ask the person for more (MCP authorization: step-up on 403 insufficient_scope).
+            if let called = Self.calledTool(body), let tool = ToolRegistry.all.first(where: { $0.name == called }) {
+                let needed = MCPScopes.required(for: tool.risk)
+                guard grant.scopes.contains(needed) else { throw insufficientScope(needed) }
+            }
+            let allowed = Set(MCPScopes.all.filter(grant.scopes.contains))
+            let toolbox = try await registry.toolbox(userId: user.id).limited {
+                allowed.contains(MCPScopes.required(for: $0.risk))
+            }
             let answer = await handle(
                 MCP.HTTPRequest(
                     method: "POST", headers: Self.headers(request.headers), body: Data(body.readableBytesView),
@@ -55,8 +71,9 @@ struct MCPRoutes: Sendable {
             router.get(RouterPath(path)) { _, _ in
                 try Response.json(
                     ProtectedResource(
-                        resource: resource, authorization_servers: [publicURL], bearer_methods_supported: ["header"],
-                        jwks_uri: publicURL + "/api/auth/jwks", resource_name: "Connectors"))
+                        resource: resource, authorization_servers: [publicURL], scopes_supported: MCPScopes.all,
+                        bearer_methods_supported: ["header"], resource_name: "Connectors"),
+                    headers: [.cacheControl: "public, max-age=15"])
             }
         }
     }
@@ -64,9 +81,32 @@ struct MCPRoutes: Sendable {
     struct ProtectedResource: Encodable {
         let resource: String
         let authorization_servers: [String]
+        let scopes_supported: [String]
         let bearer_methods_supported: [String]
-        let jwks_uri: String
         let resource_name: String
+    }
+
+    /// The tool a `tools/call` message names; nil for any other message.
+    static func calledTool(_ body: ByteBuffer) -> String? {
+        struct Message: Decodable {
+            struct Params: Decodable { let name: String? }
+            let method: String?
+            let params: Params?
+        }
+        guard let message = try? JSONDecoder().decode(Message.self, from: Data(body.readableBytesView)),
+            message.method == "tools/call"
+        else { return nil }
+        return message.params?.name
+    }
+
+    func insufficientScope(_ scope: String) -> AppError {
+        AppError(
+            .forbidden, code: "INSUFFICIENT_SCOPE",
+            message: "This tool needs the \(scope) scope, which the access token was not granted.",
+            headers: [
+                .wwwAuthenticate:
+                    #"Bearer error="insufficient_scope", scope="\#(scope)", resource_metadata="\#(metadataURL)""#
+            ])
     }
 
     private func handle(_ request: MCP.HTTPRequest, toolbox: Toolbox) async -> MCP.HTTPResponse {
@@ -78,11 +118,38 @@ struct MCPRoutes: Sendable {
                 AcceptHeaderValidator(mode: .jsonOnly), ContentTypeValidator(), ProtocolVersionValidator(),
             ]), logger: logger)
         let server = Server(name: "connectors", version: "1.0.0", capabilities: .init(tools: .init(listChanged: false)))
-        let tools = toolbox.tools.map { Tool(name: $0.name, description: $0.description, inputSchema: $0.inputSchema) }
+        let tools = toolbox.tools.map { tool in
+            let hints = tool.kind.hints
+            return Tool(
+                name: tool.name, title: tool.title, description: tool.description, inputSchema: tool.inputSchema,
+                annotations: .init(
+                    title: tool.title, readOnlyHint: hints.readOnly, destructiveHint: hints.destructive,
+                    idempotentHint: hints.idempotent, openWorldHint: hints.openWorld),
+                outputSchema: tool.result?.mcpOutputSchema)
+        }
+        let structured = Set(toolbox.tools.filter { $0.result != nil }.map(\.name))
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: tools) }
         await server.withMethodHandler(CallTool.self) { call in
             let outcome = await toolbox.call(call.name, input: .object(call.arguments ?? [:]))
-            return CallTool.Result(content: [.text(outcome.text)], isError: outcome.isError)
+            // A JSON answer is also given as `structuredContent` (`{"result": …}`), the text being
+            // the same JSON.
+            if structured.contains(call.name), !outcome.isError {
+                guard let value = try? JSONDecoder().decode(Value.self, from: Data(outcome.text.utf8)) else {
+                    // Cut to the result limit, it is no longer the JSON its schema promises.
+                    return CallTool.Result(
+                        content: [
+                            .text(
+                                text: "The result is too large to return whole; ask for fewer items.",
+                                annotations: nil, _meta: nil)
+                        ], isError: true)
+                }
+                let content: Value = ["result": value]
+                return CallTool.Result(
+                    content: [.text(text: ToolJSON.text(content), annotations: nil, _meta: nil)],
+                    structuredContent: Optional(content), isError: false)
+            }
+            return CallTool.Result(
+                content: [.text(text: outcome.text, annotations: nil, _meta: nil)], isError: outcome.isError)
         }
         do {
             try await server.start(transport: transport)

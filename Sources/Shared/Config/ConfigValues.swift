@@ -80,6 +80,16 @@ public struct ConfigValues: Sendable {
         return value
     }
 
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    public func bool(_ name: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
+        guard let raw = string(name)?.lowercased() else { return fallback }
+        switch raw {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ConfigurationError(name, "must be true or false")
+        }
+    }
+
     /// An absolute http(s) URL without query or fragment; trailing slashes are dropped so
     /// paths can be appended.
     public func httpURL(_ name: String, default fallback: String) throws(ConfigurationError) -> String {

@@ -3,9 +3,14 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
+/// An error that renders its own response: `AppError`, and OAuth endpoints' RFC 6749 errors.
+public protocol RenderedError: Error {
+    func render() -> Response
+}
+
 /// The one error type: an HTTP status, an `UPPER_SNAKE` code and a human sentence, rendered
 /// as `{"code", "message"}`. Thrown from anywhere; rendered by `ErrorMiddleware`.
-public struct AppError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
+public struct AppError: RenderedError, HTTPResponseError, CustomStringConvertible, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String

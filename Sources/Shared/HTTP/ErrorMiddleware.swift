@@ -13,7 +13,7 @@ public struct ErrorMiddleware<Context: ServiceRequestContext>: RouterMiddleware 
     {
         do {
             return try await next(request, context)
-        } catch let error as AppError {
+        } catch let error as any RenderedError {
             return error.render()
         } catch let error as HTTPError {
             return AppError.from(error).render()

@@ -14,8 +14,28 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public var exp: Int64?
     public var nbf: Int64?
     public var iat: Int64?
+    /// OAuth access tokens (RFC 9068) also name the client, the granted scopes and the grant.
+    public var client_id: String?
+    public var scope: String?
+    public var sid: String?
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// What an OAuth access token for a resource grants: which client acts, with which scopes,
+/// under which authorization (`sid`), issued when.
+public struct ResourceGrant: Sendable, Equatable {
+    public let clientId: String
+    public let scopes: Set<String>
+    public let grantId: String
+    public let issuedAt: Int64
+
+    public init(clientId: String, scopes: Set<String>, grantId: String, issuedAt: Int64) {
+        self.clientId = clientId
+        self.scopes = scopes
+        self.grantId = grantId
+        self.issuedAt = issuedAt
+    }
 }
 
 /// The caller a valid access token names.

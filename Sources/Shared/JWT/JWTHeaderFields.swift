@@ -7,6 +7,8 @@ struct JWTHeaderFields: Decodable {
     let alg: String?
     let kid: String?
     let crit: [String]?
+    /// `at+jwt` marks an OAuth access token for a resource (RFC 9068), `JWT` the console's.
+    let typ: String?
 
     /// The header of a token with three non-empty base64url parts; nil when malformed.
     static func parse(_ token: String) -> JWTHeaderFields? {

@@ -9,6 +9,7 @@ public struct JWTVerifier: Sendable {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case malformed, unsupportedAlgorithm, missingKeyID, unknownKeyID, badSignature
         case expired, notYetValid, issuedInTheFuture, wrongIssuer, wrongAudience, missingSubject
+        case wrongType, missingGrant
 
         public var description: String {
             switch self {
@@ -23,6 +24,8 @@ public struct JWTVerifier: Sendable {
             case .wrongIssuer: "The token's issuer is not this deployment."
             case .wrongAudience: "The token's audience is not this deployment."
             case .missingSubject: "The token names no user."
+            case .wrongType: "This kind of token is not accepted here."
+            case .missingGrant: "The access token names no client or grant."
             }
         }
     }
@@ -46,9 +49,33 @@ public struct JWTVerifier: Sendable {
         self.now = now
     }
 
+    /// A console/API JWT (`aud` = `PUBLIC_URL`). OAuth access tokens (`typ: at+jwt`) are refused:
+    /// they are for the MCP resource only.
     public func verify(_ token: String) async throws(Failure) -> AuthenticatedUser {
+        let (type, claims) = try await verifiedClaims(token)
+        guard type?.lowercased() != "at+jwt" else { throw .wrongType }
+        return try check(claims, audience: issuer)
+    }
+
+    /// An OAuth access token for `resource` (RFC 9068: `typ` `at+jwt`, `aud` the resource), with
+    /// what it grants. Console JWTs are refused.
+    public func verifyAccessToken(_ token: String, resource: String) async throws(Failure) -> (
+        AuthenticatedUser, ResourceGrant
+    ) {
+        let (type, claims) = try await verifiedClaims(token)
+        guard type?.lowercased() == "at+jwt" else { throw .wrongType }
+        let user = try check(claims, audience: resource)
+        guard let clientId = claims.client_id, !clientId.isEmpty, let sid = claims.sid, !sid.isEmpty else {
+            throw .missingGrant
+        }
+        let scopes = Set((claims.scope ?? "").split(separator: " ").map(String.init))
+        return (user, ResourceGrant(clientId: clientId, scopes: scopes, grantId: sid, issuedAt: claims.iat ?? 0))
+    }
+
+    /// The header's `typ` and the claims of a token whose signature verifies under a published key.
+    func verifiedClaims(_ token: String) async throws(Failure) -> (String?, AccessTokenClaims) {
         // The time-dependent checks run again on every use; the key must still be published.
-        if let (kid, claims) = verified.get(token), keys.isPublished(kid) { return try check(claims) }
+        if let cached = verified.get(token), keys.isPublished(cached.kid) { return (cached.typ, cached.claims) }
         guard let header = JWTHeaderFields.parse(token) else { throw .malformed }
         // RFC 7515 §4.1.11: a critical extension we do not understand makes the token invalid.
         guard header.alg == "RS256", header.crit == nil else { throw .unsupportedAlgorithm }
@@ -60,19 +87,18 @@ public struct JWTVerifier: Sendable {
         } catch {
             throw .badSignature
         }
-        let user = try check(claims)
-        verified.put(token, kid: kid, claims: claims)
-        return user
+        verified.put(token, entry: .init(kid: kid, typ: header.typ, claims: claims))
+        return (header.typ, claims)
     }
 
     /// The registered-claim checks, on claims whose signature has verified.
-    func check(_ claims: AccessTokenClaims) throws(Failure) -> AuthenticatedUser {
+    func check(_ claims: AccessTokenClaims, audience expected: String) throws(Failure) -> AuthenticatedUser {
         let now = now().timeIntervalSince1970
         guard let exp = claims.exp, TimeInterval(exp) + leeway > now else { throw .expired }
         if let nbf = claims.nbf, TimeInterval(nbf) - leeway > now { throw .notYetValid }
         if let iat = claims.iat, TimeInterval(iat) - leeway > now { throw .issuedInTheFuture }
         guard claims.iss == issuer else { throw .wrongIssuer }
-        guard let audience = claims.aud, audience.value.contains(issuer) else { throw .wrongAudience }
+        guard let audience = claims.aud, audience.value.contains(expected) else { throw .wrongAudience }
         guard let sub = claims.sub, !sub.isEmpty else { throw .missingSubject }
         return AuthenticatedUser(
             id: sub, email: claims.email, name: claims.name, emailVerified: claims.emailVerified == true)
@@ -81,19 +107,25 @@ public struct JWTVerifier: Sendable {
 
 /// Verified tokens and their claims, bounded; cleared whole when full.
 public final class VerifiedTokenCache: Sendable {
-    private let entries = Mutex<[String: (kid: String, claims: AccessTokenClaims)]>([:])
+    struct Entry: Sendable {
+        let kid: String
+        let typ: String?
+        let claims: AccessTokenClaims
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
     let capacity: Int
 
     init(capacity: Int = 10_000) { self.capacity = capacity }
 
-    func get(_ token: String) -> (String, AccessTokenClaims)? {
-        entries.withLock { $0[token] }.map { ($0.kid, $0.claims) }
+    func get(_ token: String) -> Entry? {
+        entries.withLock { $0[token] }
     }
 
-    func put(_ token: String, kid: String, claims: AccessTokenClaims) {
+    func put(_ token: String, entry: Entry) {
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[token] = (kid, claims)
+            entries[token] = entry
         }
     }
 }

@@ -2,6 +2,14 @@
 // a JWT from /api/auth/token for the connectors service).
 const $ = (selector) => document.querySelector(selector);
 const state = { user: null, jwt: null, jwtExpires: 0, signingUp: false };
+// An MCP client's authorization in progress: the signed query the server sent the browser here with.
+const oauthQuery = ["/sign-in", "/consent"].includes(location.pathname) && location.search.length > 1
+  ? location.search.slice(1) : null;
+const views = ["auth-view", "home-view", "consent-view", "oauth-error-view"];
+
+function show(view) {
+  for (const id of views) $(`#${id}`).hidden = id !== view;
+}
 
 function announce(message) {
   $("#status").textContent = message;
@@ -64,8 +72,7 @@ function showAuth() {
   state.user = null;
   state.jwt = null;
   $("#account").hidden = true;
-  $("#home-view").hidden = true;
-  $("#auth-view").hidden = false;
+  show("auth-view");
   setMode(state.signingUp);
 }
 
@@ -100,13 +107,21 @@ async function submitAuth(event) {
   clearErrors();
   const email = $("#email").value.trim();
   const password = $("#password").value;
+  const resume = oauthQuery ? { oauth_query: oauthQuery } : {};
   try {
+    let answer;
     if (state.signingUp) {
-      await call("/api/auth/sign-up/email", json("POST", { name: $("#name").value.trim() || email, email, password }));
+      answer = await call("/api/auth/sign-up/email",
+        json("POST", { name: $("#name").value.trim() || email, email, password, ...resume }));
     } else {
-      await call("/api/auth/sign-in/email", json("POST", { email, password }));
+      answer = await call("/api/auth/sign-in/email", json("POST", { email, password, ...resume }));
     }
     $("#password").value = "";
+    // Signing in for an app: the server says where the authorization goes next.
+    if (oauthQuery && answer.body?.url) {
+      location.assign(answer.body.url);
+      return;
+    }
     await start();
   } catch (error) {
     showError(error);
@@ -115,7 +130,11 @@ async function submitAuth(event) {
 
 async function githubSignIn() {
   try {
-    const { body } = await call("/api/auth/sign-in/social", json("POST", { provider: "github", callbackURL: "/" }));
+    const { body } = await call("/api/auth/sign-in/social", json("POST", {
+      provider: "github",
+      // Signing in for an app: come back to /sign-in with the authorization, which then resumes.
+      callbackURL: oauthQuery ? `/sign-in?${oauthQuery}` : "/",
+    }));
     location.assign(body.url);
   } catch (error) {
     $("#form-error").textContent = error.message;
@@ -132,29 +151,36 @@ async function signOut() {
   }
 }
 
+// A table row: text cells, then a button that acts on the row.
+function tableRow(texts, buttonText, buttonLabel, action) {
+  const row = document.createElement("tr");
+  for (const text of texts) {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    row.append(cell);
+  }
+  const cell = document.createElement("td");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary";
+  button.textContent = buttonText;
+  button.setAttribute("aria-label", buttonLabel);
+  button.addEventListener("click", action);
+  cell.append(button);
+  row.append(cell);
+  return row;
+}
+
 // ---- Connections.
 async function loadConnections() {
   const { body } = await connectors("/oauth/connections");
   const rows = $("#connections tbody");
   rows.replaceChildren();
   for (const connection of body.connections) {
-    const row = document.createElement("tr");
-    for (const text of [connection.provider, connection.accountName || connection.accountId, connection.status.replace("_", " "),
-                        new Date(connection.createdAt).toLocaleString()]) {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      row.append(cell);
-    }
-    const cell = document.createElement("td");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "secondary";
-    button.textContent = "Disconnect";
-    button.setAttribute("aria-label", `Disconnect ${connection.provider} ${connection.accountName || connection.accountId}`);
-    button.addEventListener("click", () => disconnect(connection));
-    cell.append(button);
-    row.append(cell);
-    rows.append(row);
+    const account = connection.accountName || connection.accountId;
+    rows.append(tableRow(
+      [connection.provider, account, connection.status.replace("_", " "), new Date(connection.createdAt).toLocaleString()],
+      "Disconnect", `Disconnect ${connection.provider} ${account}`, () => disconnect(connection)));
   }
   $("#connections").hidden = body.connections.length === 0;
   $("#no-connections").hidden = body.connections.length !== 0;
@@ -205,6 +231,79 @@ async function finishLink() {
   } catch (error) {
     announce(`Connecting ${provider} failed: ${error.message}`);
   }
+}
+
+// ---- MCP clients: consent, connected apps, how to connect one.
+const scopeWords = {
+  "connectors:read": "Read what your connected GitHub, Linear and Slack accounts can see",
+  "connectors:write": "Create and change things there for you: issues, comments, messages",
+  "offline_access": "Keep access while you are away, without asking again",
+  openid: "Know which Connectors account is yours",
+  profile: "See your name and picture",
+  email: "See your email address",
+};
+
+async function showConsent() {
+  const query = new URLSearchParams(oauthQuery);
+  const clientId = query.get("client_id") || "";
+  const { body } = await call(`/api/auth/oauth2/public-client?client_id=${encodeURIComponent(clientId)}`);
+  $("#consent-client").textContent = body.client_name || clientId;
+  $("#consent-who").textContent = state.user.email;
+  const scopes = $("#consent-scopes");
+  scopes.replaceChildren();
+  for (const scope of (query.get("scope") || "connectors:read").split(" ").filter(Boolean)) {
+    const item = document.createElement("li");
+    item.textContent = scopeWords[scope] || scope;
+    scopes.append(item);
+  }
+  let host = "";
+  try {
+    host = new URL(query.get("redirect_uri") || "").host;
+  } catch {}
+  $("#consent-host").textContent = host || "the app";
+  $("#consent-loopback").hidden = !/^(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?$/.test(host);
+  show("consent-view");
+  $("#consent-allow").focus();
+}
+
+async function decide(accept) {
+  for (const id of ["consent-allow", "consent-deny"]) $(`#${id}`).disabled = true;
+  try {
+    const { body } = await call("/api/auth/oauth2/consent", json("POST", { accept, oauth_query: oauthQuery }));
+    location.assign(body.url);
+  } catch (error) {
+    announce(error.status === 400 ? "This request has expired. Start connecting the app again." : error.message);
+  }
+}
+
+async function loadApps() {
+  const { body } = await call("/api/auth/oauth2/get-consents");
+  const rows = $("#apps tbody");
+  rows.replaceChildren();
+  for (const app of body) {
+    const access = app.scopes.filter((scope) => scope.startsWith("connectors:")).map((scope) => scope.slice(11));
+    const name = app.name || app.clientId;
+    rows.append(tableRow([name, access.join(" and ") || "sign-in only", new Date(app.lastUsedAt).toLocaleString()],
+      "Revoke", `Revoke ${name}`, () => revokeApp(app)));
+  }
+  $("#apps").hidden = body.length === 0;
+  $("#no-apps").hidden = body.length !== 0;
+}
+
+async function revokeApp(app) {
+  try {
+    await call("/api/auth/oauth2/delete-consent", json("POST", { id: app.id }));
+    announce(`Revoked ${app.name || app.clientId}.`);
+    await loadApps();
+  } catch (error) {
+    announce(error.message);
+  }
+}
+
+function showMCPPanel() {
+  const url = `${location.origin}/mcp`;
+  $("#mcp-url").textContent = url;
+  $("#mcp-claude-code").textContent = `claude mcp add --transport http connectors ${url}`;
 }
 
 // ---- The agent, streamed as server-sent events.
@@ -263,6 +362,12 @@ function handleEvent(block) {
 
 // ---- Start: who is signed in?
 async function start() {
+  if (location.pathname === "/oauth-error") {
+    const query = new URLSearchParams(location.search);
+    $("#oauth-error-text").textContent = `${query.get("error_description") || query.get("error") || "Unknown error"}.`;
+    show("oauth-error-view");
+    return;
+  }
   const { body, response } = await call("/api/auth/get-session");
   if (!body?.user) {
     showAuth();
@@ -272,10 +377,19 @@ async function start() {
   state.user = body.user;
   $("#who").textContent = body.user.email;
   $("#account").hidden = false;
-  $("#auth-view").hidden = true;
-  $("#home-view").hidden = false;
+  if (oauthQuery && location.pathname === "/sign-in") {
+    // Already signed in: continue the authorization.
+    location.assign(`/api/auth/oauth2/authorize?${oauthQuery}`);
+    return;
+  }
+  if (oauthQuery) {
+    await showConsent();
+    return;
+  }
+  show("home-view");
+  showMCPPanel();
   await finishLink();
-  await loadConnections();
+  await Promise.all([loadConnections(), loadApps()]);
 }
 
 $("#auth-form").addEventListener("submit", submitAuth);
@@ -283,6 +397,8 @@ $("#auth-switch").addEventListener("click", () => setMode(!state.signingUp));
 $("#github-sign-in")?.addEventListener("click", githubSignIn);
 $("#sign-out").addEventListener("click", signOut);
 $("#agent-form").addEventListener("submit", runAgent);
+$("#consent-allow").addEventListener("click", () => decide(true));
+$("#consent-deny").addEventListener("click", () => decide(false));
 for (const button of document.querySelectorAll("[data-connect]")) {
   button.addEventListener("click", () => connect(button.dataset.connect));
 }
