@@ -272,9 +272,9 @@ import TestSupport
             let lifetime = (verified.claims["exp"] as? Int ?? 0) - (verified.claims["iat"] as? Int ?? 0)
             #expect(lifetime == 3600)
 
-            // The person's consent is remembered: the next authorization goes straight back with a code.
+            // A loopback redirect could be any program on the computer: consent is asked every time.
             let again = try await flow.authorize(flow.authorizeQuery())
-            #expect(again.hasPrefix(Self.redirect + "?code="))
+            #expect(again.hasPrefix(Self.issuer + "/consent?"))
 
             // The console lists the app; removing it ends the refresh token.
             let apps = try await client.execute(
@@ -531,6 +531,41 @@ import TestSupport
                     .map { try $0.decode(String?.self) }
             }
             #expect(grants.count == 1 && grants.first??.isEmpty == false)
+
+            // Revoking an access token ends its authorization: the refresh token goes with it.
+            let second = try Self.json(try await flow.exchange(try await flow.code()))
+            #expect(try await revoke(try #require(second["access_token"] as? String)).status == .ok)
+            #expect(try await flow.refresh(try #require(second["refresh_token"] as? String)).status == .badRequest)
+        }
+    }
+
+    @Test func aCodeIssuedBeforeTheAppWasRemovedIsRefusedAndSigningOutDoesNotBreakTheExchange() async throws {
+        let app = try await AuthTestApp.make()
+        try await app.test { client in
+            let flow = try await Self.flow(client)
+            _ = try await flow.exchange(try await flow.code())
+            let pending = try await flow.code()
+            let apps = try await client.execute(
+                uri: "/api/auth/oauth2/get-consents", method: .get, headers: [.cookie: flow.cookie])
+            let id = try #require(
+                (try JSONSerialization.jsonObject(with: Data(apps.body.readableBytesView)) as? [[String: Any]])?
+                    .first?["id"] as? String)
+            let removed = try await client.post(
+                "/api/auth/oauth2/delete-consent", #"{"id":"\#(id)"}"#,
+                headers: [.cookie: flow.cookie, .origin: trustedOrigin])
+            #expect(removed.status == .ok)
+            let refused = try await flow.exchange(pending)
+            #expect(refused.status == .badRequest)
+            #expect(try Self.json(refused)["error"] as? String == "invalid_grant")
+
+            // A new authorization, then the person signs out before the client exchanges the code.
+            let code = try await flow.code()
+            let signedOut = try await client.post(
+                "/api/auth/sign-out", "{}", headers: [.cookie: flow.cookie, .origin: trustedOrigin])
+            #expect(signedOut.status == .ok)
+            let exchanged = try await flow.exchange(code)
+            #expect(exchanged.status == .ok)
+            #expect(try Self.json(exchanged)["refresh_token"] is String)
         }
     }
 
@@ -575,6 +610,15 @@ import TestSupport
                         uri: "/api/auth/oauth2/introspect", method: .post,
                         headers: [.contentType: "application/x-www-form-urlencoded", .authorization: authorization],
                         body: ByteBuffer(string: "token=\(token)")))
+            }
+            // Only a resource server linked to the token's resource reads other clients' tokens.
+            #expect(try await introspect(accessToken)["active"] as? Bool == false)
+            try await app.sql { postgres in
+                try await postgres.query(
+                    """
+                    INSERT INTO "oauthClientResource" ("id", "clientId", "resourceId")
+                    VALUES ('link1', 'resource-server', \(Self.resource))
+                    """)
             }
             let active = try await introspect(accessToken)
             #expect(active["active"] as? Bool == true)

@@ -28,7 +28,7 @@ struct Authorizer: Sendable {
 
     /// An error the client may be told about (its redirect URI is verified), or not.
     enum Refusal: Error {
-        case toClient(Request?, client: OAuthClient, redirectURI: String, state: String?, OAuthError)
+        case toClient(redirectURI: String, state: String?, OAuthError)
         case toErrorPage(OAuthError)
     }
 
@@ -95,22 +95,24 @@ struct Authorizer: Sendable {
                 throw OAuthError(
                     status: .badRequest, error: "invalid_redirect", errorDescription: "redirect_uri is required")
             }
-            guard let registered = client.registeredRedirect(matching: uri) else {
+            guard client.registeredRedirect(matching: uri) != nil else {
                 throw OAuthError(
                     status: .badRequest, error: "invalid_redirect",
                     errorDescription: "redirect_uri is not registered for this client")
             }
-            _ = registered
             redirectURI = uri
         } catch let error as OAuthError {
             throw Refusal.toErrorPage(error)
         }
         let state = try? one("state")
         func refuse(_ error: OAuthError) -> Refusal {
-            .toClient(nil, client: client, redirectURI: redirectURI, state: state, error)
+            .toClient(redirectURI: redirectURI, state: state, error)
         }
         do {
-            guard try one("response_type") == "code" else {
+            guard let responseType = try one("response_type") else {
+                throw OAuthError.invalidRequest("response_type is required")
+            }
+            guard responseType == "code" else {
                 throw OAuthError(
                     status: .badRequest, error: "unsupported_response_type",
                     errorDescription: "response_type must be code")
@@ -172,7 +174,9 @@ struct Authorizer: Sendable {
 
     func needsConsent(_ request: Request, userId: String) async throws -> Bool {
         if request.client.skipConsent { return false }
-        if request.prompt.contains("consent") { return true }
+        // A code sent to a program on this computer could be any program's: the person confirms
+        // each time (any web page can start an authorization with a loopback redirect).
+        if request.prompt.contains("consent") || LoopbackRedirect(request.redirectURI) != nil { return true }
         guard let consent = try await grants.consent(clientId: request.client.clientId, userId: userId) else {
             return true
         }
@@ -200,7 +204,7 @@ struct Authorizer: Sendable {
 
     func url(for refusal: Refusal) -> String {
         switch refusal {
-        case .toClient(_, _, let redirectURI, let state, let error):
+        case .toClient(let redirectURI, let state, let error):
             clientRedirect(redirectURI, state: state, error: error)
         case .toErrorPage(let error):
             Self.appending(

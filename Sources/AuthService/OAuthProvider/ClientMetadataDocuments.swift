@@ -58,21 +58,36 @@ final class ClientMetadataDocuments: Sendable {
         return components.host?.isEmpty == false && components.path.count > 1
     }
 
-    /// The client the document at `url` describes, fetched (or from the cache) and stored.
-    func client(for url: String, now: Date = Date()) async throws -> OAuthClient {
+    /// A fetch that failed for a reason that says nothing about the document (the budget, the
+    /// network): a client already stored keeps working.
+    struct Unavailable: Error {
+        let error: OAuthError
+    }
+
+    /// The client the document at `url` describes, fetched (or from the cache) and stored. The
+    /// stored row is what is returned, so what an operator set on it (disabled) holds.
+    func client(for url: String, now: Date = Date()) async throws -> OAuthClient? {
         if let cached = cache.withLock({ $0[url] }), cached.freshUntil > now { return cached.client }
         let components = try Self.checkedURL(url)
         let host = components.host!.lowercased()
         let origin = "https://" + host + (components.port.map { ":\($0)" } ?? "")
-        try takeFetchBudget(origin: origin, now: now)
-        let address = try await publicAddress(of: host)
-        let (body, maxAge) = try await fetch(url, host: host, address: address)
-        let client = try Self.client(from: body, url: url, now: now)
-        if let existing = try await repository.find(clientId: url), existing.discoveryId != "cimd" {
+        let stored = try await repository.find(clientId: url)
+        if let stored, stored.discoveryId != "cimd" {
             throw Self.invalid("this client_id is already registered another way")
         }
-        try await repository.save(client, now: now)
+        let body: ByteBuffer
+        let maxAge: TimeInterval
+        do {
+            try takeFetchBudget(origin: origin, now: now)
+            let address = try await publicAddress(of: host)
+            (body, maxAge) = try await fetch(url, host: host, address: address)
+        } catch let unavailable as Unavailable {
+            if let stored { return stored }
+            throw unavailable.error
+        }
+        try await repository.save(try Self.client(from: body, url: url, now: now), now: now)
         try await repository.link(clientId: url, resource: resource, now: now)
+        guard let client = try await repository.find(clientId: url) else { return nil }
         if maxAge > 0 {
             cache.withLock { cache in
                 if cache.count > 1000 { cache.removeAll() }
@@ -109,13 +124,16 @@ final class ClientMetadataDocuments: Sendable {
                 return false
             }
             fetches[origin] = recent + [now]
-            if fetches.count > 10_000 { fetches = fetches.filter { !$0.value.isEmpty } }
+            if fetches.count > 10_000 {
+                fetches = fetches.filter { $0.value.contains { now.timeIntervalSince($0) < 60 } }
+            }
             return true
         }
         guard allowed else {
-            throw OAuthError(
-                status: .tooManyRequests, error: "temporarily_unavailable",
-                errorDescription: "too many metadata document fetches for this origin; try again in a minute")
+            throw Unavailable(
+                error: OAuthError(
+                    status: .tooManyRequests, error: "temporarily_unavailable",
+                    errorDescription: "too many metadata document fetches for this origin; try again in a minute"))
         }
     }
 
@@ -125,7 +143,16 @@ final class ClientMetadataDocuments: Sendable {
     /// cannot point some answers inward), unless the host is allow-listed.
     private func publicAddress(of host: String) async throws -> String {
         let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        let addresses = try await NIOThreadPool.singleton.runIfActive { Self.resolve(bare) }
+        // getaddrinfo blocks: on threads of its own (never the pool that signs tokens), and
+        // given up on after the fetch timeout.
+        let addresses: [String]
+        do {
+            addresses = try await withTimeout(.nanoseconds(settings.timeout.nanoseconds)) {
+                try await Self.resolver.runIfActive { Self.resolve(bare) }
+            }
+        } catch {
+            throw Unavailable(error: Self.invalid("the client_id host could not be resolved in time"))
+        }
         guard let first = addresses.first else { throw Self.invalid("the client_id host does not resolve") }
         if !settings.allowHosts.contains(host) {
             for address in addresses where !PublicAddress.isPublic(address) {
@@ -135,6 +162,13 @@ final class ClientMetadataDocuments: Sendable {
         }
         return first
     }
+
+    /// Two threads for name lookups, apart from NIO's shared blocking pool.
+    static let resolver: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        return pool
+    }()
 
     static func resolve(_ host: String) -> [String] {
         var hints = addrinfo()
@@ -179,7 +213,7 @@ final class ClientMetadataDocuments: Sendable {
             response = try await client.execute(request, timeout: settings.timeout)
         } catch {
             logger.info("a client metadata document could not be fetched", metadata: ["error": "\(error)"])
-            throw Self.invalid("the client metadata document could not be fetched")
+            throw Unavailable(error: Self.invalid("the client metadata document could not be fetched"))
         }
         guard response.status == .ok else {
             throw Self.invalid(

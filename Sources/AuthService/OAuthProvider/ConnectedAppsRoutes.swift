@@ -25,7 +25,7 @@ struct ConnectedAppsRoutes: Sendable {
             let body = try await JSONBody.decode(DeleteBody.self, from: request, context: context)
             guard
                 try await grants.disconnect(
-                    consentId: body.id, userId: session.userId, tokenLifetime: settings.accessTokenLifetime)
+                    consentId: body.id, userId: session.userId, tokenLifetime: settings.revocationLifetime)
             else { throw AppError.notFound("NOT_FOUND", "No such connected app.") }
             return try Response.json(["success": true])
         }

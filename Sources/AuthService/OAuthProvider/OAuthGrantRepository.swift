@@ -27,7 +27,7 @@ struct OAuthGrantRepository: Sendable {
 
     /// Takes a code: deletes it and leaves a marker saying it was used (kept an hour past the
     /// code's expiry, so a replay can be recognised). nil when no such unexpired code exists.
-    func consumeCode(hash: String, now: Date = Date()) async throws -> AuthorizationGrant? {
+    func consumeCode(hash: String, now: Date = Date()) async throws -> (grant: AuthorizationGrant, expiresAt: Date)? {
         let rows = try await postgres.query(
             """
             WITH taken AS (
@@ -35,11 +35,11 @@ struct OAuthGrantRepository: Sendable {
             marked AS (
                 INSERT INTO "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
                 SELECT \(AuthID.make()), \("used:" + hash), "value", "expiresAt" + interval '1 hour', \(now), \(now)
-                FROM taken LIMIT 1)
+                FROM taken WHERE "expiresAt" > \(now) LIMIT 1)
             SELECT "value", "expiresAt" FROM taken
             """, logger: logger)
         for try await (value, expiresAt) in rows.decode((String, Date).self) where expiresAt > now {
-            return try JSONDecoder().decode(AuthorizationGrant.self, from: Data(value.utf8))
+            return (try JSONDecoder().decode(AuthorizationGrant.self, from: Data(value.utf8)), expiresAt)
         }
         return nil
     }
@@ -63,7 +63,8 @@ struct OAuthGrantRepository: Sendable {
             """
             INSERT INTO "oauthRefreshToken" ("id", "token", "clientId", "sessionId", "userId", "authorizationCodeId",
                 "resources", "expiresAt", "createdAt", "authTime", "scopes")
-            VALUES (\(token.id), \(token.tokenHash), \(token.clientId), \(token.sessionId), \(token.userId),
+            VALUES (\(token.id), \(token.tokenHash), \(token.clientId),
+                (SELECT "id" FROM "session" WHERE "id" = \(token.sessionId)), \(token.userId),
                 \(token.grantId), \(OAuthClientRepository.json(token.resources))::jsonb, \(token.expiresAt),
                 \(token.createdAt), \(token.authTime), \(OAuthClientRepository.json(token.scopes))::jsonb)
             """, logger: logger)
@@ -169,13 +170,37 @@ struct OAuthGrantRepository: Sendable {
     /// Whether an access token with these claims was revoked (the MCP endpoint's check, here for
     /// introspection and userinfo).
     func isRevoked(clientId: String, userId: String, grantId: String?, issuedAt: Int64?) async throws -> Bool {
-        let issued = Date(timeIntervalSince1970: TimeInterval(issuedAt ?? 0))
-        let rows = try await postgres.query(
+        try await isRevoked(
+            clientId: clientId, userId: userId, grantId: grantId,
+            since: Date(timeIntervalSince1970: TimeInterval(issuedAt ?? 0)))
+    }
+
+    func isRevoked(clientId: String, userId: String, grantId: String?, since: Date) async throws -> Bool {
+        try await postgres.withConnection { connection in
+            try await isRevoked(clientId: clientId, userId: userId, grantId: grantId, since: since, on: connection)
+        }
+    }
+
+    /// Whether the grant, or the client's access for the user since `since`, was revoked.
+    func isRevoked(
+        clientId: String, userId: String, grantId: String?, since: Date, on connection: PostgresConnection
+    ) async throws -> Bool {
+        let rows = try await connection.query(
             """
             SELECT 1 FROM "oauthGrantRevocation"
             WHERE ("grantId" = \(grantId) OR ("grantId" IS NULL AND "clientId" = \(clientId) AND "userId" = \(userId)
-                   AND "revokedAt" >= \(issued)))
+                   AND "revokedAt" >= \(since)))
             LIMIT 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    /// Whether a client may introspect tokens for `resource` (a resource server linked to it).
+    func isLinked(clientId: String, resource: String) async throws -> Bool {
+        let rows = try await postgres.query(
+            """
+            SELECT 1 FROM "oauthClientResource" WHERE "clientId" = \(clientId) AND "resourceId" = \(resource) LIMIT 1
             """, logger: logger)
         for try await _ in rows.decode(Int.self) { return true }
         return false
@@ -183,6 +208,10 @@ struct OAuthGrantRepository: Sendable {
 
     /// Removes what has expired: codes, used-code markers, refresh tokens, revocations.
     func sweep(now: Date = Date()) async throws {
+        try await postgres.query(
+            """
+            DELETE FROM "verification" WHERE "expiresAt" < \(now)
+            """, logger: logger)
         try await postgres.query(
             """
             DELETE FROM "oauthGrantRevocation" WHERE "expiresAt" < \(now)
@@ -268,6 +297,10 @@ struct OAuthGrantRepository: Sendable {
             var clientId: String?
             for try await id in rows.decode(String.self) { clientId = id }
             guard let clientId else { return false }
+            try await connection.query(
+                """
+                DELETE FROM "oauthConsent" WHERE "clientId" = \(clientId) AND "userId" = \(userId)
+                """, logger: logger)
             try await deleteTokens(clientId: clientId, userId: userId, on: connection)
             try await revoke(
                 clientId: clientId, userId: userId, grantId: nil, tokenLifetime: tokenLifetime, on: connection,

@@ -12,6 +12,9 @@ struct OAuthServerSettings: Sendable {
     var accessTokenLifetime: TimeInterval = 3600
     var refreshTokenLifetime: TimeInterval = 30 * 24 * 3600
     var idTokenLifetime: TimeInterval = 3600
+    /// A revocation is kept until every token it covers has expired: a refresh token issued
+    /// just before it, and an access token refreshed from that.
+    var revocationLifetime: TimeInterval { refreshTokenLifetime + accessTokenLifetime }
     /// A rotated refresh token presented again within this window gets the same answer (clients race).
     var refreshReuseWindow: TimeInterval = 30
     /// `OAUTH_DYNAMIC_REGISTRATION` (default true).

@@ -108,7 +108,7 @@ struct RegistrationRoutes: Sendable {
                 client_name: client.name, client_uri: client.uri, logo_uri: client.icon, redirect_uris: redirects,
                 token_endpoint_auth_method: "none", grant_types: grants, response_types: responses,
                 application_type: applicationType,
-                scope: (requested.isEmpty ? OAuthScope.supported : requested).joined(separator: " ")),
+                scope: OAuthScope.supported.joined(separator: " ")),
             status: .created, headers: [.cacheControl: "no-store"])
     }
 

@@ -62,11 +62,12 @@ struct TokenEndpointRoutes: Sendable {
             if let claims = accessTokenClaims(token), claims.client_id == client.clientId, let sub = claims.sub,
                 let sid = claims.sid
             {
+                try await grants.deleteTokens(grantId: sid)
                 try await grants.revoke(
-                    clientId: client.clientId, userId: sub, grantId: sid, tokenLifetime: settings.accessTokenLifetime)
+                    clientId: client.clientId, userId: sub, grantId: sid, tokenLifetime: settings.revocationLifetime)
             } else {
                 try await grants.revokeRefreshToken(
-                    hash: OAuthHash.of(token), clientId: client.clientId, tokenLifetime: settings.accessTokenLifetime)
+                    hash: OAuthHash.of(token), clientId: client.clientId, tokenLifetime: settings.revocationLifetime)
             }
             return Response(status: .ok, headers: [.cacheControl: "no-store", .contentLength: "0"])
         }
@@ -75,12 +76,19 @@ struct TokenEndpointRoutes: Sendable {
             let form = try await OAuthForm.read(request, context: context)
             let client = try await authenticator.authenticate(request, form: form)
             guard !client.isPublic else {
-                throw OAuthError.invalidClient("missing required credentials")
+                throw OAuthError(
+                    status: .unauthorized, error: "invalid_client", errorDescription: "missing required credentials",
+                    headers: [.wwwAuthenticate: #"Basic realm="oauth""#])
             }
             var token = try form.required("token")
             if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)) }
-            if let claims = accessTokenClaims(token), let exp = claims.exp, exp > Int64(Date().timeIntervalSince1970),
-                claims.aud == settings.resource || claims.client_id == client.clientId,
+            // A client introspects its own tokens, or tokens for a resource it serves.
+            let claims = accessTokenClaims(token)
+            var mayRead = claims?.client_id == client.clientId
+            if !mayRead, let audience = claims?.aud {
+                mayRead = try await grants.isLinked(clientId: client.clientId, resource: audience)
+            }
+            if let claims, mayRead, let exp = claims.exp, exp > Int64(Date().timeIntervalSince1970),
                 let sub = claims.sub, let clientId = claims.client_id,
                 try await !grants.isRevoked(clientId: clientId, userId: sub, grantId: claims.sid, issuedAt: claims.iat)
             {

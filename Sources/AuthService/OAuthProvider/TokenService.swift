@@ -75,13 +75,13 @@ struct TokenService: Sendable {
         let code = try form.required("code")
         let hash = OAuthHash.of(code)
         // Taken before anything else is checked: any presentation uses the code up.
-        guard let grant = try await grants.consumeCode(hash: hash, now: now) else {
+        guard let (grant, codeExpiresAt) = try await grants.consumeCode(hash: hash, now: now) else {
             if let used = try await grants.usedCode(hash: hash) {
                 // A code presented twice was stolen or replayed: what it issued stops working.
                 try await grants.deleteTokens(grantId: hash)
                 try await grants.revoke(
                     clientId: used.query.client_id, userId: used.userId, grantId: hash,
-                    tokenLifetime: settings.accessTokenLifetime, now: now)
+                    tokenLifetime: settings.revocationLifetime, now: now)
                 logger.notice("an authorization code was presented again; its tokens are revoked")
             }
             throw OAuthError.invalidGrant("invalid code")
@@ -101,6 +101,11 @@ struct TokenService: Sendable {
         guard PKCE.verify(verifier: verifier, challenge: grant.query.code_challenge) else {
             throw OAuthError.invalidGrant("code verification failed")
         }
+        // A person who removed the app after this code was issued has taken the access back.
+        let issuedAt = codeExpiresAt.addingTimeInterval(-settings.codeLifetime)
+        guard
+            try await !grants.isRevoked(clientId: client.clientId, userId: grant.userId, grantId: hash, since: issuedAt)
+        else { throw OAuthError.invalidGrant("invalid code") }
         guard let user = try await users.find(id: grant.userId) else {
             throw OAuthError(status: .badRequest, error: "invalid_user", errorDescription: "the user no longer exists")
         }
@@ -162,10 +167,16 @@ struct TokenService: Sendable {
                 try await grants.deleteTokens(clientId: record.clientId, userId: record.userId, on: connection)
                 try await grants.revoke(
                     clientId: record.clientId, userId: record.userId, grantId: nil,
-                    tokenLifetime: settings.accessTokenLifetime, on: connection, now: now)
+                    tokenLifetime: settings.revocationLifetime, on: connection, now: now)
                 return .familyRevoked
             }
             guard record.expiresAt > now else { return .refused(.invalidGrant("invalid refresh token")) }
+            // A revoked authorization (or the app removed) issues nothing more, whatever raced it.
+            guard
+                try await !grants.isRevoked(
+                    clientId: record.clientId, userId: record.userId, grantId: record.grantId, since: record.createdAt,
+                    on: connection)
+            else { return .refused(.invalidGrant("invalid refresh token")) }
             guard scopes.allSatisfy(record.scopes.contains) else {
                 return .refused(.invalidScope("unable to issue a scope the grant does not hold"))
             }
@@ -174,7 +185,7 @@ struct TokenService: Sendable {
             }
             let next = RefreshTokenRecord(
                 id: AuthID.make(), tokenHash: "", clientId: record.clientId, sessionId: record.sessionId,
-                userId: record.userId, grantId: record.grantId, resources: record.resources, scopes: scopes,
+                userId: record.userId, grantId: record.grantId, resources: record.resources, scopes: record.scopes,
                 expiresAt: now.addingTimeInterval(settings.refreshTokenLifetime), createdAt: now,
                 authTime: record.authTime)
             let (response, refreshToken) = try await issue(

@@ -22,7 +22,9 @@ struct MCPAuthMiddleware: RouterMiddleware {
             throw challenge(nil, "A bearer access token is required.")
         }
         guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            throw challenge("invalid_request", "The Authorization header must be `Bearer <token>`.")
+            var error = challenge("invalid_request", "The Authorization header must be `Bearer <token>`.")
+            error.status = .badRequest  // RFC 6750 §3.1
+            throw error
         }
         let token = String(authorization.dropFirst(7).drop(while: { $0 == " " }))
         var context = context

@@ -377,6 +377,12 @@ async function start() {
   state.user = body.user;
   $("#who").textContent = body.user.email;
   $("#account").hidden = false;
+  const wantsSignIn = (new URLSearchParams(oauthQuery || "").get("prompt") || "").split(" ").includes("login");
+  if (oauthQuery && location.pathname === "/sign-in" && wantsSignIn) {
+    // The app asked for a fresh sign-in (prompt=login): sign in again, then it resumes.
+    showAuth();
+    return;
+  }
   if (oauthQuery && location.pathname === "/sign-in") {
     // Already signed in: continue the authorization.
     location.assign(`/api/auth/oauth2/authorize?${oauthQuery}`);
