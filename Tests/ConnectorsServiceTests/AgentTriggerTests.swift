@@ -57,16 +57,31 @@ import TestSupport
         }
     }
 
-    static func mention(id: String, text: String = "<@U0BOT> what changed today?", bot: Bool = false) -> String {
+    static func mention(
+        id: String, text: String = "<@U0BOT> what changed today?", bot: Bool = false, user: String = "U0HUMAN",
+        userTeam: String? = nil
+    ) -> String {
         let botField = bot ? #","bot_id":"B0BOT""# : ""
+        let teamField = userTeam.map { #","user_team":"\#($0)""# } ?? ""
         return
-            #"{"token":"x","team_id":"T0ACME","api_app_id":"A0APP","type":"event_callback","event_id":"\#(id)","event_time":1700000000,"event":{"type":"app_mention","user":"U0HUMAN","text":"\#(text)","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"\#(botField)}}"#
+            #"{"token":"x","team_id":"T0ACME","api_app_id":"A0APP","type":"event_callback","event_id":"\#(id)","event_time":1700000000,"event":{"type":"app_mention","user":"\#(user)","text":"\#(text)","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"\#(botField)\#(teamField)}}"#
+    }
+
+    func runUsers(_ app: ConnectorsTestApp) async throws -> [String] {
+        try await app.sql { sql in
+            var users = [String]()
+            for try await user in try await sql.query(#"SELECT "userId" FROM "agentRun" ORDER BY "createdAt""#)
+                .decode(String.self)
+            { users.append(user) }
+            return users
+        }
     }
 
     @Test func aSlackMentionGetsExactlyOneThreadedReplyThroughRetries() async throws {
         try await withTriggers { app, client, fakes in
             try await app.insertConnection(
-                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1",
+                providerUserId: "U0HUMAN")
             fakes.claude.script.set([
                 .message(
                     [FakeAnthropic.text("Two PRs merged.")], stopReason: "end_turn", inputTokens: 3, outputTokens: 4)
@@ -108,7 +123,8 @@ import TestSupport
     @Test func anAnswerThatCouldNotBePostedIsPostedOnRetryWithoutASecondRun() async throws {
         try await withTriggers { app, client, fakes in
             try await app.insertConnection(
-                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1",
+                providerUserId: "U0HUMAN")
             fakes.apis.refusePosts.set(1)
             fakes.claude.script.set([
                 .message(
@@ -133,7 +149,8 @@ import TestSupport
     @Test func aFailedRunIsAnsweredWithAShortErrorInTheThread() async throws {
         try await withTriggers { app, client, fakes in
             try await app.insertConnection(
-                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1",
+                providerUserId: "U0HUMAN")
             fakes.claude.script.set([.error(status: 400, type: "invalid_request_error", message: "prompt is too long")])
             #expect(try await slackPost(client, Self.mention(id: "EvFAIL1")).status == .ok)
             try await eventually("a reply") { !fakes.apis.posted.get().isEmpty }
@@ -145,7 +162,8 @@ import TestSupport
     @Test func aLinearAgentSessionGetsAThoughtActionsAndAResponse() async throws {
         try await withTriggers { app, client, fakes in
             try await app.insertConnection(
-                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1",
+                providerUserId: "lin-user-1")
             fakes.claude.script.set([
                 .message(
                     [FakeAnthropic.toolUse("toolu_1", "linear_search_issues", ["query": "crash"])],
@@ -156,7 +174,7 @@ import TestSupport
             ])
             let now = Int(Date().timeIntervalSince1970 * 1000)
             let body =
-                #"{"type":"AgentSessionEvent","action":"created","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-1","webhookTimestamp":\#(now),"agentSession":{"id":"sess-1","issue":{"id":"iss-1","identifier":"ENG-1","title":"Crash on start"}},"promptContext":"<issue identifier=\"ENG-1\"><title>Crash on start</title></issue> Which issue is the crash?"}"#
+                #"{"type":"AgentSessionEvent","action":"created","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-1","webhookTimestamp":\#(now),"agentSession":{"id":"sess-1","creatorId":"lin-user-1","issue":{"id":"iss-1","identifier":"ENG-1","title":"Crash on start"}},"promptContext":"<issue identifier=\"ENG-1\"><title>Crash on start</title></issue> Which issue is the crash?"}"#
             let signature = HMACSigner.sha256Hex(secret: Self.linearSecret, message: Array(body.utf8))
             let response = try await client.execute(
                 uri: "/linear/events", method: .post,
@@ -178,6 +196,114 @@ import TestSupport
                 as? String
             #expect(prompt?.contains("Which issue is the crash?") == true)
             try await eventually("event done") { try await statuses(app) == ["done"] }
+        }
+    }
+
+    // MARK: Who acts
+
+    @Test func eachPersonInAWorkspaceRunsAsThemselvesAndAStrangerIsToldHowToConnect() async throws {
+        try await withTriggers { app, client, fakes in
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1",
+                providerUserId: "U0ADA")
+            try await app.insertConnection(
+                userId: "user-2", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-2",
+                providerUserId: "U0BOB")
+            fakes.claude.script.set(
+                (0..<2).map { _ in
+                    .message([FakeAnthropic.text("Answered.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1)
+                })
+            // Ada's connection was refreshed last: that must not make her the one who acts.
+            try await app.sql { sql in
+                try await sql.query(
+                    #"UPDATE "connection" SET "updatedAt" = now() + interval '1 hour' WHERE "userId" = 'user-1'"#)
+            }
+            #expect(try await slackPost(client, Self.mention(id: "EvBOB", user: "U0BOB")).status == .ok)
+            try await eventually("Bob's run answered") { try await statuses(app) == ["done"] }
+            #expect(try await runUsers(app) == ["user-2"])
+            #expect(
+                fakes.apis.calls.get().filter { $0.operation == "chat.postMessage" }.map(\.token) == ["xoxb-user-2"])
+
+            #expect(try await slackPost(client, Self.mention(id: "EvADA", user: "U0ADA")).status == .ok)
+            try await eventually("Ada's run answered") { try await statuses(app) == ["done", "done"] }
+            #expect(try await runUsers(app) == ["user-2", "user-1"])
+
+            // Someone nobody connected: told privately how to connect; no run, no model call.
+            #expect(try await slackPost(client, Self.mention(id: "EvEVE", user: "U0EVE")).status == .ok)
+            try await eventually("the stranger's event handled") {
+                try await statuses(app) == ["done", "done", "skipped"]
+            }
+            let told = fakes.apis.ephemeral.get()
+            #expect(told.count == 1)
+            #expect(told.first?.user == "U0EVE" && told.first?.channel == "C1")
+            #expect(told.first?.text.contains("https://connectors.test/connections") == true)
+            // A Slack Connect user from another workspace, even with a known id: nothing.
+            #expect(
+                try await slackPost(client, Self.mention(id: "EvEXT", user: "U0BOB", userTeam: "T0OTHER")).status
+                    == .ok)
+            try await eventually("the outsider's event handled") {
+                try await statuses(app) == ["done", "done", "skipped", "skipped"]
+            }
+            #expect(try await runUsers(app).count == 2)
+            #expect(fakes.claude.received.get().count == 2)
+            #expect(fakes.apis.ephemeral.get().count == 1)
+        }
+    }
+
+    @Test func aLinearSessionFromSomeoneNobodyConnectedGetsAResponseAndNoRun() async throws {
+        try await withTriggers { app, client, fakes in
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1",
+                providerUserId: "lin-user-1")
+            let now = Int(Date().timeIntervalSince1970 * 1000)
+            let body =
+                #"{"type":"AgentSessionEvent","action":"created","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-2","webhookTimestamp":\#(now),"agentSession":{"id":"sess-2","creatorId":"lin-stranger","issue":{"id":"iss-2","identifier":"ENG-2","title":"Something"}},"promptContext":"Please look."}"#
+            let signature = HMACSigner.sha256Hex(secret: Self.linearSecret, message: Array(body.utf8))
+            let response = try await client.execute(
+                uri: "/linear/events", method: .post,
+                headers: [
+                    .contentType: "application/json", .linearSignature: signature, .linearDelivery: "delivery-sess-2",
+                    .linearEvent: "AgentSessionEvent",
+                ], body: ByteBuffer(string: body))
+            #expect(response.status == .ok)
+            try await eventually("the event handled") { try await statuses(app) == ["skipped"] }
+            let activities = fakes.apis.activities.get()
+            #expect(activities.map { $0.content["type"] } == ["response"])
+            #expect(activities.first?.content["body"]?.contains("https://connectors.test/connections") == true)
+            #expect(try await runUsers(app).isEmpty)
+            #expect(fakes.claude.received.get().isEmpty)
+        }
+    }
+
+    @Test func aSingleWorkspaceBotRunsOnlyForListedPeopleKnownByTheirSlackEmail() async throws {
+        let fakes = AgentTests.Fakes()
+        try await withProviderFake(
+            fakes.router,
+            overrides: { base in
+                AgentTests.overrides(base).merging([
+                    "SLACK_SIGNING_SECRET": Self.slackSecret, "SLACK_BOT_TOKEN": "xoxb-operator",
+                    "SLACK_BOT_USERS": "user-1@example.com",
+                ]) { $1 }
+            },
+            configure: { WebhookWorkerTests.fastSettings(&$0.webhookWorker) }
+        ) { app, client, _, _ in
+            // Connected through the operator's bot: no Slack identity on the connections.
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-operator")
+            try await app.insertConnection(
+                userId: "user-2", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-operator")
+            fakes.apis.slackEmails.set(["U0ADA": "user-1@example.com", "U0BOB": "user-2@example.com"])
+            fakes.claude.script.set([
+                .message([FakeAnthropic.text("Answered.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1)
+            ])
+            #expect(try await slackPost(client, Self.mention(id: "EvSWADA", user: "U0ADA")).status == .ok)
+            try await eventually("Ada's run") { try await statuses(app) == ["done"] }
+            #expect(try await runUsers(app) == ["user-1"])
+            // Bob has a verified account and a connection, but is not listed: told, not run.
+            #expect(try await slackPost(client, Self.mention(id: "EvSWBOB", user: "U0BOB")).status == .ok)
+            try await eventually("Bob's event") { try await statuses(app) == ["done", "skipped"] }
+            #expect(fakes.apis.ephemeral.get().map(\.user) == ["U0BOB"])
+            #expect(try await runUsers(app) == ["user-1"])
         }
     }
 }

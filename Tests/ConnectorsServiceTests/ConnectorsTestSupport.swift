@@ -64,7 +64,7 @@ struct ConnectorsTestApp {
     @discardableResult
     func insertConnection(
         userId: String, provider: ProviderID = .linear, accountId: String = "org-1",
-        accessToken: String = "access-token-1"
+        accessToken: String = "access-token-1", providerUserId: String? = nil
     ) async throws -> String {
         let id = RandomToken.string(length: 24)
         let sealer = TokenSealer(box: config.secretBox)
@@ -72,8 +72,8 @@ struct ConnectorsTestApp {
         try await sql { sql in
             try await sql.query(
                 """
-                INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "scopes", "accessToken")
-                VALUES (\(id), \(userId), \(provider.rawValue), \(accountId), 'Acme', \(["read", "write"]), \(sealed))
+                INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "providerUserId", "scopes", "accessToken")
+                VALUES (\(id), \(userId), \(provider.rawValue), \(accountId), 'Acme', \(providerUserId), \(["read", "write"]), \(sealed))
                 """)
         }
         return id

@@ -26,8 +26,8 @@ import TestSupport
             #expect(connection["id"] as? String == mine)
             #expect(
                 Set(connection.keys) == [
-                    "id", "provider", "accountId", "accountName", "scopes", "status", "expiresAt", "createdAt",
-                    "updatedAt",
+                    "id", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes",
+                    "status", "expiresAt", "createdAt", "updatedAt",
                 ])
             #expect(connection["status"] as? String == "active")
             #expect(connection["scopes"] as? [String] == ["read", "write"])

@@ -81,6 +81,9 @@ import TestSupport
             let connection = try #require(linked.json["connection"] as? [String: Any])
             #expect(connection["accountId"] as? String == "org-acme")
             #expect(connection["accountName"] as? String == "Acme Corp")
+            // The Linear user who connected (`viewer`): who a session they create runs as.
+            #expect(connection["providerUserId"] as? String == "user-lin-1")
+            #expect(connection["providerUserName"] as? String == "Ada Linear")
             #expect(connection["scopes"] as? [String] == ["read", "write", "issues:create", "comments:create"])
             #expect(connection["status"] as? String == "active")
             #expect(connection["expiresAt"] is String)

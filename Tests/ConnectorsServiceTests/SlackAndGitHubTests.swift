@@ -70,6 +70,8 @@ import TestSupport
             let connection = try await browser.connectAndLink("slack", bearer: bearer)
             #expect(connection["accountId"] as? String == "T0ACME")
             #expect(connection["accountName"] as? String == "Acme Workspace")
+            // Who installed (`authed_user`): the Slack user this connection acts as.
+            #expect(connection["providerUserId"] as? String == "U0HUMAN")
             #expect(connection["scopes"] as? [String] == ["app_mentions:read", "chat:write", "channels:history"])
             #expect(connection["expiresAt"] is NSNull)
             let issued = try #require(slack.issued.get().first)

@@ -22,6 +22,10 @@ public final class FakeToolAPIs: Sendable {
     public let posted = SendableBox<[(channel: String, thread: String?, text: String)]>([])
     /// How many `chat.postMessage` calls to refuse (`ok: false`) before accepting.
     public let refusePosts = SendableBox(0)
+    /// Slack messages only one user sees (channel, user, text).
+    public let ephemeral = SendableBox<[(channel: String, user: String, text: String)]>([])
+    /// The email in each Slack user's profile, for `users.info`.
+    public let slackEmails = SendableBox<[String: String]>([:])
     /// Linear agent activities created (session id, content).
     public let activities = SendableBox<[(session: String, content: [String: String])]>([])
 
@@ -147,6 +151,17 @@ public final class FakeToolAPIs: Sendable {
                 }
                 self.posted.update { $0.append((fields["channel"] ?? "", fields["thread_ts"], fields["text"] ?? "")) }
                 return try Self.json(["ok": true, "channel": fields["channel"] ?? "", "ts": "1700000001.000200"])
+            case "chat.postEphemeral":
+                self.ephemeral.update {
+                    $0.append((fields["channel"] ?? "", fields["user"] ?? "", fields["text"] ?? ""))
+                }
+                return try Self.json(["ok": true, "message_ts": "1700000001.000300"])
+            case "users.info":
+                let user = fields["user"] ?? ""
+                guard let email = self.slackEmails.get()[user] else {
+                    return try Self.json(["ok": false, "error": "user_not_found"])
+                }
+                return try Self.json(["ok": true, "user": ["id": user, "profile": ["email": email]]])
             case "conversations.list":
                 return try Self.json([
                     "ok": true, "channels": [["id": "C1", "name": "general", "is_private": false, "is_member": true]],

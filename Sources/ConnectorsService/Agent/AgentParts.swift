@@ -38,9 +38,12 @@ struct AgentParts: Sendable {
         if let runner {
             self.webhookHandlers = [
                 SlackAgentTrigger(
-                    runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
+                    runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis,
+                    connectURL: config.common.publicURL + "/connections", botUsers: config.slack.bot?.users,
+                    logger: logger),
                 LinearAgentTrigger(
-                    runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis, logger: logger),
+                    runner: runner, runs: runs, connections: connections, tokens: tokens, apis: apis,
+                    connectURL: config.common.publicURL + "/connections", logger: logger),
             ]
         } else {
             self.webhookHandlers = [AgentOffHandler()]

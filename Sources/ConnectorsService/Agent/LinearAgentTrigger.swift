@@ -5,13 +5,17 @@ import Shared
 /// A Linear agent session (the app delegated an issue, mentioned, or prompted again) starts an
 /// agent run: a thought at once (Linear shows the agent as unresponsive without an activity
 /// within seconds), an action per tool call and a final response (or an error), through
-/// `agentActivityCreate`. Recorded with the event like Slack's, so nothing answers twice.
+/// `agentActivityCreate`. Recorded with the event like Slack's, so nothing answers twice. The
+/// run acts for the session's creator: the Connectors user whose Linear connection is that
+/// Linear user in that organization; anyone else gets a response saying how to connect.
 struct LinearAgentTrigger: WebhookHandler {
     let runner: AgentRunner
     let runs: AgentRunRepository
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
     let apis: ProviderAPIs
+    /// Where a stranger is sent to connect (`PUBLIC_URL/connections`).
+    let connectURL: String
     let logger: Logger
 
     var handles: [WebhookEventKind] { [.linearAgentSessionCreated, .linearAgentSessionPrompted] }
@@ -22,8 +26,21 @@ struct LinearAgentTrigger: WebhookHandler {
         if payload.agentActivity?.signal == "stop" { return .skipped("the user asked the agent to stop") }
         let key = "webhook:\(event.id)"
         if try await runs.delivered(triggerKey: key) { return .done }
-        guard let workspace = try await connections.active(provider: .linear, accountId: payload.organizationId) else {
-            return .skipped("no user has connected Linear organization \(payload.organizationId)")
+        guard let creator = session.creatorUserId,
+            let workspace = try await connections.acting(
+                provider: .linear, accountId: payload.organizationId, providerUserId: creator)
+        else {
+            // Told through the app's token, whoever's connection holds it; nothing runs.
+            if let any = try await connections.active(provider: .linear, accountId: payload.organizationId) {
+                try await postActivity(
+                    try await tokens.accessToken(for: any), session.id,
+                    [
+                        "type": "response",
+                        "body":
+                            "I act only for people who connected their own Linear account. Connect yours at \(connectURL), then ask again.",
+                    ])
+            }
+            return .skipped("the session's creator has not connected Linear organization \(payload.organizationId)")
         }
         let prompt = Self.prompt(payload)
         guard !prompt.isEmpty else { return .skipped("an agent session without a prompt") }

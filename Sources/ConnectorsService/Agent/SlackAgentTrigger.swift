@@ -3,7 +3,9 @@ import Logging
 import Shared
 
 /// A Slack mention or direct message starts an agent run, answered in its thread with
-/// `chat.postMessage`. The run is recorded with the event, so a redelivered or retried event
+/// `chat.postMessage`. The run acts for the person who wrote: the Connectors user whose Slack
+/// connection is that Slack user in that workspace (never whoever connected last); a sender
+/// nobody connected is told, privately, how to connect, and nothing runs. The run is recorded with the event, so a redelivered or retried event
 /// does not answer twice, and a run whose answer could not be posted is posted on retry, not
 /// run (and acted on) again.
 struct SlackAgentTrigger: WebhookHandler {
@@ -12,6 +14,12 @@ struct SlackAgentTrigger: WebhookHandler {
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
     let apis: ProviderAPIs
+    /// Where a stranger is sent to connect (`PUBLIC_URL/connections`).
+    let connectURL: String
+    /// Single-workspace mode (`SLACK_BOT_TOKEN`): the emails allowed to use the bot. The sender
+    /// is then known by the email in their Slack profile, since the shared bot says nothing of
+    /// who connected.
+    var botUsers: Set<String>? = nil
     let logger: Logger
 
     /// Slack's text limit for one message is far above this; long answers stay readable.
@@ -33,10 +41,16 @@ struct SlackAgentTrigger: WebhookHandler {
         }
         let key = "webhook:\(event.id)"
         if try await runs.delivered(triggerKey: key) { return .done }
-        guard let workspace = try await connections.active(provider: .slack, accountId: callback.teamId) else {
-            return .skipped("no user has connected Slack workspace \(callback.teamId)")
+        // A Slack Connect user of another workspace, writing in a shared channel, is no one here.
+        if let userTeam = message.userTeam, userTeam != callback.teamId {
+            return .skipped("a user of another workspace")
         }
+        guard let sender = message.user else { return .skipped("a message without a sender") }
         let thread = message.threadTs ?? ts
+        guard let workspace = try await actingConnection(sender, team: callback.teamId) else {
+            try await tellStranger(sender, team: callback.teamId, channel: channel, thread: thread)
+            return .skipped("Slack user \(sender) has not connected workspace \(callback.teamId)")
+        }
         let prompt = Self.withoutMentions(message.text ?? "")
         guard !prompt.isEmpty else { return .skipped("an empty mention") }
         let run: AgentRun
@@ -59,6 +73,27 @@ struct SlackAgentTrigger: WebhookHandler {
             token: token, channel: channel, text: String(text.prefix(Self.replyLimit)), threadTs: thread)
         try await runs.markDelivered(runId: run.id)
         return .done
+    }
+
+    private func actingConnection(_ sender: String, team: String) async throws -> Connection? {
+        guard let botUsers else {
+            return try await connections.acting(provider: .slack, accountId: team, providerUserId: sender)
+        }
+        guard let any = try await connections.active(provider: .slack, accountId: team) else { return nil }
+        let email = try await apis.slack.email(ofUser: sender, token: try await tokens.accessToken(for: any))
+        guard let email, botUsers.contains(email) else { return nil }
+        return try await connections.acting(provider: .slack, accountId: team, verifiedEmail: email)
+    }
+
+    /// Only the sender sees it; the bot token is the workspace's, whoever's connection holds it.
+    private func tellStranger(_ user: String, team: String, channel: String, thread: String) async throws {
+        guard let any = try await connections.active(provider: .slack, accountId: team) else { return }
+        let token = try await tokens.accessToken(for: any)
+        try await apis.slack.postEphemeral(
+            token: token, channel: channel, user: user,
+            text:
+                "I act only for people who connected their own Slack account. Connect yours at \(connectURL), then ask again.",
+            threadTs: thread)
     }
 
     /// Mentions (`<@U123>`) are addressing, not part of the request.

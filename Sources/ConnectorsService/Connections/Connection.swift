@@ -14,6 +14,9 @@ struct Connection: Sendable, Equatable {
     var provider: ProviderID
     var accountId: String
     var accountName: String?
+    /// Who the connection acts as at the provider; nil when the provider did not say (or the
+    /// connection predates identities).
+    var identity: ProviderIdentity? = nil
     var scopes: [String]
     var status: Status
     /// Sealed (`SecretBox`) — never serialised.
@@ -35,6 +38,9 @@ struct ConnectionView: Encodable, Sendable {
     let provider: ProviderID
     let accountId: String
     let accountName: String?
+    /// The connecting person's account at the provider (`providerUserId`, `providerUserName`).
+    let providerUserId: String?
+    let providerUserName: String?
     let scopes: [String]
     let status: Connection.Status
     let expiresAt: String?
@@ -46,6 +52,8 @@ struct ConnectionView: Encodable, Sendable {
         self.provider = connection.provider
         self.accountId = connection.accountId
         self.accountName = connection.accountName
+        self.providerUserId = connection.identity?.id
+        self.providerUserName = connection.identity?.name
         self.scopes = connection.scopes
         self.status = connection.status
         self.expiresAt = connection.expiresAt.map(JSTime.string)
@@ -54,7 +62,8 @@ struct ConnectionView: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, provider, accountId, accountName, scopes, status, expiresAt, createdAt, updatedAt
+        case id, provider, accountId, accountName, providerUserId, providerUserName, scopes, status, expiresAt,
+            createdAt, updatedAt
     }
 
     // Explicit so that absent values are `null`, as the spec's shape lists every field.
@@ -64,6 +73,8 @@ struct ConnectionView: Encodable, Sendable {
         try container.encode(provider, forKey: .provider)
         try container.encode(accountId, forKey: .accountId)
         try container.encode(accountName, forKey: .accountName)
+        try container.encode(providerUserId, forKey: .providerUserId)
+        try container.encode(providerUserName, forKey: .providerUserName)
         try container.encode(scopes, forKey: .scopes)
         try container.encode(status, forKey: .status)
         try container.encode(expiresAt, forKey: .expiresAt)

@@ -48,7 +48,8 @@ struct ConnectionLinker: Sendable {
         let now = Date()
         let row = Connection(
             id: id, userId: userId, provider: link.provider, accountId: link.accountId, accountName: link.accountName,
-            scopes: link.scopes, status: .active, accessToken: access, refreshToken: refresh, expiresAt: link.expiresAt,
+            identity: link.identity, scopes: link.scopes, status: .active, accessToken: access, refreshToken: refresh,
+            expiresAt: link.expiresAt,
             createdAt: now, updatedAt: now)
         return try await ConnectionRepository.upsert(row, on: connection, logger: logger)
     }

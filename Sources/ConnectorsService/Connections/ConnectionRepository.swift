@@ -15,7 +15,7 @@ struct ConnectionRepository: Sendable {
 
     /// Every column, in the order `decode` reads them.
     private static let columns =
-        #""id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt""#
+        #""id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt""#
 
     /// The user's connections, oldest first (served by the `(userId, provider, accountId)` index).
     /// A prepared statement: the hot read of every console page, planned once per connection.
@@ -27,11 +27,13 @@ struct ConnectionRepository: Sendable {
         return connections
     }
 
-    typealias Row = (String, String, String, String, String?, [String], String, String?, String?, Date?, Date, Date)
+    typealias Row = (
+        String, String, String, String, String?, String?, String?, [String], String, String?, String?, Date?, Date, Date
+    )
 
     struct ListConnections: PostgresPreparedStatement {
         static let sql =
-            #"SELECT "id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt" FROM "connection" WHERE "userId" = $1 ORDER BY "createdAt", "id""#
+            #"SELECT "id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt" FROM "connection" WHERE "userId" = $1 ORDER BY "createdAt", "id""#
         typealias Row = ConnectionRepository.Row
         var userId: String
 
@@ -58,10 +60,11 @@ struct ConnectionRepository: Sendable {
     {
         let rows = try await connection.query(
             """
-            INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt")
-            VALUES (\(row.id), \(row.userId), \(row.provider.rawValue), \(row.accountId), \(row.accountName), \(row.scopes), 'active', \(row.accessToken), \(row.refreshToken), \(row.expiresAt), now(), now())
+            INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt")
+            VALUES (\(row.id), \(row.userId), \(row.provider.rawValue), \(row.accountId), \(row.accountName), \(row.identity?.id), \(row.identity?.name), \(row.scopes), 'active', \(row.accessToken), \(row.refreshToken), \(row.expiresAt), now(), now())
             ON CONFLICT ("userId", "provider", "accountId") DO UPDATE SET
                 "accountName" = excluded."accountName", "scopes" = excluded."scopes", "status" = 'active',
+                "providerUserId" = excluded."providerUserId", "providerUserName" = excluded."providerUserName",
                 "accessToken" = excluded."accessToken", "refreshToken" = excluded."refreshToken",
                 "expiresAt" = excluded."expiresAt", "updatedAt" = now()
             RETURNING \(unescaped: Self.columns)
@@ -98,6 +101,39 @@ struct ConnectionRepository: Sendable {
 
     /// The most recently updated active connection to a provider account (a Slack workspace,
     /// a Linear organization), whoever made it.
+    /// The one active connection made by this person at the provider (`providerUserId` in the
+    /// workspace or organization `accountId`): whom an event they sent acts for. nil when there
+    /// is none — or more than one (two Connectors accounts claiming the same person): never a guess.
+    func acting(provider: ProviderID, accountId: String, providerUserId: String) async throws -> Connection? {
+        let rows = try await postgres.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM "connection"
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId)
+              AND "providerUserId" = \(providerUserId) AND "status" = 'active'
+            LIMIT 2
+            """, logger: logger)
+        let found = try await Self.decode(rows)
+        return found.count == 1 ? found[0] : nil
+    }
+
+    /// The active connection to `accountId` of the Connectors user with this verified email
+    /// (single-workspace Slack, where the operator's bot connects everyone and Slack's own
+    /// profile email says who wrote).
+    func acting(provider: ProviderID, accountId: String, verifiedEmail email: String) async throws -> Connection? {
+        let rows = try await postgres.query(
+            """
+            SELECT \(unescaped: Self.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            FROM "connection" c JOIN "user" u ON u."id" = c."userId"
+            WHERE c."provider" = \(provider.rawValue) AND c."accountId" = \(accountId) AND c."status" = 'active'
+              AND lower(u."email") = \(email.lowercased()) AND u."emailVerified"
+            LIMIT 2
+            """, logger: logger)
+        let found = try await Self.decode(rows)
+        return found.count == 1 ? found[0] : nil
+    }
+
+    /// Some active connection to the workspace or organization — for its shared app or bot token
+    /// only (to tell a stranger how to connect), never to decide whom to act for.
     func active(provider: ProviderID, accountId: String) async throws -> Connection? {
         let rows = try await postgres.query(
             """
@@ -171,14 +207,15 @@ struct ConnectionRepository: Sendable {
 
     private static func connection(_ row: Row) -> Connection? {
         let (
-            id, userId, provider, accountId, accountName, scopes, status, access, refresh, expiresAt, createdAt,
-            updatedAt
+            id, userId, provider, accountId, accountName, identityId, identityName, scopes, status, access, refresh,
+            expiresAt, createdAt, updatedAt
         ) = row
         guard let provider = ProviderID(rawValue: provider), let status = Connection.Status(rawValue: status) else {
             return nil
         }
         return Connection(
-            id: id, userId: userId, provider: provider, accountId: accountId, accountName: accountName, scopes: scopes,
+            id: id, userId: userId, provider: provider, accountId: accountId, accountName: accountName,
+            identity: identityId.map { ProviderIdentity(id: $0, name: identityName) }, scopes: scopes,
             status: status, accessToken: access, refreshToken: refresh, expiresAt: expiresAt, createdAt: createdAt,
             updatedAt: updatedAt)
     }

@@ -108,7 +108,8 @@ struct OAuthRoutes: Sendable {
             try await links.insert(
                 PendingLink(
                     connectionId: connectionId, provider: provider.id, boundUserId: flow.userId,
-                    accountId: grant.accountId, accountName: grant.accountName, scopes: grant.tokens.scopes,
+                    accountId: grant.accountId, accountName: grant.accountName, identity: grant.identity,
+                    scopes: grant.tokens.scopes,
                     accessToken: try sealer.seal(grant.tokens.accessToken, id: connectionId, provider: provider.id),
                     refreshToken: try sealer.seal(grant.tokens.refreshToken, id: connectionId, provider: provider.id),
                     expiresAt: grant.tokens.expiresAt), codeHash: SignedToken.digest(code))

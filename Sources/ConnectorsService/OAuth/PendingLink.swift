@@ -12,6 +12,7 @@ struct PendingLink: Sendable {
     var boundUserId: String?
     var accountId: String
     var accountName: String?
+    var identity: ProviderIdentity?
     var scopes: [String]
     var accessToken: String?
     var refreshToken: String?
@@ -27,8 +28,8 @@ struct PendingLinkRepository: Sendable {
     func insert(_ link: PendingLink, codeHash: String, now: Date = Date()) async throws {
         try await postgres.query(
             """
-            INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "boundUserId", "accountId", "accountName", "scopes", "accessToken", "refreshToken", "expiresAt", "linkExpiresAt")
-            VALUES (\(codeHash), \(link.connectionId), \(link.provider.rawValue), \(link.boundUserId), \(link.accountId), \(link.accountName), \(link.scopes), \(link.accessToken), \(link.refreshToken), \(link.expiresAt), \(now.addingTimeInterval(lifetime)))
+            INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "boundUserId", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "accessToken", "refreshToken", "expiresAt", "linkExpiresAt")
+            VALUES (\(codeHash), \(link.connectionId), \(link.provider.rawValue), \(link.boundUserId), \(link.accountId), \(link.accountName), \(link.identity?.id), \(link.identity?.name), \(link.scopes), \(link.accessToken), \(link.refreshToken), \(link.expiresAt), \(now.addingTimeInterval(lifetime)))
             """, logger: logger)
     }
 
@@ -56,19 +57,21 @@ struct PendingLinkRepository: Sendable {
         try await postgres.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
-                SELECT "connectionId", "provider", "boundUserId", "accountId", "accountName", "scopes", "accessToken", "refreshToken", "expiresAt"
+                SELECT "connectionId", "provider", "boundUserId", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "accessToken", "refreshToken", "expiresAt"
                 FROM "pendingLink" WHERE "codeHash" = \(codeHash) AND "linkExpiresAt" > \(now) FOR UPDATE
                 """, logger: logger)
             var found: PendingLink?
             for try await (
-                connectionId, providerName, bound, accountId, accountName, scopes, access, refresh, expiresAt
+                connectionId, providerName, bound, accountId, accountName, identityId, identityName, scopes, access,
+                refresh, expiresAt
             ) in rows.decode(
-                (String, String, String?, String, String?, [String], String?, String?, Date?).self)
+                (String, String, String?, String, String?, String?, String?, [String], String?, String?, Date?).self)
             {
                 guard let rowProvider = ProviderID(rawValue: providerName) else { continue }
                 found = PendingLink(
                     connectionId: connectionId, provider: rowProvider, boundUserId: bound, accountId: accountId,
-                    accountName: accountName, scopes: scopes, accessToken: access, refreshToken: refresh,
+                    accountName: accountName, identity: identityId.map { ProviderIdentity(id: $0, name: identityName) },
+                    scopes: scopes, accessToken: access, refreshToken: refresh,
                     expiresAt: expiresAt)
             }
             guard let link = found, link.provider == provider else { throw ClaimError.notFound }

@@ -58,6 +58,14 @@ struct ProviderGrant: Sendable, Equatable {
     var tokens: ProviderTokens
     var accountId: String
     var accountName: String?
+    /// Who connected, at the provider (when the provider says): what the agent acts as.
+    var identity: ProviderIdentity? = nil
+}
+
+/// A person's own account at a provider, inside the connection's account (workspace, organization).
+struct ProviderIdentity: Sendable, Equatable {
+    var id: String
+    var name: String?
 }
 
 /// Why a provider step failed, in the words the callback's `error` parameter uses.

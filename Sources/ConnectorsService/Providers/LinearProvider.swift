@@ -44,8 +44,8 @@ struct LinearProvider: ConnectionProvider {
                 ("client_id", clientID), ("client_secret", clientSecret), ("code_verifier", codeVerifier),
             ]
         ).tokens(exchangingCode: true)
-        let (accountId, accountName) = try await organization(accessToken: tokens.accessToken)
-        return ProviderGrant(tokens: tokens, accountId: accountId, accountName: accountName)
+        let (accountId, accountName, viewer) = try await organization(accessToken: tokens.accessToken)
+        return ProviderGrant(tokens: tokens, accountId: accountId, accountName: accountName, identity: viewer)
     }
 
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
@@ -77,7 +77,7 @@ struct LinearProvider: ConnectionProvider {
 
     /// The organization the token belongs to: GraphQL `organization { id name }` (and `viewer`,
     /// which fails for a token that cannot act).
-    func organization(accessToken: String) async throws(ProviderError) -> (String, String?) {
+    func organization(accessToken: String) async throws(ProviderError) -> (String, String?, ProviderIdentity?) {
         let data: [String: Value]
         do {
             data = try await api.graphQL(
@@ -88,6 +88,9 @@ struct LinearProvider: ConnectionProvider {
         guard let id = data["organization"]?["id"]?.stringValue else {
             throw .unavailable("Linear GraphQL answered without an organization")
         }
-        return (id, data["organization"]?["name"]?.stringValue)
+        let viewer = data["viewer"]?["id"]?.stringValue.map {
+            ProviderIdentity(id: $0, name: data["viewer"]?["name"]?.stringValue)
+        }
+        return (id, data["organization"]?["name"]?.stringValue, viewer)
     }
 }

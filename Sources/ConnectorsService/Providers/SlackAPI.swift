@@ -50,4 +50,19 @@ struct SlackAPI: Sendable {
         if let threadTs { fields.append(("thread_ts", threadTs)) }
         return try await call("chat.postMessage", token: token, fields)
     }
+
+    /// The email in a member's Slack profile (`users.info`; needs `users:read.email`).
+    func email(ofUser user: String, token: String) async throws(ProviderAPIFailure) -> String? {
+        let reply = try await call("users.info", token: token, [("user", user)])
+        return reply["user"]?["profile"]?["email"]?.stringValue?.lowercased()
+    }
+
+    /// Posts `text` that only `user` sees, in `channel` (and the thread of `threadTs`).
+    func postEphemeral(token: String, channel: String, user: String, text: String, threadTs: String? = nil)
+        async throws(ProviderAPIFailure)
+    {
+        var fields = [("channel", channel), ("user", user), ("text", text)]
+        if let threadTs { fields.append(("thread_ts", threadTs)) }
+        _ = try await call("chat.postEphemeral", token: token, fields)
+    }
 }

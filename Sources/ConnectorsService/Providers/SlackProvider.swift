@@ -66,8 +66,10 @@ struct SlackProvider: ConnectionProvider {
             guard let token = json["access_token"]?.stringValue, let teamID = json["team"]?["id"]?.stringValue else {
                 throw .unavailable("oauth.v2.access answered without a bot token or team")
             }
+            // `authed_user` is the person who installed: who a mention from them runs as.
             return ProviderGrant(
-                tokens: Self.tokens(token, json), accountId: teamID, accountName: json["team"]?["name"]?.stringValue)
+                tokens: Self.tokens(token, json), accountId: teamID, accountName: json["team"]?["name"]?.stringValue,
+                identity: json["authed_user"]?["id"]?.stringValue.map { ProviderIdentity(id: $0, name: nil) })
         }
     }
 

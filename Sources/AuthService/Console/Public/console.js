@@ -177,7 +177,9 @@ async function loadConnections() {
   const rows = $("#connections tbody");
   rows.replaceChildren();
   for (const connection of body.connections) {
-    const account = connection.accountName || connection.accountId;
+    // Who the agent acts as there: "Acme, as Ada Lovelace".
+    const who = connection.providerUserName || connection.providerUserId;
+    const account = (connection.accountName || connection.accountId) + (who ? `, as ${who}` : "");
     rows.append(tableRow(
       [connection.provider, account, connection.status.replace("_", " "), new Date(connection.createdAt).toLocaleString()],
       "Disconnect", `Disconnect ${connection.provider} ${account}`, () => disconnect(connection)));

@@ -10,10 +10,18 @@ struct LinearAgentSessionEvent: Decodable, Sendable, Equatable {
     struct Comment: Decodable, Sendable, Equatable {
         let body: String?
     }
+    struct User: Decodable, Sendable, Equatable {
+        let id: String?
+    }
     struct Session: Decodable, Sendable, Equatable {
         let id: String
         let issue: Issue?
         let comment: Comment?
+        /// The Linear user who delegated or mentioned the app: whom the run acts for.
+        let creatorId: String?
+        let creator: User?
+
+        var creatorUserId: String? { creatorId ?? creator?.id }
     }
     struct Activity: Decodable, Sendable, Equatable {
         struct Content: Decodable, Sendable, Equatable {

@@ -5,6 +5,8 @@ struct SlackEventCallback: Decodable, Sendable, Equatable {
     struct Event: Decodable, Sendable, Equatable {
         let type: String
         let user: String?
+        /// The sender's own workspace: another one's for a Slack Connect user in a shared channel.
+        let userTeam: String?
         /// Present on messages a bot (ourselves included) posted.
         let botId: String?
         /// Edits, deletions, joins…: not requests.
