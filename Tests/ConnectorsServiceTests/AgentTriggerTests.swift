@@ -306,4 +306,58 @@ import TestSupport
             #expect(try await runUsers(app) == ["user-1"])
         }
     }
+
+    @Test func aPersonWithTwoWorkspacesNamesOneAndATriggeredRunUsesItsOwn() async throws {
+        let fakes = AgentTests.Fakes()
+        try await withProviderFake(
+            fakes.router,
+            overrides: { base in
+                AgentTests.overrides(base).merging(["SLACK_SIGNING_SECRET": Self.slackSecret]) { $1 }
+            },
+            configure: { WebhookWorkerTests.fastSettings(&$0.webhookWorker) }
+        ) { app, client, issuer, _ in
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-acme",
+                providerUserId: "U0ADA")
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0BETA", accessToken: "xoxb-beta",
+                providerUserId: "U0ADA2")
+            fakes.claude.script.set([
+                .message(
+                    [FakeAnthropic.toolUse("toolu_1", "slack_list_channels", ["account": "T0BETA"])],
+                    stopReason: "tool_use", inputTokens: 1, outputTokens: 1),
+                .message([FakeAnthropic.text("Listed.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1),
+                // The triggered run (from T0ACME): no account named, the event's workspace is used.
+                .message(
+                    [FakeAnthropic.toolUse("toolu_2", "slack_list_channels", [:])], stopReason: "tool_use",
+                    inputTokens: 1, outputTokens: 1),
+                .message([FakeAnthropic.text("Listed here.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1),
+            ])
+            let response = try await client.execute(
+                uri: "/agent/run", method: .post,
+                headers: [.authorization: "Bearer \(issuer.token(sub: "user-1"))", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"prompt":"list the channels in Beta"}"#))
+            #expect(response.status == .ok)
+            // The model saw both workspaces as an enum, and had to name one.
+            let tools = fakes.claude.received.get().first?.body["tools"] as? [[String: Any]] ?? []
+            let schema =
+                tools.first { $0["name"] as? String == "slack_list_channels" }?["input_schema"] as? [String: Any]
+            let account = (schema?["properties"] as? [String: Any])?["account"] as? [String: Any]
+            #expect(Set(account?["enum"] as? [String] ?? []) == ["T0ACME", "T0BETA"])
+            #expect((schema?["required"] as? [String])?.contains("account") == true)
+            #expect(
+                fakes.apis.calls.get().filter { $0.operation == "conversations.list" }.map(\.token) == ["xoxb-beta"])
+
+            #expect(try await slackPost(client, Self.mention(id: "EvACME", user: "U0ADA")).status == .ok)
+            try await eventually("the mention answered") { try await statuses(app) == ["done"] }
+            #expect(
+                fakes.apis.calls.get().filter { $0.operation == "conversations.list" }.map(\.token) == [
+                    "xoxb-beta", "xoxb-acme",
+                ])
+            let triggered = fakes.claude.received.get()[2].body["tools"] as? [[String: Any]] ?? []
+            let pinned =
+                triggered.first { $0["name"] as? String == "slack_list_channels" }?["input_schema"] as? [String: Any]
+            #expect((pinned?["properties"] as? [String: Any])?["account"] == nil)
+        }
+    }
 }

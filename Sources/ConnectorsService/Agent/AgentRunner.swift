@@ -21,6 +21,8 @@ struct AgentRunner: Sendable {
         var situation: String?
         /// The webhook event that started the run.
         var triggerKey: String?
+        /// The account a triggered run acts in, per provider: the event's workspace or organization.
+        var pinned: [ProviderID: String] = [:]
     }
 
     /// What a streaming caller sees, in order.
@@ -49,7 +51,7 @@ struct AgentRunner: Sendable {
         // Both reads and the insert at once: they do not depend on each other.
         let starting = run
         async let stored: Void = runs.insert(starting)
-        async let tools = registry.toolbox(userId: request.userId, only: request.tools)
+        async let tools = registry.toolbox(userId: request.userId, only: request.tools, pinned: request.pinned)
         try await stored
         // The loop's steps and usage so far, readable when the deadline cancels it.
         let progress = LockedBox((steps: [AgentStep](), usage: Anthropic.Usage()))

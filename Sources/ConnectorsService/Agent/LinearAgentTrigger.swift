@@ -59,7 +59,7 @@ struct LinearAgentTrigger: WebhookHandler {
                     userId: workspace.userId, prompt: prompt, trigger: .linear,
                     situation:
                         "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
-                    triggerKey: key)
+                    triggerKey: key, pinned: [.linear: payload.organizationId])
             ) { progress in
                 guard case .step(let step) = progress else { return }
                 let parameter = String(decoding: (try? JSONEncoder().encode(step.input)) ?? Data(), as: UTF8.self)

@@ -62,7 +62,7 @@ struct SlackAgentTrigger: WebhookHandler {
                     userId: workspace.userId, prompt: prompt, trigger: .slack,
                     situation:
                         "The request came from Slack (channel \(channel), thread \(thread)). Your final answer is posted in that thread for you; do not post it with slack_post_message.",
-                    triggerKey: key))
+                    triggerKey: key, pinned: [.slack: callback.teamId]))
         }
         let text =
             run.status == .completed

@@ -16,17 +16,21 @@ struct ToolRegistry: Sendable {
     var resultLimit = 16_000
 
     /// The user's tools; `only` narrows them to the names asked for (unknown names are ignored).
-    func toolbox(userId: String, only names: [String]? = nil) async throws -> Toolbox {
-        // The most recently updated active connection stands for its provider.
-        var chosen = [ProviderID: Connection]()
+    /// `pinned` (a triggered run) fixes the account used for a provider: the workspace or
+    /// organization the event came from.
+    func toolbox(userId: String, only names: [String]? = nil, pinned: [ProviderID: String] = [:]) async throws
+        -> Toolbox
+    {
+        var accounts = [ProviderID: [Connection]]()
+        // Oldest first: the order the console lists them, and the order of the `account` enum.
         for connection in try await connections.list(userId: userId) where connection.status == .active {
-            if let current = chosen[connection.provider], current.updatedAt >= connection.updatedAt { continue }
-            chosen[connection.provider] = connection
+            if let account = pinned[connection.provider], account != connection.accountId { continue }
+            accounts[connection.provider, default: []].append(connection)
         }
         let tools = Self.all.filter { tool in
-            chosen[tool.provider] != nil && (names.map { $0.contains(tool.name) } ?? true)
+            accounts[tool.provider] != nil && (names.map { $0.contains(tool.name) } ?? true)
         }
-        return Toolbox(tools: tools, connections: chosen, registry: self)
+        return Toolbox(tools: tools, accounts: accounts, registry: self)
     }
 }
 
@@ -38,42 +42,82 @@ struct ToolOutcome: Sendable, Equatable {
 
 /// One user's tools, bound to their connections (as read when the run started; tokens are
 /// opened — and refreshed when due — on first use, then reused for the run).
+///
+/// A provider the user connected more than once (two Slack workspaces, two Linear
+/// organizations) makes its tools take an `account` argument, an enum of those accounts: the
+/// model names which one, and nothing is chosen for it.
 struct Toolbox: Sendable {
     let tools: [AgentTool]
-    let connections: [ProviderID: Connection]
+    /// The user's active connections per provider, oldest first.
+    let accounts: [ProviderID: [Connection]]
     let registry: ToolRegistry
-    /// Tokens opened so far, by provider.
-    private let opened = LockedBox([ProviderID: String]())
+    /// Tokens opened so far, by connection.
+    private let opened = LockedBox([String: String]())
 
-    init(tools: [AgentTool], connections: [ProviderID: Connection], registry: ToolRegistry) {
+    init(tools: [AgentTool], accounts: [ProviderID: [Connection]], registry: ToolRegistry) {
         self.tools = tools
-        self.connections = connections
+        self.accounts = accounts
         self.registry = registry
     }
 
     /// The same toolbox with only the tools `include` keeps.
     func limited(_ include: (AgentTool) -> Bool) -> Toolbox {
-        Toolbox(tools: tools.filter(include), connections: connections, registry: registry)
+        Toolbox(tools: tools.filter(include), accounts: accounts, registry: registry)
     }
 
     var specs: [Anthropic.ToolSpec] {
-        tools.map { Anthropic.ToolSpec(name: $0.name, description: $0.description, inputSchema: $0.inputSchema) }
+        tools.map { Anthropic.ToolSpec(name: $0.name, description: $0.description, inputSchema: inputSchema(of: $0)) }
+    }
+
+    /// The tool's input schema for this user: with an `account` enum, required, when they have
+    /// several accounts of its provider.
+    func inputSchema(of tool: AgentTool) -> Value {
+        let connections = accounts[tool.provider] ?? []
+        guard connections.count > 1, var schema = tool.inputSchema.objectValue else { return tool.inputSchema }
+        var properties = schema["properties"]?.objectValue ?? [:]
+        let names = connections.map { "\($0.accountId) (\($0.accountName ?? $0.accountId))" }.joined(separator: ", ")
+        properties["account"] = [
+            "type": "string", "enum": .array(connections.map { .string($0.accountId) }),
+            "description": .string("Which \(tool.provider.rawValue) account to use: \(names)."),
+        ]
+        schema["properties"] = .object(properties)
+        schema["required"] = .array((schema["required"]?.arrayValue ?? []) + [.string("account")])
+        return .object(schema)
+    }
+
+    /// The connection a call acts through: the only one, or the one its `account` names.
+    func connection(for tool: AgentTool, input: Value) throws -> Connection {
+        let connections = accounts[tool.provider] ?? []
+        let named = input.objectValue?["account"]?.stringValue
+        if let named {
+            guard let match = connections.first(where: { $0.accountId == named }) else {
+                throw ToolFailure("`account` must be one of: \(connections.map(\.accountId).joined(separator: ", ")).")
+            }
+            return match
+        }
+        guard connections.count == 1, let only = connections.first else {
+            throw ToolFailure(
+                "Name the \(tool.provider.rawValue) account with `account`: one of \(connections.map(\.accountId).joined(separator: ", "))."
+            )
+        }
+        return only
     }
 
     /// Runs a tool. Every failure — unknown tool, bad input, a connection needing re-auth, a
     /// provider error — is an `isError` outcome with a message, never a thrown error.
     func call(_ name: String, input: Value) async -> ToolOutcome {
-        guard let tool = tools.first(where: { $0.name == name }), let connection = connections[tool.provider] else {
+        guard let tool = tools.first(where: { $0.name == name }) else {
             return ToolOutcome(text: "There is no tool named \(name) for this user.", isError: true)
         }
         do {
+            let connection = try connection(for: tool, input: input)
             let token: String
             do {
-                if let known = opened.withLock({ $0[tool.provider] }) {
+                if let known = opened.withLock({ $0[connection.id] }) {
                     token = known
                 } else {
                     token = try await registry.tokens.accessToken(for: connection)
-                    opened.withLock { $0[tool.provider] = token }
+                    opened.withLock { $0[connection.id] = token }
                 }
             } catch let failure as ConnectionTokens.Failure {
                 let provider = tool.provider.rawValue

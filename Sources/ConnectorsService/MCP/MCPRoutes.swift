@@ -121,7 +121,8 @@ struct MCPRoutes: Sendable {
         let tools = toolbox.tools.map { tool in
             let hints = tool.kind.hints
             return Tool(
-                name: tool.name, title: tool.title, description: tool.description, inputSchema: tool.inputSchema,
+                name: tool.name, title: tool.title, description: tool.description,
+                inputSchema: toolbox.inputSchema(of: tool),
                 annotations: .init(
                     title: tool.title, readOnlyHint: hints.readOnly, destructiveHint: hints.destructive,
                     idempotentHint: hints.idempotent, openWorldHint: hints.openWorld),
