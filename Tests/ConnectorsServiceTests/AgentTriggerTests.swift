@@ -47,6 +47,16 @@ import TestSupport
             uri: "/slack/events", method: .post, headers: headers, body: ByteBuffer(string: body))
     }
 
+    func linearPost(_ client: any TestClientProtocol, _ body: String, delivery: String) async throws -> TestResponse {
+        let signature = HMACSigner.sha256Hex(secret: Self.linearSecret, message: Array(body.utf8))
+        return try await client.execute(
+            uri: "/linear/events", method: .post,
+            headers: [
+                .contentType: "application/json", .linearSignature: signature, .linearDelivery: delivery,
+                .linearEvent: "AgentSessionEvent",
+            ], body: ByteBuffer(string: body))
+    }
+
     func statuses(_ app: ConnectorsTestApp) async throws -> [String] {
         try await app.sql { sql in
             var statuses = [String]()
@@ -175,13 +185,7 @@ import TestSupport
             let now = Int(Date().timeIntervalSince1970 * 1000)
             let body =
                 #"{"type":"AgentSessionEvent","action":"created","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-1","webhookTimestamp":\#(now),"agentSession":{"id":"sess-1","creatorId":"lin-user-1","issue":{"id":"iss-1","identifier":"ENG-1","title":"Crash on start"}},"promptContext":"<issue identifier=\"ENG-1\"><title>Crash on start</title></issue> Which issue is the crash?"}"#
-            let signature = HMACSigner.sha256Hex(secret: Self.linearSecret, message: Array(body.utf8))
-            let response = try await client.execute(
-                uri: "/linear/events", method: .post,
-                headers: [
-                    .contentType: "application/json", .linearSignature: signature, .linearDelivery: "delivery-sess-1",
-                    .linearEvent: "AgentSessionEvent",
-                ], body: ByteBuffer(string: body))
+            let response = try await linearPost(client, body, delivery: "delivery-sess-1")
             #expect(response.status == .ok)
             try await eventually("the session answered") { fakes.apis.activities.get().count == 3 }
             let activities = fakes.apis.activities.get()
@@ -258,13 +262,7 @@ import TestSupport
             let now = Int(Date().timeIntervalSince1970 * 1000)
             let body =
                 #"{"type":"AgentSessionEvent","action":"created","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-2","webhookTimestamp":\#(now),"agentSession":{"id":"sess-2","creatorId":"lin-stranger","issue":{"id":"iss-2","identifier":"ENG-2","title":"Something"}},"promptContext":"Please look."}"#
-            let signature = HMACSigner.sha256Hex(secret: Self.linearSecret, message: Array(body.utf8))
-            let response = try await client.execute(
-                uri: "/linear/events", method: .post,
-                headers: [
-                    .contentType: "application/json", .linearSignature: signature, .linearDelivery: "delivery-sess-2",
-                    .linearEvent: "AgentSessionEvent",
-                ], body: ByteBuffer(string: body))
+            let response = try await linearPost(client, body, delivery: "delivery-sess-2")
             #expect(response.status == .ok)
             try await eventually("the event handled") { try await statuses(app) == ["skipped"] }
             let activities = fakes.apis.activities.get()
