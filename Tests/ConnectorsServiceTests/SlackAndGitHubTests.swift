@@ -186,7 +186,7 @@ import TestSupport
         }
     }
 
-    @Test func gitHubAppInstallationConnectsMintsAndRefreshesTokens() async throws {
+    @Test func gitHubConnectsAsTheInstallingUserAndRotatesTheirTokenOnce() async throws {
         try await withGitHub { app, browser, github, issuer in
             let bearer = issuer.token(sub: "user-1")
             let started = try await browser.client.execute(
@@ -197,26 +197,64 @@ import TestSupport
             let connection = try await browser.connectAndLink("github", bearer: bearer)
             #expect(connection["accountId"] as? String == github.installationID)
             #expect(connection["accountName"] as? String == "acme-org")
+            // Who it acts as: the installing user, with their own user token.
+            #expect(connection["providerUserId"] as? String == String(github.userID))
+            #expect(connection["providerUserName"] as? String == github.userLogin)
             #expect(connection["scopes"] as? [String] == ["contents:read", "issues:write"])
             #expect(connection["expiresAt"] is String)
             #expect(github.refusals.get().isEmpty)
-            #expect(github.issued.get().count == 1)
-            let dump = try await app.databaseDump()
-            #expect(!dump.contains(try #require(github.issued.get().first)))
+            // No installation token was minted: the App acts only through the user's token.
+            #expect(github.issued.get().isEmpty)
+            let userToken = try #require(github.userTokensIssued.get().first)
+            #expect(!(try await app.databaseDump()).contains(userToken))
             let id = try #require(connection["id"] as? String)
+            #expect(try await app.withTokens { try await $0.accessToken(connectionId: id) } == userToken)
 
-            // An installation token close to expiry is replaced by a newly minted one.
+            // Close to expiry: refreshed once however many ask at the same moment, the rotated
+            // refresh token stored (a second rotation with the old one would be refused).
             try await app.sql { sql in
                 try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#)
             }
-            let token = try await app.withTokens { try await $0.accessToken(connectionId: id) }
-            #expect(github.issued.get().count == 2)
-            #expect(github.issued.get().last == token)
+            let tokens = try await app.withTokens { tokens in
+                try await withThrowingTaskGroup(of: String.self) { group in
+                    for _ in 0..<4 { group.addTask { try await tokens.accessToken(connectionId: id) } }
+                    return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                }
+            }
+            #expect(github.refreshes.get() == 1)
+            #expect(tokens == [try #require(github.userTokensIssued.get().last)])
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '2 minutes'"#)
+            }
+            let again = try await app.withTokens { try await $0.accessToken(connectionId: id) }
+            #expect(github.refreshes.get() == 2)
+            #expect(again == github.userTokensIssued.get().last)
 
             let deleted = try await browser.client.execute(
                 uri: "/oauth/connections/\(id)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
             #expect(deleted.status == .noContent)
-            #expect(github.revoked.get() == [token])
+            #expect(github.revokedUserTokens.get() == [again])
+        }
+    }
+
+    @Test func aConnectionFromBeforeUserTokensMustBeConnectedAgain() async throws {
+        try await withGitHub { app, _, _, _ in
+            // An installation token, no refresh token: what connections held before.
+            let id = try await app.insertConnection(
+                userId: "user-1", provider: .github, accountId: "9001", accessToken: "ghs_legacy")
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "connection" SET "expiresAt" = now() + interval '1 minute'"#)
+            }
+            await #expect(throws: ConnectionTokens.Failure.reauthRequired) {
+                try await app.withTokens { try await $0.accessToken(connectionId: id) }
+            }
+            let status = try await app.sql { sql in
+                for try await status in try await sql.query(#"SELECT "status" FROM "connection""#).decode(String.self) {
+                    return status
+                }
+                return ""
+            }
+            #expect(status == "reauth_required")
         }
     }
 

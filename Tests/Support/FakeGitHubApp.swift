@@ -33,6 +33,16 @@ public final class FakeGitHubApp: Sendable {
     public let userInstallations: SendableBox<[String]>
     private let codes = SendableBox<[String: [String]]>([:])
     private let userTokens = SendableBox<[String: [String]]>([:])
+    /// User access tokens issued (code exchanges and refreshes), in order.
+    public let userTokensIssued = SendableBox<[String]>([])
+    /// Refresh tokens still valid (GitHub rotates them: each works once), and refreshes made.
+    private let refreshTokens = SendableBox<[String: [String]]>([:])
+    public let refreshes = SendableBox(0)
+    /// User tokens revoked through `DELETE /applications/{client_id}/token`.
+    public let revokedUserTokens = SendableBox<[String]>([])
+    /// The installing user (GitHub's `GET /user`).
+    public let userID = 583231
+    public let userLogin = "octo-ada"
 
     public init(setupURL: String) throws {
         self.setupURL = setupURL
@@ -72,13 +82,48 @@ public final class FakeGitHubApp: Sendable {
             guard form["client_id"] == self.clientID, form["client_secret"] == self.clientSecret else {
                 return try FakeLinear.json(["error": "incorrect_client_credentials"])
             }
-            let installations = self.codes.update { codes in form["code"].flatMap { codes.removeValue(forKey: $0) } }
-            guard let installations else {
-                return try FakeLinear.json(["error": "bad_verification_code"])
+            let installations: [String]
+            if form["grant_type"] == "refresh_token" {
+                let found = self.refreshTokens.update { tokens in
+                    form["refresh_token"].flatMap { tokens.removeValue(forKey: $0) }
+                }
+                guard let found else { return try FakeLinear.json(["error": "bad_refresh_token"]) }
+                self.refreshes.update { $0 += 1 }
+                installations = found
+            } else {
+                let found = self.codes.update { codes in form["code"].flatMap { codes.removeValue(forKey: $0) } }
+                guard let found else { return try FakeLinear.json(["error": "bad_verification_code"]) }
+                installations = found
             }
+            // Expiring user tokens (GitHub's default for Apps): 8 hours, and a 6-month refresh token.
             let token = "ghu_" + RandomToken.string(length: 36)
+            let refresh = "ghr_" + RandomToken.string(length: 36)
             self.userTokens.update { $0[token] = installations }
-            return try FakeLinear.json(["access_token": token, "token_type": "bearer", "scope": ""])
+            self.refreshTokens.update { $0[refresh] = installations }
+            self.userTokensIssued.update { $0.append(token) }
+            return try FakeLinear.json([
+                "access_token": token, "token_type": "bearer", "scope": "", "expires_in": 28800,
+                "refresh_token": refresh, "refresh_token_expires_in": 15_897_600,
+            ])
+        }
+        router.get("/user") { request, _ -> Response in
+            guard let token = request.headers[.authorization].map({ String($0.dropFirst(7)) }),
+                self.userTokens.get()[token] != nil
+            else { return Response(status: .unauthorized) }
+            return try FakeLinear.json(["id": self.userID, "login": self.userLogin])
+        }
+        router.delete("/applications/:client/token") { request, context -> Response in
+            let basic = "Basic " + Data("\(self.clientID):\(self.clientSecret)".utf8).base64EncodedString()
+            guard context.parameters.get("client") == self.clientID, request.headers[.authorization] == basic else {
+                return Response(status: .unauthorized)
+            }
+            let bytes = try await request.body.collect(upTo: 1 << 16)
+            let body = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
+            guard let token = body?["access_token"] as? String,
+                self.userTokens.update({ $0.removeValue(forKey: token) }) != nil
+            else { return Response(status: .notFound) }
+            self.revokedUserTokens.update { $0.append(token) }
+            return Response(status: .noContent)
         }
         router.get("/user/installations") { request, _ -> Response in
             guard request.headers[.accept] == "application/vnd.github+json",
@@ -101,6 +146,7 @@ public final class FakeGitHubApp: Sendable {
             return try FakeLinear.json([
                 "id": Int(self.installationID)!, "app_id": Int(self.appID)!,
                 "account": ["login": self.account, "id": 77, "type": "Organization"],
+                "permissions": ["issues": "write", "contents": "read"],
             ])
         }
         router.post("/app/installations/:id/access_tokens") { request, context -> Response in

@@ -105,7 +105,7 @@ public final class FakeToolAPIs: Sendable {
                 return try Self.json(["data": NSNull(), "errors": [["message": "unsupported by the fake"]]])
             }
         }
-        router.get("/github/installation/repositories") { request, _ -> Response in
+        router.get("/github/user/installations/:id/repositories") { request, _ -> Response in
             self.record("github", "list_repositories", request)
             return try Self.json([
                 "total_count": 1,

@@ -84,6 +84,8 @@ enum ToolKind: Sendable {
 struct ToolAccess: Sendable {
     let apis: ProviderAPIs
     let token: String
+    /// The connection's account at the provider (GitHub: the installation id).
+    var account: String = ""
 }
 
 /// One client per provider API, built once and shared by providers, tools and triggers.

@@ -6,10 +6,11 @@ enum GitHubTools {
     static let all: [AgentTool] = [
         AgentTool(
             name: "github_list_repositories", title: "List GitHub repositories", provider: .github, kind: .read,
-            description: "List the GitHub repositories the connected installation can access.",
+            description: "List the GitHub repositories of the connected installation that you can access.",
             inputSchema: Schema.object([:])
         ) { _, access in
-            let reply = try await get(access, "/installation/repositories?per_page=100")
+            // As the user: the installation's repositories this person can open, not all of them.
+            let reply = try await get(access, "/user/installations/\(access.account)/repositories?per_page=100")
             let repositories = (reply["repositories"]?.arrayValue ?? []).map {
                 $0.picking(["full_name", "private", "description", "default_branch", "html_url"])
             }

@@ -1,3 +1,4 @@
+import Foundation
 import MCP
 
 /// GitHub's REST API (`GITHUB_API_URL`) with a bearer token (an installation token, a user
@@ -26,6 +27,27 @@ struct GitHubAPI: Sendable {
     func delete(_ path: String, token: String) async throws(ProviderAPIFailure) {
         _ = try await send("DELETE", path, token: token) { url, headers throws(ProviderError) in
             try await http.delete(url, headers: headers)
+        }
+    }
+
+    /// Revokes a user token: `DELETE /applications/{client_id}/token`, authenticated as the App
+    /// with Basic (its client id and secret), the token in the JSON body.
+    func deleteApplicationToken(_ token: String, clientID: String, clientSecret: String)
+        async throws(ProviderAPIFailure)
+    {
+        let basic = "Basic " + Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
+        let path = "/applications/\(clientID)/token"
+        let reply: ProviderHTTP.Reply
+        do {
+            reply = try await http.delete(
+                baseURL + path, json: ["access_token": token], headers: Self.headers + [("Authorization", basic)])
+        } catch {
+            throw ProviderAPIFailure(provider: .github, operation: "DELETE \(path)", reason: .unreachable("\(error)"))
+        }
+        guard (200..<300).contains(reply.status) else {
+            throw ProviderAPIFailure(
+                provider: .github, operation: "DELETE \(path)",
+                reason: .status(reply.status, reply.json["message"]?.stringValue))
         }
     }
 

@@ -8,9 +8,12 @@ import Shared
 import Synchronization
 
 /// GitHub, as a GitHub App: the user installs the app on their account or organization, and we
-/// act with installation access tokens (1 hour) minted with an App JWT (RS256, `iss` = app id,
-/// 10 minutes). The installation token is stored sealed like any token and minted again
-/// shortly before it expires — that is its "refresh".
+/// act **as that user**, with the App's user access token (user-to-server): every call gets what
+/// GitHub allows both the person and the App, so a repository the person cannot open stays
+/// closed even where the installation reaches it. The user token (8 hours, with a 6-month
+/// refresh token that rotates; or non-expiring, if the App is configured so) is stored sealed
+/// and refreshed ahead of expiry. Installation tokens (minted with the App JWT: RS256, `iss` =
+/// app id) are used only for App-level work, such as reading the installation itself.
 ///
 /// The `installation_id` GitHub puts on the setup URL comes from the browser, and GitHub warns
 /// it can be spoofed: anyone could name another organisation's installation of our App. With
@@ -55,37 +58,55 @@ struct GitHubAppProvider: ConnectionProvider {
             throw .invalidCallback
         }
         // The id comes from the browser: the installer's own token must list it.
-        guard try await installer(code: code, canAccess: installation) else {
+        let user = try await userTokens(exchanging: code)
+        guard try await canAccess(installation, with: user.accessToken) else {
             logger.warning(
                 "GitHub callback named an installation its user cannot access",
                 metadata: ["installation": "\(installation)"])
             throw .invalidCallback
         }
         let appToken = try await appToken()
-        let account: Value?
+        let details: Value
         do {
-            account = try await api.get("/app/installations/\(installation)", token: appToken)["account"]
+            details = try await api.get("/app/installations/\(installation)", token: appToken)
         } catch {
             if case .status(404, _) = error.reason { throw .invalidCallback }
             throw .unavailable("\(error)")
         }
-        guard let account else { throw .unavailable("GitHub named no account for the installation") }
-        let tokens = try await refresh(refreshToken: nil, accountId: installation)
-        return ProviderGrant(tokens: tokens, accountId: installation, accountName: account["login"]?.stringValue)
+        guard let account = details["account"] else {
+            throw .unavailable("GitHub named no account for the installation")
+        }
+        let me: Value
+        do {
+            me = try await api.get("/user", token: user.accessToken)
+        } catch {
+            throw .unavailable("\(error)")
+        }
+        var tokens = user
+        // What the App may do there (the user's own rights narrow it further, call by call).
+        tokens.scopes = (details["permissions"]?.objectValue ?? [:]).map {
+            "\($0.key):\($0.value.stringValue ?? "\($0.value)")"
+        }.sorted()
+        return ProviderGrant(
+            tokens: tokens, accountId: installation, accountName: account["login"]?.stringValue,
+            identity: me["id"]?.number.map { ProviderIdentity(id: String(Int($0)), name: me["login"]?.stringValue) })
     }
 
-    /// True when the user who authorized `code` can access `installation` (GitHub's "verify
-    /// the installation belongs to the user" step for setup URLs).
-    private func installer(code: String, canAccess installation: String) async throws(ProviderError) -> Bool {
+    /// The installer's user tokens for `code` (GitHub's web flow for Apps).
+    private func userTokens(exchanging code: String) async throws(ProviderError) -> ProviderTokens {
         guard let oauth else { throw .denied("installer_unverified") }
         let exchange = try await http.postForm(
             webURL + "/login/oauth/access_token",
             [("client_id", oauth.id), ("client_secret", oauth.secret), ("code", code)],
             headers: [("Accept", "application/json")])
         // GitHub answers 200 with {"error": "bad_verification_code"} for a used or foreign code.
-        guard exchange.status == 200, let userToken = exchange.json["access_token"]?.stringValue else {
-            throw .codeRejected
-        }
+        guard exchange.status == 200, exchange.json["access_token"]?.stringValue != nil else { throw .codeRejected }
+        return try exchange.tokens(exchangingCode: true)
+    }
+
+    /// True when the user of `userToken` can access `installation` (GitHub's "verify the
+    /// installation belongs to the user" step for setup URLs).
+    private func canAccess(_ installation: String, with userToken: String) async throws(ProviderError) -> Bool {
         for page in 1...10 {
             let listed: [Value]
             do {
@@ -101,34 +122,31 @@ struct GitHubAppProvider: ConnectionProvider {
         return false
     }
 
-    /// A new installation access token.
+    /// New user tokens for the refresh token, which GitHub rotates. A connection made before
+    /// user tokens (holding an installation token, no refresh token) must be connected again.
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
-        let appToken = try await appToken()
-        let reply: Value
-        do {
-            reply = try await api.post("/app/installations/\(accountId)/access_tokens", [:], token: appToken)
-        } catch {
-            // Uninstalled or suspended: the user must install the app again.
-            if case .status(let status, _) = error.reason, [401, 403, 404].contains(status) { throw .invalidGrant }
-            throw .unavailable("\(error)")
-        }
-        guard let token = reply["token"]?.stringValue else {
-            throw .unavailable("GitHub answered without an installation token")
-        }
-        let expiresAt = reply["expires_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) }
-        let permissions = (reply["permissions"]?.objectValue ?? [:]).map {
-            "\($0.key):\($0.value.stringValue ?? "\($0.value)")"
-        }.sorted()
-        return ProviderTokens(accessToken: token, refreshToken: nil, expiresAt: expiresAt, scopes: permissions)
+        guard let oauth, let refreshToken else { throw .invalidGrant }
+        let reply = try await http.postForm(
+            webURL + "/login/oauth/access_token",
+            [
+                ("client_id", oauth.id), ("client_secret", oauth.secret), ("grant_type", "refresh_token"),
+                ("refresh_token", refreshToken),
+            ], headers: [("Accept", "application/json")])
+        // Expired, revoked or already-rotated refresh tokens: `bad_refresh_token` (HTTP 200).
+        if reply.json["error"]?.stringValue == "bad_refresh_token" { throw .invalidGrant }
+        var tokens = try reply.tokens()
+        if tokens.refreshToken == nil { tokens.refreshToken = refreshToken }
+        return tokens
     }
 
-    /// Revokes the installation token (the installation itself stays; the user removes the
-    /// App from GitHub's settings).
+    /// Revokes the user token (the installation itself stays; the user removes the App from
+    /// GitHub's settings): `DELETE /applications/{client_id}/token`, authenticated as the App.
     func revoke(accessToken: String) async {
+        guard let oauth else { return }
         do {
-            try await api.delete("/installation/token", token: accessToken)
+            try await api.deleteApplicationToken(accessToken, clientID: oauth.id, clientSecret: oauth.secret)
         } catch {
-            logger.warning("could not revoke a GitHub installation token", metadata: ["error": "\(error)"])
+            logger.warning("could not revoke a GitHub user token", metadata: ["error": "\(error)"])
         }
     }
 

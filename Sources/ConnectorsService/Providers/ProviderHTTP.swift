@@ -44,8 +44,13 @@ struct ProviderHTTP: Sendable {
         try await send(url, method: .GET, body: nil, contentType: nil, headers: headers)
     }
 
-    func delete(_ url: String, headers: [(String, String)] = []) async throws(ProviderError) -> Reply {
-        try await send(url, method: .DELETE, body: nil, contentType: nil, headers: headers)
+    /// A DELETE, with a JSON body when one is given (GitHub's token revocation takes one).
+    func delete(_ url: String, json: (any Encodable)? = nil, headers: [(String, String)] = [])
+        async throws(ProviderError) -> Reply
+    {
+        let body = json.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        return try await send(
+            url, method: .DELETE, body: body, contentType: body == nil ? nil : "application/json", headers: headers)
     }
 
     private func send(
