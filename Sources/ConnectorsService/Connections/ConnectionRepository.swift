@@ -17,6 +17,11 @@ struct ConnectionRepository: Sendable {
     private static let columns =
         #""id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt""#
 
+    /// The same, qualified by the table alias `c` (for joins).
+    private static let qualifiedColumns = columns.split(separator: ",").map {
+        "c." + $0.trimmingCharacters(in: .whitespaces)
+    }.joined(separator: ", ")
+
     /// The user's connections, oldest first (served by the `(userId, provider, accountId)` index).
     /// A prepared statement: the hot read of every console page, planned once per connection.
     func list(userId: String) async throws -> [Connection] {
@@ -99,8 +104,6 @@ struct ConnectionRepository: Sendable {
         return nil
     }
 
-    /// The most recently updated active connection to a provider account (a Slack workspace,
-    /// a Linear organization), whoever made it.
     /// The one active connection made by this person at the provider (`providerUserId` in the
     /// workspace or organization `accountId`): whom an event they sent acts for. nil when there
     /// is none — or more than one (two Connectors accounts claiming the same person): never a guess.
@@ -122,7 +125,7 @@ struct ConnectionRepository: Sendable {
     func acting(provider: ProviderID, accountId: String, verifiedEmail email: String) async throws -> Connection? {
         let rows = try await postgres.query(
             """
-            SELECT \(unescaped: Self.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            SELECT \(unescaped: Self.qualifiedColumns)
             FROM "connection" c JOIN "user" u ON u."id" = c."userId"
             WHERE c."provider" = \(provider.rawValue) AND c."accountId" = \(accountId) AND c."status" = 'active'
               AND lower(u."email") = \(email.lowercased()) AND u."emailVerified"
@@ -132,8 +135,9 @@ struct ConnectionRepository: Sendable {
         return found.count == 1 ? found[0] : nil
     }
 
-    /// Some active connection to the workspace or organization — for its shared app or bot token
-    /// only (to tell a stranger how to connect), never to decide whom to act for.
+    /// The most recently updated active connection to a provider account (a Slack workspace, a
+    /// Linear organization), whoever made it — for the account's shared app or bot token only
+    /// (to tell a stranger how to connect, to ask Slack who wrote), never to decide whom to act for.
     func active(provider: ProviderID, accountId: String) async throws -> Connection? {
         let rows = try await postgres.query(
             """
