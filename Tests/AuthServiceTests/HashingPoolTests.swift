@@ -103,8 +103,10 @@ import TestSupport
     /// Hashing yields but never starves: with every core kept busy by other processes, a
     /// sign-up (one scrypt hash) at the service binary, run as deployed with its own hashing
     /// threads and default limits, still completes. Under `SCHED_IDLE` it got no CPU at all
-    /// while the other processes ran. The bound is the point; it is generous (it took ~1.6 s here:
-    /// a hash gets about a quarter of a core it shares with a busy loop) and stated here.
+    /// while the other processes ran — it would never finish before the client's 120 s timeout.
+    /// The bound is the point, and it is generous: ~1.6 s alone with the busy loops (a hash gets
+    /// about a quarter of a core it shares with one), 15.4 s once in a fresh-clone CI run with the
+    /// rest of the suite also on the cores; 60 s still tells progress from starvation.
     @Test func aSignUpCompletesWhileOtherProcessesSaturateEveryCore() async throws {
         let database = try await TestDatabase.create(migrated: true)
         let port = try FreePort.next()
@@ -129,6 +131,6 @@ import TestSupport
         let elapsed = ContinuousClock.now - started
         #expect(response.status == .ok, "\(String(buffer: response.body ?? ByteBuffer()))")
         #expect(hogs.allSatisfy { $0.isRunning })
-        #expect(elapsed < .seconds(15), "sign-up took \(elapsed) with every core busy")
+        #expect(elapsed < .seconds(60), "sign-up took \(elapsed) with every core busy")
     }
 }
