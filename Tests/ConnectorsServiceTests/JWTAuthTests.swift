@@ -27,7 +27,7 @@ import TestSupport
             #expect(
                 Set(connection.keys) == [
                     "id", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes",
-                    "status", "expiresAt", "createdAt", "updatedAt",
+                    "status", "statusReason", "expiresAt", "createdAt", "updatedAt",
                 ])
             #expect(connection["status"] as? String == "active")
             #expect(connection["scopes"] as? [String] == ["read", "write"])

@@ -248,13 +248,16 @@ import TestSupport
             await #expect(throws: ConnectionTokens.Failure.reauthRequired) {
                 try await app.withTokens { try await $0.accessToken(connectionId: id) }
             }
-            let status = try await app.sql { sql in
-                for try await status in try await sql.query(#"SELECT "status" FROM "connection""#).decode(String.self) {
-                    return status
+            let (status, reason) = try await app.sql { sql in
+                for try await row in try await sql.query(#"SELECT "status", "statusReason" FROM "connection""#)
+                    .decode((String, String?).self)
+                {
+                    return row
                 }
-                return ""
+                return ("", nil)
             }
             #expect(status == "reauth_required")
+            #expect(reason?.contains("connect GitHub again") == true)
         }
     }
 

@@ -25,6 +25,8 @@ struct Connection: Sendable, Equatable {
     var expiresAt: Date?
     var createdAt: Date
     var updatedAt: Date
+    /// Why the person must connect again, when they must.
+    var statusReason: String? = nil
 
     /// The additional authenticated data its tokens are sealed under: a ciphertext copied to
     /// another row, or relabelled as another provider's, fails to open.
@@ -43,6 +45,7 @@ struct ConnectionView: Encodable, Sendable {
     let providerUserName: String?
     let scopes: [String]
     let status: Connection.Status
+    let statusReason: String?
     let expiresAt: String?
     let createdAt: String
     let updatedAt: String
@@ -56,14 +59,15 @@ struct ConnectionView: Encodable, Sendable {
         self.providerUserName = connection.identity?.name
         self.scopes = connection.scopes
         self.status = connection.status
+        self.statusReason = connection.statusReason
         self.expiresAt = connection.expiresAt.map(JSTime.string)
         self.createdAt = JSTime.string(connection.createdAt)
         self.updatedAt = JSTime.string(connection.updatedAt)
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, provider, accountId, accountName, providerUserId, providerUserName, scopes, status, expiresAt,
-            createdAt, updatedAt
+        case id, provider, accountId, accountName, providerUserId, providerUserName, scopes, status, statusReason,
+            expiresAt, createdAt, updatedAt
     }
 
     // Explicit so that absent values are `null`, as the spec's shape lists every field.
@@ -77,6 +81,7 @@ struct ConnectionView: Encodable, Sendable {
         try container.encode(providerUserName, forKey: .providerUserName)
         try container.encode(scopes, forKey: .scopes)
         try container.encode(status, forKey: .status)
+        try container.encode(statusReason, forKey: .statusReason)
         try container.encode(expiresAt, forKey: .expiresAt)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)

@@ -15,7 +15,7 @@ struct ConnectionRepository: Sendable {
 
     /// Every column, in the order `decode` reads them.
     private static let columns =
-        #""id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt""#
+        #""id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt", "statusReason""#
 
     /// The same, qualified by the table alias `c` (for joins).
     private static let qualifiedColumns = columns.split(separator: ",").map {
@@ -33,12 +33,14 @@ struct ConnectionRepository: Sendable {
     }
 
     typealias Row = (
-        String, String, String, String, String?, String?, String?, [String], String, String?, String?, Date?, Date, Date
+        String, String, String, String, String?, String?, String?, [String], String, String?, String?, Date?, Date,
+        Date,
+        String?
     )
 
     struct ListConnections: PostgresPreparedStatement {
         static let sql =
-            #"SELECT "id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt" FROM "connection" WHERE "userId" = $1 ORDER BY "createdAt", "id""#
+            #"SELECT "id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt", "statusReason" FROM "connection" WHERE "userId" = $1 ORDER BY "createdAt", "id""#
         typealias Row = ConnectionRepository.Row
         var userId: String
 
@@ -65,11 +67,12 @@ struct ConnectionRepository: Sendable {
     {
         let rows = try await connection.query(
             """
-            INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt")
-            VALUES (\(row.id), \(row.userId), \(row.provider.rawValue), \(row.accountId), \(row.accountName), \(row.identity?.id), \(row.identity?.name), \(row.scopes), 'active', \(row.accessToken), \(row.refreshToken), \(row.expiresAt), now(), now())
+            INSERT INTO "connection" ("id", "userId", "provider", "accountId", "accountName", "providerUserId", "providerUserName", "scopes", "status", "accessToken", "refreshToken", "expiresAt", "createdAt", "updatedAt", "statusReason")
+            VALUES (\(row.id), \(row.userId), \(row.provider.rawValue), \(row.accountId), \(row.accountName), \(row.identity?.id), \(row.identity?.name), \(row.scopes), 'active', \(row.accessToken), \(row.refreshToken), \(row.expiresAt), now(), now(), NULL)
             ON CONFLICT ("userId", "provider", "accountId") DO UPDATE SET
                 "accountName" = excluded."accountName", "scopes" = excluded."scopes", "status" = 'active',
                 "providerUserId" = excluded."providerUserId", "providerUserName" = excluded."providerUserName",
+                "statusReason" = NULL,
                 "accessToken" = excluded."accessToken", "refreshToken" = excluded."refreshToken",
                 "expiresAt" = excluded."expiresAt", "updatedAt" = now()
             RETURNING \(unescaped: Self.columns)
@@ -187,9 +190,9 @@ struct ConnectionRepository: Sendable {
         return userIds.count
     }
 
-    func setStatus(id: String, _ status: Connection.Status) async throws {
+    func setStatus(id: String, _ status: Connection.Status, reason: String? = nil) async throws {
         let rows = try await postgres.query(
-            #"UPDATE "connection" SET "status" = \#(status.rawValue), "updatedAt" = now() WHERE "id" = \#(id) RETURNING "userId""#,
+            #"UPDATE "connection" SET "status" = \#(status.rawValue), "statusReason" = \#(reason), "updatedAt" = now() WHERE "id" = \#(id) RETURNING "userId""#,
             logger: logger)
         await listCache.invalidate(try await Self.userIds(rows))
     }
@@ -212,7 +215,7 @@ struct ConnectionRepository: Sendable {
     private static func connection(_ row: Row) -> Connection? {
         let (
             id, userId, provider, accountId, accountName, identityId, identityName, scopes, status, access, refresh,
-            expiresAt, createdAt, updatedAt
+            expiresAt, createdAt, updatedAt, statusReason
         ) = row
         guard let provider = ProviderID(rawValue: provider), let status = Connection.Status(rawValue: status) else {
             return nil
@@ -221,7 +224,7 @@ struct ConnectionRepository: Sendable {
             id: id, userId: userId, provider: provider, accountId: accountId, accountName: accountName,
             identity: identityId.map { ProviderIdentity(id: $0, name: identityName) }, scopes: scopes,
             status: status, accessToken: access, refreshToken: refresh, expiresAt: expiresAt, createdAt: createdAt,
-            updatedAt: updatedAt)
+            updatedAt: updatedAt, statusReason: statusReason)
     }
 }
 

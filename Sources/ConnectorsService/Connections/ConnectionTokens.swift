@@ -74,7 +74,12 @@ struct ConnectionTokens: Sendable {
         do {
             tokens = try await provider.refresh(refreshToken: refreshToken, accountId: connection.accountId)
         } catch .invalidGrant {
-            try await connections.setStatus(id: id, .reauthRequired)
+            // A GitHub connection from before user tokens has no refresh token: it acted as the App.
+            let reason =
+                connection.provider == .github && refreshToken == nil
+                ? "Made before Connectors acted as you on GitHub: connect GitHub again."
+                : "\(connection.provider.rawValue.capitalized) refused to renew access: connect again."
+            try await connections.setStatus(id: id, .reauthRequired, reason: reason)
             logger.warning(
                 "a connection's refresh token was refused; the user must connect again",
                 metadata: ["connection": "\(id)"])

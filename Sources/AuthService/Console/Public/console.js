@@ -181,7 +181,9 @@ async function loadConnections() {
     const who = connection.providerUserName || connection.providerUserId;
     const account = (connection.accountName || connection.accountId) + (who ? `, as ${who}` : "");
     rows.append(tableRow(
-      [connection.provider, account, connection.status.replace("_", " "), new Date(connection.createdAt).toLocaleString()],
+      [connection.provider, account,
+       connection.status.replace("_", " ") + (connection.statusReason ? ` — ${connection.statusReason}` : ""),
+       new Date(connection.createdAt).toLocaleString()],
       "Disconnect", `Disconnect ${connection.provider} ${account}`, () => disconnect(connection)));
   }
   $("#connections").hidden = body.connections.length === 0;
