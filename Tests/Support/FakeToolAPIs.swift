@@ -131,13 +131,7 @@ public final class FakeToolAPIs: Sendable {
         router.post("/slack/:method") { request, context -> Response in
             let method = context.parameters.get("method") ?? ""
             let bytes = try await request.body.collect(upTo: 1 << 20)
-            let fields = Dictionary(
-                String(buffer: bytes).split(separator: "&").map { pair -> (String, String) in
-                    let parts = pair.split(separator: "=", maxSplits: 1).map {
-                        String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
-                    }
-                    return (parts[0], parts.count > 1 ? parts[1] : "")
-                }, uniquingKeysWith: { $1 })
+            let fields = Dictionary(FormEncoding.pairs(String(buffer: bytes)), uniquingKeysWith: { $1 })
             self.record("slack", method, request, fields)
             switch method {
             case "chat.postMessage":

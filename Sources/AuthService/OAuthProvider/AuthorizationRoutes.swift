@@ -33,7 +33,7 @@ struct AuthorizationRoutes: Sendable {
         let open = api.group("/oauth2").add(middleware: policies.limit.api).add(middleware: policies.session.optional)
         /// Starts (or continues) an authorization; anyone's browser may call it.
         open.get("/authorize") { request, context in
-            try await authorize(SignedOAuthQuery.decode(request.uri.query ?? ""), request, context)
+            try await authorize(FormEncoding.pairs(request.uri.query ?? ""), request, context)
         }
         /// The same with a form body (RFC 6749 §3.1 allows POST).
         open.post("/authorize") { request, context in

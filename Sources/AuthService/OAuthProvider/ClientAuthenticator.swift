@@ -25,12 +25,12 @@ struct ClientAuthenticator: Sendable {
                 let text = String(bytes: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
             else { throw OAuthError.invalidClient("The Basic credentials are malformed.", triedBasic: true) }
             // RFC 6749 §2.3.1: both halves are form-encoded before they are joined.
-            let basicId = SignedOAuthQuery.decode("a=" + text[..<colon])[0].1
+            let basicId = FormEncoding.decodeComponent(text[..<colon])
             guard formId == nil || formId == basicId else {
                 throw OAuthError.invalidRequest("client_id differs from the Basic credentials")
             }
             id = basicId
-            secret = SignedOAuthQuery.decode("a=" + text[text.index(after: colon)...])[0].1
+            secret = FormEncoding.decodeComponent(text[text.index(after: colon)...])
             method = "client_secret_basic"
         } else if formSecret != nil {
             method = "client_secret_post"

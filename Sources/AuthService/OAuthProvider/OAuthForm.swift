@@ -17,7 +17,7 @@ struct OAuthForm: Sendable {
             throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded.")
         }
         let body = try await RawBody.collect(request, context: context)
-        return OAuthForm(pairs: SignedOAuthQuery.decode(String(buffer: body)))
+        return OAuthForm(pairs: FormEncoding.pairs(String(buffer: body)))
     }
 
     /// The parameter's value; nil when absent or empty; an error when repeated.

@@ -32,7 +32,7 @@ struct SignedOAuthQuery: Sendable {
     /// The authorization request's parameters (without the signing fields) when `query` carries a
     /// valid, unexpired signature; nil otherwise.
     func verify(_ query: String, now: Date = Date()) -> [(String, String)]? {
-        var pairs = Self.decode(query.hasPrefix("?") ? String(query.dropFirst()) : query)
+        var pairs = FormEncoding.pairs(query.hasPrefix("?") ? String(query.dropFirst()) : query)
         let signatures = pairs.filter { $0.0 == "sig" }
         guard signatures.count == 1 else { return nil }
         pairs.removeAll { $0.0 == "sig" }
@@ -74,16 +74,5 @@ struct SignedOAuthQuery: Sendable {
             }
         }
         return out
-    }
-
-    /// Parses a form-encoded string into its pairs, in order (`+` is a space).
-    static func decode(_ query: String) -> [(String, String)] {
-        query.split(separator: "&", omittingEmptySubsequences: true).map { part in
-            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let unplus = { (text: Substring) in
-                String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
-            }
-            return (unplus(pieces[0]), pieces.count > 1 ? unplus(pieces[1]) : "")
-        }
     }
 }

@@ -136,9 +136,7 @@ struct TokenEndpointRoutes: Sendable {
 
     /// Our access token's claims (signature, issuer and `typ` checked; times not).
     func accessTokenClaims(_ token: String) -> ReadClaims? {
-        guard let header = token.split(separator: ".").first.flatMap({ Base64URL.decode(String($0)) }),
-            (try? JSONDecoder().decode([String: String].self, from: Data(header)))?["typ"] == "at+jwt",
-            let payload = keys.verifiedPayload(of: token),
+        guard let (typ, payload) = keys.verifiedPayload(of: token), typ == "at+jwt",
             let claims = try? JSONDecoder().decode(ReadClaims.self, from: Data(payload)), claims.iss == settings.issuer
         else { return nil }
         return claims

@@ -50,9 +50,10 @@ final class SigningKeys: Service, Sendable {
 
     /// Makes sure a key exists, then loads them all. Throws `ConfigurationError` when stored
     /// keys cannot be decrypted with this `BETTER_AUTH_SECRET`.
-    /// The payload of a compact RS256 JWS signed by one of our published keys; nil otherwise.
-    /// (Only the authorization server's revocation and introspection read tokens back.)
-    func verifiedPayload(of token: String) -> [UInt8]? {
+    /// The header's `typ` and the payload of a compact RS256 JWS signed by one of our published
+    /// keys; nil otherwise. (Only the authorization server's revocation and introspection read
+    /// tokens back.)
+    func verifiedPayload(of token: String) -> (typ: String?, payload: [UInt8])? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = JWTHeaderFieldsLite.parse(String(parts[0])), header.alg == "RS256",
             let key = snapshot.withLock({ $0.keys.first { $0.id == header.kid } }),
@@ -64,12 +65,13 @@ final class SigningKeys: Service, Sendable {
                 _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: signed),
                 padding: .insecurePKCS1v1_5)
         else { return nil }
-        return payload
+        return (header.typ, payload)
     }
 
     private struct JWTHeaderFieldsLite: Decodable {
         let alg: String
         let kid: String
+        let typ: String?
         static func parse(_ part: String) -> Self? {
             Base64URL.decode(part).flatMap { try? JSONDecoder().decode(Self.self, from: Data($0)) }
         }
