@@ -22,7 +22,7 @@ func buildApplication(_ config: AuthConfig, logger: Logger)
         config: config, infrastructure: infrastructure, signingKeys: signingKeys, http: http, logger: logger)
     routes.register(on: router)
     let oauthClients = OAuthClientRepository(postgres: infrastructure.postgres, logger: logger)
-    let maintenance = OAuthMaintenance(
+    let maintenance = OAuthMaintenance.task(
         clients: oauthClients, grants: OAuthGrantRepository(postgres: infrastructure.postgres, logger: logger),
         settings: config.oauth, logger: logger)
     return HTTPCore.application(

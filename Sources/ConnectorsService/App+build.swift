@@ -2,6 +2,7 @@ import Backends
 import DB
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Shared
 
 /// Wires the connectors service: PostgreSQL, Redis, the provider HTTP client, the JWKS cache,
@@ -28,19 +29,21 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
         logger: logger)
     // The Messages API answers a non-streamed call only when the whole message is written.
     let modelHTTP = HTTPClientService(readTimeout: .minutes(10))
+    let audit = AuditTrail(postgres: infrastructure.postgres, logger: logger)
     let agent = AgentParts(
-        config: config, infrastructure: infrastructure, connections: connections, providers: providers, apis: apis,
-        modelHTTP: modelHTTP,
-        logger: logger)
+        config: config, infrastructure: infrastructure, connections: connections, providers: providers,
+        audit: audit, apis: apis, modelHTTP: modelHTTP, logger: logger)
     let revocations = GrantRevocations(
         postgres: infrastructure.postgres, interval: config.revocationPoll, logger: logger)
     ConnectorsRoutes(
         config: config, infrastructure: infrastructure, verifier: verifier, connections: connections,
-        providers: providers, agent: agent, revocations: revocations, logger: logger
+        providers: providers, agent: agent, audit: audit, revocations: revocations, logger: logger
     )
     .register(on: router)
-    let sweeper = PendingLinkSweeper(
-        links: PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger)
+    let upkeep: [any Service] = [
+        Upkeep.pendingLinks(PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger),
+        Upkeep.auditRetention(audit, days: config.auditRetentionDays, logger: logger),
+    ]
     let handlers = WebhookHandlers(
         [
             RevocationHandler(connections: connections, logger: logger),
@@ -53,7 +56,8 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
         router: router, config: config.common,
-        services: infrastructure.services + [http, modelHTTP, jwks, sweeper, worker, revocations], logger: logger,
+        services: infrastructure.services + [http, modelHTTP, jwks, worker, revocations] + upkeep
+            + (agent.resumer.map { [$0] } ?? [any Service]()), logger: logger,
         requestsOnEventLoops: true)
 }
 
@@ -65,6 +69,7 @@ struct ConnectorsRoutes: Sendable {
     let connections: ConnectionRepository
     let providers: ProviderRegistry
     let agent: AgentParts
+    let audit: AuditTrail
     let revocations: GrantRevocations
     let logger: Logger
 
@@ -81,9 +86,16 @@ struct ConnectorsRoutes: Sendable {
         ).addRoutes(to: router, policies: policies)
         ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).addRoutes(
             to: router, policies: policies)
-        AgentRoutes(runner: agent.runner, runs: agent.runs).addRoutes(to: router, policies: policies)
+        AgentRoutes(
+            runner: agent.runner, runs: agent.runs, events: agent.events, limits: config.agentLimits,
+            longestWait: config.approvalTimeout + config.agentTimeout + .seconds(60)
+        ).addRoutes(to: router, policies: policies)
+        ApprovalRoutes(approvals: agent.approvals, decisions: agent.decisions).addRoutes(to: router, policies: policies)
+        PolicyRoutes(policies: agent.policies).addRoutes(to: router, policies: policies)
+        AuditRoutes(audit: audit).addRoutes(to: router, policies: policies)
         MCPRoutes(
-            registry: agent.registry, revocations: revocations, publicURL: config.common.publicURL,
+            registry: agent.registry, toolPolicies: agent.policies, revocations: revocations,
+            publicURL: config.common.publicURL,
             trustedOrigins: config.common.trustedOrigins,
             logger: logger
         )

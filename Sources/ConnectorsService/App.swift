@@ -1,5 +1,6 @@
 import ArgumentParser
 import DB
+import Foundation
 import Hummingbird
 import Logging
 import Shared
@@ -10,7 +11,7 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ConnectorsService",
         abstract: "Provider connections (OAuth), webhooks, the agent and the MCP endpoint.",
-        subcommands: [Serve.self, Migrate.self, Reencrypt.self],
+        subcommands: [Serve.self, Migrate.self, Reencrypt.self, ExportAudit.self],
         defaultSubcommand: Serve.self)
 
     struct Serve: AsyncParsableCommand {
@@ -43,6 +44,42 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
                 print(
                     "re-encrypted \(report.changed) values under key \(config.secretBox.current.id); \(report.current) were already under it"
                 )
+            }
+        }
+    }
+
+    struct ExportAudit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export-audit",
+            abstract: "Print the audit trail since a date as JSON lines (one event per line, oldest first).")
+
+        @Option(help: "The first day (2026-01-31) or moment (2026-01-31T12:00:00Z) to include, in UTC.")
+        var since: String
+
+        func validate() throws {
+            guard Self.date(since) != nil else {
+                throw ValidationError(
+                    "--since must be a date (2026-01-31) or an ISO 8601 moment (2026-01-31T12:00:00Z)")
+            }
+        }
+
+        static func date(_ text: String) -> Date? {
+            if let moment = try? Date(text, strategy: .iso8601) { return moment }
+            return try? Date(text + "T00:00:00Z", strategy: .iso8601)
+        }
+
+        func run() async throws {
+            try await StartupGuard.run("ConnectorsService") {
+                let config = try ConnectorsConfig(await ConfigValues.load())
+                Telemetry.bootstrap(logLevel: .warning)
+                let logger = Logger(label: "ConnectorsService")
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                try await Database.withClient(config.common.database, logger: logger) { postgres in
+                    try await AuditTrail(postgres: postgres, logger: logger).export(since: Self.date(since)!) { event in
+                        print(String(decoding: try encoder.encode(AuditEventView(event)), as: UTF8.self))
+                    }
+                }
             }
         }
     }

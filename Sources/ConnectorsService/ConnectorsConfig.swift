@@ -33,6 +33,15 @@ struct ConnectorsConfig: Sendable {
     var agentTimeout: Duration = .seconds(120)
     /// `POST /agent/run`: 10 runs per minute per user (`AGENT_RATE_LIMIT`).
     var agentLimit = RateLimitRule(name: "agent-run", limit: 10, window: .seconds(60))
+    /// Per user: tokens per UTC day (`AGENT_DAILY_TOKEN_BUDGET`) and runs at once
+    /// (`AGENT_MAX_CONCURRENT_RUNS`).
+    var agentLimits = AgentRunRepository.Limits()
+    /// How long an approval waits before it counts as denied (`AGENT_APPROVAL_TIMEOUT_SECONDS`).
+    var approvalTimeout: Duration = .seconds(900)
+    /// How paused runs are continued once decided.
+    var resumer = AgentResumer.Settings()
+    /// Audit events older than this many days are deleted (`AUDIT_RETENTION_DAYS`).
+    var auditRetentionDays = 365
 
     init(_ env: ConfigValues) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
@@ -76,6 +85,12 @@ struct ConnectorsConfig: Sendable {
             try env.int("CONNECTION_LIST_CACHE_SECONDS", default: 60, range: 0...3600))
         self.agentTimeout = .seconds(try env.int("AGENT_TIMEOUT_SECONDS", default: 120, range: 5...3600))
         self.agentLimit.limit = try env.int("AGENT_RATE_LIMIT", default: 10, range: 1...1_000_000)
+        self.agentLimits.dailyTokens = try env.int(
+            "AGENT_DAILY_TOKEN_BUDGET", default: 1_000_000, range: 0...1_000_000_000_000)
+        self.agentLimits.concurrentRuns = try env.int("AGENT_MAX_CONCURRENT_RUNS", default: 2, range: 1...1000)
+        self.approvalTimeout = .seconds(
+            try env.int("AGENT_APPROVAL_TIMEOUT_SECONDS", default: 900, range: 10...604_800))
+        self.auditRetentionDays = try env.int("AUDIT_RETENTION_DAYS", default: 365, range: 1...36_500)
     }
 }
 

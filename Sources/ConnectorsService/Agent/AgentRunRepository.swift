@@ -1,24 +1,133 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Shared
 
-/// Runs in `agentRun`: inserted when they start, written once more when they end.
+/// Runs in `agentRun`: inserted when they start (within the person's limits), their progress
+/// written after each model turn, stored whole when they pause for an approval, and written
+/// once more when they end.
 struct AgentRunRepository: Sendable {
     let postgres: PostgresClient
     let logger: Logger
 
-    /// Stores a starting run. A run for an event (`triggerKey`) replaces an earlier attempt's
-    /// run that never delivered its answer (the worker died, or the event is being retried).
-    func insert(_ run: AgentRun) async throws {
-        if let key = run.triggerKey {
-            try await postgres.query(
-                #"DELETE FROM "agentRun" WHERE "triggerKey" = \#(key) AND "deliveredAt" IS NULL"#, logger: logger)
+    /// What one person may spend (`AGENT_DAILY_TOKEN_BUDGET`, `AGENT_MAX_CONCURRENT_RUNS`).
+    struct Limits: Sendable {
+        /// Input plus output tokens per UTC day; 0 is no limit.
+        var dailyTokens = 1_000_000
+        var concurrentRuns = 2
+    }
+
+    enum StartOutcome: Sendable, Equatable {
+        case started
+        /// Today's tokens are spent; the budget resets at `resetsAt` (00:00 UTC).
+        case overBudget(resetsAt: Date)
+        case busy
+    }
+
+    /// Stores a starting run unless the person is over their budget or already running as many
+    /// runs as they may: the check and the insert hold a per-user lock, so two requests at once
+    /// cannot both take the last slot. A run for an event (`triggerKey`) replaces an earlier
+    /// attempt that died while running (the worker stopped, or the event is being retried).
+    /// `lease` is how long the run counts as running without finishing (its process may die).
+    func start(_ run: AgentRun, limits: Limits, lease: Duration, now: Date = Date()) async throws -> StartOutcome {
+        let day = Self.utcDay(of: now)
+        let seconds = Double(lease.wholeMilliseconds) / 1000
+        let replyTo = try run.replyTo.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try await postgres.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\("agent-runs:" + run.userId), 0))", logger: logger)
+            if limits.dailyTokens > 0 {
+                let used = try await connection.query(
+                    """
+                    SELECT coalesce(sum("inputTokens" + "outputTokens"), 0)::bigint FROM "agentRun"
+                    WHERE "userId" = \(run.userId) AND "createdAt" >= \(day.start)
+                    """, logger: logger)
+                for try await tokens in used.decode(Int64.self) where tokens >= limits.dailyTokens {
+                    return .overBudget(resetsAt: day.end)
+                }
+            }
+            let running = try await connection.query(
+                """
+                SELECT count(*)::bigint FROM "agentRun"
+                WHERE "userId" = \(run.userId) AND "status" = 'running' AND "lockedUntil" > now()
+                """, logger: logger)
+            for try await count in running.decode(Int64.self) where count >= limits.concurrentRuns {
+                return .busy
+            }
+            if let key = run.triggerKey {
+                try await connection.query(
+                    """
+                    DELETE FROM "agentRun" WHERE "triggerKey" = \(key) AND "status" = 'running' AND "state" IS NULL
+                        AND "deliveredAt" IS NULL
+                    """, logger: logger)
+            }
+            try await connection.query(
+                """
+                INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt", "triggerKey", "replyTo", "lockedUntil")
+                VALUES (\(run.id), \(run.userId), 'running', \(run.trigger.rawValue), \(run.prompt), \(run.triggerKey),
+                    \(replyTo)::jsonb, now() + make_interval(secs => \(seconds)))
+                """, logger: logger)
+            return .started
         }
+    }
+
+    /// The UTC day holding `date`: its start and the next day's start.
+    static func utcDay(of date: Date) -> (start: Date, end: Date) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let start = calendar.startOfDay(for: date)
+        return (start, calendar.date(byAdding: .day, value: 1, to: start)!)
+    }
+
+    /// The tokens the user's runs started today (UTC) have used.
+    func usage(userId: String, now: Date = Date()) async throws -> Anthropic.Usage {
+        let rows = try await postgres.query(
+            """
+            SELECT coalesce(sum("inputTokens"), 0)::bigint, coalesce(sum("outputTokens"), 0)::bigint FROM "agentRun"
+            WHERE "userId" = \(userId) AND "createdAt" >= \(Self.utcDay(of: now).start)
+            """, logger: logger)
+        for try await (input, output) in rows.decode((Int64, Int64).self) {
+            return Anthropic.Usage(inputTokens: Int(input), outputTokens: Int(output))
+        }
+        return Anthropic.Usage()
+    }
+
+    /// Steps and usage so far (readable at `GET /agent/runs/:id` while the run goes on).
+    func progress(_ run: AgentRun) async throws {
+        let steps = String(decoding: try JSONEncoder().encode(run.steps), as: UTF8.self)
         try await postgres.query(
             """
-            INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt", "triggerKey")
-            VALUES (\(run.id), \(run.userId), \(run.status.rawValue), \(run.trigger.rawValue), \(run.prompt), \(run.triggerKey))
+            UPDATE "agentRun" SET "steps" = \(steps)::jsonb, "inputTokens" = \(run.usage.inputTokens),
+                "outputTokens" = \(run.usage.outputTokens), "updatedAt" = now()
+            WHERE "id" = \(run.id) AND "status" = 'running'
             """, logger: logger)
+    }
+
+    /// Stores a run that waits for `approvals`: its state, steps and usage, and the approvals,
+    /// in one transaction. It then holds nothing but these rows.
+    func pause(_ run: AgentRun, state: AgentRunState, approvals: [Approval]) async throws {
+        let steps = String(decoding: try JSONEncoder().encode(run.steps), as: UTF8.self)
+        let stored = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        let inputs = approvals.map {
+            String(decoding: (try? JSONEncoder().encode($0.input)) ?? Data("{}".utf8), as: UTF8.self)
+        }
+        try await postgres.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO "agentApproval" ("id", "runId", "userId", "toolUseId", "tool", "input", "createdAt", "expiresAt")
+                SELECT a."id", \(run.id), \(run.userId), a."toolUseId", a."tool", a."input"::jsonb, a."createdAt", a."expiresAt"
+                FROM unnest(\(approvals.map(\.id)), \(approvals.map(\.toolUseId)), \(approvals.map(\.tool)), \(inputs),
+                    \(approvals.map(\.createdAt)), \(approvals.map(\.expiresAt)))
+                    AS a("id", "toolUseId", "tool", "input", "createdAt", "expiresAt")
+                """, logger: logger)
+            try await connection.query(
+                """
+                UPDATE "agentRun" SET "status" = 'awaiting_approval', "state" = \(stored)::jsonb, "steps" = \(steps)::jsonb,
+                    "inputTokens" = \(run.usage.inputTokens), "outputTokens" = \(run.usage.outputTokens),
+                    "output" = \(run.output), "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now()
+                WHERE "id" = \(run.id)
+                """, logger: logger)
+        }
     }
 
     func finish(_ run: AgentRun) async throws {
@@ -27,54 +136,108 @@ struct AgentRunRepository: Sendable {
             """
             UPDATE "agentRun" SET "status" = \(run.status.rawValue), "output" = \(run.output), "steps" = \(steps)::jsonb,
                 "stopReason" = \(run.stopReason), "error" = \(run.error), "inputTokens" = \(run.usage.inputTokens),
-                "outputTokens" = \(run.usage.outputTokens), "updatedAt" = now(), "finishedAt" = now()
+                "outputTokens" = \(run.usage.outputTokens), "state" = NULL, "lockedBy" = NULL, "lockedUntil" = NULL,
+                "updatedAt" = now(), "finishedAt" = now()
             WHERE "id" = \(run.id)
             """, logger: logger)
     }
 
-    /// The run, if it belongs to `userId`.
+    /// The run, if it belongs to `userId`, with its pending approvals.
     func find(id: String, userId: String) async throws -> AgentRun? {
         let rows = try await postgres.query(
-            """
-            SELECT "status", "trigger", "prompt", coalesce("output", ''), "steps"::text, "stopReason", "error", "inputTokens", "outputTokens"
-            FROM "agentRun" WHERE "id" = \(id) AND "userId" = \(userId)
-            """, logger: logger)
-        for try await (status, trigger, prompt, output, steps, stopReason, error, input, outputTokens)
-            in rows.decode((String, String, String, String, String, String?, String?, Int, Int).self)
-        {
-            guard let status = AgentRun.Status(rawValue: status), let trigger = AgentRun.Trigger(rawValue: trigger)
-            else { return nil }
-            return AgentRun(
-                id: id, userId: userId, status: status, trigger: trigger, prompt: prompt, output: output,
-                steps: (try? JSONDecoder().decode([AgentStep].self, from: Data(steps.utf8))) ?? [],
-                stopReason: stopReason, error: error,
-                usage: Anthropic.Usage(inputTokens: input, outputTokens: outputTokens))
+            #"SELECT \#(unescaped: Self.columns) FROM "agentRun" WHERE "id" = \#(id) AND "userId" = \#(userId)"#,
+            logger: logger)
+        guard var run = try await Self.decode(rows).first else { return nil }
+        if run.status == .awaitingApproval {
+            run.approvals = try await ApprovalRepository(postgres: postgres, logger: logger).forRun(run.id).filter {
+                $0.status == .pending
+            }
         }
-        return nil
+        return run
+    }
+
+    /// The user's runs, newest first, after `cursor` (the last run of the previous page).
+    func list(userId: String, limit: Int, after cursor: RunCursor?) async throws -> [AgentRun] {
+        let rows = try await postgres.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM "agentRun"
+            WHERE "userId" = \(userId) AND ("createdAt", "id") < (\(cursor?.createdAt ?? .distantFuture), \(cursor?.id ?? ""))
+            ORDER BY "createdAt" DESC, "id" DESC LIMIT \(limit)
+            """, logger: logger)
+        return try await Self.decode(rows)
+    }
+
+    static let columns = """
+        "id", "userId", "status", "trigger", "prompt", coalesce("output", ''), "steps"::text, "stopReason", "error",
+        "inputTokens", "outputTokens", "triggerKey", "replyTo"::text, "state"::text, "createdAt", "finishedAt", "deliveredAt"
+        """
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [AgentRun] {
+        var runs = [AgentRun]()
+        for try await row in rows.decode(
+            (
+                String, String, String, String, String, String, String, String?, String?, Int, Int, String?, String?,
+                String?, Date, Date?, Date?
+            ).self)
+        {
+            let (
+                id, userId, status, trigger, prompt, output, steps, stopReason, error, input, outputTokens, key,
+                replyTo, state, createdAt, finishedAt, deliveredAt
+            ) = row
+            guard let status = AgentRun.Status(rawValue: status), let trigger = AgentRun.Trigger(rawValue: trigger)
+            else { continue }
+            let decoder = JSONDecoder()
+            runs.append(
+                AgentRun(
+                    id: id, userId: userId, status: status, trigger: trigger, prompt: prompt, triggerKey: key,
+                    output: output, steps: (try? decoder.decode([AgentStep].self, from: Data(steps.utf8))) ?? [],
+                    stopReason: stopReason, error: error,
+                    usage: Anthropic.Usage(inputTokens: input, outputTokens: outputTokens),
+                    replyTo: replyTo.flatMap { try? decoder.decode(ReplyTarget.self, from: Data($0.utf8)) },
+                    state: state.flatMap { try? decoder.decode(AgentRunState.self, from: Data($0.utf8)) },
+                    createdAt: createdAt, finishedAt: finishedAt, deliveredAt: deliveredAt))
+        }
+        return runs
+    }
+}
+
+/// A position in a run list: the last run shown (opaque to clients: base64url of JSON).
+struct RunCursor: Codable, Sendable {
+    var createdAt: Date
+    var id: String
+
+    var encoded: String {
+        Base64URL.encode(Data((try? JSONEncoder().encode(self)) ?? Data()))
+    }
+
+    init(createdAt: Date, id: String) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    init?(encoded: String) {
+        guard let bytes = Base64URL.decode(encoded),
+            let cursor = try? JSONDecoder().decode(Self.self, from: Data(bytes))
+        else { return nil }
+        self = cursor
     }
 }
 
 extension AgentRunRepository {
-    /// A webhook-started run already delivered for `key` (so the event needs nothing more).
-    func delivered(triggerKey key: String) async throws -> Bool {
+    /// The run an event started, in whatever state it is.
+    func run(triggerKey key: String) async throws -> AgentRun? {
         let rows = try await postgres.query(
-            #"SELECT 1 FROM "agentRun" WHERE "triggerKey" = \#(key) AND "deliveredAt" IS NOT NULL"#, logger: logger)
-        for try await _ in rows { return true }
-        return false
+            #"SELECT \#(unescaped: Self.columns) FROM "agentRun" WHERE "triggerKey" = \#(key)"#, logger: logger)
+        return try await Self.decode(rows).first
     }
 
-    /// A run for `key` that finished but whose answer never reached the provider (posting it
-    /// failed): a retry posts this answer instead of running — and acting — again.
-    func finishedUndelivered(triggerKey key: String) async throws -> AgentRun? {
+    /// Whether a run started for `key` is in the hands of a live process (its lease holds).
+    func isLeased(_ id: String) async throws -> Bool {
         let rows = try await postgres.query(
-            """
-            SELECT "id", "userId" FROM "agentRun"
-            WHERE "triggerKey" = \(key) AND "deliveredAt" IS NULL AND "status" <> 'running'
-            """, logger: logger)
-        for try await (id, userId) in rows.decode((String, String).self) {
-            return try await find(id: id, userId: userId)
-        }
-        return nil
+            #"SELECT 1 FROM "agentRun" WHERE "id" = \#(id) AND "status" = 'running' AND "lockedUntil" > now()"#,
+            logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     func markDelivered(runId: String) async throws {

@@ -1,4 +1,6 @@
+import DB
 import Foundation
+import HTTPTypes
 import Logging
 import MCP
 import Shared
@@ -7,9 +9,15 @@ import Synchronization
 /// The tool-use loop: ask Claude, run the tools it asks for (one turn's calls concurrently),
 /// answer with `tool_result` blocks first in the next user turn, and stop on `end_turn`,
 /// `max_tokens`, `refusal` (any reason but `tool_use`), the step limit or the overall timeout.
-/// Usage is summed over the turns; the run is stored when it starts and when it ends.
+///
+/// Each call goes through the person's policy: `deny`ed tools are never offered; a call to an
+/// `ask` tool pauses the run before it is made — the run is stored whole with its approvals and
+/// returns `awaiting_approval`, holding nothing else. `resume` continues it once every approval
+/// is decided: approved calls are made (once), declined ones answered as refused.
 struct AgentRunner: Sendable {
     struct Request: Sendable {
+        /// The run's id, known before it starts (so a listener can subscribe first).
+        var id = RandomToken.string(length: 24)
         var userId: String
         var prompt: String
         /// Model turns at most (1–20).
@@ -23,52 +31,171 @@ struct AgentRunner: Sendable {
         var triggerKey: String?
         /// The account a triggered run acts in, per provider: the event's workspace or organization.
         var pinned: [ProviderID: String] = [:]
+        /// Where a triggered run answers.
+        var replyTo: ReplyTarget?
     }
 
     /// What a streaming caller sees, in order.
     enum Event: Sendable {
         case text(String)
         case step(AgentStep)
+        /// The run paused: these calls wait for a decision.
+        case approval([Approval])
+    }
+
+    /// A run that may not start now.
+    enum Refusal: Error, Sendable, Equatable {
+        case overBudget(resetsAt: Date)
+        case busy
+
+        var appError: AppError {
+            switch self {
+            case .overBudget(let resetsAt):
+                let seconds = max(1, Int(resetsAt.timeIntervalSinceNow.rounded(.up)))
+                return AppError(
+                    .tooManyRequests, code: "AGENT_BUDGET_EXCEEDED",
+                    message: "Today's agent token budget is spent; it resets at 00:00 UTC.",
+                    headers: [.retryAfter: String(seconds)])
+            case .busy:
+                return AppError(
+                    .tooManyRequests, code: "AGENT_BUSY",
+                    message: "As many of your runs as allowed are already running; try again when one ends.")
+            }
+        }
+
+        /// Said to the person in Slack or Linear.
+        var politely: String {
+            switch self {
+            case .overBudget:
+                "You have used today's agent budget, so I did not start on this. It resets at 00:00 UTC."
+            case .busy:
+                "You already have as many requests running as allowed. Ask again when one has finished."
+            }
+        }
     }
 
     let client: AnthropicClient
     let registry: ToolRegistry
     let runs: AgentRunRepository
+    let approvals: ApprovalRepository
+    let policies: ToolPolicyRepository
     let logger: Logger
     var timeout: Duration = .seconds(120)
+    var limits = AgentRunRepository.Limits()
+    /// How long an approval waits (`AGENT_APPROVAL_TIMEOUT_SECONDS`) before counting as denied.
+    var approvalTimeout: Duration = .seconds(900)
 
     static let systemPrompt = """
         You are the Connectors assistant. You act in the user's own connected tools (GitHub, Slack, \
         Linear) through the tools you are given, and only those. Look things up before answering \
         questions about them; make changes only when the user asks for them, and say what you \
-        changed, with links. Be brief.
+        changed, with links. Some actions wait for the user's approval; if one is declined, do not \
+        try it another way. Be brief.
         """
 
+    /// How long a run counts as running without finishing: its process may have died.
+    var lease: Duration { timeout + .seconds(60) }
+
+    /// A run that was allowed to start and is stored, with the person's tools and policies.
+    struct Started: Sendable {
+        let run: AgentRun
+        let state: AgentRunState
+        let tools: Result<(Toolbox, ToolPolicies), any Error>
+    }
+
+    /// Starts a run and runs it to its end or first pause; throws `Refusal` when the person's
+    /// limits do not allow one now.
     func run(_ request: Request, emit: (@Sendable (Event) async -> Void)? = nil) async throws -> AgentRun {
+        await run(try await start(request), emit: emit)
+    }
+
+    func run(_ started: Started, emit: (@Sendable (Event) async -> Void)? = nil) async -> AgentRun {
+        await drive(started.run, state: started.state, tools: started.tools, emit: emit)
+    }
+
+    /// Checks the person's limits and stores the starting run (`Refusal` when it may not start).
+    func start(_ request: Request) async throws -> Started {
         var run = AgentRun(
-            id: RandomToken.string(length: 24), userId: request.userId, trigger: request.trigger,
-            prompt: request.prompt, triggerKey: request.triggerKey)
-        // Both reads and the insert at once: they do not depend on each other.
+            id: request.id, userId: request.userId, trigger: request.trigger, prompt: request.prompt,
+            triggerKey: request.triggerKey)
+        run.replyTo = request.replyTo
         let starting = run
-        async let stored: Void = runs.insert(starting)
-        async let tools = registry.toolbox(userId: request.userId, only: request.tools, pinned: request.pinned)
-        try await stored
+        // The limits check and insert, the tools and the policies at once: they do not depend
+        // on each other.
+        async let started = runs.start(starting, limits: limits, lease: lease)
+        async let tools = registry.toolbox(
+            userId: request.userId, only: request.tools, pinned: request.pinned,
+            origin: ToolCallOrigin(surface: request.trigger.surface, runId: run.id))
+        async let policies = policies.load(userId: request.userId)
+        switch try await started {
+        case .started: break
+        case .overBudget(let resetsAt): throw Refusal.overBudget(resetsAt: resetsAt)
+        case .busy: throw Refusal.busy
+        }
+        let loaded: Result<(Toolbox, ToolPolicies), any Error>
+        do { loaded = .success(try await (tools, policies)) } catch { loaded = .failure(error) }
+        return Started(run: run, state: AgentRunState(request), tools: loaded)
+    }
+
+    /// Continues a claimed paused run (its approvals all decided) to its end or next pause.
+    func resume(_ run: AgentRun, emit: (@Sendable (Event) async -> Void)? = nil) async -> AgentRun {
+        guard let state = run.state else {
+            var failed = run
+            failed.status = .failed
+            failed.error = "The run's stored state could not be read."
+            try? await runs.finish(failed)
+            return failed
+        }
+        async let tools = registry.toolbox(
+            userId: run.userId, only: state.tools, pinned: state.pinnedAccounts,
+            origin: ToolCallOrigin(surface: run.trigger.surface, runId: run.id))
+        async let policies = policies.load(userId: run.userId)
+        let loaded: Result<(Toolbox, ToolPolicies), any Error>
+        do { loaded = .success(try await (tools, policies)) } catch { loaded = .failure(error) }
+        return await drive(run, state: state, tools: loaded, emit: emit)
+    }
+
+    /// Runs the loop under the timeout and stores how it ended.
+    private func drive(
+        _ run: AgentRun, state: AgentRunState, tools: Result<(Toolbox, ToolPolicies), any Error>,
+        emit: (@Sendable (Event) async -> Void)?
+    ) async -> AgentRun {
+        var run = run
         // The loop's steps and usage so far, readable when the deadline cancels it.
-        let progress = LockedBox((steps: [AgentStep](), usage: Anthropic.Usage()))
+        let progress = LockedBox((steps: run.steps, usage: run.usage))
         do {
-            let toolbox = try await tools
-            let outcome = try await withTimeout(timeout, onTimeout: { [timeout] in AgentTimeout(limit: timeout) }) {
-                try await loop(request, toolbox: toolbox, emit: emit, progress: progress)
+            let (toolbox, policies) = try tools.get()
+            let offered = toolbox.limited { policies.policy(for: $0) != .deny }
+            let starting = run
+            let end = try await withTimeout(timeout, onTimeout: { [timeout] in AgentTimeout(limit: timeout) }) {
+                try await loop(
+                    starting, state: state, toolbox: offered, policies: policies, emit: emit, progress: progress)
             }
-            run.status = .completed
-            run.output = outcome.output
-            run.steps = outcome.steps
-            run.stopReason = outcome.stopReason
-            run.usage = outcome.usage
+            switch end {
+            case .finished(let outcome):
+                run.status = .completed
+                run.output = outcome.output
+                run.stopReason = outcome.stopReason
+                (run.steps, run.usage) = (outcome.steps, outcome.usage)
+            case .paused(let paused, let waiting, let steps, let usage):
+                run.status = .awaitingApproval
+                (run.steps, run.usage) = (steps, usage)
+                run.output = paused.texts.joined(separator: "\n\n")
+                run.state = paused
+                run.approvals = waiting
+                do {
+                    try await runs.pause(run, state: paused, approvals: waiting)
+                } catch {
+                    run.status = .failed
+                    run.error = "The run could not be paused for approval: \(error)"
+                    break
+                }
+                await emit?(.approval(waiting))
+                return run
+            }
         } catch let failure as LoopFailure {
             run.status = .failed
-            run.steps = failure.steps
-            run.usage = failure.usage
+            (run.steps, run.usage) = (failure.steps, failure.usage)
             run.error = failure.message
         } catch let timeout as AgentTimeout {
             // What was done before the deadline stays on record: tools may have made changes.
@@ -82,7 +209,13 @@ struct AgentRunner: Sendable {
         if run.status == .failed {
             logger.warning("agent run failed", metadata: ["run": "\(run.id)", "error": "\(run.error ?? "")"])
         }
-        try await runs.finish(run)
+        run.state = nil
+        run.approvals = []
+        do {
+            try await runs.finish(run)
+        } catch {
+            logger.error("an agent run's end could not be stored", metadata: ["run": "\(run.id)", "error": "\(error)"])
+        }
         return run
     }
 
@@ -93,6 +226,11 @@ struct AgentRunner: Sendable {
         var usage: Anthropic.Usage
     }
 
+    private enum LoopEnd: Sendable {
+        case finished(Outcome)
+        case paused(AgentRunState, [Approval], steps: [AgentStep], usage: Anthropic.Usage)
+    }
+
     /// A failure inside the loop, with what was done before it (kept on the failed run).
     private struct LoopFailure: Error {
         var message: String
@@ -101,61 +239,141 @@ struct AgentRunner: Sendable {
     }
 
     private func loop(
-        _ request: Request, toolbox: Toolbox, emit: (@Sendable (Event) async -> Void)?,
-        progress: LockedBox<(steps: [AgentStep], usage: Anthropic.Usage)>
-    ) async throws -> Outcome {
-        let system = [Self.systemPrompt, request.situation].compactMap { $0 }.joined(separator: "\n\n")
-        var messages = [Anthropic.Message(role: "user", content: [.text(request.prompt)])]
-        var steps = [AgentStep]()
-        var usage = Anthropic.Usage()
-        var texts = [String]()
+        _ run: AgentRun, state initial: AgentRunState, toolbox: Toolbox, policies: ToolPolicies,
+        emit: (@Sendable (Event) async -> Void)?, progress: LockedBox<(steps: [AgentStep], usage: Anthropic.Usage)>
+    ) async throws -> LoopEnd {
+        var state = initial
+        var steps = run.steps
+        var usage = run.usage
+        func record(_ step: AgentStep) async {
+            steps.append(step)
+            progress.withLock { $0.steps = steps }
+            await emit?(.step(step))
+        }
+        // Resuming: answer the calls that waited, in the order the model made them.
+        if !state.calls.isEmpty {
+            let decided = try await approvals.forRun(run.id)
+            var results = [Anthropic.Block]()
+            for call in state.calls {
+                let outcome: ToolOutcome
+                if let known = call.result {
+                    outcome = known
+                } else {
+                    outcome = await settle(call, decided: decided, toolbox: toolbox)
+                    await record(
+                        AgentStep(
+                            tool: call.name, input: call.input, isError: outcome.isError,
+                            summary: String(outcome.text.prefix(AgentStep.summaryLength))))
+                }
+                results.append(.toolResult(toolUseID: call.id, content: outcome.text, isError: outcome.isError))
+            }
+            state.messages.append(Anthropic.Message(role: "user", content: results))
+            state.calls = []
+        }
+        let system = [Self.systemPrompt, state.situation].compactMap { $0 }.joined(separator: "\n\n")
         var onText: (@Sendable (String) async -> Void)?
         if let emit { onText = { @Sendable text in await emit(.text(text)) } }
-        for turn in 1...max(1, request.maxSteps) {
+        while state.turn < max(1, state.maxSteps) {
+            state.turn += 1
             let response: Anthropic.Response
             do {
                 response = try await client.send(
-                    system: system, messages: messages, tools: toolbox.specs, onText: onText)
+                    system: system, messages: state.messages, tools: toolbox.specs, onText: onText)
             } catch {
                 throw LoopFailure(message: Self.describe(error), steps: steps, usage: usage)
             }
             usage.inputTokens += response.usage.inputTokens
             usage.outputTokens += response.usage.outputTokens
             progress.withLock { $0.usage = usage }
-            if !response.text.isEmpty { texts.append(response.text) }
-            let calls = response.toolUses
-            guard response.stopReason == "tool_use", !calls.isEmpty else {
-                return Outcome(
-                    output: response.text.isEmpty ? texts.joined(separator: "\n\n") : response.text,
-                    steps: steps, stopReason: response.stopReason ?? "end_turn", usage: usage)
+            if !response.text.isEmpty { state.texts.append(response.text) }
+            let uses = response.toolUses
+            guard response.stopReason == "tool_use", !uses.isEmpty else {
+                return .finished(
+                    Outcome(
+                        output: response.text.isEmpty ? state.texts.joined(separator: "\n\n") : response.text,
+                        steps: steps, stopReason: response.stopReason ?? "end_turn", usage: usage))
             }
             // The limit: tools asked for in the last allowed turn are not run.
-            if turn == request.maxSteps { break }
-            messages.append(
+            if state.turn == state.maxSteps { break }
+            state.messages.append(
                 Anthropic.Message(
                     role: "assistant", content: response.content.filter { if case .other = $0 { false } else { true } })
             )
+            var calls = uses.map { AgentRunState.Call(id: $0.id, name: $0.name, input: $0.input) }
+            let asks = calls.indices.filter { index in
+                toolbox.tool(named: calls[index].name).map { policies.effective(for: $0, trigger: run.trigger) }
+                    == .ask
+            }
+            // What may run runs now, even when another call of the turn must wait.
+            let now = calls.indices.filter { !asks.contains($0) }
             let outcomes = await withTaskGroup(of: (Int, ToolOutcome).self) { group in
-                for (index, call) in calls.enumerated() {
+                for index in now {
+                    let call = calls[index]
                     group.addTask { (index, await toolbox.call(call.name, input: call.input)) }
                 }
-                var outcomes = [ToolOutcome?](repeating: nil, count: calls.count)
+                var outcomes = [Int: ToolOutcome]()
                 for await (index, outcome) in group { outcomes[index] = outcome }
-                return outcomes.map { $0! }
+                return outcomes
             }
-            var results = [Anthropic.Block]()
-            for (call, outcome) in zip(calls, outcomes) {
-                let step = AgentStep(
-                    tool: call.name, input: call.input, isError: outcome.isError,
-                    summary: String(outcome.text.prefix(AgentStep.summaryLength)))
-                steps.append(step)
-                progress.withLock { $0.steps = steps }
-                await emit?(.step(step))
-                results.append(.toolResult(toolUseID: call.id, content: outcome.text, isError: outcome.isError))
+            for index in now {
+                let outcome = outcomes[index]!
+                calls[index].result = outcome
+                await record(
+                    AgentStep(
+                        tool: calls[index].name, input: calls[index].input, isError: outcome.isError,
+                        summary: String(outcome.text.prefix(AgentStep.summaryLength))))
             }
-            messages.append(Anthropic.Message(role: "user", content: results))
+            if !asks.isEmpty {
+                let created = Date()
+                let waiting = asks.map { index in
+                    let approval = Approval(
+                        id: RandomToken.string(length: 24), runId: run.id, userId: run.userId,
+                        toolUseId: calls[index].id, tool: calls[index].name, input: calls[index].input,
+                        createdAt: created, expiresAt: created.addingTimeInterval(approvalTimeout.seconds))
+                    calls[index].approvalId = approval.id
+                    return approval
+                }
+                state.calls = calls
+                return .paused(state, waiting, steps: steps, usage: usage)
+            }
+            state.messages.append(
+                Anthropic.Message(
+                    role: "user",
+                    content: calls.map { call in
+                        .toolResult(toolUseID: call.id, content: call.result!.text, isError: call.result!.isError)
+                    }))
+            var current = run
+            (current.steps, current.usage) = (steps, usage)
+            try? await runs.progress(current)
         }
-        return Outcome(output: texts.joined(separator: "\n\n"), steps: steps, stopReason: "max_steps", usage: usage)
+        return .finished(
+            Outcome(
+                output: state.texts.joined(separator: "\n\n"), steps: steps, stopReason: "max_steps", usage: usage))
+    }
+
+    /// The answer to a call that waited: made when approved (once — a call whose making was
+    /// interrupted is not made again), refused when denied or expired.
+    private func settle(_ call: AgentRunState.Call, decided: [Approval], toolbox: Toolbox) async -> ToolOutcome {
+        guard let approval = decided.first(where: { $0.id == call.approvalId }) else {
+            return ToolOutcome(text: "This action was not approved.", isError: true)
+        }
+        switch approval.status {
+        case .approved:
+            guard (try? await approvals.markExecuted(id: approval.id)) == true else {
+                return ToolOutcome(
+                    text:
+                        "This approved action was interrupted; it is unknown whether it took effect. Check before trying again.",
+                    isError: true)
+            }
+            return await toolbox.call(call.name, input: call.input)
+        case .denied:
+            return ToolOutcome(
+                text: "The user declined this action, so it was not done. Do not try it another way.", isError: true)
+        case .expired, .pending:
+            return ToolOutcome(
+                text: "The user did not approve this action in time, so it was not done. Do not try it another way.",
+                isError: true)
+        }
     }
 
     struct AgentTimeout: Error, CustomStringConvertible {
@@ -173,4 +391,9 @@ struct AgentRunner: Sendable {
         default: "\(error)"
         }
     }
+}
+
+extension Duration {
+    /// As a `TimeInterval`.
+    var seconds: TimeInterval { Double(wholeMilliseconds) / 1000 }
 }

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import Shared
@@ -11,6 +12,8 @@ import Shared
 struct LinearAgentTrigger: WebhookHandler {
     let runner: AgentRunner
     let runs: AgentRunRepository
+    let replies: RunReplies
+    let decisions: ApprovalDecisions
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
     let apis: ProviderAPIs
@@ -25,7 +28,7 @@ struct LinearAgentTrigger: WebhookHandler {
         let session = payload.agentSession
         if payload.agentActivity?.signal == "stop" { return .skipped("the user asked the agent to stop") }
         let key = "webhook:\(event.id)"
-        if try await runs.delivered(triggerKey: key) { return .done }
+        if let earlier = try await runs.run(triggerKey: key), try await replies.redeliver(earlier) { return .done }
         guard let creator = session.creatorUserId,
             let workspace = try await connections.acting(
                 provider: .linear, accountId: payload.organizationId, providerUserId: creator)
@@ -42,42 +45,62 @@ struct LinearAgentTrigger: WebhookHandler {
             }
             return .skipped("the session's creator has not connected Linear organization \(payload.organizationId)")
         }
+        let token = try await tokens.accessToken(for: workspace)
+        // A run of this session waits for a decision: this prompt is the answer.
+        if let paused = try await runs.awaiting(linearSession: session.id), paused.userId == workspace.userId {
+            if let author = payload.agentActivity?.userId, author != creator {
+                return .skipped("a prompt from someone other than the session's creator")
+            }
+            return try await answer(paused, with: Self.prompt(payload), token: token, session: session.id)
+        }
         let prompt = Self.prompt(payload)
         guard !prompt.isEmpty else { return .skipped("an agent session without a prompt") }
-        let token = try await tokens.accessToken(for: workspace)
-        let earlier = try await runs.finishedUndelivered(triggerKey: key)
-        if earlier == nil {
-            try await postActivity(token, session.id, ["type": "thought", "body": "Looking into it…"])
-        }
+        try await postActivity(token, session.id, ["type": "thought", "body": "Looking into it…"])
+        let issue = session.issue?.identifier
+        let request = AgentRunner.Request(
+            userId: workspace.userId, prompt: String(prompt.prefix(AgentRoutes.promptLimit)), trigger: .linear,
+            situation:
+                "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
+            triggerKey: key, pinned: [.linear: payload.organizationId],
+            replyTo: .linear(organization: payload.organizationId, session: session.id))
         let run: AgentRun
-        if let earlier {
-            run = earlier
-        } else {
-            let issue = session.issue?.identifier
-            run = try await runner.run(
-                AgentRunner.Request(
-                    userId: workspace.userId, prompt: prompt, trigger: .linear,
-                    situation:
-                        "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
-                    triggerKey: key, pinned: [.linear: payload.organizationId])
-            ) { progress in
+        do {
+            run = try await runner.run(request) { progress in
                 guard case .step(let step) = progress else { return }
-                let parameter = String(decoding: (try? JSONEncoder().encode(step.input)) ?? Data(), as: UTF8.self)
-                try? await postActivity(
-                    token, session.id,
-                    [
-                        "type": "action", "action": step.tool, "parameter": String(parameter.prefix(500)),
-                        "result": step.isError ? "Failed: \(step.summary)" : String(step.summary.prefix(200)),
-                    ])
+                var running = AgentRun(id: "", userId: workspace.userId, trigger: .linear, prompt: "")
+                running.replyTo = request.replyTo
+                await replies.step(step, of: running)
             }
+        } catch let refusal as AgentRunner.Refusal {
+            try await postActivity(token, session.id, ["type": "response", "body": refusal.politely])
+            return .skipped("refused: \(refusal)")
         }
-        if run.status == .completed {
+        try await replies.send(run)
+        return .done
+    }
+
+    /// `approve`/`yes` or `deny`/`no` (any case) decides every approval the run waits for;
+    /// anything else is asked again.
+    private func answer(_ paused: AgentRun, with text: String, token: String, session: String) async throws
+        -> WebhookOutcome
+    {
+        let word = text.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters)).lowercased()
+        let decision: Approval.Decision? =
+            switch word {
+            case "approve", "yes": .approve
+            case "deny", "no": .deny
+            default: nil
+            }
+        guard let decision else {
             try await postActivity(
-                token, session.id, ["type": "response", "body": run.output.isEmpty ? "Done." : run.output])
-        } else {
-            try await postActivity(token, session.id, ["type": "error", "body": run.error ?? "The run failed."])
+                token, session,
+                ["type": "elicitation", "body": "Please reply **approve** (or yes) or **deny** (or no)."])
+            return .skipped("an answer that is neither approve nor deny")
         }
-        try await runs.markDelivered(runId: run.id)
+        for approval in try await runs.find(id: paused.id, userId: paused.userId)?.approvals ?? [] {
+            _ = try await decisions.decide(
+                id: approval.id, userId: paused.userId, decision, surface: .linear, decidedBy: "linear")
+        }
         return .done
     }
 

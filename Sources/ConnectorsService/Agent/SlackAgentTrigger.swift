@@ -11,6 +11,7 @@ import Shared
 struct SlackAgentTrigger: WebhookHandler {
     let runner: AgentRunner
     let runs: AgentRunRepository
+    let replies: RunReplies
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
     let apis: ProviderAPIs
@@ -21,9 +22,6 @@ struct SlackAgentTrigger: WebhookHandler {
     /// who connected.
     var botUsers: Set<String>? = nil
     let logger: Logger
-
-    /// Slack's text limit for one message is far above this; long answers stay readable.
-    static let replyLimit = 3_900
 
     var handles: [WebhookEventKind] { [.slackAppMention, .slackMessage] }
 
@@ -40,7 +38,9 @@ struct SlackAgentTrigger: WebhookHandler {
             throw MalformedWebhookEvent(description: "Slack message without team, channel or ts")
         }
         let key = "webhook:\(event.id)"
-        if try await runs.delivered(triggerKey: key) { return .done }
+        if let earlier = try await runs.run(triggerKey: key), try await replies.redeliver(earlier) {
+            return .done
+        }
         // A Slack Connect user of another workspace, writing in a shared channel, is no one here.
         if let userTeam = message.userTeam, userTeam != callback.teamId {
             return .skipped("a user of another workspace")
@@ -53,25 +53,28 @@ struct SlackAgentTrigger: WebhookHandler {
         }
         let prompt = Self.withoutMentions(message.text ?? "")
         guard !prompt.isEmpty else { return .skipped("an empty mention") }
+        guard prompt.utf8.count <= AgentRoutes.promptLimit else {
+            try await apis.slack.postMessage(
+                token: try await tokens.accessToken(for: workspace), channel: channel,
+                text: "That request is too long for me (the limit is 32 KiB).", threadTs: thread)
+            return .skipped("a prompt over the limit")
+        }
         let run: AgentRun
-        if let earlier = try await runs.finishedUndelivered(triggerKey: key) {
-            run = earlier
-        } else {
+        do {
             run = try await runner.run(
                 AgentRunner.Request(
                     userId: workspace.userId, prompt: prompt, trigger: .slack,
                     situation:
                         "The request came from Slack (channel \(channel), thread \(thread)). Your final answer is posted in that thread for you; do not post it with slack_post_message.",
-                    triggerKey: key, pinned: [.slack: callback.teamId]))
+                    triggerKey: key, pinned: [.slack: callback.teamId],
+                    replyTo: .slack(team: callback.teamId, channel: channel, thread: thread, user: sender)))
+        } catch let refusal as AgentRunner.Refusal {
+            try await apis.slack.postMessage(
+                token: try await tokens.accessToken(for: workspace), channel: channel, text: refusal.politely,
+                threadTs: thread)
+            return .skipped("refused: \(refusal)")
         }
-        let text =
-            run.status == .completed
-            ? (run.output.isEmpty ? "Done." : run.output)
-            : "Sorry, I could not finish that: \(run.error ?? "the run failed")."
-        let token = try await tokens.accessToken(for: workspace)
-        try await apis.slack.postMessage(
-            token: token, channel: channel, text: String(text.prefix(Self.replyLimit)), threadTs: thread)
-        try await runs.markDelivered(runId: run.id)
+        try await replies.send(run)
         return .done
     }
 

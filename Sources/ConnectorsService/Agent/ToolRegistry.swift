@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import MCP
@@ -7,10 +8,14 @@ import Shared
 /// an active connection to — their own connections only, whoever asks.
 struct ToolRegistry: Sendable {
     static let all: [AgentTool] = LinearTools.all + GitHubTools.all + SlackTools.all
+    private static let byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    static func tool(named name: String) -> AgentTool? { byName[name] }
 
     let connections: ConnectionRepository
     let tokens: ConnectionTokens
     let apis: ProviderAPIs
+    let audit: AuditTrail
     let logger: Logger
     /// Tool results longer than this many characters are cut (the model's context is finite).
     var resultLimit = 16_000
@@ -18,9 +23,9 @@ struct ToolRegistry: Sendable {
     /// The user's tools; `only` narrows them to the names asked for (unknown names are ignored).
     /// `pinned` (a triggered run) fixes the account used for a provider: the workspace or
     /// organization the event came from.
-    func toolbox(userId: String, only names: [String]? = nil, pinned: [ProviderID: String] = [:]) async throws
-        -> Toolbox
-    {
+    func toolbox(
+        userId: String, only names: [String]? = nil, pinned: [ProviderID: String] = [:], origin: ToolCallOrigin
+    ) async throws -> Toolbox {
         var accounts = [ProviderID: [Connection]]()
         // Oldest first: the order the console lists them, and the order of the `account` enum.
         for connection in try await connections.list(userId: userId) where connection.status == .active {
@@ -30,12 +35,19 @@ struct ToolRegistry: Sendable {
         let tools = Self.all.filter { tool in
             accounts[tool.provider] != nil && (names.map { $0.contains(tool.name) } ?? true)
         }
-        return Toolbox(tools: tools, accounts: accounts, registry: self)
+        return Toolbox(userId: userId, tools: tools, accounts: accounts, origin: origin, registry: self)
     }
 }
 
+/// Where tool calls come from, for the audit trail: the surface, and the run or MCP client.
+struct ToolCallOrigin: Sendable {
+    var surface: AuditEvent.Surface
+    var runId: String? = nil
+    var clientId: String? = nil
+}
+
 /// The outcome of one tool call, as the model will read it.
-struct ToolOutcome: Sendable, Equatable {
+struct ToolOutcome: Codable, Sendable, Equatable {
     var text: String
     var isError: Bool
 }
@@ -47,23 +59,33 @@ struct ToolOutcome: Sendable, Equatable {
 /// organizations) makes its tools take an `account` argument, an enum of those accounts: the
 /// model names which one, and nothing is chosen for it.
 struct Toolbox: Sendable {
+    let userId: String
     let tools: [AgentTool]
     /// The user's active connections per provider, oldest first.
     let accounts: [ProviderID: [Connection]]
+    let origin: ToolCallOrigin
     let registry: ToolRegistry
     /// Tokens opened so far, by connection.
     private let opened = LockedBox([String: String]())
 
-    init(tools: [AgentTool], accounts: [ProviderID: [Connection]], registry: ToolRegistry) {
+    init(
+        userId: String, tools: [AgentTool], accounts: [ProviderID: [Connection]], origin: ToolCallOrigin,
+        registry: ToolRegistry
+    ) {
+        self.userId = userId
         self.tools = tools
         self.accounts = accounts
+        self.origin = origin
         self.registry = registry
     }
 
     /// The same toolbox with only the tools `include` keeps.
     func limited(_ include: (AgentTool) -> Bool) -> Toolbox {
-        Toolbox(tools: tools.filter(include), accounts: accounts, registry: registry)
+        Toolbox(
+            userId: userId, tools: tools.filter(include), accounts: accounts, origin: origin, registry: registry)
     }
+
+    func tool(named name: String) -> AgentTool? { tools.first { $0.name == name } }
 
     var specs: [Anthropic.ToolSpec] {
         tools.map { Anthropic.ToolSpec(name: $0.name, description: $0.description, inputSchema: inputSchema(of: $0)) }
@@ -103,9 +125,22 @@ struct Toolbox: Sendable {
         return only
     }
 
-    /// Runs a tool. Every failure — unknown tool, bad input, a connection needing re-auth, a
-    /// provider error — is an `isError` outcome with a message, never a thrown error.
+    /// Runs a tool and records the call on the audit trail. Every failure — unknown tool, bad
+    /// input, a connection needing re-auth, a provider error — is an `isError` outcome with a
+    /// message, never a thrown error.
     func call(_ name: String, input: Value) async -> ToolOutcome {
+        let started = ContinuousClock.now
+        let outcome = await perform(name, input: input)
+        await registry.audit.record(
+            AuditEvent(
+                userId: userId, surface: origin.surface, action: "tool.call", outcome: outcome.isError ? "error" : "ok",
+                tool: name, target: ToolTarget.describe(input), inputSummary: ToolTarget.summary(input),
+                runId: origin.runId, clientId: origin.clientId, actor: origin.surface == .mcp ? "mcp_client" : "agent",
+                durationMs: Int((ContinuousClock.now - started).wholeMilliseconds)))
+        return outcome
+    }
+
+    private func perform(_ name: String, input: Value) async -> ToolOutcome {
         guard let tool = tools.first(where: { $0.name == name }) else {
             return ToolOutcome(text: "There is no tool named \(name) for this user.", isError: true)
         }

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -16,6 +17,7 @@ import Shared
 /// JSON-RPC id, so sharing one between clients would cross their answers.
 struct MCPRoutes: Sendable {
     let registry: ToolRegistry
+    let toolPolicies: ToolPolicyRepository
     let revocations: GrantRevocations
     let publicURL: String
     let trustedOrigins: Set<String>
@@ -45,8 +47,13 @@ struct MCPRoutes: Sendable {
                 guard grant.scopes.contains(needed) else { throw insufficientScope(needed) }
             }
             let allowed = Set(MCPScopes.all.filter(grant.scopes.contains))
-            let toolbox = try await registry.toolbox(userId: user.id).limited {
-                allowed.contains(MCPScopes.required(for: $0.risk))
+            // `deny` hides a tool here too. `ask` is the MCP client's to put to the person: MCP
+            // hosts confirm tool calls themselves (from `destructiveHint`/`readOnlyHint`).
+            async let tools = registry.toolbox(
+                userId: user.id, origin: ToolCallOrigin(surface: .mcp, clientId: grant.clientId))
+            let policies = try await toolPolicies.load(userId: user.id)
+            let toolbox = try await tools.limited {
+                allowed.contains(MCPScopes.required(for: $0.risk)) && policies.policy(for: $0) != .deny
             }
             let answer = await handle(
                 MCP.HTTPRequest(

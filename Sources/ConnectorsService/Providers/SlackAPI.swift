@@ -41,12 +41,14 @@ struct SlackAPI: Sendable {
         return (team, reply["team"]?.stringValue)
     }
 
-    /// Posts `text` to `channel`, in the thread of `threadTs` when given.
+    /// Posts `text` to `channel`, in the thread of `threadTs` when given. Links and media are
+    /// never unfurled: an unfurl fetches a URL the model chose, which would carry data out by
+    /// itself (a link whose query holds what the agent read).
     @discardableResult
     func postMessage(token: String, channel: String, text: String, threadTs: String? = nil)
         async throws(ProviderAPIFailure) -> [String: Value]
     {
-        var fields = [("channel", channel), ("text", text)]
+        var fields = [("channel", channel), ("text", text), ("unfurl_links", "false"), ("unfurl_media", "false")]
         if let threadTs { fields.append(("thread_ts", threadTs)) }
         return try await call("chat.postMessage", token: token, fields)
     }
@@ -57,12 +59,38 @@ struct SlackAPI: Sendable {
         return reply["user"]?["profile"]?["email"]?.stringValue?.lowercased()
     }
 
-    /// Posts `text` that only `user` sees, in `channel` (and the thread of `threadTs`).
-    func postEphemeral(token: String, channel: String, user: String, text: String, threadTs: String? = nil)
-        async throws(ProviderAPIFailure)
-    {
+    /// Posts `text` that only `user` sees, in `channel` (and the thread of `threadTs`), with
+    /// Block Kit `blocks` (JSON) when given (`text` is then the notification's fallback).
+    func postEphemeral(
+        token: String, channel: String, user: String, text: String, threadTs: String? = nil, blocks: String? = nil
+    ) async throws(ProviderAPIFailure) {
         var fields = [("channel", channel), ("user", user), ("text", text)]
         if let threadTs { fields.append(("thread_ts", threadTs)) }
+        if let blocks { fields.append(("blocks", blocks)) }
         _ = try await call("chat.postEphemeral", token: token, fields)
     }
+
+    /// Answers an interaction through its `response_url` (JSON: `replace_original`, `text`,
+    /// `blocks`, `response_type`). The URL came in a payload whose signature was checked.
+    func respond(to responseURL: String, _ message: SlackResponseMessage) async throws(ProviderAPIFailure) {
+        let reply: ProviderHTTP.Reply
+        do {
+            reply = try await http.postJSON(responseURL, message)
+        } catch {
+            throw ProviderAPIFailure(provider: .slack, operation: "response_url", reason: .unreachable("\(error)"))
+        }
+        guard (200..<300).contains(reply.status) else {
+            throw ProviderAPIFailure(provider: .slack, operation: "response_url", reason: .status(reply.status, nil))
+        }
+    }
+}
+
+/// A message sent to an interaction's `response_url`.
+struct SlackResponseMessage: Encodable, Sendable {
+    var text: String
+    /// Replace the message the button was on (true), or add a new one (false).
+    var replace_original: Bool
+    /// `ephemeral` for a note only the clicker sees.
+    var response_type: String? = nil
+    var blocks: [Value]? = nil
 }

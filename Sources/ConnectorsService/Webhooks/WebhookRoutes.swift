@@ -41,6 +41,26 @@ struct WebhookRoutes: Sendable {
             return try await store(
                 .slack, key: eventID, type: envelope.event?.type ?? envelope.type ?? "unknown", body: body)
         }
+        /// Slack interactivity: clicks on the app's buttons (approvals), a form whose `payload`
+        /// field is the JSON, signed like events. Stored like events; the worker decides.
+        group.post("/slack/interactions") { request, context in
+            let body = try await rawBody(request, context)
+            try check(.slack) {
+                try slack.verify(
+                    body: body, timestamp: request.headers[.slackTimestamp], signature: request.headers[.slackSignature]
+                )
+            }
+            let form = Dictionary(
+                FormEncoding.pairs(String(decoding: body, as: UTF8.self)), uniquingKeysWith: { first, _ in first })
+            guard let payload = form["payload"] else {
+                throw AppError.badRequest("INVALID_PAYLOAD", "A Slack interaction must carry a payload field.")
+            }
+            let envelope = try decode(SlackInteractionEnvelope.self, Array(payload.utf8))
+            guard let key = envelope.trigger_id ?? envelope.actions?.first?.action_ts, !key.isEmpty else {
+                throw AppError.badRequest("INVALID_PAYLOAD", "A Slack interaction must carry a trigger_id.")
+            }
+            return try await store(.slack, key: "interaction:" + key, type: envelope.type, body: Array(payload.utf8))
+        }
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
             let body = try await rawBody(request, context)
@@ -95,6 +115,13 @@ struct WebhookRoutes: Sendable {
         let challenge: String?
         let event_id: String?
         let event: Event?
+    }
+
+    private struct SlackInteractionEnvelope: Decodable {
+        struct Action: Decodable { let action_ts: String? }
+        let type: String
+        let trigger_id: String?
+        let actions: [Action]?
     }
 
     private struct GitHubEnvelope: Decodable {

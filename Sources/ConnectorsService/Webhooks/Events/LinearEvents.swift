@@ -30,6 +30,8 @@ struct LinearAgentSessionEvent: Decodable, Sendable, Equatable {
         /// `stop` when the person asked the agent to stop.
         let signal: String?
         let content: Content?
+        /// Who wrote it, when Linear says.
+        var userId: String? = nil
     }
 
     let organizationId: String

@@ -16,6 +16,8 @@ struct WebhookEventKind: Hashable, Sendable, CustomStringConvertible {
     static let slackMessage = Self(.slack, "message")
     static let slackTokensRevoked = Self(.slack, "tokens_revoked")
     static let slackAppUninstalled = Self(.slack, "app_uninstalled")
+    /// A button clicked in a message the app posted (an approval's Approve or Deny).
+    static let slackBlockActions = Self(.slack, "block_actions")
     static let linearAgentSessionCreated = Self(.linear, "AgentSessionEvent.created")
     static let linearAgentSessionPrompted = Self(.linear, "AgentSessionEvent.prompted")
     static let linearOAuthAppRevoked = Self(.linear, "OAuthApp.revoked")

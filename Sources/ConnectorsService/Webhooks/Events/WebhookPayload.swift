@@ -3,6 +3,7 @@ import Foundation
 /// A stored delivery's body, decoded once by the worker into the type its kind calls for.
 enum WebhookPayload: Sendable {
     case slack(SlackEventCallback)
+    case slackInteraction(SlackInteraction)
     case linearAgentSession(LinearAgentSessionEvent)
     case linearOAuthApp(LinearOAuthAppEvent)
     case githubInstallation(GitHubInstallationEvent)
@@ -16,6 +17,8 @@ enum WebhookPayload: Sendable {
             switch kind {
             case .slackAppMention, .slackMessage, .slackTokensRevoked, .slackAppUninstalled:
                 return .slack(try decoder.decode(SlackEventCallback.self, from: json))
+            case .slackBlockActions:
+                return .slackInteraction(try decoder.decode(SlackInteraction.self, from: json))
             case .linearAgentSessionCreated, .linearAgentSessionPrompted:
                 return .linearAgentSession(try decoder.decode(LinearAgentSessionEvent.self, from: json))
             case .linearOAuthAppRevoked:
@@ -62,6 +65,14 @@ extension WebhookPayload {
         case .slack(let callback): return callback
         case .malformed(let reason): throw MalformedWebhookEvent(description: reason)
         default: throw MalformedWebhookEvent(description: "not a Slack event callback")
+        }
+    }
+
+    func slackInteraction() throws -> SlackInteraction {
+        switch self {
+        case .slackInteraction(let interaction): return interaction
+        case .malformed(let reason): throw MalformedWebhookEvent(description: reason)
+        default: throw MalformedWebhookEvent(description: "not a Slack interaction")
         }
     }
 
