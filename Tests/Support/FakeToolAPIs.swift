@@ -26,6 +26,8 @@ public final class FakeToolAPIs: Sendable {
     public let ephemeral = SendableBox<[(channel: String, user: String, text: String)]>([])
     /// The email in each Slack user's profile, for `users.info`.
     public let slackEmails = SendableBox<[String: String]>([:])
+    /// Messages sent to an interaction's `response_url` (`/slack-hooks/...`), as JSON objects.
+    public let responses = SendableBox<[[String: any Sendable]]>([])
     /// Linear agent activities created (session id, content).
     public let activities = SendableBox<[(session: String, content: [String: String])]>([])
 
@@ -127,6 +129,19 @@ public final class FakeToolAPIs: Sendable {
                 "html_url": "https://github.com/acme/app/issues/7",
                 "user": ["login": "octocat"], "labels": [["name": "bug"]], "comments": 2,
             ])
+        }
+        router.post("/slack-hooks/:id") { request, _ -> Response in
+            let bytes = try await request.body.collect(upTo: 1 << 20)
+            let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
+            let sendable = (object ?? [:]).compactMapValues { value -> (any Sendable)? in
+                switch value {
+                case let text as String: text
+                case let flag as Bool: flag
+                default: nil
+                }
+            }
+            self.responses.update { $0.append(sendable) }
+            return Response(status: .ok)
         }
         router.post("/slack/:method") { request, context -> Response in
             let method = context.parameters.get("method") ?? ""

@@ -102,3 +102,24 @@ private struct LiveClient: TestClientProtocol {
 
     var port: Int? { client.port }
 }
+
+/// Runs `body` with a client on a connection of its own to the same live server: requests on
+/// one connection are answered in order, so a request that waits (a stream, a slow run) would
+/// hold up every later one sent beside it.
+public func withOwnConnection<Value: Sendable>(
+    to client: any TestClientProtocol, _ body: @Sendable (any TestClientProtocol) async throws -> Value
+) async throws -> Value {
+    guard let port = client.port else { throw OwnConnectionUnavailable() }
+    let own = TestClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(180)))
+    own.connect()
+    do {
+        let value = try await body(LiveClient(client: own))
+        try await own.shutdown()
+        return value
+    } catch {
+        try? await own.shutdown()
+        throw error
+    }
+}
+
+struct OwnConnectionUnavailable: Error {}
