@@ -21,15 +21,15 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
         client: http.client, timeout: .milliseconds(config.providerTimeout.wholeMilliseconds))
     let apis = ProviderAPIs(http: providerHTTP, urls: config.common.providers)
     let providers = ProviderRegistry(config, http: providerHTTP, apis: apis, logger: logger)
+    let audit = AuditTrail(postgres: infrastructure.postgres, logger: logger)
     let connections = ConnectionRepository(
         postgres: infrastructure.postgres,
         listCache: ConnectionListCache(
             redis: infrastructure.redis, limiter: infrastructure.rateLimiter, logger: logger,
             maxAge: config.connectionListCacheAge),
-        logger: logger)
+        audit: audit, logger: logger)
     // The Messages API answers a non-streamed call only when the whole message is written.
     let modelHTTP = HTTPClientService(readTimeout: .minutes(10))
-    let audit = AuditTrail(postgres: infrastructure.postgres, logger: logger)
     let agent = AgentParts(
         config: config, infrastructure: infrastructure, connections: connections, providers: providers,
         audit: audit, apis: apis, modelHTTP: modelHTTP, logger: logger)

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -89,7 +90,9 @@ import TestSupport
                 group.addTask { try await redis.run() }
                 await redis.waitUntilConnected()
                 try await body(
-                    ConnectionRepository(postgres: sql, listCache: .unshared(redis), logger: Logger(label: "t")))
+                    ConnectionRepository(
+                        postgres: sql, listCache: .unshared(redis),
+                        audit: AuditTrail(postgres: sql, logger: Logger(label: "t")), logger: Logger(label: "t")))
                 group.cancelAll()
             }
         }
@@ -109,16 +112,17 @@ import TestSupport
                 #expect(try await listed().status == "active")
                 // A revocation webhook for the account.
                 try await elsewhere(app) { repository in
-                    let changed = try await repository.setStatus(provider: .linear, accountId: "org-9", .revoked)
+                    let changed = try await repository.setStatus(
+                        provider: .linear, accountId: "org-9", .revoked, actor: "test")
                     #expect(changed == 1)
                 }
                 #expect(try await listed().status == "revoked")
                 // A refresh refused with invalid_grant.
-                try await elsewhere(app) { try await $0.setStatus(id: id, .reauthRequired) }
+                try await elsewhere(app) { try await $0.setStatus(id: id, .reauthRequired, actor: "test") }
                 #expect(try await listed().status == "reauth_required")
                 // Connected again, then a successful refresh (a refresh alone never revives a
                 // connection: it only stores tokens for an active one).
-                try await elsewhere(app) { try await $0.setStatus(id: id, .active) }
+                try await elsewhere(app) { try await $0.setStatus(id: id, .active, actor: "test") }
                 #expect(try await listed().status == "active")
                 try await elsewhere(app) {
                     let stored = try await $0.updateTokens(

@@ -117,6 +117,25 @@ import TestSupport
             #expect(linear.revoked.get() == [fresh])
             #expect(try await app.connectionCount() == 0)
             #expect(try await listed().isEmpty)
+
+            // On the record, newest first, by the person — and never a token.
+            let audit = try await client.get("/audit", bearer: bearer)
+            let events = try #require(audit.json["events"] as? [[String: Any]])
+            #expect(
+                events.compactMap { $0["action"] as? String } == ["connection.disconnected", "connection.connected"])
+            #expect(
+                events.allSatisfy { $0["target"] as? String == "linear Acme Corp" && $0["actor"] as? String == "user" })
+            for token in linear.issued.get() { #expect(!String(buffer: audit.body).contains(token)) }
+            #expect(
+                (try await client.get("/audit", bearer: issuer.token(sub: "user-2")).json["events"] as? [Any])?.isEmpty
+                    == true)
+            // Pages: one event, then the other, then none.
+            let first = try await client.get("/audit?limit=1", bearer: bearer).json
+            let cursor = try #require(first["nextCursor"] as? String)
+            let second = try await client.get("/audit?limit=1&cursor=\(cursor)", bearer: bearer).json
+            #expect((second["events"] as? [[String: Any]])?.first?["action"] as? String == "connection.connected")
+            #expect(second["nextCursor"] == nil || second["nextCursor"] is NSNull)
+            #expect(try await client.get("/audit?cursor=x", bearer: bearer).status == .badRequest)
         }
     }
 
@@ -225,6 +244,10 @@ import TestSupport
             }
             let listed = try await client.get("/oauth/connections", bearer: bearer)
             #expect((listed.json["connections"] as? [[String: Any]])?.first?["status"] as? String == "reauth_required")
+            let event = (try await client.get("/audit", bearer: bearer).json["events"] as? [[String: Any]])?.first
+            #expect(event?["action"] as? String == "connection.reauth_required")
+            #expect(event?["actor"] as? String == "token refresh")
+            #expect(event?["surface"] as? String == "system")
         }
     }
 
@@ -392,7 +415,8 @@ extension ConnectorsTestApp {
                 return try await body(
                     ConnectionTokens(
                         connections: ConnectionRepository(
-                            postgres: postgres, listCache: .unshared(redis), logger: logger),
+                            postgres: postgres, listCache: .unshared(redis),
+                            audit: AuditTrail(postgres: postgres, logger: logger), logger: logger),
                         sealer: TokenSealer(box: config.secretBox),
                         // Calls to the fakes, and the wait for another refresher, get room on a loaded machine.
                         providers: testProviders(config, logger: logger), redis: redis,

@@ -194,6 +194,57 @@ import TestSupport
         }
     }
 
+    @Test func deniedToolsAreHiddenAndEveryCallIsAuditedWithTheClient() async throws {
+        let fakes = AgentTests.Fakes()
+        try await withProviderFake(fakes.router, overrides: AgentTests.overrides) { app, client, issuer, _ in
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            try await app.sql { sql in
+                try await sql.query(
+                    #"INSERT INTO "agentToolPolicy" ("userId", "tool", "policy") VALUES ('user-1', 'linear_create_issue', 'deny')"#
+                )
+            }
+            var headers = Self.mcpHeaders
+            headers[.authorization] = "Bearer \(issuer.accessToken(sub: "user-1", clientId: "client-cli"))"
+            let listed = try await client.execute(
+                uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: Self.list))
+            let reply = try #require(
+                try JSONSerialization.jsonObject(with: Data(listed.body.readableBytesView)) as? [String: Any])
+            let names = ((reply["result"] as? [String: Any])?["tools"] as? [[String: Any]])?.compactMap {
+                $0["name"] as? String
+            }
+            #expect(names == LinearTools.all.map(\.name).filter { $0 != "linear_create_issue" })
+            for (id, name, arguments) in [
+                (2, "linear_search_issues", #"{"query":"crash"}"#),
+                (3, "linear_create_issue", #"{"teamId":"t","title":"x"}"#),
+            ] {
+                let call =
+                    #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(name)","arguments":\#(arguments)}}"#
+                #expect(
+                    try await client.execute(
+                        uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: call)
+                    )
+                    .status == .ok)
+            }
+            // The denied tool was not made.
+            #expect(fakes.apis.calls.get().map(\.operation) == ["searchIssues"])
+            let events = try await app.sql { sql in
+                var rows = [String]()
+                for try await (tool, outcome, surface, clientId, actor) in try await sql.query(
+                    #"SELECT "tool", "outcome", "surface", "clientId", "actor" FROM "auditEvent" ORDER BY "id""#
+                ).decode((String, String, String, String, String).self) {
+                    rows.append([tool, outcome, surface, clientId, actor].joined(separator: " "))
+                }
+                return rows
+            }
+            #expect(
+                events == [
+                    "linear_search_issues ok mcp client-cli mcp_client",
+                    "linear_create_issue error mcp client-cli mcp_client",
+                ])
+        }
+    }
+
     @Test func aRevokedGrantStopsWorking() async throws {
         let fakes = AgentTests.Fakes()
         try await withProviderFake(

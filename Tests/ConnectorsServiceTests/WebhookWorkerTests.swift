@@ -94,6 +94,19 @@ import TestSupport
             return map
         }
         #expect(statuses == [linear: "revoked", github: "revoked", slack: "revoked", untouched: "active"])
+        let audited = try await app.sql { sql in
+            var rows = [String]()
+            for try await (action, actor) in try await sql.query(
+                #"SELECT "action", "actor" FROM "auditEvent" WHERE "userId" = 'user-1' ORDER BY "actor""#
+            ).decode((String, String).self) { rows.append("\(action) by \(actor)") }
+            return rows
+        }
+        #expect(
+            audited == [
+                "connection.revoked by github installation.deleted webhook",
+                "connection.revoked by linear OAuthApp.revoked webhook",
+                "connection.revoked by slack app_uninstalled webhook",
+            ])
     }
 
     /// A suspended GitHub installation cannot act; once unsuspended its connections can again.

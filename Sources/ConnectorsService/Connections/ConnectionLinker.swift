@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -22,6 +23,7 @@ struct ConnectionLinker: Sendable {
         }
         // Committed: the user's list changed.
         await connections.listChanged(userId: userId)
+        await connections.record(stored, "connection.connected", surface: .api, actor: "user")
         return stored
     }
 

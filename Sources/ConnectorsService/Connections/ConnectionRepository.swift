@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -6,11 +7,13 @@ import Shared
 /// Connections in the `connection` table. Tokens arrive and leave sealed; this type never
 /// sees a plaintext token.
 ///
-/// Every change here marks the users' cached connection lists stale after it commits; a
-/// change made elsewhere (`attach`, in the link transaction) does so itself.
+/// Every change here marks the users' cached connection lists stale after it commits, and is
+/// recorded on the audit trail with who or what made it; a change made elsewhere (`attach`, in
+/// the link transaction) does both itself.
 struct ConnectionRepository: Sendable {
     let postgres: PostgresClient
     let listCache: ConnectionListCache
+    let audit: AuditTrail
     let logger: Logger
 
     /// Every column, in the order `decode` reads them.
@@ -157,7 +160,10 @@ struct ConnectionRepository: Sendable {
             #"DELETE FROM "connection" WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING \#(unescaped: Self.columns)"#,
             logger: logger)
         let deleted = try await Self.decode(rows).first
-        if deleted != nil { await listCache.invalidate([userId]) }
+        if let deleted {
+            await listCache.invalidate([userId])
+            await record(deleted, "connection.disconnected", surface: .api, actor: "user")
+        }
         return deleted
     }
 
@@ -179,22 +185,49 @@ struct ConnectionRepository: Sendable {
     @discardableResult
     /// Moves every connection to `account` into `status`; rows already there are left alone, so a
     /// webhook handled twice (at-least-once delivery) changes them once. Returns how many changed.
-    func setStatus(provider: ProviderID, accountId: String, _ status: Connection.Status) async throws -> Int {
+    /// `actor` says what made the change (the webhook event, for the audit trail).
+    func setStatus(provider: ProviderID, accountId: String, _ status: Connection.Status, actor: String) async throws
+        -> Int
+    {
         let rows = try await postgres.query(
             """
             UPDATE "connection" SET "status" = \(status.rawValue), "updatedAt" = now()
-            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" <> \(status.rawValue) RETURNING "userId"
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" <> \(status.rawValue)
+            RETURNING \(unescaped: Self.columns)
             """, logger: logger)
-        let userIds = try await Self.userIds(rows)
-        await listCache.invalidate(userIds)
-        return userIds.count
+        let changed = try await Self.decode(rows)
+        await listCache.invalidate(changed.map(\.userId))
+        for connection in changed {
+            await record(connection, Self.action(status), surface: .system, actor: actor)
+        }
+        return changed.count
     }
 
-    func setStatus(id: String, _ status: Connection.Status, reason: String? = nil) async throws {
+    func setStatus(id: String, _ status: Connection.Status, reason: String? = nil, actor: String) async throws {
         let rows = try await postgres.query(
-            #"UPDATE "connection" SET "status" = \#(status.rawValue), "statusReason" = \#(reason), "updatedAt" = now() WHERE "id" = \#(id) RETURNING "userId""#,
+            #"UPDATE "connection" SET "status" = \#(status.rawValue), "statusReason" = \#(reason), "updatedAt" = now() WHERE "id" = \#(id) RETURNING \#(unescaped: Self.columns)"#,
             logger: logger)
-        await listCache.invalidate(try await Self.userIds(rows))
+        let changed = try await Self.decode(rows)
+        await listCache.invalidate(changed.map(\.userId))
+        for connection in changed {
+            await record(connection, Self.action(status), surface: .system, actor: actor, detail: reason)
+        }
+    }
+
+    /// `connection.revoked`, `connection.reauth_required`, `connection.reactivated`.
+    static func action(_ status: Connection.Status) -> String {
+        status == .active ? "connection.reactivated" : "connection.\(status.rawValue)"
+    }
+
+    /// Puts a change to `connection` on the audit trail (never its tokens).
+    func record(
+        _ connection: Connection, _ action: String, surface: AuditEvent.Surface, actor: String, detail: String? = nil
+    ) async {
+        await audit.record(
+            AuditEvent(
+                userId: connection.userId, surface: surface, action: action, outcome: "ok",
+                target: "\(connection.provider.rawValue) \(connection.accountName ?? connection.accountId)",
+                inputSummary: detail, actor: actor))
     }
 
     /// The `"userId"` of each row a change returned.

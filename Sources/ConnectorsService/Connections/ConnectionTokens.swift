@@ -79,7 +79,7 @@ struct ConnectionTokens: Sendable {
                 connection.provider == .github && refreshToken == nil
                 ? "Made before Connectors acted as you on GitHub: connect GitHub again."
                 : "\(connection.provider.rawValue.capitalized) refused to renew access: connect again."
-            try await connections.setStatus(id: id, .reauthRequired, reason: reason)
+            try await connections.setStatus(id: id, .reauthRequired, reason: reason, actor: "token refresh")
             logger.warning(
                 "a connection's refresh token was refused; the user must connect again",
                 metadata: ["connection": "\(id)"])

@@ -12,7 +12,7 @@ struct InstallationUnsuspendHandler: WebhookHandler {
             throw MalformedWebhookEvent(description: "installation event without installation.id")
         }
         let count = try await connections.setStatus(
-            provider: .github, accountId: String(installation.installation.id), .active)
+            provider: .github, accountId: String(installation.installation.id), .active, actor: "\(event.kind) webhook")
         logger.notice(
             "GitHub installation unsuspended; its connections are active again", metadata: ["connections": "\(count)"])
         return .done

@@ -22,7 +22,8 @@ struct RevocationHandler: WebhookHandler {
         case .malformed(let reason): throw MalformedWebhookEvent(description: reason)
         default: throw MalformedWebhookEvent(description: "\(event.kind) without its account")
         }
-        let count = try await connections.setStatus(provider: event.kind.provider, accountId: account, .revoked)
+        let count = try await connections.setStatus(
+            provider: event.kind.provider, accountId: account, .revoked, actor: "\(event.kind) webhook")
         logger.info(
             "provider revoked access",
             metadata: [
