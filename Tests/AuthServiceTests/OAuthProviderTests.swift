@@ -297,6 +297,15 @@ import TestSupport
             }
             #expect(revocations.count == 1)
             #expect(revocations.first?.0 == flow.clientId)
+            // The grant and its removal are on the person's audit trail.
+            let audited = try await app.sql { postgres in
+                try await postgres.query(
+                    #"SELECT "action", "clientId", coalesce("inputSummary", '') FROM "auditEvent" ORDER BY "id""#
+                ).collect().map { try $0.decode((String, String, String).self) }
+            }
+            #expect(audited.map(\.0) == ["oauth.consent_granted", "oauth.consent_revoked"])
+            #expect(audited.allSatisfy { $0.1 == flow.clientId })
+            #expect(audited.first?.2.contains("connectors:read") == true)
         }
     }
 

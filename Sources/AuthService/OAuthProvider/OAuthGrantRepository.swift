@@ -1,5 +1,6 @@
 import HTTPTypes
 import Crypto
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -12,6 +13,14 @@ import Shared
 struct OAuthGrantRepository: Sendable {
     let postgres: PostgresClient
     let logger: Logger
+    /// Consents given and removed are recorded there.
+    let audit: AuditTrail
+
+    init(postgres: PostgresClient, logger: Logger) {
+        self.postgres = postgres
+        self.logger = logger
+        self.audit = AuditTrail(postgres: postgres, logger: logger)
+    }
 
     // MARK: Authorization codes
 
@@ -261,6 +270,11 @@ struct OAuthGrantRepository: Sendable {
                     """, logger: logger)
             }
         }
+        await audit.record(
+            AuditEvent(
+                userId: userId, surface: .api, action: "oauth.consent_granted", outcome: "ok",
+                target: "client \(clientId)", inputSummary: scopes.joined(separator: " "), clientId: clientId,
+                actor: "user"))
     }
 
     /// The user's connected apps: each consent with its client's name and when a token was last issued.
@@ -289,14 +303,14 @@ struct OAuthGrantRepository: Sendable {
     func disconnect(consentId: String, userId: String, tokenLifetime: TimeInterval, now: Date = Date()) async throws
         -> Bool
     {
-        try await postgres.withTransaction(logger: logger) { connection in
+        let removed = try await postgres.withTransaction(logger: logger) { connection -> String? in
             let rows = try await connection.query(
                 """
                 DELETE FROM "oauthConsent" WHERE "id" = \(consentId) AND "userId" = \(userId) RETURNING "clientId"
                 """, logger: logger)
             var clientId: String?
             for try await id in rows.decode(String.self) { clientId = id }
-            guard let clientId else { return false }
+            guard let clientId else { return nil }
             try await connection.query(
                 """
                 DELETE FROM "oauthConsent" WHERE "clientId" = \(clientId) AND "userId" = \(userId)
@@ -305,8 +319,14 @@ struct OAuthGrantRepository: Sendable {
             try await revoke(
                 clientId: clientId, userId: userId, grantId: nil, tokenLifetime: tokenLifetime, on: connection,
                 now: now)
-            return true
+            return clientId
         }
+        guard let removed else { return false }
+        await audit.record(
+            AuditEvent(
+                userId: userId, surface: .api, action: "oauth.consent_revoked", outcome: "ok",
+                target: "client \(removed)", clientId: removed, actor: "user"))
+        return true
     }
 }
 
