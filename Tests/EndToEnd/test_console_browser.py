@@ -58,13 +58,26 @@ class FakeLinearAndClaude(BaseHTTPRequestHandler):
             self.reply(200, {})
         elif self.path == "/graphql":
             query = json.loads(body)["query"]
-            if "teams" in query:
+            if "issueCreate" in query:
+                self.reply(200, {"data": {"issueCreate": {"success": True, "issue": {
+                    "id": "iss-9", "identifier": "ENG-9", "title": "Crash", "url": "https://linear.app/browser/issue/ENG-9"}}}})
+            elif "teams" in query:
                 self.reply(200, {"data": {"teams": {"nodes": [{"id": "team-1", "key": "ENG", "name": "Engineering"}]}}})
             else:
                 self.reply(200, {"data": {"viewer": {"id": "u1", "name": "Ada"}, "organization": {"id": "org-browser", "name": "Browser Org"}}})
         elif self.path == "/v1/messages":
             messages = json.loads(body)["messages"]
-            if len(messages) == 1:
+            asked = messages[0]["content"][0].get("text", "")
+            if asked.startswith("File"):
+                # A write: the console shows it for approval before it is made.
+                if len(messages) == 1:
+                    blocks = [{"type": "tool_use", "id": "toolu_b2", "name": "linear_create_issue",
+                               "input": {"teamId": "team-1", "title": "Crash"}}]
+                    stop = "tool_use"
+                else:
+                    blocks = [{"type": "text", "text": "Filed ENG-9."}]
+                    stop = "end_turn"
+            elif len(messages) == 1:
                 blocks = [{"type": "tool_use", "id": "toolu_b1", "name": "linear_list_teams", "input": {}}]
                 stop = "tool_use"
             else:
@@ -186,6 +199,34 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
     steps = driver.find_elements(By.CSS_SELECTOR, "#steps li")
     assert [step.text for step in steps] == ["linear_list_teams {}"]
     shot("5-agent")
+
+    # A write waits for the person: shown in the run panel with Approve and Deny, and listed.
+    prompt = driver.find_element(By.ID, "prompt")
+    prompt.clear()
+    prompt.send_keys("File the crash in ENG")
+    driver.find_element(By.ID, "agent-submit").click()
+    pending = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#run-approvals .approval"))
+    assert "Create a Linear issue (team team-1)" in pending[0].text
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#pending .approval"))
+    assert driver.find_element(By.ID, "answer").text == ""
+    shot("5b-approval")
+    pending[0].find_element(By.XPATH, ".//button[text()='Approve']").click()
+    wait.until(lambda d: d.find_element(By.ID, "answer").text == "Filed ENG-9.")
+    assert [step.text.split(" ")[0] for step in driver.find_elements(By.CSS_SELECTOR, "#steps li")] == ["linear_create_issue"]
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 2)
+    assert "File the crash in ENG" in driver.find_element(By.CSS_SELECTOR, "#runs tbody tr").text
+
+    # The Activity page: the call and the decision, newest first.
+    driver.find_element(By.ID, "nav-activity").click()
+    wait.until(lambda d: d.current_url == stack.public + "/activity")
+    rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#activity tbody tr"))
+    texts = [row.text for row in rows]
+    assert "tool.call linear_create_issue" in texts[0] and "ok" in texts[0]
+    assert "approval.approved linear_create_issue" in texts[1]
+    assert any("connection.connected" in text for text in texts)
+    shot("5c-activity")
+    driver.find_element(By.ID, "nav-home").click()
+    wait.until(lambda d: d.find_element(By.ID, "home-view").is_displayed())
 
     driver.find_element(By.CSS_SELECTOR, "#connections tbody button").click()
     wait.until(lambda d: d.find_element(By.ID, "no-connections").is_displayed())

@@ -5,7 +5,7 @@ const state = { user: null, jwt: null, jwtExpires: 0, signingUp: false };
 // An MCP client's authorization in progress: the signed query the server sent the browser here with.
 const oauthQuery = ["/sign-in", "/consent"].includes(location.pathname) && location.search.length > 1
   ? location.search.slice(1) : null;
-const views = ["auth-view", "home-view", "consent-view", "oauth-error-view"];
+const views = ["auth-view", "home-view", "activity-view", "consent-view", "oauth-error-view"];
 
 function show(view) {
   for (const id of views) $(`#${id}`).hidden = id !== view;
@@ -316,6 +316,7 @@ async function runAgent(event) {
   const prompt = $("#prompt").value.trim();
   if (!prompt) return;
   $("#steps").replaceChildren();
+  $("#run-approvals").replaceChildren();
   $("#answer").textContent = "";
   $("#agent-submit").disabled = true;
   announce("Running…");
@@ -342,6 +343,136 @@ async function runAgent(event) {
   }
 }
 
+// ---- Approvals: what the assistant waits to do until you say yes.
+// "Create a Linear issue (team ENG)" and the input in brief.
+function approvalItem(approval, onDecided) {
+  const item = document.createElement("li");
+  item.className = "approval";
+  const title = document.createElement("strong");
+  title.textContent = approval.title + (approval.target ? ` (${approval.target})` : "");
+  const input = document.createElement("code");
+  input.textContent = JSON.stringify(approval.input);
+  const until = document.createElement("p");
+  until.textContent = `Waits until ${new Date(approval.expiresAt).toLocaleTimeString()}; no answer counts as no.`;
+  const buttons = document.createElement("div");
+  buttons.className = "connect";
+  buttons.setAttribute("role", "group");
+  buttons.setAttribute("aria-label", `Your decision on: ${title.textContent}`);
+  for (const [decision, label] of [["approve", "Approve"], ["deny", "Deny"]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    if (decision === "deny") button.className = "secondary";
+    button.addEventListener("click", async () => {
+      for (const each of buttons.querySelectorAll("button")) each.disabled = true;
+      try {
+        await connectors(`/agent/approvals/${encodeURIComponent(approval.id)}`, json("POST", { decision }));
+        announce(decision === "approve" ? `Approved: ${title.textContent}.` : `Denied: ${title.textContent}.`);
+      } catch (error) {
+        announce(error.message);
+      }
+      item.remove();
+      onDecided?.();
+    });
+    buttons.append(button);
+  }
+  item.append(title, input, until, buttons);
+  return item;
+}
+
+async function loadPending() {
+  const { body } = await connectors("/agent/approvals");
+  const list = $("#pending");
+  list.replaceChildren(...body.approvals.map((approval) => approvalItem(approval, () => loadPending())));
+  $("#no-pending").hidden = body.approvals.length !== 0;
+}
+
+async function loadRuns() {
+  const [{ body }, { body: usage }] = await Promise.all([
+    connectors("/agent/runs?limit=10"), connectors("/agent/usage"),
+  ]);
+  const rows = $("#runs tbody");
+  rows.replaceChildren();
+  for (const run of body.runs) {
+    const row = document.createElement("tr");
+    for (const text of [run.prompt, run.trigger, run.status.replace("_", " "), new Date(run.createdAt).toLocaleString()]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    rows.append(row);
+  }
+  $("#runs").hidden = body.runs.length === 0;
+  $("#no-runs").hidden = body.runs.length !== 0;
+  const used = usage.today.inputTokens + usage.today.outputTokens;
+  $("#usage").textContent = usage.budget > 0
+    ? `Today: ${used.toLocaleString()} of ${usage.budget.toLocaleString()} tokens.`
+    : `Today: ${used.toLocaleString()} tokens.`;
+}
+
+const policyWords = { allow: "Run it", ask: "Ask me first", deny: "Never" };
+
+async function loadPolicies() {
+  const { body } = await connectors("/agent/policy");
+  const rows = $("#policies tbody");
+  rows.replaceChildren();
+  for (const tool of body.tools) {
+    const row = document.createElement("tr");
+    const name = document.createElement("td");
+    name.textContent = tool.title;
+    const kind = document.createElement("td");
+    kind.textContent = tool.risk === "write" ? "changes things" : "reads";
+    const cell = document.createElement("td");
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", `Policy for ${tool.title}`);
+    select.dataset.tool = tool.name;
+    for (const value of ["allow", "ask", "deny"]) {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = policyWords[value];
+      option.selected = value === tool.policy;
+      select.append(option);
+    }
+    select.addEventListener("change", async () => {
+      try {
+        await connectors("/agent/policy", json("PUT", { policies: { [tool.name]: select.value } }));
+        announce(`${tool.title}: ${policyWords[select.value].toLowerCase()}.`);
+      } catch (error) {
+        announce(error.message);
+        await loadPolicies();
+      }
+    });
+    cell.append(select);
+    row.append(name, kind, cell);
+    rows.append(row);
+  }
+}
+
+// ---- Activity: the audit trail, a page at a time.
+const activity = { cursor: null };
+
+async function loadActivity(more = false) {
+  const query = more && activity.cursor ? `?limit=50&cursor=${encodeURIComponent(activity.cursor)}` : "?limit=50";
+  const { body } = await connectors(`/audit${query}`);
+  const rows = $("#activity tbody");
+  if (!more) rows.replaceChildren();
+  for (const event of body.events) {
+    const row = document.createElement("tr");
+    const what = [event.action, event.tool].filter(Boolean).join(" ");
+    const from = [event.surface, event.clientId, event.decidedBy || event.actor].filter(Boolean).join(", ");
+    for (const text of [new Date(event.at).toLocaleString(), what, event.target || "", from, event.outcome]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    rows.append(row);
+  }
+  activity.cursor = body.nextCursor || null;
+  $("#activity-more").hidden = !activity.cursor;
+  $("#activity").hidden = rows.children.length === 0;
+  $("#no-activity").hidden = rows.children.length !== 0;
+}
+
 function handleEvent(block) {
   let name = "message";
   const data = [];
@@ -356,9 +487,16 @@ function handleEvent(block) {
     const item = document.createElement("li");
     item.textContent = `${value.tool} ${JSON.stringify(value.input)}${value.isError ? " — failed" : ""}`;
     $("#steps").append(item);
+  } else if (name === "approval") {
+    // The run waits before these calls; the stream goes on once they are decided.
+    for (const approval of value.approvals) $("#run-approvals").append(approvalItem(approval, () => loadPending()));
+    announce("The assistant is waiting for your approval.");
+    loadPending().catch(() => {});
   } else if (name === "done") {
+    $("#run-approvals").replaceChildren();
     $("#answer").textContent = value.output;
     announce("Done.");
+    loadRuns().catch(() => {});
   } else if (name === "error") {
     announce(`The run failed: ${value.error || value.message}`);
   }
@@ -396,10 +534,18 @@ async function start() {
     await showConsent();
     return;
   }
+  if (location.pathname === "/activity") {
+    show("activity-view");
+    await loadActivity();
+    return;
+  }
   show("home-view");
   showMCPPanel();
   await finishLink();
-  await Promise.all([loadConnections(), loadApps()]);
+  // The agent's panels must not keep the connections from showing.
+  const optional = [loadPending(), loadRuns(), loadPolicies()].map((loading) =>
+    loading.catch((error) => announce(error.message)));
+  await Promise.all([loadConnections(), loadApps(), ...optional]);
 }
 
 $("#auth-form").addEventListener("submit", submitAuth);
@@ -407,6 +553,7 @@ $("#auth-switch").addEventListener("click", () => setMode(!state.signingUp));
 $("#github-sign-in")?.addEventListener("click", githubSignIn);
 $("#sign-out").addEventListener("click", signOut);
 $("#agent-form").addEventListener("submit", runAgent);
+$("#activity-more").addEventListener("click", () => loadActivity(true).catch((error) => announce(error.message)));
 $("#consent-allow").addEventListener("click", () => decide(true));
 $("#consent-deny").addEventListener("click", () => decide(false));
 for (const button of document.querySelectorAll("[data-connect]")) {
