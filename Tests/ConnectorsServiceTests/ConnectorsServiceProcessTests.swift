@@ -1,3 +1,5 @@
+import Foundation
+import PostgresNIO
 import Testing
 import TestSupport
 
@@ -13,6 +15,32 @@ import TestSupport
 
     @Test func migrateAppliesMigrations() async throws {
         try await ServiceProcessChecks.migrateSubcommand(binary)
+    }
+
+    @Test func exportAuditPrintsJSONLinesSinceADate() async throws {
+        let database = try await TestDatabase.create(migrated: true)
+        try await TestDatabase.withClient(database) { sql in
+            try await sql.query(
+                """
+                INSERT INTO "auditEvent" ("at", "userId", "surface", "action", "tool", "outcome") VALUES
+                    ('2025-06-01T00:00:00Z', 'u1', 'api', 'tool.call', 'github_comment', 'ok'),
+                    ('2026-02-01T00:00:00Z', 'u1', 'slack', 'approval.denied', 'slack_post_message', 'denied'),
+                    ('2026-03-01T00:00:00Z', 'u2', 'mcp', 'tool.call', 'linear_search_issues', 'ok')
+                """)
+        }
+        let variables = TestConfig.variables(database: database, redis: try TestServers.redisURL())
+        let (status, output) = try await binary.run(["export-audit", "--since", "2026-01-01"], environment: variables)
+        #expect(status == 0, "\(output)")
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("{") }
+        let events = lines.compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(events.map { $0["action"] as? String } == ["approval.denied", "tool.call"])
+        #expect(events.map { $0["userId"] as? String } == ["u1", "u2"])
+        #expect(events.first?["at"] as? String == "2026-02-01T00:00:00.000Z")
+        let refused = try await binary.run(["export-audit", "--since", "last week"], environment: variables)
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("--since"))
     }
 
     @Test(arguments: [

@@ -237,6 +237,27 @@ import TestSupport
         }
     }
 
+    @Test func aTriggeredRunPastThePersonsBudgetIsRefusedPolitelyInTheThread() async throws {
+        try await withTriggers { app, client, _, fakes, _ in
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1",
+                providerUserId: "U0HUMAN")
+            // Today's budget (1 000 000 by default) already spent by an earlier run.
+            try await app.sql { sql in
+                try await sql.query(
+                    #"INSERT INTO "agentRun" ("id", "userId", "status", "prompt", "inputTokens", "outputTokens") VALUES ('earlier', 'user-1', 'completed', 'x', 900000, 100000)"#
+                )
+            }
+            #expect(try await Triggers().slackPost(client, Triggers.mention(id: "EvBROKE")).status == .ok)
+            try await eventually("the refusal is posted") { fakes.apis.posted.get().count == 1 }
+            let posted = try #require(fakes.apis.posted.get().first)
+            #expect(posted.thread == "1700000000.000100")
+            #expect(posted.text.contains("budget"))
+            #expect(fakes.claude.received.get().isEmpty)
+            try await eventually("recorded skipped") { try await Triggers().statuses(app) == ["skipped"] }
+        }
+    }
+
     static func issueCreates(_ fakes: AgentTests.Fakes) -> Int {
         fakes.apis.calls.get().filter { $0.operation == "issueCreate" }.count
     }
