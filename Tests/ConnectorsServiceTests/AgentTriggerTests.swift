@@ -19,6 +19,16 @@ import TestSupport
     func withTriggers<T: Sendable>(
         _ body: @Sendable (ConnectorsTestApp, any TestClientProtocol, AgentTests.Fakes) async throws -> T
     ) async throws -> T {
+        try await Self.withTriggers { app, client, _, fakes, _ in try await body(app, client, fakes) }
+    }
+
+    /// The app with both webhook secrets, a fast worker and resumer, and the fakes; `body` also
+    /// gets the JWT issuer and the fakes' URL.
+    static func withTriggers<T: Sendable>(
+        _ body:
+            @Sendable (ConnectorsTestApp, any TestClientProtocol, TestTokenIssuer, AgentTests.Fakes, String)
+            async throws -> T
+    ) async throws -> T {
         let fakes = AgentTests.Fakes()
         return try await withProviderFake(
             fakes.router,
@@ -29,9 +39,10 @@ import TestSupport
             },
             configure: { config in
                 WebhookWorkerTests.fastSettings(&config.webhookWorker)
+                ApprovalTests.fast(&config)
             }
-        ) { app, client, _, _ in
-            try await body(app, client, fakes)
+        ) { app, client, issuer, fakeURL in
+            try await body(app, client, issuer, fakes, fakeURL)
         }
     }
 

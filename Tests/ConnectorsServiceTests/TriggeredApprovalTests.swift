@@ -21,21 +21,7 @@ import TestSupport
             @Sendable (ConnectorsTestApp, any TestClientProtocol, TestTokenIssuer, AgentTests.Fakes, String)
             async throws -> T
     ) async throws -> T {
-        let fakes = AgentTests.Fakes()
-        return try await withProviderFake(
-            fakes.router,
-            overrides: { base in
-                AgentTests.overrides(base).merging([
-                    "SLACK_SIGNING_SECRET": Triggers.slackSecret, "LINEAR_WEBHOOK_SECRET": Triggers.linearSecret,
-                ]) { $1 }
-            },
-            configure: { config in
-                WebhookWorkerTests.fastSettings(&config.webhookWorker)
-                ApprovalTests.fast(&config)
-            }
-        ) { app, client, issuer, fakeURL in
-            try await body(app, client, issuer, fakes, fakeURL)
-        }
+        try await Triggers.withTriggers(body)
     }
 
     /// A button click as Slack sends it: a form whose `payload` is the JSON, signed over the
