@@ -43,7 +43,11 @@ public struct AuditEvent: Sendable, Equatable {
         self.outcome = outcome
         self.tool = tool
         self.target = target
-        self.inputSummary = inputSummary.map { String($0.prefix(Self.summaryLength)) }
+        // Cut by Unicode scalars: the column's check counts code points, and one visible
+        // character (an emoji with a modifier) can be several.
+        self.inputSummary = inputSummary.map {
+            String(String.UnicodeScalarView($0.unicodeScalars.prefix(Self.summaryLength)))
+        }
         self.runId = runId
         self.clientId = clientId
         self.actor = actor

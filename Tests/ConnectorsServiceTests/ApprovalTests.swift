@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
@@ -233,6 +234,39 @@ import TestSupport
                 }
                 #expect(Self.issueCreates(fakes) == 1)
             }
+        }
+    }
+
+    @Test func aResumedRunWhoseProcessDiedIsTakenUpAgainAndTheDeadOneChangesNothing() async throws {
+        // No resumer slots: this test plays the resumers.
+        try await withAgent(configure: { $0.resumer.concurrency = 0 }) { app, client, issuer, fakes in
+            try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme")
+            Self.createIssueScript(fakes.claude)
+            let paused = try await Self.run(client, issuer.token(sub: "user-1"))
+            let id = try #require((paused.json["approvals"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try await Self.decide(client, issuer.token(sub: "user-1"), id, "approve").status == .ok)
+            try await app.sql { sql in
+                let runs = AgentRunRepository(postgres: sql, logger: Logger(label: "resume-test"))
+                let first = try #require(
+                    try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).first)
+                #expect(try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).isEmpty)
+                // Its process dies: the lease runs out and the run waits again, decisions kept.
+                try await sql.query(#"UPDATE "agentRun" SET "lockedUntil" = now() - interval '1 second'"#)
+                try await runs.reclaimStale()
+                let second = try #require(
+                    try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).first)
+                #expect(second.id == first.id && second.owner != first.owner)
+                #expect(second.state?.calls.first?.approvalId == id)
+                var dead = first
+                dead.status = .failed
+                #expect(try await runs.finish(dead) == false)
+                var live = second
+                live.status = .completed
+                #expect(try await runs.finish(live) == true)
+            }
+            let stored = try await client.get(
+                "/agent/runs/\(try #require(paused.json["id"] as? String))", bearer: issuer.token(sub: "user-1"))
+            #expect(stored.json["status"] as? String == "completed")
         }
     }
 

@@ -177,8 +177,10 @@ import TestSupport
             func session(_ action: String, _ extra: String) -> String {
                 #"{"type":"AgentSessionEvent","action":"\#(action)","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"wh-9","webhookTimestamp":\#(now),"agentSession":{"id":"sess-9","creatorId":"lin-user-1","issue":{"id":"iss-9","identifier":"ENG-9","title":"Crash"}}\#(extra)}"#
             }
-            func prompt(_ text: String) -> String {
-                session("prompted", #","agentActivity":{"content":{"type":"prompt","body":"\#(text)"}}"#)
+            func prompt(_ text: String, by user: String = "lin-user-1") -> String {
+                session(
+                    "prompted", #","agentActivity":{"userId":"\#(user)","content":{"type":"prompt","body":"\#(text)"}}"#
+                )
             }
             let triggers = Triggers()
             #expect(
@@ -198,6 +200,16 @@ import TestSupport
                 fakes.apis.activities.get().filter { $0.content["type"] == "elicitation" }.count == 2
             }
             #expect(try await Self.approvalStatuses(app) == ["pending"])
+            // Someone else in the organization answering decides nothing.
+            #expect(
+                try await triggers.linearPost(client, prompt("approve", by: "lin-other"), delivery: "d2b").status == .ok
+            )
+            try await eventually("the stranger's answer handled") {
+                let statuses = try await Triggers().statuses(app)
+                return statuses.count == 3 && !statuses.contains("pending") && !statuses.contains("processing")
+            }
+            #expect(try await Self.approvalStatuses(app) == ["pending"])
+            #expect(Self.issueCreates(fakes) == 0)
 
             #expect(try await triggers.linearPost(client, prompt("Approve"), delivery: "d3").status == .ok)
             try await eventually("the response") {

@@ -45,6 +45,9 @@ struct AgentRun: Sendable {
     var deliveredAt: Date?
     /// The pending approvals of a paused run (read with the run, for its view).
     var approvals: [Approval] = []
+    /// Who holds the run while it runs (`lockedBy`): writes by anyone else — a process that
+    /// lost its lease — change nothing.
+    var owner: String?
 }
 
 /// Where a triggered run answers: a Slack thread (and the person who asked, who alone may

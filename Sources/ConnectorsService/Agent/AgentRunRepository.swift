@@ -63,9 +63,9 @@ struct AgentRunRepository: Sendable {
             }
             try await connection.query(
                 """
-                INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt", "triggerKey", "replyTo", "lockedUntil")
+                INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt", "triggerKey", "replyTo", "lockedBy", "lockedUntil")
                 VALUES (\(run.id), \(run.userId), 'running', \(run.trigger.rawValue), \(run.prompt), \(run.triggerKey),
-                    \(replyTo)::jsonb, now() + make_interval(secs => \(seconds)))
+                    \(replyTo)::jsonb, \(run.owner), now() + make_interval(secs => \(seconds)))
                 """, logger: logger)
             return .started
         }
@@ -92,26 +92,41 @@ struct AgentRunRepository: Sendable {
         return Anthropic.Usage()
     }
 
-    /// Steps and usage so far (readable at `GET /agent/runs/:id` while the run goes on).
-    func progress(_ run: AgentRun) async throws {
+    /// Steps and usage so far (readable at `GET /agent/runs/:id` while the run goes on), and —
+    /// for a run continued after a pause — the conversation after the turn just completed, so
+    /// continuing it again (its process died) does not repeat that turn's calls.
+    func progress(_ run: AgentRun, state: AgentRunState?) async throws {
         let steps = String(decoding: try JSONEncoder().encode(run.steps), as: UTF8.self)
+        let stored = try state.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try await postgres.query(
             """
             UPDATE "agentRun" SET "steps" = \(steps)::jsonb, "inputTokens" = \(run.usage.inputTokens),
-                "outputTokens" = \(run.usage.outputTokens), "updatedAt" = now()
-            WHERE "id" = \(run.id) AND "status" = 'running'
+                "outputTokens" = \(run.usage.outputTokens), "state" = coalesce(\(stored)::jsonb, "state"),
+                "updatedAt" = now()
+            WHERE "id" = \(run.id) AND "status" = 'running' AND "lockedBy" = \(run.owner)
             """, logger: logger)
     }
 
     /// Stores a run that waits for `approvals`: its state, steps and usage, and the approvals,
-    /// in one transaction. It then holds nothing but these rows.
-    func pause(_ run: AgentRun, state: AgentRunState, approvals: [Approval]) async throws {
+    /// in one transaction. It then holds nothing but these rows. False (and nothing stored)
+    /// when the caller no longer holds the run.
+    func pause(_ run: AgentRun, state: AgentRunState, approvals: [Approval]) async throws -> Bool {
         let steps = String(decoding: try JSONEncoder().encode(run.steps), as: UTF8.self)
         let stored = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         let inputs = approvals.map {
             String(decoding: (try? JSONEncoder().encode($0.input)) ?? Data("{}".utf8), as: UTF8.self)
         }
-        try await postgres.withTransaction(logger: logger) { connection in
+        return try await postgres.withTransaction(logger: logger) { connection in
+            let held = try await connection.query(
+                """
+                UPDATE "agentRun" SET "status" = 'awaiting_approval', "state" = \(stored)::jsonb, "steps" = \(steps)::jsonb,
+                    "inputTokens" = \(run.usage.inputTokens), "outputTokens" = \(run.usage.outputTokens),
+                    "output" = \(run.output), "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now()
+                WHERE "id" = \(run.id) AND "status" = 'running' AND "lockedBy" = \(run.owner) RETURNING 1
+                """, logger: logger)
+            var holds = false
+            for try await _ in held { holds = true }
+            guard holds else { return false }
             try await connection.query(
                 """
                 INSERT INTO "agentApproval" ("id", "runId", "userId", "toolUseId", "tool", "input", "createdAt", "expiresAt")
@@ -120,26 +135,24 @@ struct AgentRunRepository: Sendable {
                     \(approvals.map(\.createdAt)), \(approvals.map(\.expiresAt)))
                     AS a("id", "toolUseId", "tool", "input", "createdAt", "expiresAt")
                 """, logger: logger)
-            try await connection.query(
-                """
-                UPDATE "agentRun" SET "status" = 'awaiting_approval', "state" = \(stored)::jsonb, "steps" = \(steps)::jsonb,
-                    "inputTokens" = \(run.usage.inputTokens), "outputTokens" = \(run.usage.outputTokens),
-                    "output" = \(run.output), "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now()
-                WHERE "id" = \(run.id)
-                """, logger: logger)
+            return true
         }
     }
 
-    func finish(_ run: AgentRun) async throws {
+    /// Stores how the run ended; false when the caller no longer held it (nothing changed).
+    @discardableResult
+    func finish(_ run: AgentRun) async throws -> Bool {
         let steps = String(decoding: try JSONEncoder().encode(run.steps), as: UTF8.self)
-        try await postgres.query(
+        let rows = try await postgres.query(
             """
             UPDATE "agentRun" SET "status" = \(run.status.rawValue), "output" = \(run.output), "steps" = \(steps)::jsonb,
                 "stopReason" = \(run.stopReason), "error" = \(run.error), "inputTokens" = \(run.usage.inputTokens),
                 "outputTokens" = \(run.usage.outputTokens), "state" = NULL, "lockedBy" = NULL, "lockedUntil" = NULL,
                 "updatedAt" = now(), "finishedAt" = now()
-            WHERE "id" = \(run.id)
+            WHERE "id" = \(run.id) AND "status" = 'running' AND "lockedBy" = \(run.owner) RETURNING 1
             """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     /// The run, if it belongs to `userId`, with its pending approvals.

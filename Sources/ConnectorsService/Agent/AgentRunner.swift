@@ -119,6 +119,7 @@ struct AgentRunner: Sendable {
             id: request.id, userId: request.userId, trigger: request.trigger, prompt: request.prompt,
             triggerKey: request.triggerKey)
         run.replyTo = request.replyTo
+        run.owner = RandomToken.string(length: 16)
         let starting = run
         // The limits check and insert, the tools and the policies at once: they do not depend
         // on each other.
@@ -184,7 +185,10 @@ struct AgentRunner: Sendable {
                 run.state = paused
                 run.approvals = waiting
                 do {
-                    try await runs.pause(run, state: paused, approvals: waiting)
+                    guard try await runs.pause(run, state: paused, approvals: waiting) else {
+                        logger.warning("a run lost its lease before it could pause", metadata: ["run": "\(run.id)"])
+                        return run
+                    }
                 } catch {
                     run.status = .failed
                     run.error = "The run could not be paused for approval: \(error)"
@@ -212,7 +216,10 @@ struct AgentRunner: Sendable {
         run.state = nil
         run.approvals = []
         do {
-            try await runs.finish(run)
+            if try await !runs.finish(run) {
+                logger.warning(
+                    "a run lost its lease before it ended; its end is not stored", metadata: ["run": "\(run.id)"])
+            }
         } catch {
             logger.error("an agent run's end could not be stored", metadata: ["run": "\(run.id)", "error": "\(error)"])
         }
@@ -344,7 +351,8 @@ struct AgentRunner: Sendable {
                     }))
             var current = run
             (current.steps, current.usage) = (steps, usage)
-            try? await runs.progress(current)
+            // A continued run keeps its place: were it continued again, this turn is done.
+            try? await runs.progress(current, state: run.state != nil ? state : nil)
         }
         return .finished(
             Outcome(

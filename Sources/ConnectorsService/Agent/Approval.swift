@@ -79,7 +79,8 @@ enum ToolTarget {
         }
         if let issue = text("issueId") ?? text("id") { return "issue \(issue)" }
         if let team = text("teamId") { return "team \(team)" }
-        if let query = text("query") { return "search \"\(String(query.prefix(80)))\"" }
+        // A query is the model's own words (and may hold what it read): named, never shown.
+        if text("query") != nil { return "search" }
         return text("account").map { "account \($0)" }
     }
 

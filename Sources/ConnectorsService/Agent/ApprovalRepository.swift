@@ -112,9 +112,11 @@ extension AgentRunRepository {
     /// Leases up to `limit` paused runs whose every approval is decided, to continue them.
     func claimResumable(worker: String, limit: Int, lease: Duration) async throws -> [AgentRun] {
         let seconds = Double(lease.wholeMilliseconds) / 1000
+        // One owner per claim: a later claim of the same run, even by this worker, is another.
+        let owner = worker + "-" + RandomToken.string(length: 10)
         let rows = try await postgres.query(
             """
-            UPDATE "agentRun" SET "status" = 'running', "lockedBy" = \(worker),
+            UPDATE "agentRun" SET "status" = 'running', "lockedBy" = \(owner),
                 "lockedUntil" = now() + make_interval(secs => \(seconds)), "updatedAt" = now()
             WHERE "id" IN (
                 SELECT r."id" FROM "agentRun" r WHERE r."status" = 'awaiting_approval'
@@ -122,12 +124,16 @@ extension AgentRunRepository {
                 ORDER BY r."updatedAt" LIMIT \(limit) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
-        return try await Self.decode(rows)
+        return try await Self.decode(rows).map { run in
+            var claimed = run
+            claimed.owner = owner
+            return claimed
+        }
     }
 
     /// Runs whose process died: a resumed one goes back to waiting (its decisions stand, and it
-    /// is claimed again); one started from the API without ever pausing is marked failed (a
-    /// triggered one is run again by its event's retry).
+    /// is claimed again); one started from the API without ever pausing is marked failed, and so
+    /// is a triggered one whose event is no longer being retried (else the retry runs it again).
     func reclaimStale() async throws {
         try await postgres.query(
             """
@@ -138,7 +144,10 @@ extension AgentRunRepository {
             """
             UPDATE "agentRun" SET "status" = 'failed', "error" = 'The service stopped during the run.',
                 "lockedUntil" = NULL, "finishedAt" = now(), "updatedAt" = now()
-            WHERE "status" = 'running' AND "state" IS NULL AND "triggerKey" IS NULL AND "lockedUntil" < now()
+            WHERE "status" = 'running' AND "state" IS NULL AND "lockedUntil" < now()
+              AND ("triggerKey" IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM "webhookEvent" e
+                  WHERE 'webhook:' || e."id" = "agentRun"."triggerKey" AND e."status" IN ('pending', 'processing')))
             """, logger: logger)
     }
 

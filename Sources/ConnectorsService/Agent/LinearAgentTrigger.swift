@@ -48,7 +48,8 @@ struct LinearAgentTrigger: WebhookHandler {
         let token = try await tokens.accessToken(for: workspace)
         // A run of this session waits for a decision: this prompt is the answer.
         if let paused = try await runs.awaiting(linearSession: session.id), paused.userId == workspace.userId {
-            if let author = payload.agentActivity?.userId, author != creator {
+            // Anyone in the organization can write in a session: only its creator decides.
+            guard payload.agentActivity?.userId == creator else {
                 return .skipped("a prompt from someone other than the session's creator")
             }
             return try await answer(paused, with: Self.prompt(payload), token: token, session: session.id)
