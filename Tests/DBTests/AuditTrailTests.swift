@@ -43,6 +43,20 @@ import TestSupport
         }
     }
 
+    @Test func aSummaryOfManyCodePointsPerCharacterIsStoredCut() async throws {
+        let url = try await TestDatabase.create()
+        try await TestDatabase.withClient(url) { postgres in
+            let audit = AuditTrail(postgres: postgres, logger: logger)
+            // "❤️" is one character of two code points; the column counts code points.
+            await audit.record(
+                AuditEvent(
+                    userId: "u", surface: .slack, action: "tool.call", outcome: "ok",
+                    inputSummary: String(repeating: "❤️", count: 200)))
+            let stored = try await audit.list(userId: "u", limit: 1, before: nil)
+            #expect(stored.first?.inputSummary?.unicodeScalars.count == 300)
+        }
+    }
+
     @Test func rowsCannotBeChangedOrDeletedExceptByRetention() async throws {
         let url = try await TestDatabase.create()
         try await TestDatabase.withClient(url) { postgres in
