@@ -84,7 +84,7 @@ import Testing
 }
 
 @Suite struct ClientIPTests {
-    let middleware = ClientIPMiddleware<AppRequestContext>(trustedProxies: CIDR.defaultTrustedProxies)
+    let middleware = ClientIPResolver(trustedProxies: CIDR.defaultTrustedProxies)
 
     @Test func usesThePeerWhenItIsNotAProxy() {
         #expect(middleware.clientIP(peer: "203.0.113.9", forwardedFor: ["198.51.100.1"]) == "203.0.113.9")

@@ -198,12 +198,12 @@ struct Greeting: Decodable {
     @Test func generatedRequestIDsAreDistinctAndDurationsHaveTwoDecimals() {
         let ids = (0..<10_000).map { _ in RequestIDs.next() }
         #expect(Set(ids).count == ids.count)
-        #expect(ids.allSatisfy { $0.count == 20 && RequestIDMiddleware<AppRequestContext>.accepted($0) == $0 })
-        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 0) == "0.00")
-        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 1234) == "1.23")
-        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 1235) == "1.24")
-        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 60_050) == "60.05")
-        #expect(RequestLogMiddleware<AppRequestContext>.milliseconds(micros: 999_999) == "1000.00")
+        #expect(ids.allSatisfy { $0.count == 20 && RequestIDs.accepted($0) == $0 })
+        #expect(RequestLog.milliseconds(micros: 0) == "0.00")
+        #expect(RequestLog.milliseconds(micros: 1234) == "1.23")
+        #expect(RequestLog.milliseconds(micros: 1235) == "1.24")
+        #expect(RequestLog.milliseconds(micros: 60_050) == "60.05")
+        #expect(RequestLog.milliseconds(micros: 999_999) == "1000.00")
     }
 
     @Test func corsOnlyForTrustedOriginsWithCredentials() async throws {

@@ -9,7 +9,7 @@ public protocol RenderedError: Error {
 }
 
 /// The one error type: an HTTP status, an `UPPER_SNAKE` code and a human sentence, rendered
-/// as `{"code", "message"}`. Thrown from anywhere; rendered by `ErrorMiddleware`.
+/// as `{"code", "message"}`. Thrown from anywhere; rendered by `ErrorRendering` (in `RequestPipelineMiddleware`).
 public struct AppError: RenderedError, HTTPResponseError, CustomStringConvertible, Sendable {
     public var status: HTTPResponse.Status
     public var code: String

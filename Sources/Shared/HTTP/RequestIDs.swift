@@ -3,23 +3,10 @@ import Hummingbird
 import Logging
 import Synchronization
 
-/// Accepts a sane `X-Request-Id` or generates one, puts it in the context and the logger's
-/// metadata, and echoes it on the response.
-public struct RequestIDMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
-    public init() {}
-
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
-        async throws -> Response
-    {
-        var context = context
-        let id = Self.accepted(request.headers[.xRequestID]) ?? RequestIDs.next()
-        context.requestID = id
-        context.logger[metadataKey: "request_id"] = .string(id)
-        var response = try await next(request, context)
-        response.headers[.xRequestID] = id
-        return response
-    }
-
+/// Request ids: a sane incoming `X-Request-Id` is kept, else one is generated — unique, not
+/// secret — from a random prefix per process and a counter, so a request costs no random bytes
+/// (each `getrandom` call is a system call).
+enum RequestIDs {
     /// An incoming id is kept only if it is short and plain, so it cannot inject into logs.
     static func accepted(_ value: String?) -> String? {
         guard let value, (1...128).contains(value.utf8.count) else { return nil }
@@ -30,11 +17,7 @@ public struct RequestIDMiddleware<Context: ServiceRequestContext>: RouterMiddlew
         }
         return allowed ? value : nil
     }
-}
 
-/// Generated request ids: unique, not secret — a random prefix per process and a counter, so a
-/// request costs no random bytes (each `getrandom` call is a system call).
-enum RequestIDs {
     private static let prefix = RandomToken.string(length: 12)
     private static let counter = Atomic<UInt64>(0)
     private static let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)

@@ -3,23 +3,14 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Sets `context.clientIP`: the TCP peer, unless the peer is a trusted proxy, in which case
+/// A request's client address: the TCP peer, unless the peer is a trusted proxy, in which case
 /// `X-Forwarded-For` is walked from the right past trusted hops to the first untrusted address
 /// (so a client cannot spoof its address by sending its own `X-Forwarded-For`).
-public struct ClientIPMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
+public struct ClientIPResolver: Sendable {
     let trustedProxies: [CIDR]
 
     public init(trustedProxies: [CIDR]) {
         self.trustedProxies = trustedProxies
-    }
-
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
-        async throws -> Response
-    {
-        var context = context
-        context.clientIP = clientIP(
-            peer: context.peerAddress?.ipAddress, forwardedFor: request.headers[values: .xForwardedFor])
-        return try await next(request, context)
     }
 
     func isTrusted(_ address: String) -> Bool {
