@@ -440,6 +440,10 @@ def agent_scenario(args, running, rows, workdir):
     link = urllib.request.Request(f"{base}/oauth/slack/link", data=json.dumps({"code": code}).encode(),
                                   headers={**bearer, "Content-Type": "application/json"}, method="POST")
     urllib.request.urlopen(link, timeout=10).read()
+    # The run posts to Slack: measured without stopping for approval (a write asks by default).
+    policy = urllib.request.Request(f"{base}/agent/policy", data=json.dumps({"policies": {"slack_post_message": "allow"}}).encode(),
+                                    headers={**bearer, "Content-Type": "application/json"}, method="PUT")
+    urllib.request.urlopen(policy, timeout=10).read()
 
     import http.client
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -476,6 +480,42 @@ def agent_scenario(args, running, rows, workdir):
     ]
 
 
+def bare_anchor(args, rows, workdir):
+    """GET /health on a bare Hummingbird server, then each service's /health again right after:
+    the services' cost over the framework's own, as ratios measured side by side."""
+    port = free_port()
+    log = open(os.path.join(workdir, "bare.log"), "w")
+    process = subprocess.Popen([os.path.abspath(args.bare_bin)], env={"PATH": os.environ["PATH"], "PORT": str(port)},
+                               cwd=workdir, stdout=log, stderr=log)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/health"
+        run_wrk(url, args.warmup, args.connections, args.threads)
+        reset_peak_rss(process.pid)
+        rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.seconds, args.connections, args.threads)
+        rows.append(("BareHummingbird", "GET /health", "the framework alone: no middleware, no logging", rps, p50, p99,
+                     peak_rss_mb(process.pid), non2xx, socket_errors))
+        print(f"  BareHummingbird GET /health: {rps:,.0f} req/s", file=sys.stderr)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    health = {service: value for service, scenario, _, value, *_ in rows if scenario == "GET /health"}
+    lines = ["Against a bare Hummingbird server (target: each service's `GET /health` ≥ 0.85×):", "",
+             "| service | × bare | target met |", "|---|---:|---|"]
+    for service in ("AuthService", "ConnectorsService"):
+        if service in health:
+            ratio = health[service] / rps
+            lines.append(f"| {service} | {ratio:.2f} | {'yes' if ratio >= 0.85 else 'no'} |")
+    return lines + [""]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
@@ -484,6 +524,7 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="bench/results/latest.md")
+    parser.add_argument("--bare-bin", help="the bare Hummingbird anchor (bench/bare-hummingbird), built in release")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="connectors-bench-")
@@ -515,7 +556,8 @@ def main():
             rows.append((service, f"{method} {path}", note, rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
             print(f"  {service} {method} {path}: {rps:,.0f} req/s", file=sys.stderr)
 
-        extra_lines = auth_scenarios(args, running["AuthService"], rows, workdir)
+        extra_lines = bare_anchor(args, rows, workdir) if args.bare_bin else []
+        extra_lines += auth_scenarios(args, running["AuthService"], rows, workdir)
         extra_lines += connectors_scenarios(args, running, rows, workdir, connectors_env)
         # The agent before the ingest: the worker drains the ingested backlog for a while after.
         extra_lines += agent_scenario(args, running, rows, workdir)
