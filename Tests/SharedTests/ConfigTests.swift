@@ -1,3 +1,5 @@
+import Foundation
+import NIOCore
 import Testing
 
 @testable import Shared
@@ -124,5 +126,39 @@ import Testing
         #expect(net.contains(IPAddressBytes.parse("::ffff:172.16.0.1")!))
         #expect(CIDR("fc00::/7")!.contains(IPAddressBytes.parse("fd12::1")!))
         #expect(CIDR("nonsense") == nil)
+        #expect(CIDR("10.1.2.3/32")!.contains(IPAddressBytes.parse("10.1.2.3")!))
+        #expect(!CIDR("10.1.2.3/32")!.contains(IPAddressBytes.parse("10.1.2.4")!))
+        #expect(CIDR("0.0.0.0/0")!.contains(IPAddressBytes.parse("203.0.113.9")!))
+        #expect(!CIDR("::1/128")!.contains(IPAddressBytes.parse("127.0.0.1")!))
+    }
+
+    /// The per-request path takes the peer's socket address: the same answers as from its text.
+    @Test func socketPeersGiveTheSameAnswers() throws {
+        let peers = ["203.0.113.9", "10.0.0.2", "127.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "2001:db8::7"]
+        let headers: [[String]] = [[], ["198.51.100.1"], ["1.2.3.4, 198.51.100.1, 10.0.0.5"], ["garbage"]]
+        for peer in peers {
+            let address = try SocketAddress(ipAddress: peer, port: 443)
+            for forwardedFor in headers {
+                #expect(
+                    middleware.clientIP(peer: address, forwardedFor: forwardedFor)
+                        == middleware.clientIP(peer: peer, forwardedFor: forwardedFor), "\(peer) \(forwardedFor)")
+            }
+        }
+        #expect(
+            middleware.clientIP(peer: try SocketAddress(ipAddress: "10.0.0.2", port: 1), forwardedFor: []) == "10.0.0.2"
+        )
+        #expect(
+            ClientIPResolver.dottedQuad(try #require(SocketAddress(ipAddress: "1.20.255.0", port: 1).v4Address))
+                == "1.20.255.0")
+        #expect(middleware.clientIP(peer: SocketAddress?.none, forwardedFor: ["198.51.100.1"]) == "unknown")
+        #expect(
+            middleware.clientIP(peer: try SocketAddress(unixDomainSocketPath: "/tmp/s"), forwardedFor: []) == "unknown")
+    }
+}
+
+extension SocketAddress {
+    fileprivate var v4Address: in_addr? {
+        if case .v4(let address) = self { return address.address.sin_addr }
+        return nil
     }
 }

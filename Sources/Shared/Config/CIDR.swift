@@ -21,15 +21,26 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     }
 
     public func contains(_ address: [UInt8]) -> Bool {
-        var address = address
+        address.withUnsafeBufferPointer { contains(bytes: $0) }
+    }
+
+    /// Without allocating: this runs for every request's peer.
+    func contains(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var address = bytes
         // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is compared as IPv4.
         if address.count == 16, network.count == 4, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF,
             address[11] == 0xFF
         {
-            address = Array(address[12...])
+            address = UnsafeBufferPointer(rebasing: address[12...])
         }
         guard address.count == network.count else { return false }
-        return Self.mask(address, prefixLength) == network
+        for index in 0..<network.count {
+            let bits = max(0, min(8, prefixLength - index * 8))
+            if bits == 0 { break }
+            let mask = bits == 8 ? UInt8(0xFF) : ~(UInt8(0xFF) >> bits)
+            if address[index] & mask != network[index] { return false }
+        }
+        return true
     }
 
     public var description: String {

@@ -39,7 +39,7 @@ public struct HealthRoutes<Context: ServiceRequestContext>: Sendable {
     public func register(on router: some RouterMethods<Context>) {
         /// Liveness: the process is up and serving. No dependency is consulted.
         router.get("/health") { _, _ in
-            Response.json(encoded: ByteBuffer(string: #"{"status":"ok"}"#))
+            Response.json(encoded: HealthBodies.healthy)
         }
         /// Readiness: PostgreSQL and Redis both answer; otherwise 503 naming what is down.
         router.get("/ready") { _, _ in
@@ -77,4 +77,9 @@ public struct HealthRoutes<Context: ServiceRequestContext>: Sendable {
         }
         return checks.enumerated().filter { results[$0.offset] != true }.map(\.element)
     }
+}
+
+/// Made once: `/health` is polled constantly.
+enum HealthBodies {
+    static let healthy = ByteBuffer(string: #"{"status":"ok"}"#)
 }

@@ -15,11 +15,19 @@ extension Response {
     public static func json(encoded body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:])
         -> Response
     {
+        guard !headers.isEmpty else {
+            return Response(status: status, headers: jsonHeaders, body: .init(byteBuffer: body))
+        }
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
         if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
+
+    /// The usual case's headers, made once: setting fields one by one validates each value.
+    private static let jsonHeaders: HTTPFields = [
+        .contentType: "application/json; charset=utf-8", .cacheControl: "no-store",
+    ]
 
     /// `value` as the JSON bytes `json` sends: keys sorted, so equal values give equal bytes.
     public static func jsonBody(_ value: some Encodable) throws -> ByteBuffer {

@@ -25,11 +25,18 @@ enum RequestIDs {
     /// 20 characters: the prefix, then the counter in base 62 (8 digits, zero-padded).
     static func next() -> String {
         var value = counter.add(1, ordering: .relaxed).newValue
-        var suffix = [UInt8](repeating: digits[0], count: 8)
-        for index in stride(from: 7, through: 0, by: -1) {
-            suffix[index] = digits[Int(value % 62)]
-            value /= 62
+        // Written in place: one allocation per id.
+        return String(unsafeUninitializedCapacity: 20) { buffer in
+            var end = 0
+            for byte in prefix.utf8.prefix(12) {
+                buffer[end] = byte
+                end += 1
+            }
+            for index in stride(from: 19, through: end, by: -1) {
+                buffer[index] = digits[Int(value % 62)]
+                value /= 62
+            }
+            return 20
         }
-        return prefix + String(decoding: suffix, as: UTF8.self)
     }
 }

@@ -7,13 +7,23 @@ enum RequestLog {
     static func write(
         _ logger: Logger, method: String, path: String, route: String, status: Int, micros: UInt64, clientIP: String
     ) {
-        logger.log(
-            level: status >= 500 ? .error : .info, "request",
-            metadata: [
-                "method": .string(method), "path": .string(path), "route": .string(route),
-                "status": .stringConvertible(status), "duration_ms": .string(milliseconds(micros: micros)),
-                "client_ip": .string(clientIP),
-            ])
+        let level: Logger.Level = status >= 500 ? .error : .info
+        guard logger.logLevel <= level else { return }
+        // Sorted by key, as the line shows them.
+        let fields = [
+            LogField("client_ip", clientIP), LogField("duration_ms", milliseconds(micros: micros)),
+            LogField("method", method), LogField("path", path), LogField("route", route),
+            LogField("status", String(status)),
+        ]
+        if let handler = logger.handler as? LineLogHandler {
+            // Our own handler renders the line without swift-log's metadata dictionary, which
+            // cost a tenth of a `/health` request.
+            handler.log(level: level, message: "request", source: "Shared", sortedFields: fields)
+        } else {
+            var metadata = Logger.Metadata()
+            for field in fields { metadata[field.key] = .string(field.value) }
+            logger.log(level: level, "request", metadata: metadata, source: "Shared")
+        }
     }
 
     /// Microseconds as milliseconds with two decimals ("12.34"); `String(format:)` goes through

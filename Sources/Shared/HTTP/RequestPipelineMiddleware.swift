@@ -29,9 +29,10 @@ public struct RequestPipelineMiddleware<Context: ServiceRequestContext>: RouterM
         let start = DispatchTime.now().uptimeNanoseconds
         var context = context
         context.clientIP = clientIP.clientIP(
-            peer: context.peerAddress?.ipAddress, forwardedFor: request.headers[values: .xForwardedFor])
+            peer: context.peerAddress, forwardedFor: request.headers[values: .xForwardedFor])
         let id = RequestIDs.accepted(request.headers[.xRequestID]) ?? RequestIDs.next()
         context.requestID = id
+        // Replaces Hummingbird's own id (`hb.request.id`), which no response carries.
         context.logger[metadataKey: "request_id"] = .string(id)
         let active = metrics.activeRequests(request.method)
         active.increment()

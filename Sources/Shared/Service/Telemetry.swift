@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Logging
 import Metrics
 import Prometheus
@@ -16,6 +19,8 @@ public enum Telemetry {
             return !done
         }
         guard first else { return }
+        // Buffered lines leave when the process exits normally (a SIGTERM ends in `exit`).
+        atexit { LogOutput.standardError.flush() }
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label)
             handler.logLevel = logLevel
