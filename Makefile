@@ -31,7 +31,7 @@ bench: ## release builds under wrk on loopback; writes and prints a Markdown tab
 	$(SWIFT) build -c release --product ConnectorsService
 	$(SWIFT) build -c release --package-path bench/bare-hummingbird --scratch-path .build/bench-bare
 	scripts/with-test-servers.sh python3 scripts/bench.py --bin-dir "$$($(SWIFT) build -c release --show-bin-path)" \
-	  --bare-bin .build/bench-bare/release/BareHummingbird
+	  --bare-bin .build/bench-bare/release/BareHummingbird --bun "$$(scripts/ensure-bun.sh)"
 
 migrate: ## apply pending migrations (the Compose dev database, or DATABASE_URL from the environment or .env)
 ifeq ($(DOCKER),yes)

@@ -8,6 +8,7 @@ before each scenario). Every figure is also given as a ratio to the GET /health 
 measured in the same run, since absolute numbers differ between machines.
 """
 import argparse
+import base64
 import datetime
 import hashlib
 import hmac
@@ -88,6 +89,23 @@ def peak_rss_mb(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_mb(pid):
+    """Resident memory now (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# The issue's targets, filled in as the scenarios measure them: (what, target, measured, met).
+TARGETS = []
+
+
+def target(what, goal, measured, met):
+    TARGETS.append((what, goal, measured, met))
 
 
 def reset_peak_rss(pid):
@@ -207,6 +225,9 @@ def auth_scenarios(args, running, rows, workdir):
                  f"8 clients, while 32 sign in ({sign_ins:,.0f} sign-ins/s)", rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
     print(f"  get-session under sign-in load: p99 {p99:.2f} ms", file=sys.stderr)
 
+    target("`/api/auth/token` ÷ raw swift-crypto signing", "≥ 0.75", f"{token_rps / raw:.2f}", token_rps / raw >= 0.75)
+    target("`get-session` p99 while 32 clients sign in", "< 25 ms", f"{p99:.2f} ms", p99 < 25)
+
     openssl = subprocess.run(["openssl", "speed", "-seconds", "3", "-multi", str(os.cpu_count()), "rsa2048"],
                              capture_output=True, text=True).stdout
     match = re.search(r"rsa 2048 bits\s+\S+\s+\S+\s+([\d.]+)", openssl)
@@ -254,6 +275,7 @@ def connectors_scenarios(args, running, rows, workdir, connectors_env):
     and JSON encoding on every request, as right after a change)."""
     process, port = running["ConnectorsService"]
     user_id, jwt = signed_up_user(running, "bench-connectors@example.com")
+    running["connections-user"] = (user_id, jwt)
     # Three connections to list (their sealed tokens are never opened by this route).
     values = ", ".join(f"('bench-{user_id}-{provider}', '{user_id}', '{provider}', 'acct-{provider}', 'Bench', '{{read}}', 'v1.none.AAAA')"
                        for provider in ("linear", "github", "slack"))
@@ -352,6 +374,9 @@ def slack_ingest_scenario(args, running, rows, workdir):
     rows.append(("ConnectorsService", "POST /slack/events", "Slack signature check + insert (deduplicated) + answer; "
                  "the worker drains the queue meanwhile", rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
     print(f"  ConnectorsService POST /slack/events: {rps:,.0f} req/s", file=sys.stderr)
+    if "bare-health-rps" in running:
+        ingest = rps / running["bare-health-rps"]
+        target("Slack event ingest ÷ bare Hummingbird `/health` (64 senders)", "≥ 0.5", f"{ingest:.2f}", ingest >= 0.5)
     sent = re.search(r"BENCH issued=(\d+) answered=(\d+)", out)
     issued, answered = int(sent.group(1)), int(sent.group(2))
     time.sleep(1)  # requests still in flight when wrk stopped
@@ -480,40 +505,103 @@ def agent_scenario(args, running, rows, workdir):
     ]
 
 
-def bare_anchor(args, rows, workdir):
-    """GET /health on a bare Hummingbird server, then each service's /health again right after:
-    the services' cost over the framework's own, as ratios measured side by side."""
-    port = free_port()
-    log = open(os.path.join(workdir, "bare.log"), "w")
-    process = subprocess.Popen([os.path.abspath(args.bare_bin)], env={"PATH": os.environ["PATH"], "PORT": str(port)},
-                               cwd=workdir, stdout=log, stderr=log)
+def start_anchor(command, env, workdir, name, ready_url):
+    log = open(os.path.join(workdir, f"{name}.log"), "w")
+    process = subprocess.Popen(command, env={"PATH": os.environ["PATH"], **env}, cwd=workdir, stdout=log, stderr=log)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(ready_url, timeout=1) as r:
+                if r.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    sys.exit(f"{name} did not start; see {log.name}")
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def anchors(args, running, rows, workdir):
+    """The services against the two anchors, in alternating rounds so the machine's drift from
+    minute to minute hits both sides of every ratio alike: each service's GET /health against a
+    bare Hummingbird server, and GET /oauth/connections against a Bun server doing that route's
+    work the seed's way (bench/bun-anchor). Ratios are medians over the rounds."""
+    auth, auth_port = running["AuthService"]
+    connectors, connectors_port = running["ConnectorsService"]
+    user_id, jwt = running["connections-user"]
+    claims = json.loads(base64.urlsafe_b64decode(jwt.split(".")[1] + "=="))
+    # The Bun server's own table: the service's rows for the bench user, the same columns and
+    # unique index (userId first).
+    subprocess.run(["psql", os.environ["DATABASE_URL"], "-q", "-c",
+                    'DROP TABLE IF EXISTS "bench_bun_connection"; '
+                    'CREATE TABLE "bench_bun_connection" (LIKE "connection" INCLUDING DEFAULTS INCLUDING INDEXES); '
+                    f'INSERT INTO "bench_bun_connection" SELECT * FROM "connection" WHERE "userId" = \'{user_id}\''],
+                   check=True)
+    bare_port, bun_port = free_port(), free_port()
+    bare = start_anchor([os.path.abspath(args.bare_bin)], {"PORT": str(bare_port)}, workdir, "bare",
+                        f"http://127.0.0.1:{bare_port}/health")
+    bun = start_anchor([args.bun, "run", os.path.abspath(args.bun_server)],
+                       {"PORT": str(bun_port), "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"],
+                        "JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json", "JWT_ISSUER": claims["iss"],
+                        "USER_RATE_LIMIT": "1000000"},
+                       workdir, "bun", f"http://127.0.0.1:{bun_port}/health")
+    script = write_script(workdir, "anchor-connections.lua", f'wrk.headers["Authorization"] = "Bearer {jwt}"')
+    runs = [  # (key, url, connections, script)
+        ("bare", f"http://127.0.0.1:{bare_port}/health", args.connections, None),
+        ("auth", f"http://127.0.0.1:{auth_port}/health", args.connections, None),
+        ("connectors", f"http://127.0.0.1:{connectors_port}/health", args.connections, None),
+        ("bare64", f"http://127.0.0.1:{bare_port}/health", 64, None),
+        ("bun-list", f"http://127.0.0.1:{bun_port}/oauth/connections", 64, script),
+        ("list", f"http://127.0.0.1:{connectors_port}/oauth/connections", 64, script),
+    ]
+    results = {key: [] for key, *_ in runs}
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}/health"
-        run_wrk(url, args.warmup, args.connections, args.threads)
-        reset_peak_rss(process.pid)
-        rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.seconds, args.connections, args.threads)
-        rows.append(("BareHummingbird", "GET /health", "the framework alone: no middleware, no logging", rps, p50, p99,
-                     peak_rss_mb(process.pid), non2xx, socket_errors))
-        print(f"  BareHummingbird GET /health: {rps:,.0f} req/s", file=sys.stderr)
+        for _ in range(args.anchor_rounds):
+            for key, url, connections, run_script in runs:
+                run_wrk(url, 1, connections, args.threads, run_script)
+                rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.anchor_seconds, connections, args.threads, run_script)
+                if non2xx:
+                    sys.exit(f"{key}: {non2xx} non-2xx answers from {url}")
+                results[key].append((rps, p99, p50))
+        memory = {"AuthService": rss_mb(auth.pid), "ConnectorsService": rss_mb(connectors.pid), "Bun": rss_mb(bun.pid)}
     finally:
-        process.terminate()
-        process.wait(timeout=15)
-    health = {service: value for service, scenario, _, value, *_ in rows if scenario == "GET /health"}
-    lines = ["Against a bare Hummingbird server (target: each service's `GET /health` ≥ 0.85×):", "",
-             "| service | × bare | target met |", "|---|---:|---|"]
+        for process in (bare, bun):
+            process.terminate()
+            process.wait(timeout=15)
+
+    def ratio(a, b):
+        return median([x[0] / y[0] for x, y in zip(results[a], results[b])])
+
+    def rps(key):
+        return median([x[0] for x in results[key]])
+
+    def p99(key):
+        return median([x[1] for x in results[key]])
+
+    running["bare-health-rps"] = rps("bare64")
+    for key, scenario, note in [("bare", "GET /health", "bare Hummingbird: the framework alone"),
+                                ("bun-list", "GET /oauth/connections", "Bun: WebCrypto RS256 + Redis INCR/EXPIRE + one query + JSON")]:
+        rows.append(("Anchor", scenario, note + f" (median of {args.anchor_rounds} rounds)", rps(key),
+                     median([x[2] for x in results[key]]), p99(key),
+                     memory["Bun"] if key == "bun-list" else float("nan"), 0, ""))
+    for service, key in (("AuthService", "auth"), ("ConnectorsService", "connectors")):
+        value = ratio(key, "bare")
+        target(f"{service} `GET /health` ÷ bare Hummingbird", "≥ 0.85", f"{value:.2f}", value >= 0.85)
+    list_bun, list_bare = ratio("list", "bun-list"), ratio("list", "bare64")
+    target("`GET /oauth/connections` ÷ the Bun server (64 connections)", "≥ 1.5", f"{list_bun:.2f}", list_bun >= 1.5)
+    target("`GET /oauth/connections` ÷ bare Hummingbird `/health`", "≥ 0.6", f"{list_bare:.2f}", list_bare >= 0.6)
+    target("`GET /oauth/connections` p99 against Bun's", "no worse", f"{p99('list'):.2f} ms vs {p99('bun-list'):.2f} ms",
+           p99("list") <= p99("bun-list"))
     for service in ("AuthService", "ConnectorsService"):
-        if service in health:
-            ratio = health[service] / rps
-            lines.append(f"| {service} | {ratio:.2f} | {'yes' if ratio >= 0.85 else 'no'} |")
-    return lines + [""]
+        target(f"{service} resident memory after the load against Bun's", "≤", f"{memory[service]:.1f} vs {memory['Bun']:.1f} MiB",
+               memory[service] <= memory["Bun"])
+    pairs = " · ".join(f"{key} {', '.join(f'{x[0]:,.0f}' for x in results[key])}" for key, *_ in runs)
+    return ["", f"Anchor rounds ({args.anchor_rounds} × {args.anchor_seconds} s each, req/s in order): {pairs}.", ""]
 
 
 def main():
@@ -524,7 +612,11 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="bench/results/latest.md")
-    parser.add_argument("--bare-bin", help="the bare Hummingbird anchor (bench/bare-hummingbird), built in release")
+    parser.add_argument("--bare-bin", required=True, help="the bare Hummingbird anchor (bench/bare-hummingbird), built in release")
+    parser.add_argument("--bun", required=True, help="the bun binary (scripts/ensure-bun.sh)")
+    parser.add_argument("--bun-server", default="bench/bun-anchor/server.ts")
+    parser.add_argument("--anchor-rounds", type=int, default=3)
+    parser.add_argument("--anchor-seconds", type=int, default=5)
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="connectors-bench-")
@@ -556,17 +648,18 @@ def main():
             rows.append((service, f"{method} {path}", note, rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
             print(f"  {service} {method} {path}: {rps:,.0f} req/s", file=sys.stderr)
 
-        extra_lines = bare_anchor(args, rows, workdir) if args.bare_bin else []
-        extra_lines += auth_scenarios(args, running["AuthService"], rows, workdir)
+        extra_lines = auth_scenarios(args, running["AuthService"], rows, workdir)
         extra_lines += connectors_scenarios(args, running, rows, workdir, connectors_env)
+        extra_lines += anchors(args, running, rows, workdir)
         # The agent before the ingest: the worker drains the ingested backlog for a while after.
         extra_lines += agent_scenario(args, running, rows, workdir)
         extra_lines += slack_ingest_scenario(args, running, rows, workdir)
     finally:
         fake.shutdown()
-        for process, _ in running.values():
-            process.terminate()
-            process.wait(timeout=15)
+        for service in ("AuthService", "ConnectorsService"):
+            if service in running:
+                running[service][0].terminate()
+                running[service][0].wait(timeout=15)
 
     ceiling = {service: rps for service, scenario, _, rps, *_ in rows if scenario == "GET /health"}
     lines = [
@@ -584,6 +677,9 @@ def main():
         errors = str(non2xx) + (f" ({socket_errors})" if socket_errors else "")
         lines.append(f"| {service} | {scenario} | {note} | {rps:,.0f} | {ratio:.2f} | {p50:.2f} | {p99:.2f} | {rss:.1f} | {errors} |")
     lines += [""] + extra_lines
+    lines += ["", "## Targets", "", "| what | target | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {what} | {goal} | {measured} | {'yes' if met else '**no**'} |" for what, goal, measured, met in TARGETS]
+    lines += ["", f"{sum(1 for *_, met in TARGETS if met)} of {len(TARGETS)} targets met."]
     table = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
