@@ -50,6 +50,10 @@ import TestSupport
             ("no header", nil),
             ("not bearer", "Basic dXNlcjpwYXNz"),
             ("empty bearer", "Bearer "),
+            ("only spaces after bearer", "Bearer    "),
+            ("scheme glued to the token", "Bearer" + valid),
+            ("a tab for the space", "Bearer\t" + valid),
+            ("another scheme that starts alike", "Bearerx " + valid),
             ("garbage", "Bearer not-a-jwt"),
             ("alg none", "Bearer " + issuer.unsignedToken()),
             ("HS256 with the public key", "Bearer " + issuer.hs256WithPublicKey()),
@@ -86,6 +90,12 @@ import TestSupport
             let sentAt = Int(Date().timeIntervalSince1970)
             let lenient = issuer.token(claims: ["exp": sentAt - 5, "aud": ["https://other.example", issuer.issuer]])
             #expect(try await client.get("/oauth/connections", bearer: lenient).status == .ok)
+            // The scheme is case-insensitive (RFC 9110 §11.1), spaces before the token allowed.
+            for scheme in ["bearer ", "BEARER ", "Bearer   "] {
+                let response = try await client.execute(
+                    uri: "/oauth/connections", method: .get, headers: [.authorization: scheme + issuer.token()])
+                #expect(response.status == .ok, "\(scheme)")
+            }
         }
     }
 

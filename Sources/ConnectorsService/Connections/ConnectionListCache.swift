@@ -54,19 +54,20 @@ final class ConnectionListCache: Sendable {
     /// The user's rate-limit decision and the validator of their list, sent together.
     func check(_ rule: RateLimitRule, userId: String) async -> (decision: RateLimitDecision, validator: String?) {
         guard maxAge > .zero else { return (await limiter.check(rule, client: userId), nil) }
-        async let decision = limiter.check(rule, client: userId)
-        async let validator = validator(userId: userId)
-        return await (decision, validator)
+        // The validator's command goes out first; the limiter's leaves in the same write.
+        let proposal = newValidator()
+        let pending = redis.start([
+            "SET", Self.validatorKey(userId), proposal, "NX", "GET", "PX", String(Self.validatorMilliseconds),
+        ])
+        let decision = await limiter.check(rule, client: userId)
+        return (decision, await Self.validator(pending, proposal: proposal))
     }
 
     /// The user's validator, started from a fresh value when there is none (`SET … NX GET`:
     /// one atomic command); nil when Redis cannot be reached (then nothing is served from here).
-    func validator(userId: String) async -> String? {
-        let proposal = newValidator()
+    private static func validator(_ pending: PendingRedisReply, proposal: String) async -> String? {
         do {
-            let reply = try await redis.send([
-                "SET", Self.validatorKey(userId), proposal, "NX", "GET", "PX", String(Self.validatorMilliseconds),
-            ])
+            let reply = try await pending.value()
             return reply == .null ? proposal : reply.string
         } catch {
             return nil

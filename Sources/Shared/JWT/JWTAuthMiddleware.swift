@@ -33,10 +33,14 @@ public struct JWTAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMid
             if optional { return try await next(request, context) }
             throw unauthorized("A bearer token is required.")
         }
-        guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+        // Over UTF-8 bytes: counting a token's characters walks every grapheme of it.
+        let bytes = authorization.utf8
+        guard bytes.count > 7,
+            zip(bytes.prefix(7), "bearer ".utf8).allSatisfy({ ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 })
+        else {
             throw unauthorized("The Authorization header must be `Bearer <token>`.")
         }
-        let token = String(authorization.dropFirst(7).drop(while: { $0 == " " }))
+        let token = String(Substring(bytes.dropFirst(7).drop(while: { $0 == UInt8(ascii: " ") })))
         var context = context
         do {
             context.user = try await verifier.verify(token)

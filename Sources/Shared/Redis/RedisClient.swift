@@ -61,6 +61,17 @@ public final class RedisClient: Service, Sendable {
         return reply
     }
 
+    /// Sends one command now and returns its reply to await later: a second command sent
+    /// meanwhile leaves in the same write, without a child task per command.
+    public func start(_ arguments: [String]) -> PendingRedisReply {
+        guard let channel = connection() else { return PendingRedisReply(result: .failure(RedisError.notConnected)) }
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        channel.writeAndFlush(
+            RedisRequest(bytes: RedisCommandFormatter.format(arguments.map { Array($0.utf8) }), promise: promise)
+        ).whenFailure { _ in promise.fail(RedisError.connectionClosed) }
+        return PendingRedisReply(future: promise.futureResult)
+    }
+
     /// The calling thread's event loop's connection if it is up, else the first one that is.
     func connection() -> (any Channel)? {
         let current = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
@@ -182,5 +193,28 @@ public final class RedisClient: Service, Sendable {
 
     private static func check(_ reply: RESPValue) throws {
         if case .error(let message) = reply { throw RedisError.server(message) }
+    }
+}
+
+/// A command's reply still on its way (`RedisClient.start`).
+public struct PendingRedisReply: Sendable {
+    private let future: EventLoopFuture<RESPValue>?
+    private let result: Result<RESPValue, any Error>?
+
+    init(future: EventLoopFuture<RESPValue>) {
+        self.future = future
+        self.result = nil
+    }
+
+    init(result: Result<RESPValue, any Error>) {
+        self.future = nil
+        self.result = result
+    }
+
+    /// The reply; an error reply is thrown as `RedisError.server`.
+    public func value() async throws -> RESPValue {
+        let reply = try await future?.get() ?? result!.get()
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply
     }
 }
