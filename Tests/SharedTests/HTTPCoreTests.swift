@@ -195,6 +195,12 @@ struct Greeting: Decodable {
         }
     }
 
+    @Test func metricNamesAreSanitisedOnlyWhenNeeded() {
+        #expect(Telemetry.sanitize("http.server.active_requests") == "http_server_active_requests")
+        #expect(Telemetry.sanitize("webhooks_received_total:x1") == "webhooks_received_total:x1")
+        #expect(Telemetry.sanitize("naïve-name") == "na_ve_name")
+    }
+
     @Test func generatedRequestIDsAreDistinctAndDurationsHaveTwoDecimals() {
         let ids = (0..<10_000).map { _ in RequestIDs.next() }
         #expect(Set(ids).count == ids.count)

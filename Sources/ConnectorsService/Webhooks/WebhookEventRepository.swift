@@ -40,8 +40,25 @@ struct WebhookEventRepository: Sendable {
     /// refuses it (its text type cannot hold NUL), which would refuse the whole delivery. Each
     /// such escape becomes `\ufffd`, the replacement character; escapes are read pairwise, so an
     /// escaped backslash followed by `u0000` is left as it is.
+    /// Over bytes: `String.contains` compares characters, and this runs for every delivery.
+    private static let needle = Array("\\u0000".utf8)
+
+    static func hasNullEscape(_ json: String) -> Bool {
+        var bytes = json.utf8.makeIterator()
+        var matched = 0
+        while let byte = bytes.next() {
+            if byte == needle[matched] {
+                matched += 1
+                if matched == needle.count { return true }
+            } else {
+                matched = byte == needle[0] ? 1 : 0
+            }
+        }
+        return false
+    }
+
     static func storable(_ json: String) -> String {
-        guard json.contains("\\u0000") else { return json }
+        guard hasNullEscape(json) else { return json }
         var out = [UInt8]()
         let bytes = Array(json.utf8)
         out.reserveCapacity(bytes.count)

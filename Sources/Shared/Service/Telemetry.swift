@@ -34,7 +34,14 @@ public enum Telemetry {
     }
 
     /// Prometheus names allow `[a-zA-Z0-9_:]`; swift-metrics labels from libraries use dots.
+    /// Runs whenever a metric object is made, which some routes do per request: names that are
+    /// already valid (most) are checked over bytes and returned as they are.
     static func sanitize(_ name: String) -> String {
-        String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
+        func allowed(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ":")
+        }
+        if name.utf8.allSatisfy(allowed) { return name }
+        return String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
     }
 }
