@@ -568,7 +568,8 @@ def anchors(args, running, rows, workdir):
                 if non2xx:
                     sys.exit(f"{key}: {non2xx} non-2xx answers from {url}")
                 results[key].append((rps, p99, p50))
-        memory = {"AuthService": rss_mb(auth.pid), "ConnectorsService": rss_mb(connectors.pid), "Bun": rss_mb(bun.pid)}
+        memory = {"AuthService": rss_mb(auth.pid), "ConnectorsService": rss_mb(connectors.pid), "Bun": rss_mb(bun.pid),
+                  "bare": rss_mb(bare.pid)}
     finally:
         for process in (bare, bun):
             process.terminate()
@@ -588,7 +589,7 @@ def anchors(args, running, rows, workdir):
                                 ("bun-list", "GET /oauth/connections", "Bun: WebCrypto RS256 + Redis INCR/EXPIRE + one query + JSON")]:
         rows.append(("Anchor", scenario, note + f" (median of {args.anchor_rounds} rounds)", rps(key),
                      median([x[2] for x in results[key]]), p99(key),
-                     memory["Bun"] if key == "bun-list" else float("nan"), 0, ""))
+                     memory["Bun"] if key == "bun-list" else memory["bare"], 0, ""))
     for service, key in (("AuthService", "auth"), ("ConnectorsService", "connectors")):
         value = ratio(key, "bare")
         target(f"{service} `GET /health` ÷ bare Hummingbird", "≥ 0.85", f"{value:.2f}", value >= 0.85)
