@@ -381,8 +381,9 @@ import TestSupport
             #expect(tooLong.status == .contentTooLarge)
             #expect(tooLong.errorCode == "PROMPT_TOO_LARGE")
 
-            // Two runs in flight (Claude is slow to answer); a third is refused.
-            fakes.claude.delay.set(.seconds(4))
+            // Two runs in flight (Claude is slow to answer); a third is refused. The delay only
+            // has to outlast sending the third run, with room for a loaded machine.
+            fakes.claude.delay.set(.seconds(15))
             async let first = withOwnConnection(to: client) { try await Self.run($0, bearer, "one") }
             async let second = withOwnConnection(to: client) { try await Self.run($0, bearer, "two") }
             try await eventually("two runs in flight") { fakes.claude.received.get().count == 2 }
