@@ -20,25 +20,21 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
         self.network = Self.mask(address, prefix)
     }
 
-    public func contains(_ address: [UInt8]) -> Bool {
-        address.withUnsafeBufferPointer { contains(bytes: $0) }
-    }
-
     /// Without allocating: this runs for every request's peer.
-    func contains(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var address = bytes
+    public func contains(_ bytes: [UInt8]) -> Bool {
+        var address = bytes[...]
         // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is compared as IPv4.
         if address.count == 16, network.count == 4, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF,
             address[11] == 0xFF
         {
-            address = UnsafeBufferPointer(rebasing: address[12...])
+            address = address[12...]
         }
         guard address.count == network.count else { return false }
-        for index in 0..<network.count {
+        for (index, byte) in zip(network.indices, address) {
             let bits = max(0, min(8, prefixLength - index * 8))
             if bits == 0 { break }
             let mask = bits == 8 ? UInt8(0xFF) : ~(UInt8(0xFF) >> bits)
-            if address[index] & mask != network[index] { return false }
+            if byte & mask != network[index] { return false }
         }
         return true
     }

@@ -21,37 +21,31 @@ public struct ClientIPResolver: Sendable {
     /// The client address for a TCP peer: its bytes are checked against the trusted proxies as
     /// they are, and only formatted when they are the answer — this runs for every request.
     public func clientIP(peer: SocketAddress?, forwardedFor: [String]) -> String {
-        let trusted: Bool
-        let text: String?
+        // The address's bytes at their fixed offsets in `sockaddr_in` (4) and `sockaddr_in6`
+        // (8), read through NIO's `withSockAddr` rather than the C structs' fields, whose
+        // visibility depends on which module's copy of the system headers the compiler picks.
+        let range: Range<Int>
         switch peer {
-        case .v4(let address):
-            var raw = address.address.sin_addr
-            trusted = withUnsafeBytes(of: &raw) { isTrusted(bytes: $0.bindMemory(to: UInt8.self)) }
-            text = Self.dottedQuad(address.address.sin_addr)
-        case .v6(let address):
-            var raw = address.address.sin6_addr
-            trusted = withUnsafeBytes(of: &raw) { isTrusted(bytes: $0.bindMemory(to: UInt8.self)) }
-            text = peer?.ipAddress
-        default:
-            return "unknown"
+        case .v4: range = 4..<8
+        case .v6: range = 8..<24
+        default: return "unknown"
         }
-        guard let text else { return "unknown" }
-        guard trusted, !forwardedFor.isEmpty else { return text }
+        guard let peer else { return "unknown" }
+        let bytes = peer.withSockAddr { address, size in
+            Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(address), count: size)[range])
+        }
+        let text = bytes.count == 4 ? Self.dottedQuad(bytes) : peer.ipAddress ?? "unknown"
+        guard trustedProxies.contains(where: { $0.contains(bytes) }), !forwardedFor.isEmpty else { return text }
         return clientIP(peer: text, forwardedFor: forwardedFor)
     }
 
-    private func isTrusted(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        trustedProxies.contains { $0.contains(bytes: bytes) }
-    }
-
     /// `a.b.c.d` without `inet_ntop` and its C-string round trip.
-    static func dottedQuad(_ address: in_addr) -> String {
-        let value = UInt32(bigEndian: address.s_addr)
+    static func dottedQuad(_ bytes: [UInt8]) -> String {
         var text = ""
         text.reserveCapacity(15)
-        for shift in stride(from: 24, through: 0, by: -8) {
-            if shift != 24 { text += "." }
-            text += String((value >> UInt32(shift)) & 0xFF)
+        for (index, byte) in bytes.enumerated() {
+            if index > 0 { text += "." }
+            text += String(byte)
         }
         return text
     }
