@@ -83,21 +83,22 @@ def parse_wrk(out):
     return rps, p50, p99, int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
 
 
-def peak_rss_mb(pid):
+def status_mb(pid, field):
+    """A memory figure from /proc/<pid>/status, in MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb(pid):
+    return status_mb(pid, "VmHWM")
 
 
 def rss_mb(pid):
-    """Resident memory now (VmRSS)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory now."""
+    return status_mb(pid, "VmRSS")
 
 
 # The issue's targets, filled in as the scenarios measure them: (what, target, measured, met).

@@ -55,21 +55,20 @@ public final class RedisClient: Service, Sendable {
 
     @discardableResult
     public func send(bytes arguments: [[UInt8]]) async throws -> RESPValue {
-        guard let channel = connection() else { throw RedisError.notConnected }
-        let reply = try await Self.send(RedisCommandFormatter.format(arguments), on: channel)
-        if case .error(let message) = reply { throw RedisError.server(message) }
-        return reply
+        try await start(bytes: arguments).value()
     }
 
     /// Sends one command now and returns its reply to await later: a second command sent
     /// meanwhile leaves in the same write, without a child task per command.
     public func start(_ arguments: [String]) -> PendingRedisReply {
-        guard let channel = connection() else { return PendingRedisReply(result: .failure(RedisError.notConnected)) }
-        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.writeAndFlush(
-            RedisRequest(bytes: RedisCommandFormatter.format(arguments.map { Array($0.utf8) }), promise: promise)
-        ).whenFailure { _ in promise.fail(RedisError.connectionClosed) }
-        return PendingRedisReply(future: promise.futureResult)
+        start(bytes: arguments.map { Array($0.utf8) })
+    }
+
+    public func start(bytes arguments: [[UInt8]]) -> PendingRedisReply {
+        guard let channel = connection() else {
+            return PendingRedisReply(future: loops[0].makeFailedFuture(RedisError.notConnected))
+        }
+        return PendingRedisReply(future: Self.write(RedisCommandFormatter.format(arguments), on: channel))
     }
 
     /// The calling thread's event loop's connection if it is up, else the first one that is.
@@ -86,11 +85,16 @@ public final class RedisClient: Service, Sendable {
     }
 
     private static func send(_ bytes: ByteBuffer, on channel: any Channel) async throws -> RESPValue {
+        try await write(bytes, on: channel).get()
+    }
+
+    /// Writes a command; the future is its reply (an error reply included).
+    private static func write(_ bytes: ByteBuffer, on channel: any Channel) -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.writeAndFlush(RedisRequest(bytes: bytes, promise: promise)).whenFailure { error in
+        channel.writeAndFlush(RedisRequest(bytes: bytes, promise: promise)).whenFailure { _ in
             promise.fail(RedisError.connectionClosed)
         }
-        return try await promise.futureResult.get()
+        return promise.futureResult
     }
 
     /// Waits until the first connection is up (start-up ordering for tools and tests).
@@ -191,30 +195,19 @@ public final class RedisClient: Service, Sendable {
         return channel
     }
 
-    private static func check(_ reply: RESPValue) throws {
+    fileprivate static func check(_ reply: RESPValue) throws {
         if case .error(let message) = reply { throw RedisError.server(message) }
     }
 }
 
 /// A command's reply still on its way (`RedisClient.start`).
 public struct PendingRedisReply: Sendable {
-    private let future: EventLoopFuture<RESPValue>?
-    private let result: Result<RESPValue, any Error>?
-
-    init(future: EventLoopFuture<RESPValue>) {
-        self.future = future
-        self.result = nil
-    }
-
-    init(result: Result<RESPValue, any Error>) {
-        self.future = nil
-        self.result = result
-    }
+    fileprivate let future: EventLoopFuture<RESPValue>
 
     /// The reply; an error reply is thrown as `RedisError.server`.
     public func value() async throws -> RESPValue {
-        let reply = try await future?.get() ?? result!.get()
-        if case .error(let message) = reply { throw RedisError.server(message) }
+        let reply = try await future.get()
+        try RedisClient.check(reply)
         return reply
     }
 }

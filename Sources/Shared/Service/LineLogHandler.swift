@@ -86,12 +86,10 @@ public struct LineLogHandler: LogHandler {
     public func log(level: Logger.Level, message: String, source: String, sortedFields own: [LogField]) {
         guard level >= logLevel else { return }
         var fields = [LogField]()
-        if !others.isEmpty || requestID != nil || metadataProvider != nil {
-            collect(into: &fields)
-            // The line's own fields win a key, as an event's metadata would.
-            fields.removeAll { field in own.contains { $0.key == field.key } }
-            fields.sort { $0.key < $1.key }
-        }
+        collect(into: &fields)
+        // The line's own fields win a key, as an event's metadata would.
+        fields.removeAll { field in own.contains { $0.key == field.key } }
+        fields.sort { $0.key < $1.key }
         write(level: level, source: source, message: message, sorted: fields, own)
     }
 
@@ -123,7 +121,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// `<time> <level> <label>: k=v … [<source>] <message>`, the fields of two sorted lists
-    /// merged in key order, built in one pre-sized string and written in one `write(2)`.
+    /// merged in key order, handed to the output as one line.
     private func write(level: Logger.Level, source: String, message: String, sorted a: [LogField], _ b: [LogField]) {
         // Bytes rather than a `String`: appending to a string checks its storage and encoding
         // at every piece, which was half the cost of the line.
