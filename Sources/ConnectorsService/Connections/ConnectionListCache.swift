@@ -56,7 +56,7 @@ final class ConnectionListCache: Sendable {
         guard maxAge > .zero else { return (await limiter.check(rule, client: userId), nil) }
         // The validator's command goes out first; the limiter's leaves in the same write.
         let proposal = newValidator()
-        let pending = redis.start([
+        let pending = try? redis.start([
             "SET", Self.validatorKey(userId), proposal, "NX", "GET", "PX", String(Self.validatorMilliseconds),
         ])
         let decision = await limiter.check(rule, client: userId)
@@ -65,9 +65,9 @@ final class ConnectionListCache: Sendable {
 
     /// The user's validator, started from a fresh value when there is none (`SET … NX GET`:
     /// one atomic command); nil when Redis cannot be reached (then nothing is served from here).
-    private static func validator(_ pending: PendingRedisReply, proposal: String) async -> String? {
+    private static func validator(_ pending: PendingRedisReply?, proposal: String) async -> String? {
         do {
-            let reply = try await pending.value()
+            guard let reply = try await pending?.value() else { return nil }
             return reply == .null ? proposal : reply.string
         } catch {
             return nil

@@ -59,15 +59,14 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// Sends one command now and returns its reply to await later: a second command sent
-    /// meanwhile leaves in the same write, without a child task per command.
-    public func start(_ arguments: [String]) -> PendingRedisReply {
-        start(bytes: arguments.map { Array($0.utf8) })
+    /// meanwhile leaves in the same write, without a child task per command. Throws
+    /// `RedisError.notConnected` at once, without waiting for any thread, while disconnected.
+    public func start(_ arguments: [String]) throws -> PendingRedisReply {
+        try start(bytes: arguments.map { Array($0.utf8) })
     }
 
-    public func start(bytes arguments: [[UInt8]]) -> PendingRedisReply {
-        guard let channel = connection() else {
-            return PendingRedisReply(future: loops[0].makeFailedFuture(RedisError.notConnected))
-        }
+    public func start(bytes arguments: [[UInt8]]) throws -> PendingRedisReply {
+        guard let channel = connection() else { throw RedisError.notConnected }
         return PendingRedisReply(future: Self.write(RedisCommandFormatter.format(arguments), on: channel))
     }
 
