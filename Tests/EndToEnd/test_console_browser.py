@@ -228,7 +228,8 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
     driver.find_element(By.ID, "nav-home").click()
     wait.until(lambda d: d.find_element(By.ID, "home-view").is_displayed())
 
-    driver.find_element(By.CSS_SELECTOR, "#connections tbody button").click()
+    # Home lists the connections again once its fetch answers: wait for the row's button.
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#connections tbody button")).click()
     wait.until(lambda d: d.find_element(By.ID, "no-connections").is_displayed())
     shot("6-disconnected")
 
