@@ -100,6 +100,76 @@ import TestSupport
         }
     }
 
+    /// Once hashing goes quiet the pool hands its free buffers back: not while hashes keep
+    /// coming, and once per quiet period — a hash within `idleTrim` of the last supersedes the
+    /// trim that was waiting. (5 s leaves a busy machine room to start the next hash in time.)
+    @Test func handsMemoryBackOnceHashingHasBeenQuiet() async throws {
+        let trims = Atomic<Int>(0)
+        let threads = NIOThreadPool(numberOfThreads: 1)
+        threads.start()
+        let pool = HashingPool(
+            limits: .init(idleTrim: .seconds(5)), threads: threads, threadCount: 1,
+            whenQuiet: { trims.wrappingAdd(1, ordering: .relaxed) })  // instead of trimming
+        do {
+            let gate = Gate()
+            let first = Task {
+                try await pool.run {
+                    gate.wait(); return 1
+                }
+            }
+            try await eventually(timeout: .seconds(60), "the first job to hold the thread") {
+                gate.entered.load(ordering: .relaxed)
+            }
+            let second = Task { try await pool.run { 2 } }
+            try await eventually(timeout: .seconds(60), "the second job to wait") { pool.waiting == 1 }
+            gate.release()
+            #expect(try await first.value == 1)
+            #expect(try await second.value == 2)
+            // Quiet now, and a trim waits; this hash supersedes it with one of its own.
+            #expect(try await pool.run { 3 } == 3)
+            try await eventually(timeout: .seconds(60), "the pool to trim once quiet") {
+                trims.load(ordering: .relaxed) >= 1
+            }
+            try await Task.sleep(for: .seconds(6))
+            #expect(trims.load(ordering: .relaxed) == 1, "one trim per quiet period")
+            try await threads.shutdownGracefully()
+        } catch {
+            try? await threads.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// The service binary, as deployed: a sign-up's scrypt buffer (32 MiB) is resident after
+    /// the hash and handed back once hashing has been quiet for `idleTrim` (5 s). glibc keeps
+    /// the freed top of a thread's arena unless that arena is trimmed from its own thread, so
+    /// this checks the process's resident heap, not only that a trim was attempted.
+    @Test func theServiceHandsScryptMemoryBackOnceQuiet() async throws {
+        let database = try await TestDatabase.create(migrated: true)
+        let port = try FreePort.next()
+        let process = try ServiceBinary("AuthService").start(
+            environment: TestConfig.variables(
+                database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
+        defer { process.stop() }
+        try await ServiceBinary.waitForHealth(port: port, process: process)
+        let pid = process.processIdentifier
+        @Sendable func residentHeapKiB() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") })
+            return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
+        }
+        let response = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            try await client.post(
+                "/api/auth/sign-up/email", headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"name":"Trim","email":"trim@example.com","password":"correct-horse-9"}"#))
+        }
+        #expect(response.status == .ok)
+        let afterHash = try residentHeapKiB()
+        #expect(afterHash > 32 * 1024, "the scrypt buffer is resident after a hash (\(afterHash) KiB)")
+        try await eventually(timeout: .seconds(60), "the scrypt buffer to be handed back") {
+            (try? residentHeapKiB()).map { $0 < afterHash - 24 * 1024 } ?? false
+        }
+    }
+
     /// Hashing yields but never starves: with every core kept busy by other processes, a
     /// sign-up (one scrypt hash) at the service binary, run as deployed with its own hashing
     /// threads and default limits, still completes. Under `SCHED_IDLE` it got no CPU at all

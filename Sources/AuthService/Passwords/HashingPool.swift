@@ -21,11 +21,15 @@ import Synchronization
 /// that waited past `maxWait` is dropped the same way when a thread reaches it (its caller has
 /// likely given up), so overload sheds work instead of growing latency for everyone.
 ///
-/// scrypt's 32 MiB per hash stays in the malloc heap (`AllocatorTuning`).
+/// **Memory back when quiet.** scrypt's 32 MiB per hash stays in the malloc heap while hashes
+/// keep coming (`AllocatorTuning`); once none has run for `idleTrim`, the pool hands the free
+/// pages back, so a service that saw a burst of sign-ins does not hold 32 MiB per core for good.
 final class HashingPool: Sendable {
     struct Limits: Sendable {
         var maxWaiting = 64
         var maxWait: Duration = .seconds(10)
+        /// How long hashing stays quiet before its freed buffers are handed back.
+        var idleTrim: Duration = .seconds(5)
     }
 
     /// The process's hashing threads: one per core, started on first use.
@@ -46,13 +50,20 @@ final class HashingPool: Sendable {
     /// A moving average of one job's duration, in microseconds, for `Retry-After`.
     private let meanMicroseconds = Atomic<Int>(100_000)
 
+    /// Counts the times hashing went quiet; a trim goes ahead only if no later one superseded it.
+    private let quietPeriods = Atomic<Int>(0)
+    /// Run once hashing has been quiet for `idleTrim`; nil hands free memory back.
+    private let whenQuiet: (@Sendable () async -> Void)?
+
     init(
         limits: Limits = Limits(), threads: NIOThreadPool = HashingPool.sharedThreads,
-        threadCount: Int = System.coreCount
+        threadCount: Int = System.coreCount,
+        whenQuiet: (@Sendable () async -> Void)? = nil
     ) {
         self.limits = limits
         self.threads = threads
         self.threadCount = max(1, threadCount)
+        self.whenQuiet = whenQuiet
     }
 
     /// Jobs admitted and not yet on a thread.
@@ -62,7 +73,9 @@ final class HashingPool: Sendable {
     /// job waited too long.
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         let admitted = inFlight.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { inFlight.wrappingSubtract(1, ordering: .relaxed) }
+        defer {
+            if inFlight.wrappingSubtract(1, ordering: .relaxed).newValue == 0 { trimWhenStillQuiet() }
+        }
         guard admitted <= limits.maxWaiting + threadCount else { throw tooBusy(waiting: admitted - threadCount) }
         let enqueued = ContinuousClock.now
         return try await threads.runIfActive {
@@ -73,6 +86,43 @@ final class HashingPool: Sendable {
             Self.prepareCurrentThread()
             defer { self.record(ContinuousClock.now - started) }
             return try body()
+        }
+    }
+
+    /// Hashing just went quiet: after `idleTrim`, unless a hash ran meanwhile, hand the free
+    /// buffers back.
+    private func trimWhenStillQuiet() {
+        let period = quietPeriods.wrappingAdd(1, ordering: .relaxed).newValue
+        Task {
+            try? await Task.sleep(for: limits.idleTrim)
+            guard quietPeriods.load(ordering: .relaxed) == period, inFlight.load(ordering: .relaxed) == 0 else {
+                return
+            }
+            if let whenQuiet { await whenQuiet() } else { await returnFreeMemory() }
+        }
+    }
+
+    /// Each hashing thread trims its own malloc arena, where its scrypt buffers were freed
+    /// (`AllocatorTuning`). The threads meet first, so each takes one job; if a hash holds a
+    /// thread meanwhile, the others go on after a moment and that arena waits for next time.
+    private func returnFreeMemory() async {
+        let arrived = LockedBox(0)
+        let threadCount = threadCount
+        await AllocatorTuning.whileTrimming {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<threadCount {
+                    group.addTask { [threads] in
+                        _ = try? await threads.runIfActive {
+                            arrived.withLock { $0 += 1 }
+                            let deadline = ContinuousClock.now + .milliseconds(200)
+                            while arrived.withLock({ $0 }) < threadCount, ContinuousClock.now < deadline {
+                                usleep(1_000)
+                            }
+                            AllocatorTuning.returnFreeMemoryOfThisThread()
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import CMalloc
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -88,7 +89,44 @@ public enum AllocatorTuning {
     public static func keepLargeAllocationsInTheHeap() {
         #if os(Linux)
             _ = mallopt(M_MMAP_THRESHOLD, 64 << 20)
-            _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
+        #endif
+        setTrimThreshold(keptFreeHeap)
+    }
+
+    private static let trimProbe = Atomic<Int>(0)
+
+    /// Kept free heap above this stays with the process (`keepLargeAllocationsInTheHeap`).
+    static let keptFreeHeap: Int32 = 128 << 20
+
+    /// Hands free heap back to the system, on the calling thread's malloc arena and the main
+    /// one. Every thread whose arena should shrink must call it while `whileTrimming` lowered
+    /// the threshold: glibc's `malloc_trim` releases free chunks inside every arena and the top
+    /// of the main arena, but the free top of a thread's own arena (where a freed scrypt buffer
+    /// ends up) shrinks only when a large chunk is freed into that arena while the top exceeds
+    /// `M_TRIM_THRESHOLD`. Blocking: call it off the event loops.
+    public static func returnFreeMemoryOfThisThread() {
+        #if os(Linux)
+            // 256 KiB: above glibc's 64 KiB consolidation threshold, below the mmap threshold,
+            // so it comes from this thread's arena and its free makes glibc consider a trim.
+            // The address is published so the compiler cannot drop the pair as unused.
+            let probe = malloc(256 << 10)
+            trimProbe.store(Int(bitPattern: probe), ordering: .relaxed)
+            free(probe)
+            _ = malloc_trim(0)
+        #endif
+    }
+
+    /// Runs `body` (which calls `returnFreeMemoryOfThisThread` on each thread to trim) with
+    /// the kept free heap lowered to 1 MiB, then restores it. Only one trim at a time.
+    public static func whileTrimming<T>(_ body: () async throws -> T) async rethrows -> T {
+        setTrimThreshold(1 << 20)
+        defer { setTrimThreshold(keptFreeHeap) }
+        return try await body()
+    }
+
+    private static func setTrimThreshold(_ bytes: Int32) {
+        #if os(Linux)
+            _ = mallopt(M_TRIM_THRESHOLD, bytes)
         #endif
     }
 }
