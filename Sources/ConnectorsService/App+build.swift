@@ -35,20 +35,21 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
         audit: audit, apis: apis, modelHTTP: modelHTTP, logger: logger)
     let revocations = GrantRevocations(
         postgres: infrastructure.postgres, interval: config.revocationPoll, logger: logger)
+    let handlers = WebhookHandlers(
+        [
+            RevocationHandler(connections: connections, logger: logger),
+            InstallationUnsuspendHandler(connections: connections, logger: logger),
+        ] + agent.webhookHandlers)
     ConnectorsRoutes(
         config: config, infrastructure: infrastructure, verifier: verifier, connections: connections,
-        providers: providers, agent: agent, audit: audit, revocations: revocations, logger: logger
+        providers: providers, agent: agent, audit: audit, revocations: revocations, webhookHandlers: handlers,
+        logger: logger
     )
     .register(on: router)
     let upkeep: [any Service] = [
         Upkeep.pendingLinks(PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger),
         Upkeep.auditRetention(audit, days: config.auditRetentionDays, logger: logger),
     ]
-    let handlers = WebhookHandlers(
-        [
-            RevocationHandler(connections: connections, logger: logger),
-            InstallationUnsuspendHandler(connections: connections, logger: logger),
-        ] + agent.webhookHandlers)
     let worker = WebhookWorker(
         queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers,
         settings: config.webhookWorker, logger: logger)
@@ -71,6 +72,7 @@ struct ConnectorsRoutes: Sendable {
     let agent: AgentParts
     let audit: AuditTrail
     let revocations: GrantRevocations
+    let webhookHandlers: WebhookHandlers
     let logger: Logger
 
     func register(on router: Router<ConnectorsRequestContext>) {
@@ -81,6 +83,7 @@ struct ConnectorsRoutes: Sendable {
             slack: SlackSignature(secret: config.slack.signingSecret),
             linear: LinearSignature(secret: config.linear.webhookSecret),
             github: GitHubSignature(secret: config.github.webhookSecret),
+            handlers: webhookHandlers,
             events: GroupCommit(
                 write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
         ).addRoutes(to: router, policies: policies)

@@ -130,6 +130,32 @@ import TestSupport
         }
     }
 
+    /// A kind no handler takes is recorded `skipped` as it is stored: answered like any other,
+    /// deduplicated, and never claimed by the worker (no attempt counted).
+    @Test func anEventNoHandlerTakesIsStoredSkippedWithoutAWorkerAttempt() async throws {
+        try await withApp { app, client in
+            let body =
+                #"{"token":"x","team_id":"T0ACME","api_app_id":"A0APP","event":{"type":"reaction_added","user":"U0HUMAN","reaction":"thumbsup","event_ts":"1700000000.000200"},"type":"event_callback","event_id":"Ev0REACT1","event_time":1700000000}"#
+            let timestamp = String(Int(Date().timeIntervalSince1970))
+            let signature = try await SlackSDK.signature(
+                secret: Self.slackSecret, timestamp: timestamp, body: Data(body.utf8))
+            #expect(try await slackPost(client, body: body, timestamp: timestamp, signature: signature).status == .ok)
+            #expect(
+                try await slackPost(client, body: body, timestamp: timestamp, signature: signature, retry: 1).status
+                    == .ok)
+            let stored = try await app.sql { sql in
+                for try await (type, status, attempts, error, processed) in try await sql.query(
+                    #"SELECT "eventType", "status", "attempts", "lastError", "processedAt" IS NOT NULL FROM "webhookEvent""#
+                ).decode((String, String, Int, String?, Bool).self) {
+                    return [type, status, String(attempts), error ?? "-", String(processed)]
+                }
+                return []
+            }
+            #expect(stored == ["reaction_added", "skipped", "0", "no handler for slack reaction_added", "true"])
+            #expect(try await eventCount(app) == 1)
+        }
+    }
+
     @Test func slackURLVerificationEchoesTheChallengeOnlyWhenSigned() async throws {
         try await withApp { app, client in
             let body =

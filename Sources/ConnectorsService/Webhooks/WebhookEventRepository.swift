@@ -8,6 +8,8 @@ struct IncomingWebhookEvent: Sendable {
     var eventType: String
     /// The raw JSON body, stored as `jsonb`.
     var payload: String
+    /// Why it is stored `skipped` rather than queued (no handler takes its kind); nil queues it.
+    var skipped: String? = nil
 }
 
 /// Verified deliveries in `webhookEvent`, unique per provider and delivery key.
@@ -21,10 +23,12 @@ struct WebhookEventRepository: Sendable {
     func insert(_ events: [IncomingWebhookEvent]) async throws -> [Bool] {
         let rows = try await postgres.query(
             """
-            INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
-            SELECT "provider", "deliveryKey", "eventType", "payload"::jsonb
-            FROM unnest(\(events.map(\.provider.rawValue)), \(events.map(\.deliveryKey)), \(events.map(\.eventType)), \(events.map { Self.storable($0.payload) }))
-                AS e("provider", "deliveryKey", "eventType", "payload")
+            INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "status", "lastError", "processedAt")
+            SELECT "provider", "deliveryKey", "eventType", "payload"::jsonb,
+                CASE WHEN "skipped" = '' THEN 'pending' ELSE 'skipped' END, NULLIF("skipped", ''),
+                CASE WHEN "skipped" = '' THEN NULL ELSE now() END
+            FROM unnest(\(events.map(\.provider.rawValue)), \(events.map(\.deliveryKey)), \(events.map(\.eventType)), \(events.map { Self.storable($0.payload) }), \(events.map { $0.skipped ?? "" }))
+                AS e("provider", "deliveryKey", "eventType", "payload", "skipped")
             ON CONFLICT ("provider", "deliveryKey") DO NOTHING
             RETURNING "provider", "deliveryKey"
             """, logger: logger)

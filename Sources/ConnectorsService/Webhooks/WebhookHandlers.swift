@@ -37,7 +37,14 @@ struct WebhookHandlers: Sendable {
     }
 
     func handle(_ event: WebhookEvent) async throws -> WebhookOutcome {
-        guard let handler = byKind[event.kind] else { return .skipped("no handler for \(event.kind)") }
+        guard let handler = byKind[event.kind] else { return .skipped(Self.unhandled(event.kind)) }
         return try await handler.handle(event)
     }
+
+    /// Whether some handler takes `kind`. The receivers store an event no handler takes as
+    /// `skipped` at once, so the worker never claims it.
+    func take(_ kind: WebhookEventKind) -> Bool { byKind[kind] != nil }
+
+    /// Why an event of `kind` was recorded `skipped` without being handled.
+    static func unhandled(_ kind: WebhookEventKind) -> String { "no handler for \(kind)" }
 }

@@ -7,11 +7,14 @@ import NIOCore
 import Shared
 
 /// `POST /slack/events`, `/linear/events` and `/github/events`: verify the signature over the
-/// raw bytes, store the event (deduplicated), answer at once. Processing is the worker's.
+/// raw bytes, store the event (deduplicated), answer at once. Processing is the worker's; an
+/// event of a kind no handler takes is stored already `skipped`, so it costs the queue nothing.
 struct WebhookRoutes: Sendable {
     let slack: SlackSignature
     let linear: LinearSignature
     let github: GitHubSignature
+    /// Which kinds the worker acts on.
+    let handlers: WebhookHandlers
     /// Stores verified deliveries; concurrent ones share one INSERT.
     let events: GroupCommit<IncomingWebhookEvent, Bool>
     let logger: Logger
@@ -142,13 +145,20 @@ struct WebhookRoutes: Sendable {
 
     /// Stored before the answer; a duplicate is answered 200 too, and not queued again.
     private func store(_ provider: ProviderID, key: String, type: String, body: [UInt8]) async throws -> Response {
+        let kind = WebhookEventKind(provider, type)
+        let taken = handlers.take(kind)
         let inserted = try await events.submit(
             IncomingWebhookEvent(
-                provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self)))
+                provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self),
+                skipped: taken ? nil : WebhookHandlers.unhandled(kind)))
         Counter(
             label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total",
             dimensions: [("provider", provider.rawValue)]
         ).increment()
+        // Recorded as handled, as the worker would have done.
+        if inserted, !taken {
+            Counter(label: "webhooks_processed_total", dimensions: [("provider", provider.rawValue)]).increment()
+        }
         return Self.ok
     }
 }

@@ -22,6 +22,10 @@ struct WebhookWorker: Service {
         var idlePoll: Duration = .seconds(1)
         /// The wait before claiming again after a partial batch, so claims gather several events.
         var drainPause: Duration = .milliseconds(20)
+        /// With fewer than half the slots free and events in progress, the wait for more to free
+        /// before claiming: fast handlers would otherwise free slots one by one, and each claim
+        /// (a statement of its own) would take a single event.
+        var gatherPause: Duration = .milliseconds(2)
         var maxAttempts = 8
         var retryBase: Duration = .seconds(2)
         var retryCap: Duration = .seconds(3600)
@@ -80,10 +84,15 @@ struct WebhookWorker: Service {
         var slots = slotFreed.makeAsyncIterator()
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
-                let capacity = settings.concurrency - inProgress.withLock { $0.count }
+                var capacity = settings.concurrency - inProgress.withLock { $0.count }
                 if capacity <= 0 {
                     await slots.next()
                     continue
+                }
+                // Some in progress and few slots free: let more free first.
+                if capacity < min(settings.concurrency, settings.batch) / 2, capacity < settings.concurrency {
+                    try? await Task.sleep(for: settings.gatherPause)
+                    capacity = settings.concurrency - inProgress.withLock { $0.count }
                 }
                 let limit = min(capacity, settings.batch)
                 let events: [WebhookEvent]
