@@ -25,8 +25,14 @@ func buildApplication(_ config: AuthConfig, logger: Logger)
     let maintenance = OAuthMaintenance.task(
         clients: oauthClients, grants: OAuthGrantRepository(postgres: infrastructure.postgres, logger: logger),
         settings: config.oauth, logger: logger)
+    let expiredSessions = SessionRepository(postgres: infrastructure.postgres, logger: logger)
+    let sessionSweep = PeriodicTask("expired-session cleanup", every: .seconds(86_400), logger: logger) {
+        let removed = try await expiredSessions.deleteExpired()
+        if removed > 0 { logger.info("deleted expired sessions", metadata: ["count": "\(removed)"]) }
+    }
     return HTTPCore.application(
-        router: router, config: config.common, services: infrastructure.services + [http, signingKeys, maintenance],
+        router: router, config: config.common,
+        services: infrastructure.services + [http, signingKeys, maintenance, sessionSweep],
         logger: logger,
         beforeServing: [
             { try await signingKeys.start() },

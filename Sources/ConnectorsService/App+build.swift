@@ -49,6 +49,9 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
     let upkeep: [any Service] = [
         Upkeep.pendingLinks(PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger),
         Upkeep.auditRetention(audit, days: config.auditRetentionDays, logger: logger),
+        Upkeep.retention(
+            webhooks: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger), runs: agent.runs,
+            settings: config.retention, logger: logger),
     ]
     let worker = WebhookWorker(
         queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers,

@@ -42,6 +42,8 @@ struct ConnectorsConfig: Sendable {
     var resumer = AgentResumer.Settings()
     /// Audit events older than this many days are deleted (`AUDIT_RETENTION_DAYS`).
     var auditRetentionDays = 365
+    /// How long webhook events and agent runs are kept.
+    var retention = RetentionSettings()
 
     init(_ env: ConfigValues) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
@@ -91,6 +93,10 @@ struct ConnectorsConfig: Sendable {
         self.approvalTimeout = .seconds(
             try env.int("AGENT_APPROVAL_TIMEOUT_SECONDS", default: 900, range: 10...604_800))
         self.auditRetentionDays = try env.int("AUDIT_RETENTION_DAYS", default: 365, range: 1...36_500)
+        self.retention.webhookDays = try env.int("WEBHOOK_RETENTION_DAYS", default: 14, range: 1...36_500)
+        self.retention.failedWebhookDays = try env.int(
+            "WEBHOOK_FAILED_RETENTION_DAYS", default: 30, range: 1...36_500)
+        self.retention.agentRunDays = try env.int("AGENT_RUN_RETENTION_DAYS", default: 90, range: 1...36_500)
     }
 }
 

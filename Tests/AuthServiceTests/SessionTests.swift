@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import NIOCore
 import PostgresNIO
 import Shared
@@ -254,5 +255,35 @@ import TestSupport
         #expect(SessionCookie.percentDecode("%3") == nil)
         #expect(SessionCookie.percentDecode("%FF") == nil)
         #expect(cookie.token(fromCookieValue: "abc.%zz") == nil)
+    }
+
+    /// The daily sweep deletes sessions that expired and nothing else, in batches (2 here, so
+    /// several are needed).
+    @Test func theSweepDeletesExpiredSessionsOnly() async throws {
+        let database = try await TestDatabase.create(migrated: true)
+        let left = try await TestDatabase.withClient(database) { sql in
+            try await sql.query(
+                #"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES ('u1', 'T', 't@example.com', true, now(), now())"#
+            )
+            // (id, expiry relative to now in seconds)
+            for (id, offset) in [
+                ("gone-1", -86_400), ("gone-2", -60), ("gone-3", -1), ("kept-1", 60), ("kept-2", 86_400),
+            ] {
+                try await sql.query(
+                    """
+                    INSERT INTO "session" ("id", "token", "userId", "expiresAt")
+                    VALUES (\(id), \("token-" + id), 'u1', now() + make_interval(secs => \(Double(offset))))
+                    """)
+            }
+            let sessions = SessionRepository(postgres: sql, logger: Logger(label: "session-sweep-test"))
+            #expect(try await sessions.deleteExpired(batch: 2) == 3)
+            #expect(try await sessions.deleteExpired(batch: 2) == 0)
+            var ids = [String]()
+            for try await id in try await sql.query(#"SELECT "id" FROM "session" ORDER BY "id""#).decode(String.self) {
+                ids.append(id)
+            }
+            return ids
+        }
+        #expect(left == ["kept-1", "kept-2"])
     }
 }

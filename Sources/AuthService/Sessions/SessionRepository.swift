@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -8,6 +9,21 @@ struct SessionRepository: Sendable {
     let logger: Logger
     /// Serves repeated lookups of one token for a few seconds; see `SessionCache`.
     var cache = SessionCache(ttl: 0)
+
+    /// Deletes sessions that expired before `now` (a daily sweep; an expired session is refused
+    /// anyway). In batches, like every retention sweep. Returns how many went.
+    func deleteExpired(now: Date = Date(), batch: Int = 1000) async throws -> Int {
+        try await Retention.deleteInBatches(batch) { limit in
+            try await postgres.query(
+                """
+                WITH gone AS (
+                    DELETE FROM "session" WHERE "id" IN (
+                        SELECT "id" FROM "session" WHERE "expiresAt" < \(now) LIMIT \(limit))
+                    RETURNING 1)
+                SELECT count(*)::int FROM gone
+                """, logger: logger)
+        }
+    }
 
     func create(userId: String, lifetime: TimeInterval, ipAddress: String?, userAgent: String?, now: Date = Date())
         async throws -> Session

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -15,6 +16,24 @@ struct AgentRunRepository: Sendable {
         /// Input plus output tokens per UTC day; 0 is no limit.
         var dailyTokens = 1_000_000
         var concurrentRuns = 2
+    }
+
+    /// Deletes runs that ended (`completed` or `failed`) and started before `startedBefore`,
+    /// with their approvals; running and paused runs stay. The audit trail keeps its own record
+    /// of what they did. In batches, like every retention sweep. Returns how many went.
+    func purge(startedBefore: Date, batch: Int = 1000) async throws -> Int {
+        try await Retention.deleteInBatches(batch) { limit in
+            try await postgres.query(
+                """
+                WITH gone AS (
+                    DELETE FROM "agentRun" WHERE "id" IN (
+                        SELECT "id" FROM "agentRun"
+                        WHERE "status" IN ('completed', 'failed') AND "createdAt" < \(startedBefore)
+                        LIMIT \(limit))
+                    RETURNING 1)
+                SELECT count(*)::int FROM gone
+                """, logger: logger)
+        }
     }
 
     enum StartOutcome: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import DB
+import Foundation
 import Logging
 import Shared
 
@@ -19,4 +20,43 @@ enum Upkeep {
             if removed > 0 { logger.info("deleted audit events past retention", metadata: ["count": "\(removed)"]) }
         }
     }
+
+    /// Deletes webhook events and agent runs past their retention (`RetentionSettings`): payloads
+    /// carry people's messages, and nothing else ever removes them.
+    static func retention(
+        webhooks: WebhookEventRepository, runs: AgentRunRepository, settings: RetentionSettings, logger: Logger
+    ) -> PeriodicTask {
+        PeriodicTask("retention", every: .seconds(3600), logger: logger) {
+            let removed = try await settings.sweep(webhooks: webhooks, runs: runs, now: Date())
+            if removed.events + removed.runs > 0 {
+                logger.info(
+                    "deleted webhook events and agent runs past retention",
+                    metadata: ["events": "\(removed.events)", "runs": "\(removed.runs)"])
+            }
+        }
+    }
+}
+
+/// How long the connectors service keeps what it stores, in days.
+struct RetentionSettings: Sendable {
+    /// Webhook events handled (`done` or `skipped`): `WEBHOOK_RETENTION_DAYS`.
+    var webhookDays = 14
+    /// Webhook events given up on (`failed`), kept longer to investigate: `WEBHOOK_FAILED_RETENTION_DAYS`.
+    var failedWebhookDays = 30
+    /// Agent runs that ended: `AGENT_RUN_RETENTION_DAYS`.
+    var agentRunDays = 90
+
+    /// One sweep as of `now`.
+    func sweep(webhooks: WebhookEventRepository, runs: AgentRunRepository, now: Date, batch: Int = 1000)
+        async throws -> (events: Int, runs: Int)
+    {
+        let events = try await webhooks.purge(
+            processedBefore: now.addingTimeInterval(-Self.day * Double(webhookDays)),
+            failedBefore: now.addingTimeInterval(-Self.day * Double(failedWebhookDays)), batch: batch)
+        let runs = try await runs.purge(
+            startedBefore: now.addingTimeInterval(-Self.day * Double(agentRunDays)), batch: batch)
+        return (events, runs)
+    }
+
+    private static let day: TimeInterval = 86_400
 }

@@ -1,3 +1,5 @@
+import DB
+import Foundation
 import Logging
 import PostgresNIO
 
@@ -38,6 +40,26 @@ struct WebhookEventRepository: Sendable {
         }
         // A key returned once is credited to its first occurrence only.
         return events.map { stored.remove(Key(provider: $0.provider.rawValue, deliveryKey: $0.deliveryKey)) != nil }
+    }
+
+    /// Deletes events finished (`done` or `skipped`) that arrived before `processedBefore`, and
+    /// `failed` ones that arrived before `failedBefore`; pending and in-progress events stay
+    /// whatever their age. In batches of `batch`, each its own statement, so no sweep holds many
+    /// row locks or one long transaction. Returns how many went.
+    func purge(processedBefore: Date, failedBefore: Date, batch: Int = 1000) async throws -> Int {
+        try await Retention.deleteInBatches(batch) { limit in
+            try await postgres.query(
+                """
+                WITH gone AS (
+                    DELETE FROM "webhookEvent" WHERE "id" IN (
+                        SELECT "id" FROM "webhookEvent"
+                        WHERE ("status" IN ('done', 'skipped') AND "receivedAt" < \(processedBefore))
+                           OR ("status" = 'failed' AND "receivedAt" < \(failedBefore))
+                        LIMIT \(limit))
+                    RETURNING 1)
+                SELECT count(*)::int FROM gone
+                """, logger: logger)
+        }
     }
 
     /// The JSON as `jsonb` accepts it. JSON allows `\u0000` in strings; PostgreSQL's `jsonb`
