@@ -16,7 +16,8 @@ public struct Infrastructure: Sendable {
         logger: Logger
     ) {
         self.postgres = Database.client(
-            config.database, logger: logger, maximumConnections: config.databasePoolSize, fixed: true)
+            config.database, logger: logger, maximumConnections: config.databasePoolSize, fixed: true,
+            statementTimeout: config.databaseStatementTimeout)
         self.redis = RedisClient(url: config.redis, options: redisOptions, logger: logger)
         self.rateLimiter = RateLimiter(redis: redis, keyPrefix: rateLimitPrefix, logger: logger)
     }

@@ -16,17 +16,25 @@ public enum Database {
     /// the server or a proxy closes is seen closed and replaced, and PostgreSQL's own
     /// `tcp_keepalives_*` settings cover silent network drops. Short-lived tools open
     /// connections as they need them instead.
-    public static func client(_ url: DatabaseURL, logger: Logger, maximumConnections: Int = 20, fixed: Bool = false)
-        -> PostgresClient
-    {
+    ///
+    /// `statementTimeout` sets PostgreSQL's `statement_timeout` for every connection of the pool
+    /// (as a startup parameter, so no statement runs before it applies): a statement that runs
+    /// longer, or waits longer for a lock, is cancelled by the server and its request answers 503
+    /// `DATABASE_TIMEOUT` instead of holding a connection and its caller. Migrations and other
+    /// tools run without it.
+    public static func client(
+        _ url: DatabaseURL, logger: Logger, maximumConnections: Int = 20, fixed: Bool = false,
+        statementTimeout: Duration? = nil
+    ) -> PostgresClient {
         PostgresClient(
-            configuration: configuration(url, maximumConnections: maximumConnections, fixed: fixed),
+            configuration: configuration(
+                url, maximumConnections: maximumConnections, fixed: fixed, statementTimeout: statementTimeout),
             backgroundLogger: logger)
     }
 
-    public static func configuration(_ url: DatabaseURL, maximumConnections: Int = 20, fixed: Bool = false)
-        -> PostgresClient.Configuration
-    {
+    public static func configuration(
+        _ url: DatabaseURL, maximumConnections: Int = 20, fixed: Bool = false, statementTimeout: Duration? = nil
+    ) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch url.tls {
         case .disable: tls = .disable
@@ -40,7 +48,25 @@ public enum Database {
         configuration.options.minimumConnections = fixed ? maximumConnections : 0
         configuration.options.keepAliveBehavior = nil
         configuration.options.connectTimeout = .seconds(5)
+        if let statementTimeout {
+            configuration.options.additionalStartupParameters = [
+                (
+                    "statement_timeout",
+                    "\(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)"
+                )
+            ]
+        }
         return configuration
+    }
+}
+
+/// A statement PostgreSQL cancelled at `statement_timeout` (SQLSTATE 57014) is the client's
+/// 503, not a server fault: the database is slow or a lock is held, and trying again later can
+/// succeed.
+extension PSQLError: ClientFacingError {
+    public var clientError: AppError? {
+        guard code == .server, serverInfo?[.sqlState] == "57014" else { return nil }
+        return .databaseTimeout
     }
 }
 

@@ -7,6 +7,9 @@ public struct CommonConfig: Sendable {
     public var database: DatabaseURL
     /// `DATABASE_POOL_SIZE`: PostgreSQL connections each process keeps open.
     public var databasePoolSize: Int
+    /// `DATABASE_STATEMENT_TIMEOUT_MS`: PostgreSQL cancels any statement of the services' own
+    /// connections that runs longer (a lock wait included); the request answers 503.
+    public var databaseStatementTimeout: Duration
     public var redis: RedisURL
     /// `PUBLIC_URL` without a trailing slash, e.g. `https://localhost`.
     public var publicURL: String
@@ -25,6 +28,8 @@ public struct CommonConfig: Sendable {
         self.database = try DatabaseURL(
             parsing: env.required("DATABASE_URL", hint: "postgresql://user:pass@host:port/db", isSecret: true))
         self.databasePoolSize = try env.int("DATABASE_POOL_SIZE", default: 20, range: 1...500)
+        self.databaseStatementTimeout = .milliseconds(
+            try env.int("DATABASE_STATEMENT_TIMEOUT_MS", default: 15_000, range: 100...3_600_000))
         self.redis = try RedisURL(
             parsing: env.required("REDIS_URL", hint: "redis://[:password@]host:port[/db]", isSecret: true))
         self.publicURL = try env.httpURL("PUBLIC_URL", default: "https://localhost")

@@ -8,6 +8,22 @@ public protocol RenderedError: Error {
     func render() -> Response
 }
 
+/// A library's error that is sometimes the client's answer rather than a fault of ours (e.g. a
+/// database statement timeout is 503): `clientError` says which, nil for the rest, which are
+/// logged and answered 500 like any unknown error.
+public protocol ClientFacingError: Error {
+    var clientError: AppError? { get }
+}
+
+extension AppError {
+    /// 503 `DATABASE_TIMEOUT`: PostgreSQL cancelled the statement at `DATABASE_STATEMENT_TIMEOUT_MS`.
+    public static var databaseTimeout: AppError {
+        AppError(
+            .serviceUnavailable, code: "DATABASE_TIMEOUT", message: "The database did not answer in time; try again.",
+            headers: [.retryAfter: "1"])
+    }
+}
+
 /// The one error type: an HTTP status, an `UPPER_SNAKE` code and a human sentence, rendered
 /// as `{"code", "message"}`. Thrown from anywhere; rendered by `ErrorRendering` (in `RequestPipelineMiddleware`).
 public struct AppError: RenderedError, HTTPResponseError, CustomStringConvertible, Sendable {

@@ -11,6 +11,12 @@ enum ErrorRendering {
         case let error as any RenderedError: return error.render()
         case let error as HTTPError: return AppError.from(error).render()
         case let error as DecodingError: return JSONBody.describe(error).render()
+        case let error as any ClientFacingError where error.clientError != nil:
+            let answer = error.clientError ?? AppError.internal
+            logger.warning(
+                "dependency error answered \(answer.status.code)",
+                metadata: ["error.type": "\(String(reflecting: type(of: error)))", "code": "\(answer.code)"])
+            return answer.render()
         // Library errors that carry a client status (e.g. NIOTooManyBytesError → 413).
         case let error as any HTTPResponseError where error.status.code < 500:
             return AppError.from(HTTPError(error.status)).render()
