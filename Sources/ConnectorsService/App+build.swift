@@ -86,7 +86,7 @@ struct ConnectorsRoutes: Sendable {
             slack: SlackSignature(secret: config.slack.signingSecret),
             linear: LinearSignature(secret: config.linear.webhookSecret),
             github: GitHubSignature(secret: config.github.webhookSecret),
-            handlers: webhookHandlers,
+            handlers: webhookHandlers, intake: WebhookIntake(budget: config.webhookInflightBytes),
             events: GroupCommit(
                 write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
         ).addRoutes(to: router, policies: policies)

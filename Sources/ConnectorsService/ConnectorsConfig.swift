@@ -44,6 +44,8 @@ struct ConnectorsConfig: Sendable {
     var auditRetentionDays = 365
     /// How long webhook events and agent runs are kept.
     var retention = RetentionSettings()
+    /// Bytes webhook deliveries may hold in memory at once (`WEBHOOK_INFLIGHT_BYTES`).
+    var webhookInflightBytes = 32 * 1024 * 1024
 
     init(_ env: ConfigValues) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
@@ -97,6 +99,8 @@ struct ConnectorsConfig: Sendable {
         self.retention.failedWebhookDays = try env.int(
             "WEBHOOK_FAILED_RETENTION_DAYS", default: 30, range: 1...36_500)
         self.retention.agentRunDays = try env.int("AGENT_RUN_RETENTION_DAYS", default: 90, range: 1...36_500)
+        self.webhookInflightBytes = try env.int(
+            "WEBHOOK_INFLIGHT_BYTES", default: 32 * 1024 * 1024, range: (1024 * 1024)...(4 * 1024 * 1024 * 1024))
     }
 }
 

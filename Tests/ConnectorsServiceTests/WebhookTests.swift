@@ -64,6 +64,36 @@ import TestSupport
         }
     }
 
+    /// The headers alone refuse what could never verify, before the body is read.
+    @Test func signatureShapesAreCheckedBeforeTheBody() throws {
+        let now = Date()
+        let fresh = String(Int(now.timeIntervalSince1970))
+        let slack = SlackSignature(secret: Self.slackSecret)
+        try slack.precheck(timestamp: fresh, signature: "v0=" + String(repeating: "aB", count: 32), now: now)
+        for (timestamp, signature, reason) in [
+            (fresh, nil, WebhookRejection.missingSignature),
+            (nil, "v0=" + String(repeating: "a", count: 64), .missingTimestamp),
+            (String(Int(now.timeIntervalSince1970) - 301), "v0=" + String(repeating: "a", count: 64), .staleTimestamp),
+            (fresh, "v0=" + String(repeating: "a", count: 63), .badSignature),
+            (fresh, "v0=" + String(repeating: "g", count: 64), .badSignature),
+            (fresh, "v1=" + String(repeating: "a", count: 64), .badSignature),
+        ] as [(String?, String?, WebhookRejection)] {
+            #expect(throws: reason) { try slack.precheck(timestamp: timestamp, signature: signature, now: now) }
+        }
+        #expect(throws: WebhookRejection.secretNotConfigured) {
+            try SlackSignature(secret: nil).precheck(
+                timestamp: fresh, signature: "v0=" + String(repeating: "a", count: 64))
+        }
+        let github = GitHubSignature(secret: Self.githubSecret)
+        try github.precheck(signature: "sha256=" + String(repeating: "0", count: 64))
+        #expect(throws: WebhookRejection.badSignature) {
+            try github.precheck(signature: "sha1=" + String(repeating: "0", count: 40))
+        }
+        let linear = LinearSignature(secret: Self.linearSecret)
+        try linear.precheck(signature: String(repeating: "f", count: 64))
+        #expect(throws: WebhookRejection.badSignature) { try linear.precheck(signature: "not-hex") }
+    }
+
     @Test func slacksDocumentedExampleVerifies() throws {
         let body = Array(
             "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"

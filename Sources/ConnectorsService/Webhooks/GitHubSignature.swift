@@ -10,11 +10,19 @@ struct GitHubSignature: Sendable {
         self.signer = secret.flatMap { $0.isEmpty ? nil : HMACSigner(secret: $0) }
     }
 
-    func verify(body: [UInt8], signature: String?) throws(WebhookRejection) {
-        guard let signer else { throw .secretNotConfigured }
+    /// What the header alone can refuse, before the body is read.
+    func precheck(signature: String?) throws(WebhookRejection) {
+        guard signer != nil else { throw .secretNotConfigured }
         guard let signature, !signature.isEmpty else { throw .missingSignature }
-        guard signature.hasPrefix("sha256="),
-            signer.verifyHex(String(signature.dropFirst(7)), message: body)
-        else { throw .badSignature }
+        guard signature.hasPrefix("sha256="), WebhookRejection.isSHA256Hex(signature.dropFirst(7)) else {
+            throw .badSignature
+        }
+    }
+
+    func verify(body: [UInt8], signature: String?) throws(WebhookRejection) {
+        try precheck(signature: signature)
+        guard let signer, let signature, signer.verifyHex(String(signature.dropFirst(7)), message: body) else {
+            throw .badSignature
+        }
     }
 }

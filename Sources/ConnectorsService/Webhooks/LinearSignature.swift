@@ -21,10 +21,17 @@ struct LinearSignature: Sendable {
         let action: String?
     }
 
+    /// What the header alone can refuse, before the body is read (the timestamp is in the body).
+    func precheck(signature: String?) throws(WebhookRejection) {
+        guard signer != nil else { throw .secretNotConfigured }
+        guard let signature, !signature.isEmpty else { throw .missingSignature }
+        guard WebhookRejection.isSHA256Hex(Substring(signature)) else { throw .badSignature }
+    }
+
     @discardableResult
     func verify(body: [UInt8], signature: String?, now: Date = Date()) throws(WebhookRejection) -> Envelope {
-        guard let signer else { throw .secretNotConfigured }
-        guard let signature, !signature.isEmpty else { throw .missingSignature }
+        try precheck(signature: signature)
+        guard let signer, let signature else { throw .missingSignature }
         guard signer.verifyHex(signature, message: body) else { throw .badSignature }
         // Read only after the signature holds: the timestamp is part of what was signed.
         guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)),

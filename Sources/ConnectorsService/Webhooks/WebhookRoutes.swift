@@ -6,8 +6,9 @@ import Metrics
 import NIOCore
 import Shared
 
-/// `POST /slack/events`, `/linear/events` and `/github/events`: verify the signature over the
-/// raw bytes, store the event (deduplicated), answer at once. Processing is the worker's; an
+/// `POST /slack/events`, `/linear/events` and `/github/events`: refuse from the headers what
+/// cannot be signed (before reading a byte of the body), read the body within the provider's
+/// cap and the process's budget (`WebhookIntake`), verify the signature over the raw bytes, store the event (deduplicated), answer at once. Processing is the worker's; an
 /// event of a kind no handler takes is stored already `skipped`, so it costs the queue nothing.
 struct WebhookRoutes: Sendable {
     let slack: SlackSignature
@@ -15,6 +16,8 @@ struct WebhookRoutes: Sendable {
     let github: GitHubSignature
     /// Which kinds the worker acts on.
     let handlers: WebhookHandlers
+    /// What bodies may be read, and how many bytes at once.
+    let intake: WebhookIntake
     /// Stores verified deliveries; concurrent ones share one INSERT.
     let events: GroupCommit<IncomingWebhookEvent, Bool>
     let logger: Logger
@@ -25,74 +28,77 @@ struct WebhookRoutes: Sendable {
         let group = router.group().add(middleware: policies.body.webhook)
         /// Slack Events API deliveries (and its `url_verification` handshake).
         group.post("/slack/events") { request, context in
-            let body = try await rawBody(request, context)
-            try check(.slack) {
-                try slack.verify(
-                    body: body, timestamp: request.headers[.slackTimestamp], signature: request.headers[.slackSignature]
-                )
-            }
-            let envelope = try decode(SlackEnvelope.self, body)
-            if envelope.type == "url_verification" {
-                guard let challenge = envelope.challenge else {
-                    throw AppError.badRequest("INVALID_PAYLOAD", "url_verification without a challenge.")
+            let timestamp = request.headers[.slackTimestamp]
+            let signature = request.headers[.slackSignature]
+            try check(.slack) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
+                try check(.slack) { try slack.verify(body: body, timestamp: timestamp, signature: signature) }
+                let envelope = try decode(SlackEnvelope.self, body)
+                if envelope.type == "url_verification" {
+                    guard let challenge = envelope.challenge else {
+                        throw AppError.badRequest("INVALID_PAYLOAD", "url_verification without a challenge.")
+                    }
+                    return try Response.json(["challenge": challenge])
                 }
-                return try Response.json(["challenge": challenge])
+                guard let eventID = envelope.event_id, !eventID.isEmpty else {
+                    throw AppError.badRequest("INVALID_PAYLOAD", "A Slack event must carry an event_id.")
+                }
+                return try await store(
+                    .slack, key: eventID, type: envelope.event?.type ?? envelope.type ?? "unknown", body: body)
             }
-            guard let eventID = envelope.event_id, !eventID.isEmpty else {
-                throw AppError.badRequest("INVALID_PAYLOAD", "A Slack event must carry an event_id.")
-            }
-            return try await store(
-                .slack, key: eventID, type: envelope.event?.type ?? envelope.type ?? "unknown", body: body)
         }
         /// Slack interactivity: clicks on the app's buttons (approvals), a form whose `payload`
         /// field is the JSON, signed like events. Stored like events; the worker decides.
         group.post("/slack/interactions") { request, context in
-            let body = try await rawBody(request, context)
-            try check(.slack) {
-                try slack.verify(
-                    body: body, timestamp: request.headers[.slackTimestamp], signature: request.headers[.slackSignature]
-                )
+            let timestamp = request.headers[.slackTimestamp]
+            let signature = request.headers[.slackSignature]
+            try check(.slack) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
+                try check(.slack) { try slack.verify(body: body, timestamp: timestamp, signature: signature) }
+                let form = Dictionary(
+                    FormEncoding.pairs(String(decoding: body, as: UTF8.self)), uniquingKeysWith: { first, _ in first })
+                guard let payload = form["payload"] else {
+                    throw AppError.badRequest("INVALID_PAYLOAD", "A Slack interaction must carry a payload field.")
+                }
+                let envelope = try decode(SlackInteractionEnvelope.self, Array(payload.utf8))
+                guard let key = envelope.trigger_id ?? envelope.actions?.first?.action_ts, !key.isEmpty else {
+                    throw AppError.badRequest("INVALID_PAYLOAD", "A Slack interaction must carry a trigger_id.")
+                }
+                return try await store(
+                    .slack, key: "interaction:" + key, type: envelope.type, body: Array(payload.utf8))
             }
-            let form = Dictionary(
-                FormEncoding.pairs(String(decoding: body, as: UTF8.self)), uniquingKeysWith: { first, _ in first })
-            guard let payload = form["payload"] else {
-                throw AppError.badRequest("INVALID_PAYLOAD", "A Slack interaction must carry a payload field.")
-            }
-            let envelope = try decode(SlackInteractionEnvelope.self, Array(payload.utf8))
-            guard let key = envelope.trigger_id ?? envelope.actions?.first?.action_ts, !key.isEmpty else {
-                throw AppError.badRequest("INVALID_PAYLOAD", "A Slack interaction must carry a trigger_id.")
-            }
-            return try await store(.slack, key: "interaction:" + key, type: envelope.type, body: Array(payload.utf8))
         }
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
-            let body = try await rawBody(request, context)
-            let envelope = try check(.linear) {
-                try linear.verify(body: body, signature: request.headers[.linearSignature])
+            let signature = request.headers[.linearSignature]
+            try check(.linear) { try linear.precheck(signature: signature) }
+            return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.linear) { body in
+                let envelope = try check(.linear) { try linear.verify(body: body, signature: signature) }
+                guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
+                    throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
+                }
+                let type = request.headers[.linearEvent] ?? envelope.type ?? "unknown"
+                let action = envelope.action
+                return try await store(
+                    .linear, key: delivery, type: action.map { "\(type).\($0)" } ?? type, body: body)
             }
-            guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
-                throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
-            }
-            let type = request.headers[.linearEvent] ?? envelope.type ?? "unknown"
-            let action = envelope.action
-            return try await store(.linear, key: delivery, type: action.map { "\(type).\($0)" } ?? type, body: body)
         }
         /// GitHub App webhooks; `ping` is acknowledged without being stored.
         group.post("/github/events") { request, context in
-            let body = try await rawBody(request, context)
-            try check(.github) { try github.verify(body: body, signature: request.headers[.hubSignature256]) }
-            let action = try decode(GitHubEnvelope.self, body).action
-            let event = request.headers[.githubEvent] ?? "unknown"
-            if event == "ping" { return Self.ok }
-            guard let delivery = request.headers[.githubDelivery], !delivery.isEmpty else {
-                throw AppError.badRequest("MISSING_DELIVERY_ID", "X-GitHub-Delivery is required.")
+            let signature = request.headers[.hubSignature256]
+            try check(.github) { try github.precheck(signature: signature) }
+            return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.github) { body in
+                try check(.github) { try github.verify(body: body, signature: signature) }
+                let action = try decode(GitHubEnvelope.self, body).action
+                let event = request.headers[.githubEvent] ?? "unknown"
+                if event == "ping" { return Self.ok }
+                guard let delivery = request.headers[.githubDelivery], !delivery.isEmpty else {
+                    throw AppError.badRequest("MISSING_DELIVERY_ID", "X-GitHub-Delivery is required.")
+                }
+                return try await store(
+                    .github, key: delivery, type: action.map { "\(event).\($0)" } ?? event, body: body)
             }
-            return try await store(.github, key: delivery, type: action.map { "\(event).\($0)" } ?? event, body: body)
         }
-    }
-
-    private func rawBody(_ request: Request, _ context: ConnectorsRequestContext) async throws -> [UInt8] {
-        Array(try await RawBody.collect(request, context: context).readableBytesView)
     }
 
     /// Runs a signature check; a failure is counted, logged and answered 401.

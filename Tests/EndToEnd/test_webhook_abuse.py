@@ -1,0 +1,134 @@
+"""Webhook receivers under attack, at the connectors service's own port: uploads that could
+never be signed are refused from their headers before a byte of body is read, and bodies in
+flight are bounded across the process, while a real signed delivery still gets through."""
+import hashlib
+import hmac
+import json
+import pathlib
+import re
+import select
+import socket
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import SECRETS, Stack
+
+BUDGET = 4 * 1024 * 1024  # WEBHOOK_INFLIGHT_BYTES for this stack: eight 512 KiB Slack bodies
+
+
+@pytest.fixture(scope="module")
+def stack():
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="connectors-abuse-"))
+    stack = Stack(workdir, extra_env={"WEBHOOK_INFLIGHT_BYTES": str(BUDGET)})
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def resident_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def received_total(stack):
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.connectors_port}/metrics", timeout=60) as response:
+        text = response.read().decode()
+    match = re.search(r'^webhooks_received_total\{provider="slack"\} (\d+)', text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def signed_event(stack):
+    """Posts a valid signed Slack event at the service port; returns (status, body)."""
+    body = json.dumps({"type": "event_callback", "team_id": "T0ABUSE", "event_id": "EvOK" + uuid.uuid4().hex[:10],
+                       "event": {"type": "reaction_added", "user": "U1"}})
+    timestamp = str(int(time.time()))
+    signature = "v0=" + hmac.new(SECRETS["SLACK_SIGNING_SECRET"].encode(), f"v0:{timestamp}:{body}".encode(),
+                                 hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.connectors_port}/slack/events", data=body.encode(), method="POST",
+        headers={"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, json.loads(response.read())
+
+
+def start_upload(stack, headers, length, first_bytes=1024):
+    """Opens a connection, sends the request head declaring `length` body bytes and only the
+    first few of them, and leaves it there: a slow uploader."""
+    sock = socket.create_connection(("127.0.0.1", stack.connectors_port), timeout=60)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    sock.sendall((f"POST /slack/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {length}\r\n{head}\r\n").encode() + b"{" + b" " * (first_bytes - 1))
+    return sock
+
+
+def status_of(sock):
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+
+
+def test_unsigned_slow_uploads_are_refused_before_their_bodies_are_read(stack):
+    pid = stack.service_pids()[1]
+    before = resident_kib(pid)
+    received = received_total(stack)
+    started = time.monotonic()
+    uploads = [start_upload(stack, {}, 1024 * 1024) for _ in range(200)]
+    try:
+        # The bodies never come, so an answer at all means nothing waited for them; the bound
+        # is only there to fail rather than hang.
+        statuses = [status_of(sock) for sock in uploads]
+        elapsed = time.monotonic() - started
+        assert statuses == [401] * 200
+        assert elapsed < 30, f"200 refusals took {elapsed:.1f} s"
+        # A delivery that is signed goes through meanwhile, and is stored.
+        assert signed_event(stack) == (200, {"ok": True})
+        assert received_total(stack) == received + 1
+        # 200 × 1 MiB was never buffered.
+        assert resident_kib(pid) - before < 64 * 1024
+    finally:
+        for sock in uploads:
+            sock.close()
+
+
+def test_bodies_in_flight_are_bounded_and_the_budget_comes_back(stack):
+    timestamp = str(int(time.time()))
+    # Well-formed but unverifiable signatures: only the body could tell, and it is slow to come.
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + "ab" * 32}
+    room = BUDGET // (512 * 1024)
+    uploads = [start_upload(stack, headers, 512 * 1024) for _ in range(room + 4)]
+    try:
+        # Whichever arrive first take the room and wait for their bodies; the rest are answered
+        # 503 at once. Wait for those four answers, then check nobody else was answered.
+        answered = {}
+        deadline = time.monotonic() + 60
+        while len(answered) < 4 and time.monotonic() < deadline:
+            ready, _, _ = select.select([sock for sock in uploads if sock not in answered], [], [], 1)
+            for sock in ready:
+                answered[sock] = status_of(sock)
+        time.sleep(1)
+        late, _, _ = select.select([sock for sock in uploads if sock not in answered], [], [], 0)
+        assert sorted(answered.values()) == [503] * 4
+        assert late == []
+    finally:
+        for sock in uploads:
+            sock.close()
+    # Closed uploads give their room back: a signed delivery is accepted again.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            assert signed_event(stack) == (200, {"ok": True})
+            break
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
