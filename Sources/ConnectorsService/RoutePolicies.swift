@@ -45,7 +45,9 @@ struct RoutePolicies: Sendable {
         self.auth = Auth(
             required: JWTAuthMiddleware(verifier), optional: JWTAuthMiddleware(verifier, optional: true),
             verifier: verifier)
-        let byUser: @Sendable (Request, Context) -> String = { _, context in context.user?.id ?? context.clientIP }
+        let byUser: @Sendable (Request, Context) -> String = { _, context in
+            context.user?.id ?? RateLimitSource.key(for: context.clientIP)
+        }
         self.limit = Limit(
             perUser: RateLimitMiddleware(limiter, rule: config.userLimit, key: byUser),
             perIP: RateLimitMiddleware(limiter, rule: config.ipLimit),

@@ -89,6 +89,32 @@ import TestSupport
         }
     }
 
+    @Test func ipv6ClientsAreCountedByTheirSlash64() async throws {
+        #expect(RateLimitSource.key(for: "203.0.113.7") == "203.0.113.7")
+        #expect(RateLimitSource.key(for: "2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64")
+        #expect(RateLimitSource.key(for: "2001:0db8:0001:0002::ffff") == "2001:db8:1:2::/64")
+        #expect(RateLimitSource.key(for: "2001:db8:1:3::1") == "2001:db8:1:3::/64")
+        #expect(RateLimitSource.key(for: "::ffff:192.0.2.1") == "192.0.2.1")
+        #expect(RateLimitSource.key(for: "not an address") == "not an address")
+        let rule = RateLimitRule(name: "v6", limit: 2, window: .seconds(3600))
+        try await app(rule: rule).testLive() { client in
+            try await eventually("ready") { try await client.execute(uri: "/ready", method: .get).status == .ok }
+            // Three addresses of one /64 (as a client rotating them would use) share one budget.
+            for (address, expected) in [
+                ("2001:db8:aa:bb::1", HTTPResponse.Status.ok), ("2001:db8:aa:bb::2", .ok),
+                ("2001:db8:aa:bb:ffff:ffff:ffff:ffff", .tooManyRequests),
+            ] {
+                let response = try await client.execute(
+                    uri: "/limited", method: .get, headers: [.xForwardedFor: address])
+                #expect(response.status == expected, "\(address)")
+            }
+            // The next /64 has its own.
+            #expect(
+                try await client.execute(uri: "/limited", method: .get, headers: [.xForwardedFor: "2001:db8:aa:bc::1"])
+                    .status == .ok)
+        }
+    }
+
     @Test func canBeKeyedByUserInsteadOfAddress() async throws {
         let rule = RateLimitRule(name: "api", limit: 2, window: .seconds(3600))
         try await app(rule: rule, keyedByUser: true).testLive() { client in

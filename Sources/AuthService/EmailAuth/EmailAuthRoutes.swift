@@ -85,7 +85,7 @@ struct EmailAuthRoutes: Sendable {
         try Self.validate(email: email)
         try callbackPolicy.check(body.callbackURL)
         let flow = try oauthFlow.parameters(body.oauth_query)
-        let subject = FailureLockout.signIn(email: email, ip: context.clientIP)
+        let subject = FailureLockout.signIn(email: email, ip: RateLimitSource.key(for: context.clientIP))
         if let refusal = await lockout.refusal(subject) {
             try RateLimitMiddleware<AuthRequestContext>.enforce(
                 refusal, message: "Too many failed sign-in attempts; try again in \(refusal.resetSeconds) seconds.")

@@ -71,3 +71,22 @@ public enum IPAddressBytes {
         return nil
     }
 }
+
+/// The key rate limits and lockouts count a client under: its IPv4 address, or the /64 prefix of
+/// its IPv6 address — one subscriber usually holds a whole /64, so counting single IPv6
+/// addresses would hand an attacker 2^64 fresh budgets. An IPv4-mapped IPv6 address counts as
+/// its IPv4 address; anything unparsable is used as it is.
+public enum RateLimitSource {
+    public static func key(for ip: String) -> String {
+        guard ip.utf8.contains(UInt8(ascii: ":")), let bytes = IPAddressBytes.parse(ip), bytes.count == 16 else {
+            return ip
+        }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
+            return bytes[12..<16].map(String.init).joined(separator: ".")
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map {
+            String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+        }
+        return groups.joined(separator: ":") + "::/64"
+    }
+}

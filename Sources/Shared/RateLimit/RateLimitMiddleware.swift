@@ -1,8 +1,8 @@
 import HTTPTypes
 import Hummingbird
 
-/// Applies a rule to a route group. The client is the IP by default, or whatever `key`
-/// returns (a user id once authentication has run). Every response carries the
+/// Applies a rule to a route group. The client is the IP by default (an IPv6 address by its
+/// /64, `RateLimitSource`), or whatever `key` returns (a user id once authentication has run). Every response carries the
 /// `RateLimit-Limit`/`-Remaining`/`-Reset` headers, error responses included; a refused
 /// request gets 429 with `Retry-After` as well.
 public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
@@ -12,7 +12,9 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
 
     public init(
         _ limiter: RateLimiter, rule: RateLimitRule,
-        key: @escaping @Sendable (Request, Context) -> String = { _, context in context.clientIP }
+        key: @escaping @Sendable (Request, Context) -> String = { _, context in
+            RateLimitSource.key(for: context.clientIP)
+        }
     ) {
         self.limiter = limiter
         self.rule = rule
