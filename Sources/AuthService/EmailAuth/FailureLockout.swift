@@ -96,30 +96,28 @@ private final class LocalFailureCounts: Sendable {
         var expiresAt: ContinuousClock.Instant
     }
 
-    private let counts = Mutex<[String: Count]>([:])
-    private let capacity = 100_000
+    /// Bounded: a flood of distinct keys pushes out the oldest counts (`ExpiringMap`).
+    private let counts = Mutex(ExpiringMap<String, Count, ContinuousClock.Instant>(capacity: 100_000))
     /// Set while Redis is unreachable, so the outage is logged once rather than per sign-in.
     let inUse = Atomic<Bool>(false)
 
     func read(_ key: String, now: ContinuousClock.Instant = .now) -> (count: Int64, millisecondsLeft: Int64) {
         counts.withLock { counts in
-            guard let count = counts[key], count.expiresAt > now else { return (0, -2) }
+            guard let count = counts.value(for: key, now: now) else { return (0, -2) }
             return (count.failures, (count.expiresAt - now).wholeMilliseconds)
         }
     }
 
     func fail(_ key: String, window: Duration, threshold: Int, now: ContinuousClock.Instant = .now) {
         counts.withLock { counts in
-            if counts.count >= capacity { counts = counts.filter { $0.value.expiresAt > now } }
-            var count =
-                counts[key].flatMap { $0.expiresAt > now ? $0 : nil } ?? Count(failures: 0, expiresAt: now + window)
+            var count = counts.value(for: key, now: now) ?? Count(failures: 0, expiresAt: now + window)
             count.failures += 1
             if count.failures >= Int64(threshold) { count.expiresAt = now + window }
-            counts[key] = count
+            counts.set(key, count, expiresAt: count.expiresAt, now: now)
         }
     }
 
     func reset(_ key: String) {
-        _ = counts.withLock { $0.removeValue(forKey: key) }
+        counts.withLock { $0.remove(key) }
     }
 }

@@ -33,7 +33,8 @@ final class JWTIssuer: Sendable {
     let keys: SigningKeys
     let issuer: String
     let lifetime: TimeInterval
-    private let cache = Mutex<[String: Cached]>([:])
+    /// Per session; bounded, the oldest pushed out first (`ExpiringMap`).
+    private let cache = Mutex(ExpiringMap<String, Cached, Date>(capacity: 50_000))
 
     init(keys: SigningKeys, issuer: String, lifetime: TimeInterval = 15 * 60) {
         self.keys = keys
@@ -51,7 +52,7 @@ final class JWTIssuer: Sendable {
             String(user.updatedAt.timeIntervalSince1970),
         ].joined(separator: "\u{1F}")
         let reusable = cache.withLock { cache -> String? in
-            guard let cached = cache[session.id], cached.fingerprint == fingerprint,
+            guard let cached = cache.value(for: session.id, now: now), cached.fingerprint == fingerprint,
                 cached.expiresAt.timeIntervalSince(now) > lifetime / 2
             else { return nil }
             return cached.token
@@ -59,15 +60,16 @@ final class JWTIssuer: Sendable {
         if let reusable { return reusable }
         let (token, expiresAt) = try await sign(user: user, key: key, now: now)
         cache.withLock { cache in
-            if cache.count > 50_000 { cache = cache.filter { $0.value.expiresAt > now } }
-            cache[session.id] = Cached(token: token, expiresAt: expiresAt, fingerprint: fingerprint)
+            cache.set(
+                session.id, Cached(token: token, expiresAt: expiresAt, fingerprint: fingerprint), expiresAt: expiresAt,
+                now: now)
         }
         return token
     }
 
     /// Forgets a session's JWT (sign-out, revocation).
     func forget(sessionID: String) {
-        _ = cache.withLock { $0.removeValue(forKey: sessionID) }
+        cache.withLock { $0.remove(sessionID) }
     }
 
     /// Signs a fresh token; never cached.

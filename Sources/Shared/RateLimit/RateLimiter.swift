@@ -78,23 +78,22 @@ final class InMemoryRateLimiter: Sendable {
         var resetsAt: ContinuousClock.Instant
     }
 
-    private let windows = Mutex<[String: Window]>([:])
+    /// Bounded: a flood of distinct keys pushes out the oldest windows instead of growing the
+    /// map or making each check scan it.
+    private let windows: Mutex<ExpiringMap<String, Window, ContinuousClock.Instant>>
     private let now: @Sendable () -> ContinuousClock.Instant
 
-    init(now: @escaping @Sendable () -> ContinuousClock.Instant) {
+    init(capacity: Int = 50_000, now: @escaping @Sendable () -> ContinuousClock.Instant) {
+        self.windows = Mutex(ExpiringMap(capacity: capacity))
         self.now = now
     }
 
     func check(_ rule: RateLimitRule, key: String) -> RateLimitDecision {
         let now = now()
         let (count, resetsAt) = windows.withLock { windows in
-            if windows.count > 50_000 {
-                windows = windows.filter { $0.value.resetsAt > now }
-            }
-            var window =
-                windows[key].flatMap { $0.resetsAt > now ? $0 : nil } ?? Window(count: 0, resetsAt: now + rule.window)
+            var window = windows.value(for: key, now: now) ?? Window(count: 0, resetsAt: now + rule.window)
             window.count += 1
-            windows[key] = window
+            windows.set(key, window, expiresAt: window.resetsAt, now: now)
             return (window.count, window.resetsAt)
         }
         return RateLimiter.decision(
