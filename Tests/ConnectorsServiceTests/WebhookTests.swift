@@ -252,15 +252,16 @@ import TestSupport
         }
     }
 
-    func linearPost(_ client: any TestClientProtocol, body: String, delivery: String, secret: String = linearSecret)
-        async throws -> TestResponse
-    {
+    func linearPost(
+        _ client: any TestClientProtocol, body: String, delivery: String, secret: String = linearSecret,
+        event: String = "OAuthApp"
+    ) async throws -> TestResponse {
         let signature = HMACSigner.sha256Hex(secret: secret, message: Array(body.utf8))
         return try await client.execute(
             uri: "/linear/events", method: .post,
             headers: [
                 .contentType: "application/json", .linearSignature: signature, .linearDelivery: delivery,
-                .linearEvent: "OAuthApp",
+                .linearEvent: event,
             ], body: ByteBuffer(string: body))
     }
 
@@ -301,6 +302,19 @@ import TestSupport
                 return ""
             }
             #expect(type == "OAuthApp.revoked")
+            // A signed delivery of another kind, resent under an `OAuthApp` header (the header
+            // is not signed), is stored as what its body says it is.
+            let issue =
+                #"{"action":"remove","type":"Issue","organizationId":"org-acme","webhookTimestamp":\#(now)}"#
+            #expect(try await linearPost(client, body: issue, delivery: "d-5", event: "OAuthApp").status == .ok)
+            let kinds = try await app.sql { sql in
+                var kinds = [String]()
+                for try await type in try await sql.query(
+                    #"SELECT "eventType" FROM "webhookEvent" ORDER BY "id""#
+                ).decode(String.self) { kinds.append(type) }
+                return kinds
+            }
+            #expect(kinds == ["OAuthApp.revoked", "Issue.remove"])
             for signed in [body, stale, noTimestamp] { try await crossCheckSignature(body: signed) }
             try await crossCheckSignature(body: body, secret: "wrong-secret")
         }

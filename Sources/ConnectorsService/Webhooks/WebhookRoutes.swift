@@ -77,7 +77,9 @@ struct WebhookRoutes: Sendable {
                 guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
                     throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
                 }
-                let type = request.headers[.linearEvent] ?? envelope.type ?? "unknown"
+                // The type comes from the signed body: the `Linear-Event` header is not signed,
+                // and a captured delivery resent under another header must not change kind.
+                let type = envelope.type ?? "unknown"
                 let action = envelope.action
                 return try await store(
                     .linear, key: delivery, type: action.map { "\(type).\($0)" } ?? type, body: body)
