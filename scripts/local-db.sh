@@ -28,6 +28,7 @@ start)
   fi
   if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$data/redis" --appendonly yes \
+      --maxmemory 128mb --maxmemory-policy volatile-lru \
       --daemonize yes --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log"
   fi
   echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/connectors"

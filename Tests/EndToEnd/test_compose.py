@@ -73,3 +73,11 @@ def test_every_variable_a_service_reads_is_passed_to_it(kind, service):
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / EXAMPLES[kind]).read_text(), re.M))
     missing = sorted(name for name in variables_read(service) if name not in environment and name not in documented)
     assert not missing, f"{service} reads {missing}, which {FILES[kind]} neither sets nor takes from {EXAMPLES[kind]}"
+
+
+@pytest.mark.parametrize("kind", ["dev", "prod"])
+def test_redis_is_bounded_and_evicts_only_keys_that_expire(kind):
+    redis = load(kind)["services"]["redis"]
+    command = redis["command"] if isinstance(redis["command"], str) else " ".join(redis["command"])
+    assert re.search(r"--maxmemory \d+mb", command), command
+    assert re.search(r"--maxmemory-policy volatile-(lru|ttl)", command), command
