@@ -53,14 +53,15 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
             webhooks: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger), runs: agent.runs,
             settings: config.retention, logger: logger),
     ]
-    let worker = WebhookWorker(
-        queue: WebhookQueue(postgres: infrastructure.postgres, logger: logger), handlers: handlers,
-        settings: config.webhookWorker, logger: logger)
+    let queue = WebhookQueue(postgres: infrastructure.postgres, logger: logger)
+    let worker = WebhookWorker(queue: queue, handlers: handlers, settings: config.webhookWorker, logger: logger)
+    let lifecycleWorker = WebhookWorker(
+        queue: queue, handlers: handlers, settings: config.lifecycleWorker, lane: .lifecycle, logger: logger)
     // Started in this order, stopped in reverse: the worker stops (finishing its event) before
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(
         router: router, config: config.common,
-        services: infrastructure.services + [http, modelHTTP, jwks, worker, revocations] + upkeep
+        services: infrastructure.services + [http, modelHTTP, jwks, worker, lifecycleWorker, revocations] + upkeep
             + (agent.resumer.map { [$0] } ?? [any Service]()), logger: logger,
         requestsOnEventLoops: true)
 }

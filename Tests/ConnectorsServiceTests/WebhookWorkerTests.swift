@@ -294,4 +294,49 @@ import TestSupport
         #expect(calls.get() == 1)
         #expect(try await state(app, id).attempts == 1)
     }
+
+    /// Lifecycle events have a loop of their own: with every standard slot held by slow agent
+    /// runs (here for ten minutes), an `installation.deleted` stored meanwhile is still handled
+    /// at once. With one loop for everything it would wait for a slot.
+    @Test func lifecycleEventsAreNotStuckBehindSlowRuns() async throws {
+        let app = try await ConnectorsTestApp.make()
+        for n in 0..<6 {
+            try await insertEvent(app, provider: "slack", key: "mention-\(n)", type: "app_mention", payload: "{}")
+        }
+        let running = SendableBox(0)
+        try await app.sql { sql in
+            var settings = WebhookWorker.Settings()
+            Self.fastSettings(&settings)
+            settings.concurrency = 2
+            let handlers = WebhookHandlers([
+                TestHandler(handles: [.slackAppMention]) { _ in
+                    running.update { $0 += 1 }
+                    try await Task.sleep(for: .seconds(600))
+                    return .done
+                },
+                TestHandler(handles: [.githubInstallationDeleted]) { _ in .done },
+            ])
+            let queue = WebhookQueue(postgres: sql, logger: Logger(label: "t"))
+            let standard = WebhookWorker(
+                queue: queue, handlers: handlers, settings: settings, logger: Logger(label: "t"))
+            let lifecycle = WebhookWorker(
+                queue: queue, handlers: handlers, settings: settings, lane: .lifecycle, logger: Logger(label: "t"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await standard.run() }
+                group.addTask { try await lifecycle.run() }
+                defer { group.cancelAll() }
+                try await eventually(timeout: .seconds(60), "both standard slots busy") { running.get() == 2 }
+                let deleted = try await sql.query(
+                    """
+                    INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "lane")
+                    VALUES ('github', 'gone', 'installation.deleted', '{"action":"deleted","installation":{"id":1}}', 'lifecycle')
+                    RETURNING "id"
+                    """)
+                var id: Int64 = -1
+                for try await value in deleted.decode(Int64.self) { id = value }
+                try await waitFor(app, id, status: "done")
+                #expect(running.get() == 2, "no slow run was started or finished meanwhile")
+            }
+        }
+    }
 }

@@ -12,6 +12,8 @@ struct IncomingWebhookEvent: Sendable {
     var payload: String
     /// Why it is stored `skipped` rather than queued (no handler takes its kind); nil queues it.
     var skipped: String? = nil
+    /// The worker loop that claims it.
+    var lane: WebhookLane = .standard
 }
 
 /// Verified deliveries in `webhookEvent`, unique per provider and delivery key.
@@ -25,12 +27,12 @@ struct WebhookEventRepository: Sendable {
     func insert(_ events: [IncomingWebhookEvent]) async throws -> [Bool] {
         let rows = try await postgres.query(
             """
-            INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "status", "lastError", "processedAt")
+            INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload", "status", "lastError", "processedAt", "lane")
             SELECT "provider", "deliveryKey", "eventType", "payload"::jsonb,
                 CASE WHEN "skipped" = '' THEN 'pending' ELSE 'skipped' END, NULLIF("skipped", ''),
-                CASE WHEN "skipped" = '' THEN NULL ELSE now() END
-            FROM unnest(\(events.map(\.provider.rawValue)), \(events.map(\.deliveryKey)), \(events.map(\.eventType)), \(events.map { Self.storable($0.payload) }), \(events.map { $0.skipped ?? "" }))
-                AS e("provider", "deliveryKey", "eventType", "payload", "skipped")
+                CASE WHEN "skipped" = '' THEN NULL ELSE now() END, "lane"
+            FROM unnest(\(events.map(\.provider.rawValue)), \(events.map(\.deliveryKey)), \(events.map(\.eventType)), \(events.map { Self.storable($0.payload) }), \(events.map { $0.skipped ?? "" }), \(events.map(\.lane.rawValue)))
+                AS e("provider", "deliveryKey", "eventType", "payload", "skipped", "lane")
             ON CONFLICT ("provider", "deliveryKey") DO NOTHING
             RETURNING "provider", "deliveryKey"
             """, logger: logger)

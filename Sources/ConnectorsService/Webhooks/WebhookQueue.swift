@@ -10,15 +10,17 @@ struct WebhookQueue: Sendable {
     let postgres: PostgresClient
     let logger: Logger
 
-    /// Leases up to `limit` due events to `worker` for `lease`.
-    func claim(worker: String, limit: Int, lease: Duration) async throws -> [WebhookEvent] {
+    /// Leases up to `limit` due events of `lane` to `worker` for `lease`.
+    func claim(worker: String, lane: WebhookLane = .standard, limit: Int, lease: Duration) async throws
+        -> [WebhookEvent]
+    {
         let seconds = Double(lease.wholeMilliseconds) / 1000
         let rows = try await postgres.query(
             """
             UPDATE "webhookEvent" SET "status" = 'processing', "lockedBy" = \(worker),
                 "lockedUntil" = now() + make_interval(secs => \(seconds)), "attempts" = "attempts" + 1
             WHERE "id" IN (
-                SELECT "id" FROM "webhookEvent" WHERE "status" = 'pending' AND "availableAt" <= now()
+                SELECT "id" FROM "webhookEvent" WHERE "status" = 'pending' AND "lane" = \(lane.rawValue) AND "availableAt" <= now()
                 ORDER BY "availableAt", "id" LIMIT \(limit) FOR UPDATE SKIP LOCKED)
             RETURNING "id", "provider", "eventType", "payload"::text, "attempts"
             """, logger: logger)

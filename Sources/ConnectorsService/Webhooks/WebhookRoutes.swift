@@ -158,7 +158,7 @@ struct WebhookRoutes: Sendable {
         let inserted = try await events.submit(
             IncomingWebhookEvent(
                 provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self),
-                skipped: taken ? nil : WebhookHandlers.unhandled(kind)))
+                skipped: taken ? nil : WebhookHandlers.unhandled(kind), lane: handlers.lane(for: kind)))
         Counter(
             label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total",
             dimensions: [("provider", provider.rawValue)]

@@ -34,14 +34,20 @@ struct WebhookWorker: Service {
     let queue: WebhookQueue
     let handlers: WebhookHandlers
     let settings: Settings
+    /// The events this loop claims; a replica runs one loop per lane.
+    let lane: WebhookLane
     let logger: Logger
     let id = "worker-" + RandomToken.string(length: 12)
     private let finished: GroupCommit<WebhookQueue.Finished, Void>
 
-    init(queue: WebhookQueue, handlers: WebhookHandlers, settings: Settings, logger: Logger) {
+    init(
+        queue: WebhookQueue, handlers: WebhookHandlers, settings: Settings, lane: WebhookLane = .standard,
+        logger: Logger
+    ) {
         self.queue = queue
         self.handlers = handlers
         self.settings = settings
+        self.lane = lane
         self.logger = logger
         let id = self.id
         self.finished = GroupCommit { events in try await queue.finish(events, worker: id) }
@@ -97,7 +103,7 @@ struct WebhookWorker: Service {
                 let limit = min(capacity, settings.batch)
                 let events: [WebhookEvent]
                 do {
-                    events = try await queue.claim(worker: id, limit: limit, lease: settings.lease)
+                    events = try await queue.claim(worker: id, lane: lane, limit: limit, lease: settings.lease)
                 } catch {
                     logger.warning("could not claim webhook events", metadata: ["error": "\(error)"])
                     events = []

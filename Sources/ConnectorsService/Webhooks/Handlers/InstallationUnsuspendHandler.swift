@@ -4,6 +4,7 @@ import Logging
 struct InstallationUnsuspendHandler: WebhookHandler {
     let connections: ConnectionRepository
     let logger: Logger
+    var lane: WebhookLane { .lifecycle }
 
     var handles: [WebhookEventKind] { [.githubInstallationUnsuspend] }
 

@@ -5,6 +5,7 @@ import Logging
 struct RevocationHandler: WebhookHandler {
     let connections: ConnectionRepository
     let logger: Logger
+    var lane: WebhookLane { .lifecycle }
 
     var handles: [WebhookEventKind] {
         [
