@@ -83,7 +83,8 @@ up)
       --entrypoints.traefik.address="127.0.0.1:$dashboard_port" \
       --providers.file.filename="$root/deploy/traefik/dynamic/routes.yml" \
       --providers.file.watch=true \
-      --api.dashboard=true --api.insecure=true --ping=true --accesslog=true
+      --api.dashboard=true --api.insecure=true --ping=true --accesslog=true \
+      --accesslog.fields.names.RequestPath=drop
   wait_for "https://127.0.0.1:$https_port/api/auth/ok" "Traefik"
   echo
   echo "Connectors is running:"

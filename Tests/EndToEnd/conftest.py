@@ -94,6 +94,9 @@ class Stack:
             f"--entrypoints.traefik.address=127.0.0.1:{self.ping_port}",
             f"--providers.file.filename={ROOT}/deploy/traefik/dynamic/routes.yml",
             "--ping=true", "--log.level=ERROR",
+            # As the Compose files and `make dev` run it.
+            "--accesslog=true", f"--accesslog.filepath={self.workdir / 'access.log'}",
+            "--accesslog.fields.names.RequestPath=drop",
         ], {"PATH": os.environ["PATH"], "AUTH_UPSTREAM": f"http://127.0.0.1:{auth_port}",
             "CONNECTORS_UPSTREAM": f"http://127.0.0.1:{connectors_port}",
             "TLS_CERT_FILE": f"{certs}/localhost.crt", "TLS_KEY_FILE": f"{certs}/localhost.key"})

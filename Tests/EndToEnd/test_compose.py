@@ -81,3 +81,11 @@ def test_redis_is_bounded_and_evicts_only_keys_that_expire(kind):
     command = redis["command"] if isinstance(redis["command"], str) else " ".join(redis["command"])
     assert re.search(r"--maxmemory \d+mb", command), command
     assert re.search(r"--maxmemory-policy volatile-(lru|ttl)", command), command
+
+
+@pytest.mark.parametrize("kind", ["dev", "prod"])
+def test_traefiks_access_log_leaves_out_paths_and_their_queries(kind):
+    command = load(kind)["services"]["traefik"]["command"]
+    assert "--accesslog=true" in command
+    assert "--accesslog.fields.names.RequestPath=drop" in command
+    assert "--accesslog.fields.names.RequestPath=drop" in (ROOT / "scripts/dev-native.sh").read_text()

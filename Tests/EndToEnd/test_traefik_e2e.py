@@ -105,6 +105,21 @@ def test_operational_endpoints_are_404_through_traefik_and_answer_on_the_service
                 assert response.status == 200 and expected in response.read(), (port, path)
 
 
+def test_the_access_log_records_no_query_secrets(stack):
+    secret = "link-" + uuid.uuid4().hex
+    status, _, _ = stack.request("GET", f"/oauth/slack/callback?code={secret}&state=x")
+    assert status in (302, 303, 400, 503)
+    status, _, _ = stack.request("GET", f"/connections?provider=slack&link={secret}")
+    assert status == 200
+    log = stack.workdir / "access.log"
+    deadline = time.time() + 60
+    while time.time() < deadline and log.read_text().count("\n") < 2:
+        time.sleep(0.2)  # Traefik writes its access log asynchronously
+    text = log.read_text()
+    assert text.count("\n") >= 2, text
+    assert secret not in text
+
+
 def test_the_console_is_served_at_the_root_with_a_strict_policy_and_hashed_assets(stack):
     status, headers, page = stack.request("GET", "/")
     assert status == 200
