@@ -55,8 +55,11 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
     ]
     let queue = WebhookQueue(postgres: infrastructure.postgres, logger: logger)
     let worker = WebhookWorker(queue: queue, handlers: handlers, settings: config.webhookWorker, logger: logger)
+    // The same policy, with few slots: lifecycle handlers are quick.
+    var lifecycleSettings = config.webhookWorker
+    lifecycleSettings.concurrency = 4
     let lifecycleWorker = WebhookWorker(
-        queue: queue, handlers: handlers, settings: config.lifecycleWorker, lane: .lifecycle, logger: logger)
+        queue: queue, handlers: handlers, settings: lifecycleSettings, lane: .lifecycle, logger: logger)
     // Started in this order, stopped in reverse: the worker stops (finishing its event) before
     // PostgreSQL, and the JWKS cache before the client it uses.
     return HTTPCore.application(

@@ -17,8 +17,6 @@ struct ConnectorsConfig: Sendable {
     var userLimit = RateLimitRule(name: "connectors-user", limit: 100, window: .seconds(10))
     /// The webhook worker's batch, lease, polling and retry policy.
     var webhookWorker = WebhookWorker.Settings()
-    /// The loop for lifecycle events (`WebhookLane.lifecycle`): few slots, as their handlers are quick.
-    var lifecycleWorker = WebhookWorker.Settings(concurrency: 4)
     /// How long one call to a provider may take.
     var providerTimeout: Duration = .seconds(10)
     /// Routes without a user (OAuth start and callback): 100 requests per 10 seconds per IP.

@@ -66,9 +66,10 @@ struct WebhookWorker: Service {
             }
         }
         defer { heartbeat.cancel() }
-        // Every lease/3: put back events whose worker died.
+        // Every lease/3: put back events whose worker died, of every lane — in the standard
+        // loop only, so one replica gives one verdict on an event out of attempts.
         let reclaimer = Task {
-            while !Task.isCancelled {
+            while !Task.isCancelled, lane == .standard {
                 if let counts = try? await queue.reclaimExpired(maxAttempts: settings.maxAttempts) {
                     if counts.requeued > 0 {
                         logger.notice(
