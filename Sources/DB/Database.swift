@@ -50,10 +50,7 @@ public enum Database {
         configuration.options.connectTimeout = .seconds(5)
         if let statementTimeout {
             configuration.options.additionalStartupParameters = [
-                (
-                    "statement_timeout",
-                    "\(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)"
-                )
+                ("statement_timeout", String(statementTimeout.wholeMilliseconds))
             ]
         }
         return configuration

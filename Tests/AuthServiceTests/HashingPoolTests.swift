@@ -23,12 +23,13 @@ import TestSupport
         func release() { open.store(true, ordering: .relaxed) }
     }
 
-    func withOneThread<T: Sendable>(_ limits: HashingPool.Limits, _ body: (HashingPool) async throws -> T) async throws
-        -> T
-    {
+    func withOneThread<T: Sendable>(
+        _ limits: HashingPool.Limits, whenQuiet: (@Sendable () async -> Void)? = nil,
+        _ body: (HashingPool) async throws -> T
+    ) async throws -> T {
         let threads = NIOThreadPool(numberOfThreads: 1)
         threads.start()
-        let pool = HashingPool(limits: limits, threads: threads, threadCount: 1)
+        let pool = HashingPool(limits: limits, threads: threads, threadCount: 1, whenQuiet: whenQuiet)
         do {
             let result = try await body(pool)
             try await threads.shutdownGracefully()
@@ -39,17 +40,23 @@ import TestSupport
         }
     }
 
+    /// Starts a job that holds the pool's one thread until the gate is released.
+    func holdTheThread(_ pool: HashingPool) async throws -> (gate: Gate, job: Task<Int, any Error>) {
+        let gate = Gate()
+        let job = Task {
+            try await pool.run {
+                gate.wait(); return 1
+            }
+        }
+        try await eventually(timeout: .seconds(60), "the first job to hold the thread") {
+            gate.entered.load(ordering: .relaxed)
+        }
+        return (gate, job)
+    }
+
     @Test func pastItsBoundTheQueueAnswersTooBusyAtOnceAndRecovers() async throws {
         try await withOneThread(.init(maxWaiting: 2, maxWait: .seconds(600))) { pool in
-            let gate = Gate()
-            let running = Task {
-                try await pool.run {
-                    gate.wait(); return 1
-                }
-            }
-            try await eventually(timeout: .seconds(60), "the first job to hold the thread") {
-                gate.entered.load(ordering: .relaxed)
-            }
+            let (gate, running) = try await holdTheThread(pool)
             let queued = [Task { try await pool.run { 2 } }, Task { try await pool.run { 3 } }]
             // Both queued jobs are admitted before the next is tried (admission is counted at once).
             try await eventually(timeout: .seconds(60), "two jobs to wait") { pool.waiting == 2 }
@@ -74,16 +81,8 @@ import TestSupport
     /// likely given up); the bound is the point, and the wait here is far past it.
     @Test func aJobThatWaitedPastTheDeadlineIsDroppedWithTooBusy() async throws {
         try await withOneThread(.init(maxWaiting: 8, maxWait: .milliseconds(200))) { pool in
-            let gate = Gate()
             let ran = Atomic<Bool>(false)
-            let running = Task {
-                try await pool.run {
-                    gate.wait(); return 1
-                }
-            }
-            try await eventually(timeout: .seconds(60), "the first job to hold the thread") {
-                gate.entered.load(ordering: .relaxed)
-            }
+            let (gate, running) = try await holdTheThread(pool)
             let late = Task {
                 try await pool.run {
                     ran.store(true, ordering: .relaxed); return 2
@@ -105,21 +104,10 @@ import TestSupport
     /// trim that was waiting. (5 s leaves a busy machine room to start the next hash in time.)
     @Test func handsMemoryBackOnceHashingHasBeenQuiet() async throws {
         let trims = Atomic<Int>(0)
-        let threads = NIOThreadPool(numberOfThreads: 1)
-        threads.start()
-        let pool = HashingPool(
-            limits: .init(idleTrim: .seconds(5)), threads: threads, threadCount: 1,
-            whenQuiet: { trims.wrappingAdd(1, ordering: .relaxed) })  // instead of trimming
-        do {
-            let gate = Gate()
-            let first = Task {
-                try await pool.run {
-                    gate.wait(); return 1
-                }
-            }
-            try await eventually(timeout: .seconds(60), "the first job to hold the thread") {
-                gate.entered.load(ordering: .relaxed)
-            }
+        // Counted instead of trimming.
+        try await withOneThread(.init(idleTrim: .seconds(5)), whenQuiet: { trims.wrappingAdd(1, ordering: .relaxed) }) {
+            pool in
+            let (gate, first) = try await holdTheThread(pool)
             let second = Task { try await pool.run { 2 } }
             try await eventually(timeout: .seconds(60), "the second job to wait") { pool.waiting == 1 }
             gate.release()
@@ -132,10 +120,6 @@ import TestSupport
             }
             try await Task.sleep(for: .seconds(6))
             #expect(trims.load(ordering: .relaxed) == 1, "one trim per quiet period")
-            try await threads.shutdownGracefully()
-        } catch {
-            try? await threads.shutdownGracefully()
-            throw error
         }
     }
 

@@ -146,7 +146,7 @@ import Testing
         #expect(
             middleware.clientIP(peer: try SocketAddress(ipAddress: "10.0.0.2", port: 1), forwardedFor: []) == "10.0.0.2"
         )
-        #expect(ClientIPResolver.dottedQuad([1, 20, 255, 0]) == "1.20.255.0")
+        #expect(IPAddressBytes.dottedQuad([1, 20, 255, 0]) == "1.20.255.0")
         #expect(
             middleware.clientIP(peer: try SocketAddress(ipAddress: "1.20.255.0", port: 1), forwardedFor: [])
                 == "1.20.255.0")

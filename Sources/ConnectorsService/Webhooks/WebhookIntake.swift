@@ -26,9 +26,6 @@ final class WebhookIntake: Sendable {
         self.budget = budget
     }
 
-    /// Bytes reserved now (for tests and metrics).
-    var reserved: Int { held.load(ordering: .relaxed) }
-
     /// Reads the body (at most `cap` bytes) and runs `handle` with it, holding a reservation of
     /// the declared length (or `cap` when none is declared) against the budget until `handle`
     /// returns. 413 past `cap`, 503 `WEBHOOKS_BUSY` with `Retry-After` when the budget is spent.

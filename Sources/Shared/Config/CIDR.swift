@@ -24,11 +24,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     public func contains(_ bytes: [UInt8]) -> Bool {
         var address = bytes[...]
         // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is compared as IPv4.
-        if address.count == 16, network.count == 4, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF,
-            address[11] == 0xFF
-        {
-            address = address[12...]
-        }
+        if network.count == 4, let mapped = IPAddressBytes.ipv4Mapped(address) { address = mapped }
         guard address.count == network.count else { return false }
         for (index, byte) in zip(network.indices, address) {
             let bits = max(0, min(8, prefixLength - index * 8))
@@ -70,6 +66,26 @@ public enum IPAddressBytes {
         }
         return nil
     }
+
+    /// The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`); nil for any other.
+    public static func ipv4Mapped(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        let start = bytes.startIndex
+        guard bytes.count == 16, bytes[start..<start + 10].allSatisfy({ $0 == 0 }), bytes[start + 10] == 0xFF,
+            bytes[start + 11] == 0xFF
+        else { return nil }
+        return bytes[(start + 12)...]
+    }
+
+    /// `a.b.c.d` without `inet_ntop` and its C-string round trip.
+    public static func dottedQuad(_ bytes: some Collection<UInt8>) -> String {
+        var text = ""
+        text.reserveCapacity(15)
+        for (index, byte) in bytes.enumerated() {
+            if index > 0 { text += "." }
+            text += String(byte)
+        }
+        return text
+    }
 }
 
 /// The key rate limits and lockouts count a client under: its IPv4 address, or the /64 prefix of
@@ -81,9 +97,7 @@ public enum RateLimitSource {
         guard ip.utf8.contains(UInt8(ascii: ":")), let bytes = IPAddressBytes.parse(ip), bytes.count == 16 else {
             return ip
         }
-        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
-            return bytes[12..<16].map(String.init).joined(separator: ".")
-        }
+        if let ipv4 = IPAddressBytes.ipv4Mapped(bytes[...]) { return IPAddressBytes.dottedQuad(ipv4) }
         let groups = stride(from: 0, to: 8, by: 2).map {
             String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
         }

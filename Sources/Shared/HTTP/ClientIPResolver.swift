@@ -34,20 +34,9 @@ public struct ClientIPResolver: Sendable {
         let bytes = peer.withSockAddr { address, size in
             Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(address), count: size)[range])
         }
-        let text = bytes.count == 4 ? Self.dottedQuad(bytes) : peer.ipAddress ?? "unknown"
+        let text = bytes.count == 4 ? IPAddressBytes.dottedQuad(bytes) : peer.ipAddress ?? "unknown"
         guard trustedProxies.contains(where: { $0.contains(bytes) }), !forwardedFor.isEmpty else { return text }
         return clientIP(peer: text, forwardedFor: forwardedFor)
-    }
-
-    /// `a.b.c.d` without `inet_ntop` and its C-string round trip.
-    static func dottedQuad(_ bytes: [UInt8]) -> String {
-        var text = ""
-        text.reserveCapacity(15)
-        for (index, byte) in bytes.enumerated() {
-            if index > 0 { text += "." }
-            text += String(byte)
-        }
-        return text
     }
 
     /// The client address for a peer and its `X-Forwarded-For` header values.

@@ -64,12 +64,6 @@ public struct ExpiringMap<Key: Hashable & Sendable, Value: Sendable, Deadline: C
         entries[key] = nil
     }
 
-    /// Removes every entry `isIncluded` rejects (rare operations, such as revoking a user's
-    /// sessions: O(n)).
-    public mutating func filter(_ isIncluded: (Key, Value) -> Bool) {
-        entries = entries.filter { isIncluded($0.key, $0.value.value) }
-    }
-
     /// Pops front elements that are stale or expired; each element is popped once, so this is
     /// O(1) amortised.
     private mutating func dropExpiredFront(now: Deadline) {
