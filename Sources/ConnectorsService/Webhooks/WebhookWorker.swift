@@ -68,26 +68,30 @@ struct WebhookWorker: Service {
         defer { heartbeat.cancel() }
         // Every lease/3: put back events whose worker died, of every lane — in the standard
         // loop only, so one replica gives one verdict on an event out of attempts.
-        let reclaimer = Task {
-            while !Task.isCancelled, lane == .standard {
-                if let counts = try? await queue.reclaimExpired(maxAttempts: settings.maxAttempts) {
-                    if counts.requeued > 0 {
-                        logger.notice(
-                            "reclaimed webhook events whose lease expired", metadata: ["count": "\(counts.requeued)"])
+        let reclaimer =
+            lane != .standard
+            ? nil
+            : Task {
+                while !Task.isCancelled {
+                    if let counts = try? await queue.reclaimExpired(maxAttempts: settings.maxAttempts) {
+                        if counts.requeued > 0 {
+                            logger.notice(
+                                "reclaimed webhook events whose lease expired",
+                                metadata: ["count": "\(counts.requeued)"])
+                        }
+                        for provider in counts.failed {
+                            Counter(label: "webhooks_failed_total", dimensions: [("provider", provider)]).increment()
+                        }
+                        if !counts.failed.isEmpty {
+                            logger.error(
+                                "gave up on webhook events whose worker stopped on every attempt",
+                                metadata: ["count": "\(counts.failed.count)"])
+                        }
                     }
-                    for provider in counts.failed {
-                        Counter(label: "webhooks_failed_total", dimensions: [("provider", provider)]).increment()
-                    }
-                    if !counts.failed.isEmpty {
-                        logger.error(
-                            "gave up on webhook events whose worker stopped on every attempt",
-                            metadata: ["count": "\(counts.failed.count)"])
-                    }
+                    try await Task.sleep(for: settings.lease / 3)
                 }
-                try await Task.sleep(for: settings.lease / 3)
             }
-        }
-        defer { reclaimer.cancel() }
+        defer { reclaimer?.cancel() }
         var slots = slotFreed.makeAsyncIterator()
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
