@@ -47,6 +47,5 @@ struct AuthConfig: Sendable {
         }
     }
 
-    /// Cookies get `Secure` and the `__Secure-` prefix when the public URL is https.
-    var secureCookies: Bool { common.publicURL.lowercased().hasPrefix("https://") }
+    var secureCookies: Bool { common.secureCookies }
 }

@@ -112,11 +112,12 @@ struct ConnectorsRoutes: Sendable {
         .addRoutes(to: router, policies: policies)
         OAuthRoutes(
             providers: providers,
-            flows: SingleUseStore(redis: infrastructure.redis, prefix: "connect-state:"),
+            states: ConnectStates(
+                secret: config.jwtSecret, redis: infrastructure.redis,
+                secureCookies: config.common.secureCookies),
             links: links,
             linker: ConnectionLinker(links: links, connections: connections, sealer: sealer, logger: logger),
             sealer: sealer,
-            stateTokens: SignedToken(secret: config.jwtSecret, purpose: "oauth-state"),
             linkCodes: SignedToken(secret: config.jwtSecret, purpose: "link-code"),
             publicURL: config.common.publicURL, logger: logger
         ).addRoutes(to: router, policies: policies)

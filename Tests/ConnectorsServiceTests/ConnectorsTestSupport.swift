@@ -182,20 +182,47 @@ struct Browser {
     let client: any TestClientProtocol
     let fakeURL: String
 
-    /// `GET /oauth/P`, the provider's consent page (the fake), then our callback. Returns the
-    /// console URL the callback redirects to.
-    func connect(_ provider: String, bearer: String?) async throws -> String {
+    /// A flow as `GET /oauth/P` started it: the authorize URL, its state, and the nonce cookie
+    /// (`name=value`) this browser now holds for the callback.
+    struct Started {
+        let response: TestResponse
+        let url: String
+        let state: String
+        let cookie: String
+    }
+
+    /// `GET /oauth/P`, as the console's fetch makes it.
+    func start(_ provider: String, bearer: String? = nil) async throws -> Started {
         var headers = HTTPFields()
         if let bearer { headers[.authorization] = "Bearer \(bearer)" }
         let started = try await client.execute(uri: "/oauth/\(provider)", method: .get, headers: headers)
         #expect(started.status == .ok)
-        let url = try #require(started.json["url"] as? String)
+        let setCookie = try #require(started.headers[.setCookie])
+        #expect(setCookie.contains("Path=/oauth/\(provider)/callback") && setCookie.contains("HttpOnly"))
+        return Started(
+            response: started, url: try #require(started.json["url"] as? String),
+            state: try #require(started.json["state"] as? String),
+            cookie: String(setCookie.prefix { $0 != ";" }))
+    }
+
+    /// The provider sending the browser back to `uri` (path and query), with the browser's cookie.
+    func callback(_ uri: String, cookie: String?) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let cookie { headers[.cookie] = cookie }
+        let landing = try await client.execute(uri: uri, method: .get, headers: headers)
+        #expect(landing.status == .found)
+        return landing
+    }
+
+    /// `GET /oauth/P`, the provider's consent page (the fake), then our callback. Returns the
+    /// console URL the callback redirects to.
+    func connect(_ provider: String, bearer: String?) async throws -> String {
+        let started = try await start(provider, bearer: bearer)
         // Single-workspace Slack sends the browser straight back to us.
         let callback =
-            url.hasPrefix("https://connectors.test/") ? url : try await Self.followAtFake(url, fakeURL: fakeURL)
-        let landing = try await client.execute(uri: pathAndQuery(callback), method: .get)
-        #expect(landing.status == .found)
-        return try #require(landing.headers[.location])
+            started.url.hasPrefix("https://connectors.test/")
+            ? started.url : try await Self.followAtFake(started.url, fakeURL: fakeURL)
+        return try #require(try await self.callback(pathAndQuery(callback), cookie: started.cookie).headers[.location])
     }
 
     /// Requests `url` at the fake and returns where it redirects.

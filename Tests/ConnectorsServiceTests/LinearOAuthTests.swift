@@ -60,16 +60,15 @@ import TestSupport
             }
             // Listed (and cached) empty first: linking must make the cached list stale.
             #expect(try await listed().isEmpty)
-            let started = try await client.execute(
-                uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
-            let url = try #require(started.json["url"] as? String)
+            let started = try await Browser(client: client, fakeURL: linearURL).start("linear", bearer: bearer)
+            let url = started.url
             let query = queryItems(url)
             #expect(url.hasPrefix(linearURL + "/oauth/authorize?"))
             #expect(query["redirect_uri"] == "https://connectors.test/oauth/linear/callback")
             #expect(query["scope"] == "read,write,issues:create,comments:create")
             #expect(query["code_challenge_method"] == "S256" && query["code_challenge"]?.count == 43)
-            #expect(query["state"] == started.json["state"] as? String)
-            #expect(started.headers[.cacheControl] == "no-store")
+            #expect(query["state"] == started.state)
+            #expect(started.response.headers[.cacheControl] == "no-store")
 
             let landing = try await connect(client, linearURL: linearURL, bearer: bearer)
             #expect(landing.hasPrefix("https://connectors.test/connections?"))
@@ -260,30 +259,33 @@ import TestSupport
             }
             // Listed (and cached) empty first: linking must make the cached list stale.
             #expect(try await listed().isEmpty)
-            let started = try await client.execute(
-                uri: "/oauth/linear", method: .get, headers: [.authorization: "Bearer \(bearer)"])
-            let authorize = try await authorizeAtLinear(
-                try #require(started.json["url"] as? String), linearURL: linearURL)
-            let first = try await client.execute(uri: pathAndQuery(authorize), method: .get)
+            let browser = Browser(client: client, fakeURL: linearURL)
+            let started = try await browser.start("linear", bearer: bearer)
+            let authorize = try await authorizeAtLinear(started.url, linearURL: linearURL)
+            let first = try await browser.callback(pathAndQuery(authorize), cookie: started.cookie)
             #expect(queryItems(try #require(first.headers[.location]))["link"] != nil)
-            // The same callback again: the state is spent.
-            let replay = try await client.execute(uri: pathAndQuery(authorize), method: .get)
+            #expect(first.headers[.setCookie]?.contains("Max-Age=0") == true)
+            // The same callback again, cookie and all: the state is spent.
+            let replay = try await browser.callback(pathAndQuery(authorize), cookie: started.cookie)
             #expect(
                 replay.headers[.location] == "https://connectors.test/connections?provider=linear&error=invalid_state")
-            // A state we never issued, and a valid-looking one that is not in Redis.
-            let forged = try await client.execute(
-                uri: "/oauth/linear/callback?code=abc&state=forged.AAAA", method: .get)
+            // A state we never issued, and one whose signed payload was edited (another user).
+            let forged = try await browser.callback("/oauth/linear/callback?code=abc&state=forged.AAAA", cookie: nil)
             #expect(queryItems(try #require(forged.headers[.location]))["error"] == "invalid_state")
+            let other = try await browser.start("linear", bearer: bearer)
+            let edited = try editedState(other.state) { $0["u"] = "user-2" }
+            let tampered = try await browser.callback(
+                "/oauth/linear/callback?code=abc&state=\(edited)", cookie: other.cookie)
+            #expect(queryItems(try #require(tampered.headers[.location]))["error"] == "invalid_state")
             // The user declined at Linear.
-            let declined = try await client.execute(uri: "/oauth/linear", method: .get)
-            let state = try #require(declined.json["state"] as? String)
-            let denied = try await client.execute(
-                uri: "/oauth/linear/callback?error=access_denied&state=\(state)", method: .get)
+            let declined = try await browser.start("linear")
+            let denied = try await browser.callback(
+                "/oauth/linear/callback?error=access_denied&state=\(declined.state)", cookie: declined.cookie)
             #expect(
                 denied.headers[.location] == "https://connectors.test/connections?provider=linear&error=access_denied")
             // An open-redirect attempt changes nothing about where the browser goes.
-            let redirect = try await client.execute(
-                uri: "/oauth/linear/callback?state=x&redirect_uri=https://evil.example", method: .get)
+            let redirect = try await browser.callback(
+                "/oauth/linear/callback?state=x&redirect_uri=https://evil.example", cookie: nil)
             #expect(redirect.headers[.location]?.hasPrefix("https://connectors.test/connections?") == true)
             let pending = try await app.sql { sql in
                 for try await count in try await sql.query(#"SELECT count(*)::int FROM "pendingLink""#).decode(Int.self)
@@ -298,14 +300,13 @@ import TestSupport
     @Test func aCodeVerifierFromAnotherFlowIsRefusedByLinear() async throws {
         try await withLinear { app, client, linear, _, linearURL in
             // Authorize flow A, then present A's code with flow B's state (and so B's verifier).
-            let flowA = try await client.execute(uri: "/oauth/linear", method: .get)
-            let flowB = try await client.execute(uri: "/oauth/linear", method: .get)
-            let authorizeA = try await authorizeAtLinear(
-                try #require(flowA.json["url"] as? String), linearURL: linearURL)
+            let browser = Browser(client: client, fakeURL: linearURL)
+            let flowA = try await browser.start("linear")
+            let flowB = try await browser.start("linear")
+            let authorizeA = try await authorizeAtLinear(flowA.url, linearURL: linearURL)
             let codeA = try #require(queryItems(authorizeA)["code"])
-            let stateB = try #require(flowB.json["state"] as? String)
-            let callback = try await client.execute(
-                uri: "/oauth/linear/callback?code=\(codeA)&state=\(stateB)", method: .get)
+            let callback = try await browser.callback(
+                "/oauth/linear/callback?code=\(codeA)&state=\(flowB.state)", cookie: flowB.cookie)
             #expect(queryItems(try #require(callback.headers[.location]))["error"] == "token_exchange_failed")
             #expect(linear.refusals.get() == ["invalid_grant"])
             #expect(try await app.connectionCount() == 0)

@@ -60,9 +60,7 @@ import TestSupport
     @Test func slackInstallConnectsTheWorkspaceAndDeleteRevokesTheBotToken() async throws {
         try await withSlack { app, browser, slack, issuer in
             let bearer = issuer.token(sub: "user-1")
-            let started = try await browser.client.execute(
-                uri: "/oauth/slack", method: .get, headers: [.authorization: "Bearer \(bearer)"])
-            let url = try #require(started.json["url"] as? String)
+            let url = try await browser.start("slack", bearer: bearer).url
             #expect(url.hasPrefix(browser.fakeURL + "/oauth/v2/authorize?"))
             #expect(queryItems(url)["redirect_uri"] == "https://connectors.test/oauth/slack/callback")
             #expect(queryItems(url)["code_challenge"] == nil)
@@ -122,10 +120,9 @@ import TestSupport
 
     @Test func aRefusedSlackCodeStoresNothing() async throws {
         try await withSlack { app, browser, slack, issuer in
-            let started = try await browser.client.execute(uri: "/oauth/slack", method: .get)
-            let state = try #require(started.json["state"] as? String)
-            let landing = try await browser.client.execute(
-                uri: "/oauth/slack/callback?code=never-issued&state=\(state)", method: .get)
+            let started = try await browser.start("slack")
+            let landing = try await browser.callback(
+                "/oauth/slack/callback?code=never-issued&state=\(started.state)", cookie: started.cookie)
             #expect(queryItems(try #require(landing.headers[.location]))["error"] == "token_exchange_failed")
             #expect(slack.refusals.get() == ["invalid_code"])
             #expect(try await app.connectionCount() == 0)
@@ -189,9 +186,7 @@ import TestSupport
     @Test func gitHubConnectsAsTheInstallingUserAndRotatesTheirTokenOnce() async throws {
         try await withGitHub { app, browser, github, issuer in
             let bearer = issuer.token(sub: "user-1")
-            let started = try await browser.client.execute(
-                uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"])
-            let url = try #require(started.json["url"] as? String)
+            let url = try await browser.start("github", bearer: bearer).url
             #expect(url.hasPrefix(browser.fakeURL + "/apps/connectors-test/installations/new?state="))
 
             let connection = try await browser.connectAndLink("github", bearer: bearer)
@@ -268,10 +263,9 @@ import TestSupport
                 ("installation_id=\(github.installationID)&setup_action=request", "provider_error"),
                 ("setup_action=install", "invalid_callback"),
             ] {
-                let state = try #require(
-                    try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
-                let landing = try await browser.client.execute(
-                    uri: "/oauth/github/callback?\(query)&state=\(state)", method: .get)
+                let started = try await browser.start("github")
+                let landing = try await browser.callback(
+                    "/oauth/github/callback?\(query)&state=\(started.state)", cookie: started.cookie)
                 #expect(queryItems(try #require(landing.headers[.location]))["error"] == error, "\(query)")
             }
             #expect(github.refusals.get().isEmpty)
@@ -286,24 +280,18 @@ import TestSupport
         try await withGitHub { app, browser, github, issuer in
             let bearer = issuer.token(sub: "user-2")
             let attackersCode = github.code(forUserWith: ["5555"])
-            let state = try #require(
-                try await browser.client.execute(
-                    uri: "/oauth/github", method: .get, headers: [.authorization: "Bearer \(bearer)"]
-                ).json["state"] as? String)
-            let landing = try await browser.client.execute(
-                uri:
-                    "/oauth/github/callback?code=\(attackersCode)&installation_id=\(github.installationID)&setup_action=install&state=\(state)",
-                method: .get)
+            let started = try await browser.start("github", bearer: bearer)
+            let landing = try await browser.callback(
+                "/oauth/github/callback?code=\(attackersCode)&installation_id=\(github.installationID)&setup_action=install&state=\(started.state)",
+                cookie: started.cookie)
             #expect(queryItems(try #require(landing.headers[.location]))["error"] == "invalid_callback")
             #expect(queryItems(try #require(landing.headers[.location]))["link"] == nil)
             // A code nobody issued, or none at all, fares no better.
             for code in ["made-up-code", ""] {
-                let again = try #require(
-                    try await browser.client.execute(uri: "/oauth/github", method: .get).json["state"] as? String)
-                let refused = try await browser.client.execute(
-                    uri:
-                        "/oauth/github/callback?code=\(code)&installation_id=\(github.installationID)&setup_action=install&state=\(again)",
-                    method: .get)
+                let again = try await browser.start("github")
+                let refused = try await browser.callback(
+                    "/oauth/github/callback?code=\(code)&installation_id=\(github.installationID)&setup_action=install&state=\(again.state)",
+                    cookie: again.cookie)
                 #expect(queryItems(try #require(refused.headers[.location]))["error"] != nil, "\(code)")
             }
             #expect(github.issued.get().isEmpty)

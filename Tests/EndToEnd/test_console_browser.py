@@ -235,8 +235,9 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
 
     # Connection fixation: someone completes a flow for *their* Linear account without a JWT
     # (an unbound link code) and sends the user the landing URL. The console does not link it.
-    status, _, body = stack.request("GET", "/oauth/linear")
+    status, started, body = stack.request("GET", "/oauth/linear")
     assert status == 200
+    attackers_cookie = started["Set-Cookie"].split(";")[0]
     consent = urllib.request.Request(json.loads(body)["url"])
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -247,7 +248,8 @@ def test_a_newcomer_signs_up_connects_linear_asks_the_agent_and_signs_out(browse
         raise AssertionError("the fake authorize page did not redirect")
     except urllib.error.HTTPError as redirect:
         callback = urllib.parse.urlsplit(redirect.headers["Location"])
-    status, headers, _ = stack.request("GET", callback.path + "?" + callback.query)
+    status, headers, _ = stack.request(
+        "GET", callback.path + "?" + callback.query, headers={"Cookie": attackers_cookie})
     assert status == 302
     landing = urllib.parse.urlsplit(headers["Location"])
     assert "link=" in landing.query

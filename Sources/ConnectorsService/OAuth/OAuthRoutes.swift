@@ -6,22 +6,13 @@ import Logging
 import PostgresNIO
 import Shared
 
-/// What a connect flow started with, kept in Redis under its `state` for 10 minutes.
-struct ConnectFlow: Codable, Sendable {
-    var provider: ProviderID
-    var codeVerifier: String?
-    /// The user whose JWT started the flow; the link code is then theirs alone.
-    var userId: String?
-}
-
 /// `GET /oauth/P`, `GET /oauth/P/callback` and `POST /oauth/P/link`.
 struct OAuthRoutes: Sendable {
     let providers: ProviderRegistry
-    let flows: SingleUseStore<ConnectFlow>
+    let states: ConnectStates
     let links: PendingLinkRepository
     let linker: ConnectionLinker
     let sealer: TokenSealer
-    let stateTokens: SignedToken
     let linkCodes: SignedToken
     let publicURL: String
     let logger: Logger
@@ -37,7 +28,8 @@ struct OAuthRoutes: Sendable {
         let start = callback.group().add(middleware: policies.auth.optional)
         let link = router.group().add(middleware: policies.body.json).add(middleware: policies.auth.required)
             .add(middleware: policies.limit.perUser)
-        /// The provider's authorize URL with a fresh single-use state (and PKCE challenge).
+        /// The provider's authorize URL with a fresh single-use state (and PKCE challenge), and
+        /// the cookie that binds the flow to this browser.
         start.get("/oauth/:provider") { _, context in
             let provider = try configuredProvider(context)
             if let missing = provider.missingForNewConnections {
@@ -45,23 +37,26 @@ struct OAuthRoutes: Sendable {
                     "PROVIDER_NOT_CONFIGURED", "New \(provider.id.rawValue) connections need \(missing).")
             }
             try provider.checkMayConnect(context.user)
-            let state = stateTokens.make()
-            let verifier = provider.usesPKCE ? RandomToken.base64URL(byteCount: 32) : nil
-            try await flows.save(
-                ConnectFlow(provider: provider.id, codeVerifier: verifier, userId: context.user?.id), key: state)
-            let challenge = verifier.map { Base64URL.encode(SHA256.hash(data: Array($0.utf8))) }
+            let issued = try states.issue(provider: provider.id, userId: context.user?.id)
+            let challenge =
+                provider.usesPKCE ? Base64URL.encode(SHA256.hash(data: Array(issued.codeVerifier.utf8))) : nil
             let url = provider.authorizeURL(
-                state: state, codeChallenge: challenge, redirectURI: redirectURI(provider.id))
-            return try Response.json(Started(url: url, state: state), headers: [.cacheControl: "no-store"])
+                state: issued.state, codeChallenge: challenge, redirectURI: redirectURI(provider.id))
+            return try Response.json(
+                Started(url: url, state: issued.state),
+                headers: [.cacheControl: "no-store", .setCookie: issued.cookie])
         }
         /// The provider sends the browser back here; it always ends in a 302 to the console.
         callback.get("/oauth/:provider/callback") { request, context in
             let provider = try configuredProvider(context)
-            return await finish(
-                provider,
+            var response = await finish(
+                provider, request: request,
                 query: Dictionary(
                     request.uri.queryParameters.map { (String($0.key), String($0.value)) },
                     uniquingKeysWith: { first, _ in first }))
+            // The nonce has done its work whatever the outcome.
+            response.headers.append(HTTPField(name: .setCookie, value: states.clearingCookie(provider.id)))
+            return response
         }
         /// Attaches the connection a callback prepared to the caller.
         link.post("/oauth/:provider/link") { request, context in
@@ -96,13 +91,23 @@ struct OAuthRoutes: Sendable {
     }
 
     /// Checks and consumes the state, exchanges the code, and parks the result under a link code.
-    func finish(_ provider: any ConnectionProvider, query: [String: String]) async -> Response {
-        guard let state = query["state"], stateTokens.isValid(state),
-            let flow = try? await flows.consume(state), flow.provider == provider.id
-        else { return landing(provider.id, ("error", "invalid_state")) }
+    func finish(_ provider: any ConnectionProvider, request: Request, query: [String: String]) async -> Response {
+        let redeemed: ConnectStates.Redeemed
+        do {
+            redeemed = try await states.redeem(query["state"] ?? "", provider: provider.id, request: request)
+        } catch let refusal as ConnectStates.Refusal {
+            logger.info(
+                "OAuth callback refused", metadata: ["provider": "\(provider.id.rawValue)", "reason": "\(refusal)"])
+            return landing(provider.id, ("error", "invalid_state"))
+        } catch {
+            logger.error("could not check an OAuth state", metadata: ["error": "\(error)"])
+            return landing(provider.id, ("error", "server_error"))
+        }
+        let flow = redeemed.flow
         do {
             let grant = try await provider.complete(
-                query, codeVerifier: flow.codeVerifier, redirectURI: redirectURI(provider.id))
+                query, codeVerifier: provider.usesPKCE ? redeemed.codeVerifier : nil,
+                redirectURI: redirectURI(provider.id))
             let connectionId = RandomToken.string(length: 24)
             let code = linkCodes.make()
             try await links.insert(

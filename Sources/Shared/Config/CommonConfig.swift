@@ -15,6 +15,8 @@ public struct CommonConfig: Sendable {
     public var publicURL: String
     /// The scheme://host[:port] of `PUBLIC_URL`.
     public var publicOrigin: String
+    /// Cookies get `Secure` and the `__Secure-` prefix when the public URL is https.
+    public var secureCookies: Bool { publicURL.lowercased().hasPrefix("https://") }
     /// Origins allowed for CORS with credentials and cookie-bearing writes (always holds `publicOrigin`).
     public var trustedOrigins: Set<String>
     public var trustedProxies: [CIDR]

@@ -28,3 +28,24 @@ public struct SingleUseStore<Value: Codable & Sendable>: Sendable {
         return try? JSONDecoder().decode(Value.self, from: Data(text.utf8))
     }
 }
+
+/// Single use for values that carry themselves (a signed, self-contained OAuth state): Redis
+/// holds only the mark that one was spent, until it would have expired anyway, so a value
+/// costs Redis nothing until someone presents it with a valid signature.
+public struct SpentMarks: Sendable {
+    let redis: RedisClient
+    let prefix: String
+
+    public init(redis: RedisClient, prefix: String) {
+        self.redis = redis
+        self.prefix = prefix
+    }
+
+    /// True the first time `id` is spent; false when it was spent before. The mark outlives
+    /// `expiry` by a second so a value is never accepted again at its last moment.
+    public func spend(_ id: String, expiry: Date, now: Date = Date()) async throws -> Bool {
+        let seconds = max(1, Int(expiry.timeIntervalSince(now).rounded(.up)) + 1)
+        let reply = try await redis.send(["SET", prefix + id, "1", "EX", String(seconds), "NX"])
+        return reply.string == "OK"
+    }
+}
