@@ -35,24 +35,29 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
         audit: audit, apis: apis, modelHTTP: modelHTTP, logger: logger)
     let revocations = GrantRevocations(
         postgres: infrastructure.postgres, interval: config.revocationPoll, logger: logger)
+    // Without the GitHub App nothing can confirm an installation event: none is acted on.
+    let installations = (providers.provider(.github) as? GitHubAppProvider).map {
+        GitHubInstallations(github: $0, connections: connections, postgres: infrastructure.postgres, logger: logger)
+    }
     let handlers = WebhookHandlers(
-        [
-            RevocationHandler(connections: connections, logger: logger),
-            InstallationUnsuspendHandler(connections: connections, logger: logger),
-        ] + agent.webhookHandlers)
+        [RevocationHandler(connections: connections, logger: logger)]
+            + (installations.map { [GitHubInstallationHandler(installations: $0)] } ?? []) + agent.webhookHandlers)
     ConnectorsRoutes(
         config: config, infrastructure: infrastructure, verifier: verifier, connections: connections,
         providers: providers, agent: agent, audit: audit, revocations: revocations, webhookHandlers: handlers,
         logger: logger
     )
     .register(on: router)
-    let upkeep: [any Service] = [
+    var upkeep: [any Service] = [
         Upkeep.pendingLinks(PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger),
         Upkeep.auditRetention(audit, days: config.auditRetentionDays, logger: logger),
         Upkeep.retention(
             webhooks: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger), runs: agent.runs,
             settings: config.retention, logger: logger),
     ]
+    if let installations {
+        upkeep.append(Upkeep.gitHubInstallations(installations, redis: infrastructure.redis, logger: logger))
+    }
     let queue = WebhookQueue(postgres: infrastructure.postgres, logger: logger)
     let worker = WebhookWorker(queue: queue, handlers: handlers, settings: config.webhookWorker, logger: logger)
     // The same policy, with few slots: lifecycle handlers are quick.

@@ -177,6 +177,31 @@ func withProviderFake<T: Sendable>(
     }
 }
 
+/// Runs a fake GitHub App and the connectors service configured for it.
+func withGitHubApp<T: Sendable>(
+    appOAuth: Bool = true, variables extra: [String: String] = [:],
+    configure: @escaping @Sendable (inout ConnectorsConfig) -> Void = { _ in },
+    _ body: @Sendable (ConnectorsTestApp, Browser, FakeGitHubApp, TestTokenIssuer) async throws -> T
+) async throws -> T {
+    let github = try FakeGitHubApp(setupURL: "https://connectors.test/oauth/github/callback")
+    return try await withProviderFake(
+        github.router,
+        overrides: { url in
+            var variables = extra.merging([
+                "GITHUB_URL": url, "GITHUB_API_URL": url, "GITHUB_APP_NAME": github.appName,
+                "GITHUB_APP_ID": github.appID,
+                // As a one-line .env value, with literal \n.
+                "GITHUB_APP_PRIVATE_KEY": github.privateKeyPEM.replacingOccurrences(of: "\n", with: "\\n"),
+            ]) { _, new in new }
+            if appOAuth {
+                variables["GITHUB_APP_CLIENT_ID"] = github.clientID
+                variables["GITHUB_APP_CLIENT_SECRET"] = github.clientSecret
+            }
+            return variables
+        }, configure: configure
+    ) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), github, issuer) }
+}
+
 /// The browser's part of a connect flow.
 struct Browser {
     let client: any TestClientProtocol

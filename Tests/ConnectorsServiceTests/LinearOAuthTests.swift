@@ -398,11 +398,13 @@ import TestSupport
 }
 
 extension ConnectorsTestApp {
-    /// The token refresher, as the agent will use it, on this app's database and Redis.
-    func withTokens<T: Sendable>(_ body: @Sendable (ConnectionTokens) async throws -> T) async throws -> T {
+    /// The connection repository on this app's database and Redis, as the service builds it.
+    func withConnections<T: Sendable>(
+        _ body: @Sendable (ConnectionRepository, PostgresClient, RedisClient, Logger) async throws -> T
+    ) async throws -> T {
         let config = config
         return try await TestDatabase.withClient(database) { postgres in
-            var logger = Logger(label: "tokens-test")
+            var logger = Logger(label: "connections-test")
             logger.logLevel = .warning
             var options = RedisClient.Options()
             options.commandTimeout = .seconds(10)
@@ -413,16 +415,24 @@ extension ConnectorsTestApp {
                 }
                 defer { group.cancelAll() }
                 await redis.waitUntilConnected()
-                return try await body(
-                    ConnectionTokens(
-                        connections: ConnectionRepository(
-                            postgres: postgres, listCache: .unshared(redis),
-                            audit: AuditTrail(postgres: postgres, logger: logger), logger: logger),
-                        sealer: TokenSealer(box: config.secretBox),
-                        // Calls to the fakes, and the wait for another refresher, get room on a loaded machine.
-                        providers: testProviders(config, logger: logger), redis: redis,
-                        logger: logger, waitLimit: .seconds(60)))
+                let connections = ConnectionRepository(
+                    postgres: postgres, listCache: .unshared(redis),
+                    audit: AuditTrail(postgres: postgres, logger: logger), logger: logger)
+                return try await body(connections, postgres, redis, logger)
             }
+        }
+    }
+
+    /// The token refresher, as the agent will use it, on this app's database and Redis.
+    func withTokens<T: Sendable>(_ body: @Sendable (ConnectionTokens) async throws -> T) async throws -> T {
+        let config = config
+        return try await withConnections { connections, _, redis, logger in
+            try await body(
+                ConnectionTokens(
+                    connections: connections, sealer: TokenSealer(box: config.secretBox),
+                    // Calls to the fakes, and the wait for another refresher, get room on a loaded machine.
+                    providers: testProviders(config, logger: logger), redis: redis,
+                    logger: logger, waitLimit: .seconds(60)))
         }
     }
 }

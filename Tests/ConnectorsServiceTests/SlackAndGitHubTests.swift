@@ -38,23 +38,7 @@ import TestSupport
         appOAuth: Bool = true,
         _ body: @Sendable (ConnectorsTestApp, Browser, FakeGitHubApp, TestTokenIssuer) async throws -> T
     ) async throws -> T {
-        let github = try FakeGitHubApp(setupURL: "https://connectors.test/oauth/github/callback")
-        return try await withProviderFake(
-            github.router,
-            overrides: { url in
-                var variables = [
-                    "GITHUB_URL": url, "GITHUB_API_URL": url, "GITHUB_APP_NAME": github.appName,
-                    "GITHUB_APP_ID": github.appID,
-                    // As a one-line .env value, with literal \n.
-                    "GITHUB_APP_PRIVATE_KEY": github.privateKeyPEM.replacingOccurrences(of: "\n", with: "\\n"),
-                ]
-                if appOAuth {
-                    variables["GITHUB_APP_CLIENT_ID"] = github.clientID
-                    variables["GITHUB_APP_CLIENT_SECRET"] = github.clientSecret
-                }
-                return variables
-            }
-        ) { app, client, issuer, url in try await body(app, Browser(client: client, fakeURL: url), github, issuer) }
+        try await withGitHubApp(appOAuth: appOAuth, body)
     }
 
     @Test func slackInstallConnectsTheWorkspaceAndDeleteRevokesTheBotToken() async throws {

@@ -91,7 +91,7 @@ import TestSupport
                 #"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES ('u1', 'Test', 'u1@example.com', true, now(), now())"#
             )
             try await sql.query(
-                #"INSERT INTO "connection" ("id", "userId", "provider", "accountId") VALUES ('c1', 'u1', 'github', '4242')"#
+                #"INSERT INTO "connection" ("id", "userId", "provider", "accountId") VALUES ('c1', 'u1', 'linear', 'org-4242')"#
             )
             try await sql.query(#"CREATE TABLE "effects" ("n" serial, "status" text)"#)
             try await sql.query(
@@ -116,7 +116,7 @@ import TestSupport
                     try await other.query(
                         #"""
                         INSERT INTO "webhookEvent" ("provider", "deliveryKey", "eventType", "payload")
-                        VALUES ('github', 'kill-1', 'installation.deleted', '{"action":"deleted","installation":{"id":4242}}')
+                        VALUES ('linear', 'kill-1', 'OAuthApp.revoked', '{"action":"revoked","organizationId":"org-4242"}')
                         """#)
                 }
                 try await eventually("the handler waits on the row lock") {

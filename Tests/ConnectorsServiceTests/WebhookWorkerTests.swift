@@ -69,7 +69,6 @@ import TestSupport
         let app = try await ConnectorsTestApp.make(configure: Self.fast)
         try await app.insertUser("user-1")
         let linear = try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme")
-        let github = try await app.insertConnection(userId: "user-1", provider: .github, accountId: "9001")
         let slack = try await app.insertConnection(userId: "user-1", provider: .slack, accountId: "T0ACME")
         let untouched = try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-other")
         try await app.test { _ in
@@ -77,9 +76,6 @@ import TestSupport
                 try await insertEvent(
                     app, provider: "linear", key: "l1", type: "OAuthApp.revoked",
                     payload: #"{"action":"revoked","organizationId":"org-acme"}"#),
-                try await insertEvent(
-                    app, provider: "github", key: "g1", type: "installation.deleted",
-                    payload: #"{"action":"deleted","installation":{"id":9001}}"#),
                 try await insertEvent(
                     app, provider: "slack", key: "s1", type: "app_uninstalled",
                     payload: #"{"team_id":"T0ACME","event":{"type":"app_uninstalled"}}"#),
@@ -93,7 +89,7 @@ import TestSupport
             { map[id] = status }
             return map
         }
-        #expect(statuses == [linear: "revoked", github: "revoked", slack: "revoked", untouched: "active"])
+        #expect(statuses == [linear: "revoked", slack: "revoked", untouched: "active"])
         let audited = try await app.sql { sql in
             var rows = [String]()
             for try await (action, actor) in try await sql.query(
@@ -103,37 +99,9 @@ import TestSupport
         }
         #expect(
             audited == [
-                "connection.revoked by github installation.deleted webhook",
                 "connection.revoked by linear OAuthApp.revoked webhook",
                 "connection.revoked by slack app_uninstalled webhook",
             ])
-    }
-
-    /// A suspended GitHub installation cannot act; once unsuspended its connections can again.
-    @Test func aSuspendedInstallationComesBackWhenUnsuspended() async throws {
-        let app = try await ConnectorsTestApp.make(configure: Self.fast)
-        try await app.insertUser("user-1")
-        let github = try await app.insertConnection(userId: "user-1", provider: .github, accountId: "9002")
-        @Sendable func status() async throws -> String {
-            try await app.sql { sql in
-                for try await value in try await sql.query(
-                    #"SELECT "status" FROM "connection" WHERE "id" = \#(github)"#
-                ).decode(String.self) { return value }
-                return "missing"
-            }
-        }
-        try await app.test { _ in
-            let suspended = try await insertEvent(
-                app, provider: "github", key: "s1", type: "installation.suspend",
-                payload: #"{"action":"suspend","installation":{"id":9002}}"#)
-            try await waitFor(app, suspended, status: "done")
-            #expect(try await status() == "revoked")
-            let restored = try await insertEvent(
-                app, provider: "github", key: "s2", type: "installation.unsuspend",
-                payload: #"{"action":"unsuspend","installation":{"id":9002}}"#)
-            try await waitFor(app, restored, status: "done")
-            #expect(try await status() == "active")
-        }
     }
 
     @Test func agentRequestsAreRecordedAsSkippedWithAReason() async throws {

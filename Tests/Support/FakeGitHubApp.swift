@@ -31,6 +31,9 @@ public final class FakeGitHubApp: Sendable {
     public let clientSecret = "fake-app-client-secret"
     /// The installations the next installing user can access (GitHub's `/user/installations`).
     public let userInstallations: SendableBox<[String]>
+    /// What `GET /app/installations/:id` says of each installation: `live` or `suspended`;
+    /// one not here is 404 (uninstalled).
+    public let installationStates: SendableBox<[String: String]>
     private let codes = SendableBox<[String: [String]]>([:])
     private let userTokens = SendableBox<[String: [String]]>([:])
     /// User access tokens issued (code exchanges and refreshes), in order.
@@ -48,6 +51,7 @@ public final class FakeGitHubApp: Sendable {
         self.setupURL = setupURL
         self.privateKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         self.userInstallations = SendableBox([installationID])
+        self.installationStates = SendableBox([installationID: "live"])
     }
 
     /// An OAuth code for a user who can access `installations`, as the install page would give.
@@ -140,13 +144,14 @@ public final class FakeGitHubApp: Sendable {
         }
         router.get("/app/installations/:id") { request, context -> Response in
             guard self.appJWTIsValid(request) else { return Response(status: .unauthorized) }
-            guard context.parameters.get("id") == self.installationID else {
+            guard let id = context.parameters.get("id"), let state = self.installationStates.get()[id] else {
                 return try FakeLinear.json(["message": "Not Found"], status: .notFound)
             }
             return try FakeLinear.json([
-                "id": Int(self.installationID)!, "app_id": Int(self.appID)!,
+                "id": Int(id)!, "app_id": Int(self.appID)!,
                 "account": ["login": self.account, "id": 77, "type": "Organization"],
                 "permissions": ["issues": "write", "contents": "read"],
+                "suspended_at": state == "suspended" ? "2026-12-01T10:00:00Z" : NSNull(),
             ])
         }
         router.post("/app/installations/:id/access_tokens") { request, context -> Response in

@@ -21,6 +21,23 @@ enum Upkeep {
         }
     }
 
+    /// Checks every GitHub installation with a usable connection against GitHub, hourly, on one
+    /// replica (whichever takes the hour's lock): heals a lost `installation` delivery.
+    static func gitHubInstallations(_ installations: GitHubInstallations, redis: RedisClient, logger: Logger)
+        -> PeriodicTask
+    {
+        let hour = Duration.seconds(3600)
+        return PeriodicTask("github reconciliation", every: hour, logger: logger) {
+            // Never released: the other replicas skip this hour.
+            let lock = RedisLock(redis: redis, key: "github-reconciliation", lifetime: hour - .seconds(60))
+            guard try await lock.acquire() else { return }
+            let result = try await installations.reconcile()
+            logger.info(
+                "reconciled GitHub installations",
+                metadata: ["checked": "\(result.checked)", "failed": "\(result.failed)"])
+        }
+    }
+
     /// Deletes webhook events and agent runs past their retention (`RetentionSettings`): payloads
     /// carry people's messages, and nothing else ever removes them.
     static func retention(

@@ -181,24 +181,50 @@ struct ConnectionRepository: Sendable {
         return !users.isEmpty
     }
 
-    /// Marks every connection to a provider account (a revocation webhook); returns how many.
+    /// Moves every connection to `account` into `status`; rows already there are left alone
+    /// (unless their reason is one of `superseding`), so a webhook handled twice (at-least-once
+    /// delivery) changes them once, and a connection revoked for one cause keeps saying so.
+    /// Returns how many changed. `actor` says what made the change (the webhook event, for the
+    /// audit trail); `reason` is what the person is told.
     @discardableResult
-    /// Moves every connection to `account` into `status`; rows already there are left alone, so a
-    /// webhook handled twice (at-least-once delivery) changes them once. Returns how many changed.
-    /// `actor` says what made the change (the webhook event, for the audit trail).
-    func setStatus(provider: ProviderID, accountId: String, _ status: Connection.Status, actor: String) async throws
+    func setStatus(
+        provider: ProviderID, accountId: String, _ status: Connection.Status, reason: String? = nil,
+        superseding: [String] = [], actor: String
+    ) async throws -> Int {
+        let rows = try await postgres.query(
+            """
+            UPDATE "connection" SET "status" = \(status.rawValue), "updatedAt" = now(),
+              "statusReason" = CASE WHEN \(status.rawValue) = 'active' THEN NULL ELSE COALESCE(\(reason)::text, "statusReason") END
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId)
+              AND ("status" <> \(status.rawValue) OR "statusReason" = ANY(\(superseding)))
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        return try await recordChanges(rows, status, actor: actor, detail: reason)
+    }
+
+    /// Makes active again the connections to `account` revoked for `reason` (and only those: a
+    /// connection revoked or awaiting reauthorisation for another cause stays as it is).
+    @discardableResult
+    func reactivate(provider: ProviderID, accountId: String, revokedFor reason: String, actor: String) async throws
         -> Int
     {
         let rows = try await postgres.query(
             """
-            UPDATE "connection" SET "status" = \(status.rawValue), "updatedAt" = now()
-            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" <> \(status.rawValue)
+            UPDATE "connection" SET "status" = 'active', "statusReason" = NULL, "updatedAt" = now()
+            WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId) AND "status" = 'revoked'
+              AND "statusReason" = \(reason)
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
+        return try await recordChanges(rows, .active, actor: actor, detail: nil)
+    }
+
+    private func recordChanges(_ rows: PostgresRowSequence, _ status: Connection.Status, actor: String, detail: String?)
+        async throws -> Int
+    {
         let changed = try await Self.decode(rows)
         await listCache.invalidate(changed.map(\.userId))
         for connection in changed {
-            await record(connection, Self.action(status), surface: .system, actor: actor)
+            await record(connection, Self.action(status), surface: .system, actor: actor, detail: detail)
         }
         return changed.count
     }

@@ -150,6 +150,26 @@ struct GitHubAppProvider: ConnectionProvider {
         }
     }
 
+    /// What GitHub says of an installation now, asked with the App JWT: the fact an
+    /// `installation` webhook only claims (GitHub signs the body, not the event header).
+    enum InstallationState: String, Sendable {
+        case live, suspended, gone
+    }
+
+    func installationState(_ installation: String) async throws(ProviderError) -> InstallationState {
+        guard !installation.isEmpty, installation.allSatisfy(\.isASCII), installation.allSatisfy(\.isNumber) else {
+            return .gone
+        }
+        let appToken = try await appToken()
+        do {
+            let details = try await api.get("/app/installations/\(installation)", token: appToken)
+            return details["suspended_at"]?.stringValue == nil ? .live : .suspended
+        } catch {
+            if case .status(404, _) = error.reason { return .gone }
+            throw .unavailable("\(error)")
+        }
+    }
+
     private func appToken() async throws(ProviderError) -> String {
         do { return try await appJWT.current() } catch { throw .unavailable("could not sign the GitHub App JWT") }
     }

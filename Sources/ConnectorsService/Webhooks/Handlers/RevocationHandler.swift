@@ -1,7 +1,9 @@
 import Logging
 
-/// The provider revoked our access (an uninstall, revoked tokens, a deleted or suspended
-/// installation): every connection to that account is marked revoked and can no longer act.
+/// The provider revoked our access (Linear's app revoked, Slack's app uninstalled or tokens
+/// revoked — both signed with the event's type): every connection to that account is marked
+/// revoked and can no longer act. GitHub installations are confirmed first
+/// (`GitHubInstallationHandler`).
 struct RevocationHandler: WebhookHandler {
     let connections: ConnectionRepository
     let logger: Logger
@@ -9,8 +11,7 @@ struct RevocationHandler: WebhookHandler {
 
     var handles: [WebhookEventKind] {
         [
-            .linearOAuthAppRevoked, .githubInstallationDeleted, .githubInstallationSuspend, .slackAppUninstalled,
-            .slackTokensRevoked,
+            .linearOAuthAppRevoked, .slackAppUninstalled, .slackTokensRevoked,
         ]
     }
 
@@ -18,7 +19,6 @@ struct RevocationHandler: WebhookHandler {
         let account: String
         switch event.payload {
         case .linearOAuthApp(let app): account = app.organizationId
-        case .githubInstallation(let installation): account = String(installation.installation.id)
         case .slack(let callback): account = callback.teamId
         case .malformed(let reason): throw MalformedWebhookEvent(description: reason)
         default: throw MalformedWebhookEvent(description: "\(event.kind) without its account")
