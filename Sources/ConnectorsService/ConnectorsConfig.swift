@@ -34,7 +34,8 @@ struct ConnectorsConfig: Sendable {
     /// `POST /agent/run`: 10 runs per minute per user (`AGENT_RATE_LIMIT`).
     var agentLimit = RateLimitRule(name: "agent-run", limit: 10, window: .seconds(60))
     /// Per user: tokens per UTC day (`AGENT_DAILY_TOKEN_BUDGET`) and runs at once
-    /// (`AGENT_MAX_CONCURRENT_RUNS`).
+    /// (`AGENT_MAX_CONCURRENT_RUNS`); per Slack or Linear workspace, runs its webhooks started at
+    /// once (`AGENT_MAX_CONCURRENT_RUNS_PER_WORKSPACE`).
     var agentLimits = AgentRunRepository.Limits()
     /// How long an approval waits before it counts as denied (`AGENT_APPROVAL_TIMEOUT_SECONDS`).
     var approvalTimeout: Duration = .seconds(900)
@@ -92,6 +93,8 @@ struct ConnectorsConfig: Sendable {
         self.agentLimits.dailyTokens = try env.int(
             "AGENT_DAILY_TOKEN_BUDGET", default: 1_000_000, range: 0...1_000_000_000_000)
         self.agentLimits.concurrentRuns = try env.int("AGENT_MAX_CONCURRENT_RUNS", default: 2, range: 1...1000)
+        self.agentLimits.workspaceRuns = try env.int(
+            "AGENT_MAX_CONCURRENT_RUNS_PER_WORKSPACE", default: 4, range: 1...1000)
         self.approvalTimeout = .seconds(
             try env.int("AGENT_APPROVAL_TIMEOUT_SECONDS", default: 900, range: 10...604_800))
         self.auditRetentionDays = try env.int("AUDIT_RETENTION_DAYS", default: 365, range: 1...36_500)

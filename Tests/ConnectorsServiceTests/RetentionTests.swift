@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Shared
 import Testing
 import TestSupport
 
@@ -74,5 +75,48 @@ import TestSupport
                 "keep-completed-89", "keep-done-13", "keep-failed-29", "keep-paused-200", "keep-pending-400",
                 "keep-processing-400", "keep-running-200",
             ])
+    }
+}
+
+/// One workspace's burst of mentions cannot take every worker slot: its runs at once are
+/// bounded whoever asks, other workspaces and API runs are not held by it, and eight starts at
+/// once take exactly the four slots.
+@Suite struct WorkspaceRunLimitTests {
+    @Test func aWorkspaceRunsAtMostItsLimitAtOnce() async throws {
+        let database = try await TestDatabase.create(migrated: true)
+        try await TestDatabase.withClient(database) { sql in
+            for n in 0..<10 {
+                try await sql.query(
+                    #"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES (\#("u\(n)"), 'Test', \#("u\(n)@example.com"), true, now(), now())"#
+                )
+            }
+            let runs = AgentRunRepository(postgres: sql, logger: Logger(label: "workspace-limit-test"))
+            let limits = AgentRunRepository.Limits(workspaceRuns: 4)
+            @Sendable func start(_ user: Int, team: String?) async throws -> AgentRunRepository.StartOutcome {
+                var run = AgentRun(id: RandomToken.string(length: 16), userId: "u\(user)", trigger: .slack, prompt: "p")
+                run.replyTo = team.map { .slack(team: $0, channel: "C1", thread: "1.0", user: "U\(user)") }
+                run.owner = "test"
+                return try await runs.start(run, limits: limits, lease: .seconds(600))
+            }
+            let outcomes = try await withThrowingTaskGroup(of: AgentRunRepository.StartOutcome.self) { group in
+                for user in 0..<8 { group.addTask { try await start(user, team: "T1") } }
+                return try await group.reduce(into: [AgentRunRepository.StartOutcome]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == .started }.count == 4)
+            #expect(outcomes.filter { $0 == .workspaceBusy }.count == 4)
+            // Another workspace, and a run from the API (no workspace), are not held by T1.
+            #expect(try await start(8, team: "T2") == .started)
+            #expect(try await start(9, team: nil) == .started)
+            // A Linear organisation named like the Slack team is another workspace.
+            var linear = AgentRun(id: "linear-1", userId: "u9", trigger: .linear, prompt: "p")
+            linear.replyTo = .linear(organization: "T1", session: "s1")
+            linear.owner = "test"
+            #expect(try await runs.start(linear, limits: limits, lease: .seconds(600)) == .started)
+            // A run whose lease ran out (its process died) no longer counts.
+            try await sql.query(
+                #"UPDATE "agentRun" SET "lockedUntil" = now() - interval '1 second' WHERE "workspace" = 'slack:T1' AND "userId" = (SELECT min("userId") FROM "agentRun" WHERE "workspace" = 'slack:T1')"#
+            )
+            #expect(try await start(0, team: "T1") == .started)
+        }
     }
 }

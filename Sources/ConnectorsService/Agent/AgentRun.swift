@@ -55,6 +55,14 @@ struct AgentRun: Sendable {
 enum ReplyTarget: Codable, Sendable, Equatable {
     case slack(team: String, channel: String, thread: String, user: String)
     case linear(organization: String, session: String)
+
+    /// The workspace the request came from (`slack:T…`, `linear:<org>`): its runs at once are bounded.
+    var workspace: String {
+        switch self {
+        case .slack(let team, _, _, _): "slack:\(team)"
+        case .linear(let organization, _): "linear:\(organization)"
+        }
+    }
 }
 
 /// A paused run's continuation: what it was asked to do and the conversation with the model up

@@ -11,11 +11,14 @@ struct AgentRunRepository: Sendable {
     let postgres: PostgresClient
     let logger: Logger
 
-    /// What one person may spend (`AGENT_DAILY_TOKEN_BUDGET`, `AGENT_MAX_CONCURRENT_RUNS`).
+    /// What one person may spend (`AGENT_DAILY_TOKEN_BUDGET`, `AGENT_MAX_CONCURRENT_RUNS`), and
+    /// how many runs one Slack or Linear workspace may start at once
+    /// (`AGENT_MAX_CONCURRENT_RUNS_PER_WORKSPACE`).
     struct Limits: Sendable {
         /// Input plus output tokens per UTC day; 0 is no limit.
         var dailyTokens = 1_000_000
         var concurrentRuns = 2
+        var workspaceRuns = 4
     }
 
     /// Deletes runs that ended (`completed` or `failed`) and started before `startedBefore`,
@@ -41,11 +44,14 @@ struct AgentRunRepository: Sendable {
         /// Today's tokens are spent; the budget resets at `resetsAt` (00:00 UTC).
         case overBudget(resetsAt: Date)
         case busy
+        /// The workspace the request came from has as many runs going as it may.
+        case workspaceBusy
     }
 
     /// Stores a starting run unless the person is over their budget or already running as many
-    /// runs as they may: the check and the insert hold a per-user lock, so two requests at once
-    /// cannot both take the last slot. A run for an event (`triggerKey`) replaces an earlier
+    /// runs as they may, or its workspace is: the check and the insert hold a per-user lock (and
+    /// a per-workspace one, always taken second), so two requests at once cannot both take the
+    /// last slot. A run for an event (`triggerKey`) replaces an earlier
     /// attempt that died while running (the worker stopped, or the event is being retried).
     /// `lease` is how long the run counts as running without finishing (its process may die).
     func start(_ run: AgentRun, limits: Limits, lease: Duration, now: Date = Date()) async throws -> StartOutcome {
@@ -73,6 +79,20 @@ struct AgentRunRepository: Sendable {
             for try await count in running.decode(Int64.self) where count >= limits.concurrentRuns {
                 return .busy
             }
+            let workspace = run.replyTo?.workspace
+            if let workspace {
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(\("agent-workspace:" + workspace), 0))",
+                    logger: logger)
+                let busy = try await connection.query(
+                    """
+                    SELECT count(*)::bigint FROM "agentRun"
+                    WHERE "workspace" = \(workspace) AND "status" = 'running' AND "lockedUntil" > now()
+                    """, logger: logger)
+                for try await count in busy.decode(Int64.self) where count >= limits.workspaceRuns {
+                    return .workspaceBusy
+                }
+            }
             if let key = run.triggerKey {
                 try await connection.query(
                     """
@@ -82,9 +102,9 @@ struct AgentRunRepository: Sendable {
             }
             try await connection.query(
                 """
-                INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt", "triggerKey", "replyTo", "lockedBy", "lockedUntil")
+                INSERT INTO "agentRun" ("id", "userId", "status", "trigger", "prompt", "triggerKey", "replyTo", "workspace", "lockedBy", "lockedUntil")
                 VALUES (\(run.id), \(run.userId), 'running', \(run.trigger.rawValue), \(run.prompt), \(run.triggerKey),
-                    \(replyTo)::jsonb, \(run.owner), now() + make_interval(secs => \(seconds)))
+                    \(replyTo)::jsonb, \(workspace), \(run.owner), now() + make_interval(secs => \(seconds)))
                 """, logger: logger)
             return .started
         }

@@ -47,6 +47,7 @@ struct AgentRunner: Sendable {
     enum Refusal: Error, Sendable, Equatable {
         case overBudget(resetsAt: Date)
         case busy
+        case workspaceBusy
 
         var appError: AppError {
             switch self {
@@ -60,6 +61,10 @@ struct AgentRunner: Sendable {
                 return AppError(
                     .tooManyRequests, code: "AGENT_BUSY",
                     message: "As many of your runs as allowed are already running; try again when one ends.")
+            case .workspaceBusy:
+                return AppError(
+                    .tooManyRequests, code: "AGENT_WORKSPACE_BUSY",
+                    message: "As many runs as allowed are already running for this workspace; try again shortly.")
             }
         }
 
@@ -70,6 +75,8 @@ struct AgentRunner: Sendable {
                 "You have used today's agent budget, so I did not start on this. It resets at 00:00 UTC."
             case .busy:
                 "You already have as many requests running as allowed. Ask again when one has finished."
+            case .workspaceBusy:
+                "This workspace already has as many requests running as allowed. Ask again in a little while."
             }
         }
     }
@@ -132,6 +139,7 @@ struct AgentRunner: Sendable {
         case .started: break
         case .overBudget(let resetsAt): throw Refusal.overBudget(resetsAt: resetsAt)
         case .busy: throw Refusal.busy
+        case .workspaceBusy: throw Refusal.workspaceBusy
         }
         let loaded: Result<(Toolbox, ToolPolicies), any Error>
         do { loaded = .success(try await (tools, policies)) } catch { loaded = .failure(error) }
