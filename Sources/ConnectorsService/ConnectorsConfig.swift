@@ -31,6 +31,9 @@ struct ConnectorsConfig: Sendable {
     var revocationPoll: Duration = .seconds(10)
     /// The longest one agent run may take (`AGENT_TIMEOUT_SECONDS`).
     var agentTimeout: Duration = .seconds(120)
+    /// How long runs in progress may go on once the service is asked to stop
+    /// (`AGENT_SHUTDOWN_GRACE_SECONDS`); the Compose files' `stop_grace_period` covers it.
+    var agentShutdownGrace: Duration = .seconds(30)
     /// `POST /agent/run`: 10 runs per minute per user (`AGENT_RATE_LIMIT`).
     var agentLimit = RateLimitRule(name: "agent-run", limit: 10, window: .seconds(60))
     /// Per user: tokens per UTC day (`AGENT_DAILY_TOKEN_BUDGET`) and runs at once
@@ -89,6 +92,7 @@ struct ConnectorsConfig: Sendable {
         self.connectionListCacheAge = .seconds(
             try env.int("CONNECTION_LIST_CACHE_SECONDS", default: 60, range: 0...3600))
         self.agentTimeout = .seconds(try env.int("AGENT_TIMEOUT_SECONDS", default: 120, range: 5...3600))
+        self.agentShutdownGrace = .seconds(try env.int("AGENT_SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...3600))
         self.agentLimit.limit = try env.int("AGENT_RATE_LIMIT", default: 10, range: 1...1_000_000)
         self.agentLimits.dailyTokens = try env.int(
             "AGENT_DAILY_TOKEN_BUDGET", default: 1_000_000, range: 0...1_000_000_000_000)

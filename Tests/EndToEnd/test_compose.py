@@ -84,6 +84,17 @@ def test_redis_is_bounded_and_evicts_only_keys_that_expire(kind):
 
 
 @pytest.mark.parametrize("kind", ["dev", "prod"])
+def test_connectors_is_given_time_to_stop_its_agent_runs(kind):
+    """SIGTERM gives runs AGENT_SHUTDOWN_GRACE_SECONDS, then records the rest; Compose must wait."""
+    grace = re.search(
+        r'"AGENT_SHUTDOWN_GRACE_SECONDS", default: (\d+)',
+        (ROOT / "Sources/ConnectorsService/ConnectorsConfig.swift").read_text()).group(1)
+    period = load(kind)["services"]["connectors"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", period), period
+    assert int(period[:-1]) >= int(grace) + 10, (period, grace)
+
+
+@pytest.mark.parametrize("kind", ["dev", "prod"])
 def test_traefiks_access_log_leaves_out_paths_and_their_queries(kind):
     command = load(kind)["services"]["traefik"]["command"]
     assert "--accesslog=true" in command

@@ -28,6 +28,9 @@ public final class FakeToolAPIs: Sendable {
     public let slackEmails = SendableBox<[String: String]>([:])
     /// Messages sent to an interaction's `response_url` (`/slack-hooks/...`), as JSON objects.
     public let responses = SendableBox<[[String: any Sendable]]>([])
+    /// How long `issueCreate` takes to answer once recorded (a call in flight when a test
+    /// stops the service).
+    public let issueCreateDelay = SendableBox<Duration>(.zero)
     /// Linear agent activities created (session id, content).
     public let activities = SendableBox<[(session: String, content: [String: String])]>([])
 
@@ -92,6 +95,8 @@ public final class FakeToolAPIs: Sendable {
                     ]
                 ])
             case "issueCreate":
+                let delay = self.issueCreateDelay.get()
+                if delay > .zero { try await Task.sleep(for: delay) }
                 return try Self.json([
                     "data": [
                         "issueCreate": [

@@ -47,7 +47,8 @@ struct AgentParts: Sendable {
             AgentRunner(
                 client: AnthropicClient(http: modelHTTP.client, settings: settings, logger: logger), registry: registry,
                 runs: runs, approvals: approvals, policies: policies, logger: logger, timeout: config.agentTimeout,
-                limits: config.agentLimits, approvalTimeout: config.approvalTimeout)
+                shutdownGrace: config.agentShutdownGrace, limits: config.agentLimits,
+                approvalTimeout: config.approvalTimeout)
         }
         self.runner = runner
         let resumer = runner.map { runner in

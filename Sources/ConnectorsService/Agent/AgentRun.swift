@@ -75,6 +75,9 @@ struct AgentRunState: Codable, Sendable, Equatable {
         var result: ToolOutcome?
         /// The approval it waits for, when it needs one.
         var approvalId: String?
+        /// Recorded as being made, before it was: taken up again without a result, it is not
+        /// made a second time.
+        var started: Bool?
     }
 
     var maxSteps: Int

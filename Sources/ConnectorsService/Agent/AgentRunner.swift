@@ -88,6 +88,9 @@ struct AgentRunner: Sendable {
     let policies: ToolPolicyRepository
     let logger: Logger
     var timeout: Duration = .seconds(120)
+    /// How long a run in progress may go on once the service is asked to stop
+    /// (`AGENT_SHUTDOWN_GRACE_SECONDS`); then it is stopped and recorded as failed, steps kept.
+    var shutdownGrace: Duration = .seconds(30)
     var limits = AgentRunRepository.Limits()
     /// How long an approval waits (`AGENT_APPROVAL_TIMEOUT_SECONDS`) before counting as denied.
     var approvalTimeout: Duration = .seconds(900)
@@ -170,15 +173,19 @@ struct AgentRunner: Sendable {
         emit: (@Sendable (Event) async -> Void)?
     ) async -> AgentRun {
         var run = run
-        // The loop's steps and usage so far, readable when the deadline cancels it.
-        let progress = LockedBox((steps: run.steps, usage: run.usage))
+        // The loop's steps and usage so far, and the calls being made, readable when the deadline
+        // or a shutdown cancels it.
+        let progress = LockedBox(Progress(steps: run.steps, usage: run.usage))
         do {
             let (toolbox, policies) = try tools.get()
             let offered = toolbox.limited { policies.policy(for: $0) != .deny }
             let starting = run
             let end = try await withTimeout(timeout, onTimeout: { [timeout] in AgentTimeout(limit: timeout) }) {
-                try await loop(
-                    starting, state: state, toolbox: offered, policies: policies, emit: emit, progress: progress)
+                [shutdownGrace] in
+                try await withShutdownGrace(shutdownGrace, onExpiry: { AgentStopped() }) {
+                    try await loop(
+                        starting, state: state, toolbox: offered, policies: policies, emit: emit, progress: progress)
+                }
             }
             switch end {
             case .finished(let outcome):
@@ -209,11 +216,12 @@ struct AgentRunner: Sendable {
             run.status = .failed
             (run.steps, run.usage) = (failure.steps, failure.usage)
             run.error = failure.message
-        } catch let timeout as AgentTimeout {
-            // What was done before the deadline stays on record: tools may have made changes.
+        } catch let stop as any AgentStop {
+            // What was done before the deadline stays on record: tools may have made changes,
+            // and a call cut off mid-way may have too.
             run.status = .failed
-            (run.steps, run.usage) = progress.withLock { ($0.steps, $0.usage) }
-            run.error = timeout.description
+            (run.steps, run.usage) = progress.withLock { ($0.steps + $0.inFlight.map(Self.interrupted), $0.usage) }
+            run.error = stop.description
         } catch {
             run.status = .failed
             run.error = Self.describe(error)
@@ -232,6 +240,21 @@ struct AgentRunner: Sendable {
             logger.error("an agent run's end could not be stored", metadata: ["run": "\(run.id)", "error": "\(error)"])
         }
         return run
+    }
+
+    /// What a loop has done so far.
+    struct Progress: Sendable {
+        var steps: [AgentStep]
+        var usage: Anthropic.Usage
+        /// Calls being made now.
+        var inFlight: [AgentRunState.Call] = []
+    }
+
+    /// A call whose making was cut off: on record, as a failure nobody can vouch for.
+    static func interrupted(_ call: AgentRunState.Call) -> AgentStep {
+        AgentStep(
+            tool: call.name, input: call.input, isError: true,
+            summary: "Interrupted while being made; it is unknown whether it took effect.")
     }
 
     private struct Outcome: Sendable {
@@ -255,11 +278,14 @@ struct AgentRunner: Sendable {
 
     private func loop(
         _ run: AgentRun, state initial: AgentRunState, toolbox: Toolbox, policies: ToolPolicies,
-        emit: (@Sendable (Event) async -> Void)?, progress: LockedBox<(steps: [AgentStep], usage: Anthropic.Usage)>
+        emit: (@Sendable (Event) async -> Void)?, progress: LockedBox<Progress>
     ) async throws -> LoopEnd {
         var state = initial
         var steps = run.steps
         var usage = run.usage
+        // Whether this run's conversation is stored (a continued run, or one that recorded calls
+        // before making them): it is then kept current after every turn.
+        var stored = run.state != nil
         func record(_ step: AgentStep) async {
             steps.append(step)
             progress.withLock { $0.steps = steps }
@@ -273,6 +299,15 @@ struct AgentRunner: Sendable {
                 let outcome: ToolOutcome
                 if let known = call.result {
                     outcome = known
+                } else if call.started == true {
+                    // Recorded before it was made, and the process died before its answer: it
+                    // is not made again.
+                    let step = Self.interrupted(call)
+                    outcome = ToolOutcome(
+                        text:
+                            "This action was interrupted (the service restarted); it is unknown whether it took effect. Check before trying again.",
+                        isError: true)
+                    await record(step)
                 } else {
                     outcome = await settle(call, decided: decided, toolbox: toolbox)
                     await record(
@@ -321,6 +356,24 @@ struct AgentRunner: Sendable {
             }
             // What may run runs now, even when another call of the turn must wait.
             let now = calls.indices.filter { !asks.contains($0) }
+            // A write is recorded before it is made, so a run taken up again after a crash knows
+            // it was started and does not make it a second time.
+            if now.contains(where: { toolbox.tool(named: calls[$0].name)?.risk == .write }) {
+                var pending = state
+                pending.calls = calls
+                for index in now { pending.calls[index].started = true }
+                var current = run
+                (current.steps, current.usage) = (steps, usage)
+                do {
+                    try await runs.progress(current, state: pending)
+                } catch {
+                    throw LoopFailure(
+                        message: "The run could not be recorded before acting, so it stopped: \(error)", steps: steps,
+                        usage: usage)
+                }
+                stored = true
+            }
+            progress.withLock { $0.inFlight = now.map { calls[$0] } }
             let outcomes = await withTaskGroup(of: (Int, ToolOutcome).self) { group in
                 for index in now {
                     let call = calls[index]
@@ -330,6 +383,7 @@ struct AgentRunner: Sendable {
                 for await (index, outcome) in group { outcomes[index] = outcome }
                 return outcomes
             }
+            progress.withLock { $0.inFlight = [] }
             for index in now {
                 let outcome = outcomes[index]!
                 calls[index].result = outcome
@@ -359,8 +413,8 @@ struct AgentRunner: Sendable {
                     }))
             var current = run
             (current.steps, current.usage) = (steps, usage)
-            // A continued run keeps its place: were it continued again, this turn is done.
-            try? await runs.progress(current, state: run.state != nil ? state : nil)
+            // A stored run keeps its place: were it taken up again, this turn is done.
+            try? await runs.progress(current, state: stored ? state : nil)
         }
         return .finished(
             Outcome(
@@ -392,7 +446,17 @@ struct AgentRunner: Sendable {
         }
     }
 
-    struct AgentTimeout: Error, CustomStringConvertible {
+    /// A deadline that ends a run early, keeping what it did.
+    protocol AgentStop: Error, CustomStringConvertible {}
+
+    /// The service is stopping and the run did not end within `AGENT_SHUTDOWN_GRACE_SECONDS`.
+    struct AgentStopped: AgentStop {
+        var description: String {
+            "The service was stopped (a restart or an update) before the run finished; what was done is listed, and nothing is done again."
+        }
+    }
+
+    struct AgentTimeout: AgentStop {
         let limit: Duration
         var description: String {
             "The run took longer than \(limit.wholeMilliseconds / 1000) seconds and was stopped."
