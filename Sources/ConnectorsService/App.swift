@@ -39,7 +39,7 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
                 Telemetry.bootstrap(logLevel: config.common.logLevel)
                 let logger = Logger(label: "ConnectorsService")
                 let report = try await Database.withClient(config.common.database, logger: logger) { postgres in
-                    try await Reencryptor(postgres: postgres, box: config.secretBox, logger: logger).run()
+                    try await Reencryptor(postgres: Postgres(postgres), box: config.secretBox, logger: logger).run()
                 }
                 print(
                     "re-encrypted \(report.changed) values under key \(config.secretBox.current.id); \(report.current) were already under it"
@@ -76,7 +76,8 @@ struct ConnectorsServiceCommand: AsyncParsableCommand {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 try await Database.withClient(config.common.database, logger: logger) { postgres in
-                    try await AuditTrail(postgres: postgres, logger: logger).export(since: Self.date(since)!) { event in
+                    try await AuditTrail(postgres: Postgres(postgres), logger: logger).export(since: Self.date(since)!)
+                    { event in
                         print(String(decoding: try encoder.encode(AuditEventView(event)), as: UTF8.self))
                     }
                 }

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -59,11 +60,11 @@ public struct AuditEvent: Sendable, Equatable {
 /// The append-only `auditEvent` table (both services write it). Writes from concurrent
 /// requests are committed together (`GroupCommit`); every write returns once it is stored.
 public struct AuditTrail: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
     private let writes: GroupCommit<AuditEvent, Void>
 
-    public init(postgres: PostgresClient, logger: Logger) {
+    public init(postgres: Postgres, logger: Logger) {
         self.postgres = postgres
         self.logger = logger
         self.writes = GroupCommit { events in
@@ -88,7 +89,7 @@ public struct AuditTrail: Sendable {
         for event in events { await record(event) }
     }
 
-    static func insert(_ events: [AuditEvent], postgres: PostgresClient, logger: Logger) async throws {
+    static func insert(_ events: [AuditEvent], postgres: Postgres, logger: Logger) async throws {
         // Arrays cannot hold NULLs here: absent values travel as '' (and -1) and become NULL again.
         func texts(_ value: (AuditEvent) -> String?) -> [String] { events.map { value($0) ?? "" } }
         try await postgres.query(

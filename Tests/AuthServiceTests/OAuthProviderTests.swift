@@ -1,3 +1,4 @@
+import DB
 import Crypto
 import Foundation
 import HTTPTypes
@@ -663,7 +664,7 @@ import TestSupport
             try await app.sql { postgres in
                 try await postgres.query(
                     #"UPDATE "oauthClient" SET "createdAt" = now() - interval '31 days'"#)
-                let repository = OAuthClientRepository(postgres: postgres, logger: Logger(label: "test"))
+                let repository = OAuthClientRepository(postgres: Postgres(postgres), logger: Logger(label: "test"))
                 #expect(
                     try await repository.deleteUnused(registeredBefore: Date().addingTimeInterval(-30 * 86400)) == 1)
                 let left = try await postgres.query(#"SELECT "clientId" FROM "oauthClient""#).collect()

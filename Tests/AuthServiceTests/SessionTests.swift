@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -275,7 +276,7 @@ import TestSupport
                     VALUES (\(id), \("token-" + id), 'u1', now() + make_interval(secs => \(Double(offset))))
                     """)
             }
-            let sessions = SessionRepository(postgres: sql, logger: Logger(label: "session-sweep-test"))
+            let sessions = SessionRepository(postgres: Postgres(sql), logger: Logger(label: "session-sweep-test"))
             #expect(try await sessions.deleteExpired(batch: 2) == 3)
             #expect(try await sessions.deleteExpired(batch: 2) == 0)
             var ids = [String]()

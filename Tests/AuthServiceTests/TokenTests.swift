@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -135,7 +136,8 @@ import TestSupport
         let database = try await TestDatabase.create(migrated: true)
         let count = try await TestDatabase.withClient(database) { postgres in
             let repository = SigningKeyRepository(
-                postgres: postgres, vault: KeyVault(secret: TestConfig.betterAuthSecret), logger: Logger(label: "t"))
+                postgres: Postgres(postgres), vault: KeyVault(secret: TestConfig.betterAuthSecret),
+                logger: Logger(label: "t"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 { group.addTask { try await repository.ensureKey() } }
                 try await group.waitForAll()
@@ -154,7 +156,7 @@ import TestSupport
         try await TestDatabase.withClient(database) { postgres in
             let logger = Logger(label: "t")
             let repository = SigningKeyRepository(
-                postgres: postgres, vault: KeyVault(secret: TestConfig.betterAuthSecret), logger: logger)
+                postgres: Postgres(postgres), vault: KeyVault(secret: TestConfig.betterAuthSecret), logger: logger)
             let keys = SigningKeys(repository: repository, cachePeriod: 300, logger: logger)
             let issuer = JWTIssuer(keys: keys, issuer: "https://connectors.test")
             try await keys.start()

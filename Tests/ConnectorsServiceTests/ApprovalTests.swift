@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -246,7 +247,7 @@ import TestSupport
             let id = try #require((paused.json["approvals"] as? [[String: Any]])?.first?["id"] as? String)
             #expect(try await Self.decide(client, issuer.token(sub: "user-1"), id, "approve").status == .ok)
             try await app.sql { sql in
-                let runs = AgentRunRepository(postgres: sql, logger: Logger(label: "resume-test"))
+                let runs = AgentRunRepository(postgres: Postgres(sql), logger: Logger(label: "resume-test"))
                 let first = try #require(
                     try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).first)
                 #expect(try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).isEmpty)

@@ -91,8 +91,9 @@ import TestSupport
                 await redis.waitUntilConnected()
                 try await body(
                     ConnectionRepository(
-                        postgres: sql, listCache: .unshared(redis),
-                        audit: AuditTrail(postgres: sql, logger: Logger(label: "t")), logger: Logger(label: "t")))
+                        postgres: Postgres(sql), listCache: .unshared(redis),
+                        audit: AuditTrail(postgres: Postgres(sql), logger: Logger(label: "t")),
+                        logger: Logger(label: "t")))
                 group.cancelAll()
             }
         }

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -158,7 +159,7 @@ import TestSupport
             try await app.withConnections { connections, postgres, _, logger in
                 let installations = GitHubInstallations(
                     github: try #require(testProviders(config, logger: logger).provider(.github) as? GitHubAppProvider),
-                    connections: connections, postgres: postgres, logger: logger)
+                    connections: connections, postgres: Postgres(postgres), logger: logger)
                 let result = try await installations.reconcile()
                 #expect(result.checked == 4 && result.failed == 0)
                 let now = try await statuses(app)

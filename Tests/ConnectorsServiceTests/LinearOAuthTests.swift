@@ -416,8 +416,8 @@ extension ConnectorsTestApp {
                 defer { group.cancelAll() }
                 await redis.waitUntilConnected()
                 let connections = ConnectionRepository(
-                    postgres: postgres, listCache: .unshared(redis),
-                    audit: AuditTrail(postgres: postgres, logger: logger), logger: logger)
+                    postgres: Postgres(postgres), listCache: .unshared(redis),
+                    audit: AuditTrail(postgres: Postgres(postgres), logger: logger), logger: logger)
                 return try await body(connections, postgres, redis, logger)
             }
         }
@@ -455,7 +455,8 @@ extension ConnectorsTestApp {
             try await sql.query(
                 #"INSERT INTO "pendingLink" ("codeHash", "connectionId", "provider", "accountId", "linkExpiresAt") VALUES ('old', 'c1', 'linear', 'a', now() - interval '1 second'), ('new', 'c2', 'linear', 'a', now() + interval '5 minutes')"#
             )
-            try await PendingLinkRepository(postgres: sql, logger: Logger(label: "sweeper-test")).deleteExpired()
+            try await PendingLinkRepository(postgres: Postgres(sql), logger: Logger(label: "sweeper-test"))
+                .deleteExpired()
             var left = [String]()
             for try await hash in try await sql.query(#"SELECT "codeHash" FROM "pendingLink""#).decode(String.self) {
                 left.append(hash)

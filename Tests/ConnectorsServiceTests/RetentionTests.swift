@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -52,8 +53,8 @@ import TestSupport
             }
             let logger = Logger(label: "retention-test")
             let settings = RetentionSettings(webhookDays: 14, failedWebhookDays: 30, agentRunDays: 90)
-            let webhooks = WebhookEventRepository(postgres: sql, logger: logger)
-            let agentRuns = AgentRunRepository(postgres: sql, logger: logger)
+            let webhooks = WebhookEventRepository(postgres: Postgres(sql), logger: logger)
+            let agentRuns = AgentRunRepository(postgres: Postgres(sql), logger: logger)
             let removed = try await settings.sweep(webhooks: webhooks, runs: agentRuns, now: now, batch: 2)
             #expect(removed.events == 8)
             #expect(removed.runs == 2)
@@ -90,7 +91,7 @@ import TestSupport
                     #"INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES (\#("u\(n)"), 'Test', \#("u\(n)@example.com"), true, now(), now())"#
                 )
             }
-            let runs = AgentRunRepository(postgres: sql, logger: Logger(label: "workspace-limit-test"))
+            let runs = AgentRunRepository(postgres: Postgres(sql), logger: Logger(label: "workspace-limit-test"))
             let limits = AgentRunRepository.Limits(workspaceRuns: 4)
             @Sendable func start(_ user: Int, team: String?) async throws -> AgentRunRepository.StartOutcome {
                 var run = AgentRun(id: RandomToken.string(length: 16), userId: "u\(user)", trigger: .slack, prompt: "p")

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -378,7 +379,7 @@ import TestSupport
             #expect(statuses.count == 90 && statuses.allSatisfy { $0 == .ok })
             #expect(try await eventCount(app) == 30)
             let stored = try await app.sql { sql in
-                try await WebhookEventRepository(postgres: sql, logger: Logger(label: "test")).insert([
+                try await WebhookEventRepository(postgres: Postgres(sql), logger: Logger(label: "test")).insert([
                     IncomingWebhookEvent(
                         provider: .github, deliveryKey: "b-1", eventType: "issues.opened", payload: "{}"),
                     IncomingWebhookEvent(

@@ -122,7 +122,7 @@ import TestSupport
                 try await eventually("the handler waits on the row lock") {
                     try await scalar(
                         database,
-                        #"SELECT count(*)::text FROM pg_stat_activity WHERE "wait_event_type" = 'Lock' AND "query" LIKE '%UPDATE "connection"%'"#
+                        #"SELECT count(*)::text FROM pg_stat_activity WHERE "wait_event_type" = 'Lock' AND "query" LIKE '%UPDATE "connection"%' AND "datname" = current_database()"#
                     ) == "1"
                 }
                 #expect(

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -181,7 +182,7 @@ import TestSupport
             try await insertEvent(app, provider: "github", key: "c\(index)", type: "issues.opened", payload: "{}")
         }
         let claimed = try await app.sql { sql in
-            let queue = WebhookQueue(postgres: sql, logger: Logger(label: "queue-test"))
+            let queue = WebhookQueue(postgres: Postgres(sql), logger: Logger(label: "queue-test"))
             return try await withThrowingTaskGroup(of: [Int64].self) { group in
                 for worker in ["a", "b", "c"] {
                     group.addTask { try await queue.claim(worker: worker, limit: 10, lease: .seconds(30)).map(\.id) }
@@ -213,7 +214,8 @@ import TestSupport
                 }
             ])
             let worker = WebhookWorker(
-                queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers, settings: settings,
+                queue: WebhookQueue(postgres: Postgres(sql), logger: Logger(label: "t")), handlers: handlers,
+                settings: settings,
                 logger: Logger(label: "t"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await worker.run() }
@@ -250,7 +252,7 @@ import TestSupport
             ])
             let workers = (0..<2).map { _ in
                 WebhookWorker(
-                    queue: WebhookQueue(postgres: sql, logger: Logger(label: "t")), handlers: handlers,
+                    queue: WebhookQueue(postgres: Postgres(sql), logger: Logger(label: "t")), handlers: handlers,
                     settings: settings, logger: Logger(label: "t"))
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -284,7 +286,7 @@ import TestSupport
                 },
                 TestHandler(handles: [.githubInstallationDeleted]) { _ in .done },
             ])
-            let queue = WebhookQueue(postgres: sql, logger: Logger(label: "t"))
+            let queue = WebhookQueue(postgres: Postgres(sql), logger: Logger(label: "t"))
             let standard = WebhookWorker(
                 queue: queue, handlers: handlers, settings: settings, logger: Logger(label: "t"))
             let lifecycle = WebhookWorker(

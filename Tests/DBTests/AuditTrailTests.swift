@@ -14,7 +14,7 @@ import TestSupport
     @Test func eventsAreStoredListedPerUserAndExported() async throws {
         let url = try await TestDatabase.create()
         try await TestDatabase.withClient(url) { postgres in
-            let audit = AuditTrail(postgres: postgres, logger: logger)
+            let audit = AuditTrail(postgres: Postgres(postgres), logger: logger)
             await withTaskGroup(of: Void.self) { group in
                 for index in 0..<5 {
                     group.addTask {
@@ -46,7 +46,7 @@ import TestSupport
     @Test func aSummaryOfManyCodePointsPerCharacterIsStoredCut() async throws {
         let url = try await TestDatabase.create()
         try await TestDatabase.withClient(url) { postgres in
-            let audit = AuditTrail(postgres: postgres, logger: logger)
+            let audit = AuditTrail(postgres: Postgres(postgres), logger: logger)
             // "❤️" is one character of two code points; the column counts code points.
             await audit.record(
                 AuditEvent(
@@ -60,7 +60,7 @@ import TestSupport
     @Test func rowsCannotBeChangedOrDeletedExceptByRetention() async throws {
         let url = try await TestDatabase.create()
         try await TestDatabase.withClient(url) { postgres in
-            let audit = AuditTrail(postgres: postgres, logger: logger)
+            let audit = AuditTrail(postgres: Postgres(postgres), logger: logger)
             await audit.record(AuditEvent(userId: "u", surface: .api, action: "policy.changed", outcome: "ok"))
             // An old row, as if written 400 days ago (inserted directly: the trail stamps now()).
             try await postgres.query(

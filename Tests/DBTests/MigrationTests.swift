@@ -36,10 +36,10 @@ import TestSupport
     @Test func appliesEveryMigrationToAnEmptyDatabase() async throws {
         let url = try await TestDatabase.create(migrated: false)
         let bundled = try Migration.bundled()
-        #expect(bundled.map(\.version) == Array(1...11))
+        #expect(bundled.map(\.version) == Array(1...12))
         let applied = try await MigrateCommand.migrate(url, logger: logger)
-        #expect(applied == Array(1...11))
-        #expect(try await recorded(url) == Array(1...11))
+        #expect(applied == Array(1...12))
+        #expect(try await recorded(url) == Array(1...12))
         let expected: Set<String> = [
             "user", "session", "account", "verification", "jwks", "connection", "pendingLink", "webhookEvent",
             "agentRun", "schemaMigration", "oauthClient", "oauthResource", "oauthClientResource", "oauthRefreshToken",
@@ -52,7 +52,7 @@ import TestSupport
     @Test func runningAgainIsANoOp() async throws {
         let url = try await TestDatabase.create(migrated: true)
         #expect(try await MigrateCommand.migrate(url, logger: logger) == [])
-        #expect(try await recorded(url) == Array(1...11))
+        #expect(try await recorded(url) == Array(1...12))
     }
 
     @Test func concurrentRunnersApplyEachMigrationOnce() async throws {
@@ -64,9 +64,9 @@ import TestSupport
             return try await group.reduce(into: [[Int]]()) { $0.append($1) }
         }
         // Exactly one runner applied both; the others found nothing left to do.
-        #expect(results.flatMap { $0 }.sorted() == Array(1...11))
+        #expect(results.flatMap { $0 }.sorted() == Array(1...12))
         #expect(results.filter { !$0.isEmpty }.count == 1)
-        #expect(try await recorded(url) == Array(1...11))
+        #expect(try await recorded(url) == Array(1...12))
     }
 
     @Test func refusesAnEditedAppliedMigration() async throws {
@@ -95,7 +95,7 @@ import TestSupport
         await #expect(throws: (any Error).self) {
             try await MigrateCommand.migrate(url, migrations: broken, logger: logger)
         }
-        #expect(try await recorded(url) == Array(1...11))
+        #expect(try await recorded(url) == Array(1...12))
         #expect(try await !tables(url).contains("half"))
         // The lock was released: a later run can proceed.
         #expect(try await MigrateCommand.migrate(url, logger: logger) == [])
@@ -115,7 +115,7 @@ import TestSupport
                     logger: logger)
             }
         }
-        #expect(try await MigrateCommand.migrate(url, logger: logger) == Array(1...11))
+        #expect(try await MigrateCommand.migrate(url, logger: logger) == Array(1...12))
         let count = try await TestDatabase.withClient(url) { client in
             var total = 0
             for try await value in try await client.query(#"SELECT count(*)::int FROM "user""#).decode(Int.self) {
@@ -137,7 +137,7 @@ import TestSupport
                 #"INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt") VALUES ('k1', '{}', 'theirs', now())"#
             )
         }
-        #expect(try await MigrateCommand.migrate(url, logger: logger) == Array(1...11))
+        #expect(try await MigrateCommand.migrate(url, logger: logger) == Array(1...12))
         let (rows, expiry) = try await TestDatabase.withClient(url) { client in
             var result = (0, "")
             for try await (count, type) in try await client.query(

@@ -35,7 +35,8 @@ public enum TestApp {
         routes(
             router,
             TestAppParts(
-                postgres: infrastructure.postgres, redis: infrastructure.redis, limiter: infrastructure.rateLimiter,
+                postgres: infrastructure.postgres.client, redis: infrastructure.redis,
+                limiter: infrastructure.rateLimiter,
                 config: config))
         return HTTPCore.application(
             router: router, config: config, services: infrastructure.services, logger: logger,

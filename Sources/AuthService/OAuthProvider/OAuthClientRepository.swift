@@ -1,3 +1,4 @@
+import DB
 import HTTPTypes
 import Foundation
 import Logging
@@ -7,7 +8,7 @@ import Shared
 /// OAuth clients in Better Auth's `oauthClient` table. List columns are jsonb arrays; they are
 /// read through `to_jsonb`, which also reads the `text[]` columns other Better Auth adapters create.
 struct OAuthClientRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
 
     func find(clientId: String) async throws -> OAuthClient? {

@@ -11,12 +11,12 @@ import Shared
 /// revocations the MCP endpoint reads (`oauthGrantRevocation`). Codes and tokens are stored as
 /// `OAuthHash.of(value)`.
 struct OAuthGrantRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
     /// Consents given and removed are recorded there.
     let audit: AuditTrail
 
-    init(postgres: PostgresClient, logger: Logger) {
+    init(postgres: Postgres, logger: Logger) {
         self.postgres = postgres
         self.logger = logger
         self.audit = AuditTrail(postgres: postgres, logger: logger)

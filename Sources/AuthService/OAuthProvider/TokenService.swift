@@ -1,3 +1,4 @@
+import DB
 import HTTPTypes
 import Crypto
 import Foundation

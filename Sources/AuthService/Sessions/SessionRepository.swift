@@ -5,7 +5,7 @@ import PostgresNIO
 
 /// Sessions in Better Auth's `session` table.
 struct SessionRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
     /// Serves repeated lookups of one token for a few seconds; see `SessionCache`.
     var cache = SessionCache(ttl: 0)

@@ -16,7 +16,7 @@ func rotateSigningKeys(_ config: AuthConfig, logger: Logger) async throws -> Str
         }
         defer { group.cancelAll() }
         let repository = SigningKeyRepository(
-            postgres: postgres, vault: KeyVault(secret: config.betterAuthSecret), logger: logger)
+            postgres: Postgres(postgres), vault: KeyVault(secret: config.betterAuthSecret), logger: logger)
         try await repository.ensureKey()
         return try await repository.rotate(retireAfter: config.jwksCachePeriod * 2 + config.jwtLifetime)
     }

@@ -1,3 +1,4 @@
+import DB
 import CryptoExtras
 import Foundation
 import Logging
@@ -9,7 +10,7 @@ import Shared
 struct SigningKeyRepository: Sendable {
     /// Serialises key creation across replicas (any fixed number not used elsewhere).
     static let lockKey: Int64 = 0x6A77_6B73_6372_6561
-    let postgres: PostgresClient
+    let postgres: Postgres
     let vault: KeyVault
     let logger: Logger
 

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -5,7 +6,7 @@ import Shared
 
 /// Users and their password ("credential") accounts, in Better Auth's tables.
 struct UserRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
 
     enum CreateError: Error { case emailTaken }

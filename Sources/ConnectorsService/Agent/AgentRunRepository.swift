@@ -8,7 +8,7 @@ import Shared
 /// written after each model turn, stored whole when they pause for an approval, and written
 /// once more when they end.
 struct AgentRunRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
 
     /// What one person may spend (`AGENT_DAILY_TOKEN_BUDGET`, `AGENT_MAX_CONCURRENT_RUNS`), and

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import MCP
@@ -6,7 +7,7 @@ import Shared
 
 /// `agentApproval`: tool calls waiting for their owner, decided once.
 struct ApprovalRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
 
     enum DecideOutcome: Sendable, Equatable {

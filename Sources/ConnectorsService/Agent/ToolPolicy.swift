@@ -32,7 +32,7 @@ struct ToolPolicies: Sendable {
 /// `agentToolPolicy`: the policies people set (absent rows are the defaults). Every change is
 /// recorded on the audit trail.
 struct ToolPolicyRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let audit: AuditTrail
     let logger: Logger
 

@@ -11,7 +11,7 @@ import Shared
 /// recorded on the audit trail with who or what made it; a change made elsewhere (`attach`, in
 /// the link transaction) does both itself.
 struct ConnectionRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let listCache: ConnectionListCache
     let audit: AuditTrail
     let logger: Logger
@@ -29,7 +29,7 @@ struct ConnectionRepository: Sendable {
     /// A prepared statement: the hot read of every console page, planned once per connection.
     func list(userId: String) async throws -> [Connection] {
         var connections = [Connection]()
-        for try await row in try await postgres.execute(ListConnections(userId: userId), logger: logger) {
+        for row in try await postgres.execute(ListConnections(userId: userId), logger: logger) {
             if let connection = Self.connection(row) { connections.append(connection) }
         }
         return connections

@@ -1,3 +1,4 @@
+import DB
 import Logging
 import PostgresNIO
 import Shared
@@ -10,7 +11,7 @@ import Shared
 struct GitHubInstallations: Sendable {
     let github: GitHubAppProvider
     let connections: ConnectionRepository
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
 
     static let uninstalledReason = "The GitHub App was uninstalled from this account; connect GitHub again."

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -15,7 +16,7 @@ struct Reencryptor: Sendable {
         var current = 0
     }
 
-    let postgres: PostgresClient
+    let postgres: Postgres
     let box: SecretBox
     let logger: Logger
 

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -17,12 +18,12 @@ final class GrantRevocations: Service, Sendable {
         var clients = [String: Date]()
     }
 
-    let postgres: PostgresClient
+    let postgres: Postgres
     let interval: Duration
     let logger: Logger
     private let snapshot = Mutex(Snapshot())
 
-    init(postgres: PostgresClient, interval: Duration = .seconds(10), logger: Logger) {
+    init(postgres: Postgres, interval: Duration = .seconds(10), logger: Logger) {
         self.postgres = postgres
         self.interval = interval
         self.logger = logger

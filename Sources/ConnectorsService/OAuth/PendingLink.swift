@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -21,7 +22,7 @@ struct PendingLink: Sendable {
 
 /// `pendingLink` rows, keyed by the SHA-256 of the link code.
 struct PendingLinkRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
     var lifetime: TimeInterval = 600
 
@@ -40,7 +41,7 @@ struct PendingLinkRepository: Sendable {
     /// to `attach`, whose work commits with the deletion or not at all.
     func claim<T: Sendable>(
         codeHash: String, provider: ProviderID, userId: String, now: Date = Date(),
-        attach: (PendingLink, PostgresConnection) async throws -> T
+        attach: @escaping @Sendable (PendingLink, PostgresConnection) async throws -> T
     ) async throws -> T {
         do {
             return try await transaction(
@@ -52,7 +53,7 @@ struct PendingLinkRepository: Sendable {
 
     private func transaction<T: Sendable>(
         codeHash: String, provider: ProviderID, userId: String, now: Date,
-        attach: (PendingLink, PostgresConnection) async throws -> T
+        attach: @escaping @Sendable (PendingLink, PostgresConnection) async throws -> T
     ) async throws -> T {
         try await postgres.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(

@@ -18,7 +18,7 @@ struct IncomingWebhookEvent: Sendable {
 
 /// Verified deliveries in `webhookEvent`, unique per provider and delivery key.
 struct WebhookEventRepository: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
 
     /// Stores deliveries for the worker in one statement. Returns, for each event in order,

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 import Logging
 import PostgresNIO
@@ -7,7 +8,7 @@ import Shared
 /// with `FOR UPDATE SKIP LOCKED` (expired leases are first put back by `reclaimExpired`), so two workers never hold the same event;
 /// every transition is conditioned on still holding the lease.
 struct WebhookQueue: Sendable {
-    let postgres: PostgresClient
+    let postgres: Postgres
     let logger: Logger
 
     /// Leases up to `limit` due events of `lane` to `worker` for `lease`.

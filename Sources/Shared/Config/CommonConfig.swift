@@ -10,6 +10,9 @@ public struct CommonConfig: Sendable {
     /// `DATABASE_STATEMENT_TIMEOUT_MS`: PostgreSQL cancels any statement of the services' own
     /// connections that runs longer (a lock wait included); the request answers 503.
     public var databaseStatementTimeout: Duration
+    /// `DATABASE_POOL_WAIT_MS`: how long a request waits for a pooled connection when every one
+    /// is busy before it answers 503 `DATABASE_BUSY`.
+    public var databasePoolWait: Duration
     public var redis: RedisURL
     /// `PUBLIC_URL` without a trailing slash, e.g. `https://localhost`.
     public var publicURL: String
@@ -32,6 +35,8 @@ public struct CommonConfig: Sendable {
         self.databasePoolSize = try env.int("DATABASE_POOL_SIZE", default: 20, range: 1...500)
         self.databaseStatementTimeout = .milliseconds(
             try env.int("DATABASE_STATEMENT_TIMEOUT_MS", default: 15_000, range: 100...3_600_000))
+        self.databasePoolWait = .milliseconds(
+            try env.int("DATABASE_POOL_WAIT_MS", default: 5_000, range: 10...600_000))
         self.redis = try RedisURL(
             parsing: env.required("REDIS_URL", hint: "redis://[:password@]host:port[/db]", isSecret: true))
         self.publicURL = try env.httpURL("PUBLIC_URL", default: "https://localhost")

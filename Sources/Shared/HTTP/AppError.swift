@@ -22,6 +22,13 @@ extension AppError {
             .serviceUnavailable, code: "DATABASE_TIMEOUT", message: "The database did not answer in time; try again.",
             headers: [.retryAfter: "1"])
     }
+
+    /// Every pooled PostgreSQL connection stayed busy past `DATABASE_POOL_WAIT_MS`.
+    public static var databaseBusy: AppError {
+        AppError(
+            .serviceUnavailable, code: "DATABASE_BUSY", message: "The database is busy; try again shortly.",
+            headers: [.retryAfter: "1"])
+    }
 }
 
 /// The one error type: an HTTP status, an `UPPER_SNAKE` code and a human sentence, rendered
