@@ -97,7 +97,10 @@ struct ConnectorsRoutes: Sendable {
             github: GitHubSignature(secret: config.github.webhookSecret),
             handlers: webhookHandlers, intake: WebhookIntake(budget: config.webhookInflightBytes),
             events: GroupCommit(
-                write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert), logger: logger
+                write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert),
+            failures: FailureLockout(
+                name: config.webhookFailureName, threshold: config.webhookFailureThreshold, window: .seconds(600),
+                redis: infrastructure.redis, logger: logger), logger: logger
         ).addRoutes(to: router, policies: policies)
         ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).addRoutes(
             to: router, policies: policies)

@@ -50,6 +50,11 @@ struct ConnectorsConfig: Sendable {
     var retention = RetentionSettings()
     /// Bytes webhook deliveries may hold in memory at once (`WEBHOOK_INFLIGHT_BYTES`).
     var webhookInflightBytes = 32 * 1024 * 1024
+    /// Failed webhook signatures from one source within 10 minutes before it is refused for 10
+    /// minutes (`WEBHOOK_FAILURE_THRESHOLD`).
+    var webhookFailureThreshold = 30
+    /// The lockout's key prefix in Redis.
+    var webhookFailureName = "webhook-signature-fail"
 
     init(_ env: ConfigValues) throws(ConfigurationError) {
         self.common = try CommonConfig(env, portVariable: "CONNECTORS_PORT", defaultPort: 5002)
@@ -92,6 +97,7 @@ struct ConnectorsConfig: Sendable {
         self.connectionListCacheAge = .seconds(
             try env.int("CONNECTION_LIST_CACHE_SECONDS", default: 60, range: 0...3600))
         self.agentTimeout = .seconds(try env.int("AGENT_TIMEOUT_SECONDS", default: 120, range: 5...3600))
+        self.webhookFailureThreshold = try env.int("WEBHOOK_FAILURE_THRESHOLD", default: 30, range: 1...100_000)
         self.agentShutdownGrace = .seconds(try env.int("AGENT_SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...3600))
         self.agentLimit.limit = try env.int("AGENT_RATE_LIMIT", default: 10, range: 1...1_000_000)
         self.agentLimits.dailyTokens = try env.int(

@@ -27,6 +27,7 @@ struct ConnectorsTestApp {
         config.userLimit.name += "-" + RandomToken.string(length: 8)
         config.agentLimit.name += "-" + RandomToken.string(length: 8)
         config.ipLimit.name += "-" + RandomToken.string(length: 8)
+        config.webhookFailureName += "-" + RandomToken.string(length: 8)
         // Calls to the local fakes get room on a loaded machine; a test of the timeout sets its own.
         config.providerTimeout = .seconds(60)
         configure(&config)

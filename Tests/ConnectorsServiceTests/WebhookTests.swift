@@ -95,6 +95,48 @@ import TestSupport
         #expect(throws: WebhookRejection.badSignature) { try linear.precheck(signature: "not-hex") }
     }
 
+    /// A source that keeps failing signatures is refused before its bodies are read, valid or
+    /// not, for the lockout's window; what it sent before the lockout is unaffected.
+    @Test func aSourceThatKeepsFailingSignaturesIsLockedOut() async throws {
+        try await withApp(overrides: Self.secrets.merging(["WEBHOOK_FAILURE_THRESHOLD": "3"]) { $1 }) { app, client in
+            func signed(_ id: String) async throws -> TestResponse {
+                let timestamp = String(Int(Date().timeIntervalSince1970))
+                let body = Self.slackEvent(id: id)
+                let signature =
+                    "v0="
+                    + HMACSigner.sha256Hex(secret: Self.slackSecret, message: Array("v0:\(timestamp):\(body)".utf8))
+                return try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
+            }
+            #expect(try await signed("EvBefore").status == .ok)
+            let fresh = String(Int(Date().timeIntervalSince1970))
+            // Three failures of different kinds: a forged signature, no signature, a bad GitHub one.
+            #expect(
+                try await slackPost(
+                    client, body: Self.slackEvent(id: "EvForged"), timestamp: fresh,
+                    signature: "v0=" + String(repeating: "0", count: 64)
+                ).status == .unauthorized)
+            #expect(
+                try await slackPost(client, body: Self.slackEvent(id: "EvBare"), timestamp: fresh, signature: nil)
+                    .status
+                    == .unauthorized)
+            #expect(
+                try await Self.gitHubPost(client, "issues", #"{"action":"opened"}"#, delivery: "g-x", secret: "nope")
+                    .status == .unauthorized)
+            let refused = try await signed("EvAfter")
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.errorCode == "TOO_MANY_FAILED_SIGNATURES")
+            #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 > 500)
+            let stored = try await app.sql { sql in
+                var keys = [String]()
+                for try await key in try await sql.query(#"SELECT "deliveryKey" FROM "webhookEvent""#).decode(
+                    String.self)
+                { keys.append(key) }
+                return keys
+            }
+            #expect(stored == ["EvBefore"])
+        }
+    }
+
     @Test func slacksDocumentedExampleVerifies() throws {
         let body = Array(
             "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"

@@ -1,9 +1,13 @@
 """Webhook receivers under attack, at the connectors service's own port: uploads that could
-never be signed are refused from their headers before a byte of body is read, and bodies in
-flight are bounded across the process, while a real signed delivery still gets through."""
+never be signed are refused from their headers before a byte of body is read, a source that
+keeps failing is locked out, and bodies in flight are bounded across the process, while a real
+signed delivery from elsewhere still gets through. The attacker and the provider are different
+loopback addresses (127.0.0.1 and 127.0.0.2), as they would be different hosts."""
 import hashlib
 import hmac
+import http.client
 import json
+import os
 import pathlib
 import re
 import select
@@ -23,7 +27,10 @@ BUDGET = 4 * 1024 * 1024  # WEBHOOK_INFLIGHT_BYTES for this stack: eight 512 KiB
 @pytest.fixture(scope="module")
 def stack():
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="connectors-abuse-"))
-    stack = Stack(workdir, extra_env={"WEBHOOK_INFLIGHT_BYTES": str(BUDGET)})
+    # A Redis database of its own: the lockout this module provokes must not follow 127.0.0.1
+    # into the other modules' stacks.
+    redis = re.sub(r"(/\d+)?$", "/5", os.environ["TEST_REDIS_URL"], count=1)
+    stack = Stack(workdir, extra_env={"WEBHOOK_INFLIGHT_BYTES": str(BUDGET), "REDIS_URL": redis})
     try:
         stack.start()
         yield stack
@@ -43,24 +50,28 @@ def received_total(stack):
     return int(match.group(1)) if match else 0
 
 
-def signed_event(stack):
-    """Posts a valid signed Slack event at the service port; returns (status, body)."""
+def signed_event(stack, source="127.0.0.2"):
+    """Posts a valid signed Slack event at the service port from `source`; returns (status, body)."""
     body = json.dumps({"type": "event_callback", "team_id": "T0ABUSE", "event_id": "EvOK" + uuid.uuid4().hex[:10],
                        "event": {"type": "reaction_added", "user": "U1"}})
     timestamp = str(int(time.time()))
     signature = "v0=" + hmac.new(SECRETS["SLACK_SIGNING_SECRET"].encode(), f"v0:{timestamp}:{body}".encode(),
                                  hashlib.sha256).hexdigest()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.connectors_port}/slack/events", data=body.encode(), method="POST",
-        headers={"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature})
-    with urllib.request.urlopen(request, timeout=60) as response:
+    connection = http.client.HTTPConnection("127.0.0.1", stack.connectors_port, timeout=60,
+                                            source_address=(source, 0))
+    try:
+        connection.request("POST", "/slack/events", body=body.encode(), headers={
+            "Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature})
+        response = connection.getresponse()
         return response.status, json.loads(response.read())
+    finally:
+        connection.close()
 
 
-def start_upload(stack, headers, length, first_bytes=1024):
-    """Opens a connection, sends the request head declaring `length` body bytes and only the
-    first few of them, and leaves it there: a slow uploader."""
-    sock = socket.create_connection(("127.0.0.1", stack.connectors_port), timeout=60)
+def start_upload(stack, headers, length, first_bytes=1024, source="127.0.0.1"):
+    """Opens a connection from `source`, sends the request head declaring `length` body bytes
+    and only the first few of them, and leaves it there: a slow uploader."""
+    sock = socket.create_connection(("127.0.0.1", stack.connectors_port), timeout=60, source_address=(source, 0))
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     sock.sendall((f"POST /slack/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                   f"Content-Length: {length}\r\n{head}\r\n").encode() + b"{" + b" " * (first_bytes - 1))
@@ -88,10 +99,17 @@ def test_unsigned_slow_uploads_are_refused_before_their_bodies_are_read(stack):
         # is only there to fail rather than hang.
         statuses = [status_of(sock) for sock in uploads]
         elapsed = time.monotonic() - started
-        assert statuses == [401] * 200
+        # Refused as unsigned until the source has failed WEBHOOK_FAILURE_THRESHOLD (30) times,
+        # then as locked out.
+        assert set(statuses) == {401, 429}, statuses
+        assert statuses.count(401) >= 30
         assert elapsed < 30, f"200 refusals took {elapsed:.1f} s"
-        # A delivery that is signed goes through meanwhile, and is stored.
+        # A delivery that is signed goes through meanwhile from the provider, and is stored...
         assert signed_event(stack) == (200, {"ok": True})
+        assert received_total(stack) == received + 1
+        # ...while the locked-out source is refused even a signed one.
+        status, body = signed_event(stack, source="127.0.0.1")
+        assert (status, body["code"]) == (429, "TOO_MANY_FAILED_SIGNATURES")
         assert received_total(stack) == received + 1
         # 200 × 1 MiB was never buffered.
         assert resident_kib(pid) - before < 64 * 1024
@@ -105,7 +123,8 @@ def test_bodies_in_flight_are_bounded_and_the_budget_comes_back(stack):
     # Well-formed but unverifiable signatures: only the body could tell, and it is slow to come.
     headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + "ab" * 32}
     room = BUDGET // (512 * 1024)
-    uploads = [start_upload(stack, headers, 512 * 1024) for _ in range(room + 4)]
+    # From an address of its own: 127.0.0.1 is locked out by now.
+    uploads = [start_upload(stack, headers, 512 * 1024, source="127.0.0.3") for _ in range(room + 4)]
     try:
         # Whichever arrive first take the room and wait for their bodies; the rest are answered
         # 503 at once. Wait for those four answers, then check nobody else was answered.
@@ -125,10 +144,9 @@ def test_bodies_in_flight_are_bounded_and_the_budget_comes_back(stack):
     # Closed uploads give their room back: a signed delivery is accepted again.
     deadline = time.monotonic() + 60
     while True:
-        try:
-            assert signed_event(stack) == (200, {"ok": True})
+        status, body = signed_event(stack)
+        if status == 200:
+            assert body == {"ok": True}
             break
-        except urllib.error.HTTPError as error:
-            if error.code != 503 or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+        assert status == 503 and time.monotonic() < deadline, (status, body)
+        time.sleep(0.2)

@@ -20,6 +20,9 @@ struct WebhookRoutes: Sendable {
     let intake: WebhookIntake
     /// Stores verified deliveries; concurrent ones share one INSERT.
     let events: GroupCommit<IncomingWebhookEvent, Bool>
+    /// Failed signatures per source IP (its /64 for IPv6): a source that keeps failing is
+    /// refused before its body is read.
+    let failures: FailureLockout
     let logger: Logger
 
     func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
@@ -30,9 +33,11 @@ struct WebhookRoutes: Sendable {
         group.post("/slack/events") { request, context in
             let timestamp = request.headers[.slackTimestamp]
             let signature = request.headers[.slackSignature]
-            try check(.slack) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            try await check(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
-                try check(.slack) { try slack.verify(body: body, timestamp: timestamp, signature: signature) }
+                try await check(.slack, context) {
+                    try slack.verify(body: body, timestamp: timestamp, signature: signature)
+                }
                 let envelope = try decode(SlackEnvelope.self, body)
                 if envelope.type == "url_verification" {
                     guard let challenge = envelope.challenge else {
@@ -52,9 +57,11 @@ struct WebhookRoutes: Sendable {
         group.post("/slack/interactions") { request, context in
             let timestamp = request.headers[.slackTimestamp]
             let signature = request.headers[.slackSignature]
-            try check(.slack) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            try await check(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
-                try check(.slack) { try slack.verify(body: body, timestamp: timestamp, signature: signature) }
+                try await check(.slack, context) {
+                    try slack.verify(body: body, timestamp: timestamp, signature: signature)
+                }
                 let form = Dictionary(
                     FormEncoding.pairs(String(decoding: body, as: UTF8.self)), uniquingKeysWith: { first, _ in first })
                 guard let payload = form["payload"] else {
@@ -71,9 +78,9 @@ struct WebhookRoutes: Sendable {
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
             let signature = request.headers[.linearSignature]
-            try check(.linear) { try linear.precheck(signature: signature) }
+            try await check(.linear, context) { try linear.precheck(signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.linear) { body in
-                let envelope = try check(.linear) { try linear.verify(body: body, signature: signature) }
+                let envelope = try await check(.linear, context) { try linear.verify(body: body, signature: signature) }
                 guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
                     throw AppError.badRequest("MISSING_DELIVERY_ID", "Linear-Delivery is required.")
                 }
@@ -88,9 +95,9 @@ struct WebhookRoutes: Sendable {
         /// GitHub App webhooks; `ping` is acknowledged without being stored.
         group.post("/github/events") { request, context in
             let signature = request.headers[.hubSignature256]
-            try check(.github) { try github.precheck(signature: signature) }
+            try await check(.github, context) { try github.precheck(signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.github) { body in
-                try check(.github) { try github.verify(body: body, signature: signature) }
+                try await check(.github, context) { try github.verify(body: body, signature: signature) }
                 let action = try decode(GitHubEnvelope.self, body).action
                 let event = request.headers[.githubEvent] ?? "unknown"
                 if event == "ping" { return Self.ok }
@@ -103,8 +110,22 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    /// Runs a signature check; a failure is counted, logged and answered 401.
-    private func check<T>(_ provider: ProviderID, _ verify: () throws -> T) throws -> T {
+    /// Runs a signature check; a failure is counted (per source, toward its lockout), logged
+    /// and answered 401. A source locked out is refused 429 first, whatever it sends.
+    private func check<T>(_ provider: ProviderID, _ context: ConnectorsRequestContext, _ verify: () throws -> T)
+        async throws -> T
+    {
+        let source = RateLimitSource.key(for: context.clientIP)
+        if let refusal = failures.refusalSeenHere(source) {
+            Counter(
+                label: "webhooks_rejected_total",
+                dimensions: [("provider", provider.rawValue), ("reason", "locked_out")]
+            ).increment()
+            throw AppError(
+                .tooManyRequests, code: "TOO_MANY_FAILED_SIGNATURES",
+                message: "Too many deliveries from this address failed their signature check; try again later.",
+                headers: [.retryAfter: String(max(1, (refusal.resetMilliseconds + 999) / 1000))])
+        }
         do {
             return try verify()
         } catch let error as WebhookRejection {
@@ -114,6 +135,7 @@ struct WebhookRoutes: Sendable {
             ).increment()
             logger.notice(
                 "rejected a webhook", metadata: ["provider": "\(provider.rawValue)", "reason": "\(error.rawValue)"])
+            await failures.recordFailure(source)
             throw error.appError
         }
     }

@@ -1,16 +1,14 @@
-import Crypto
 import Logging
-import Shared
 import Synchronization
 
 /// Brute-force protection on top of the per-IP limits: after `threshold` failures for one
 /// subject within `window`, that subject is refused for `window` (counted from the last
-/// failure). A success clears the count. Sign-in counts per email and IP
-/// (`signIn(email:ip:)`); `change-password` per user, from any IP (`changePassword(userId:)`).
-/// Counts live in Redis, shared by all replicas; while Redis is unreachable they are kept in
-/// this process instead (as the per-IP limits are), so an outage never switches the
+/// failure). A success clears the count. The auth service counts sign-ins per email and IP and
+/// `change-password` per user; the connectors service counts failed webhook signatures per
+/// source IP. Counts live in Redis, shared by all replicas; while Redis is unreachable they are
+/// kept in this process instead (as the per-IP limits are), so an outage never switches the
 /// protection off.
-struct FailureLockout: Sendable {
+public struct FailureLockout: Sendable {
     /// A key prefix in Redis, one per kind of attempt.
     let name: String
     let threshold: Int
@@ -19,7 +17,9 @@ struct FailureLockout: Sendable {
     let logger: Logger
     private let local = LocalFailureCounts()
 
-    init(name: String, threshold: Int = 10, window: Duration = .seconds(15 * 60), redis: RedisClient, logger: Logger) {
+    public init(
+        name: String, threshold: Int = 10, window: Duration = .seconds(15 * 60), redis: RedisClient, logger: Logger
+    ) {
         self.name = name
         self.threshold = threshold
         self.window = window
@@ -38,18 +38,10 @@ struct FailureLockout: Sendable {
         return count
         """)
 
-    /// Sign-in's subject: one email from one IP. The email is hashed so Redis holds no addresses.
-    static func signIn(email: String, ip: String) -> String {
-        Hex.encode(SHA256.hash(data: Array(email.utf8)).prefix(16)) + ":" + ip
-    }
-
-    /// `change-password`'s subject: the user, whatever the IP.
-    static func changePassword(userId: String) -> String { userId }
-
     private func key(_ subject: String) -> String { name + ":" + subject }
 
     /// The refusal (a 429's `RateLimit-*` figures) while the subject is locked; nil when it may try.
-    func refusal(_ subject: String) async -> RateLimitDecision? {
+    public func refusal(_ subject: String) async -> RateLimitDecision? {
         let key = key(subject)
         let count: Int64
         let millisecondsLeft: Int64
@@ -72,17 +64,28 @@ struct FailureLockout: Sendable {
         return RateLimitDecision(allowed: false, limit: threshold, remaining: 0, resetMilliseconds: millisecondsLeft)
     }
 
-    func recordFailure(_ subject: String) async {
+    public func recordFailure(_ subject: String) async {
         let key = key(subject)
         do {
-            _ = try await Self.failScript.run(
-                on: redis, keys: [key], arguments: [String(window.wholeMilliseconds), String(threshold)])
+            let count = try await Self.failScript.run(
+                on: redis, keys: [key], arguments: [String(window.wholeMilliseconds), String(threshold)]
+            ).integer
+            if let count, count >= Int64(threshold) { local.lock(key, for: window) }
         } catch {
             local.fail(key, window: window, threshold: threshold)
         }
     }
 
-    func reset(_ subject: String) async {
+    /// The refusal while this process has seen the subject locked: no Redis round trip, for
+    /// paths where one per request costs too much (webhook ingest). Every replica learns of a
+    /// lock from the next failure it counts itself.
+    public func refusalSeenHere(_ subject: String) -> RateLimitDecision? {
+        let (count, millisecondsLeft) = local.read(key(subject))
+        guard count >= Int64(threshold), millisecondsLeft > 0 else { return nil }
+        return RateLimitDecision(allowed: false, limit: threshold, remaining: 0, resetMilliseconds: millisecondsLeft)
+    }
+
+    public func reset(_ subject: String) async {
         let key = key(subject)
         local.reset(key)
         _ = try? await redis.send(["DEL", key])
@@ -114,6 +117,13 @@ private final class LocalFailureCounts: Sendable {
             count.failures += 1
             if count.failures >= Int64(threshold) { count.expiresAt = now + window }
             counts.set(key, count, expiresAt: count.expiresAt, now: now)
+        }
+    }
+
+    /// Records a lock Redis reported, so `refusalSeenHere` sees it.
+    func lock(_ key: String, for window: Duration, now: ContinuousClock.Instant = .now) {
+        counts.withLock { counts in
+            counts.set(key, Count(failures: .max, expiresAt: now + window), expiresAt: now + window, now: now)
         }
     }
 
