@@ -33,6 +33,10 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
     let agent = AgentParts(
         config: config, infrastructure: infrastructure, connections: connections, providers: providers,
         audit: audit, apis: apis, modelHTTP: modelHTTP, logger: logger)
+    // Gives back provider grants nothing here will use (deleted, unstorable, unclaimed).
+    let revoker = GrantRevoker(
+        providers: providers, postgres: infrastructure.postgres, sealer: TokenSealer(box: config.secretBox),
+        logger: logger)
     let revocations = GrantRevocations(
         postgres: infrastructure.postgres, interval: config.revocationPoll, logger: logger)
     // Without the GitHub App nothing can confirm an installation event: none is acted on.
@@ -44,12 +48,14 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
             + (installations.map { [GitHubInstallationHandler(installations: $0)] } ?? []) + agent.webhookHandlers)
     ConnectorsRoutes(
         config: config, infrastructure: infrastructure, verifier: verifier, connections: connections,
-        providers: providers, agent: agent, audit: audit, revocations: revocations, webhookHandlers: handlers,
+        providers: providers, agent: agent, audit: audit, revocations: revocations, revoker: revoker,
+        webhookHandlers: handlers,
         logger: logger
     )
     .register(on: router)
     var upkeep: [any Service] = [
-        Upkeep.pendingLinks(PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), logger: logger),
+        Upkeep.pendingLinks(
+            PendingLinkRepository(postgres: infrastructure.postgres, logger: logger), revoker: revoker, logger: logger),
         Upkeep.auditRetention(audit, days: config.auditRetentionDays, logger: logger),
         Upkeep.retention(
             webhooks: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger), runs: agent.runs,
@@ -84,6 +90,7 @@ struct ConnectorsRoutes: Sendable {
     let agent: AgentParts
     let audit: AuditTrail
     let revocations: GrantRevocations
+    let revoker: GrantRevoker
     let webhookHandlers: WebhookHandlers
     let logger: Logger
 
@@ -102,8 +109,7 @@ struct ConnectorsRoutes: Sendable {
                 name: config.webhookFailureName, threshold: config.webhookFailureThreshold, window: .seconds(600),
                 redis: infrastructure.redis, logger: logger), logger: logger
         ).addRoutes(to: router, policies: policies)
-        ConnectionRoutes(connections: connections, sealer: sealer, providers: providers).addRoutes(
-            to: router, policies: policies)
+        ConnectionRoutes(connections: connections, revoker: revoker).addRoutes(to: router, policies: policies)
         AgentRoutes(
             runner: agent.runner, runs: agent.runs, events: agent.events, limits: config.agentLimits,
             longestWait: config.approvalTimeout + config.agentTimeout + .seconds(60)
@@ -125,7 +131,7 @@ struct ConnectorsRoutes: Sendable {
                 secureCookies: config.common.secureCookies),
             links: links,
             linker: ConnectionLinker(links: links, connections: connections, sealer: sealer, logger: logger),
-            sealer: sealer,
+            sealer: sealer, revoker: revoker,
             linkCodes: SignedToken(secret: config.jwtSecret, purpose: "link-code"),
             publicURL: config.common.publicURL, logger: logger
         ).addRoutes(to: router, policies: policies)

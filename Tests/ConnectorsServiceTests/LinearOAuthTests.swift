@@ -313,6 +313,49 @@ import TestSupport
         }
     }
 
+    /// A code exchange that went through, then a step after it failed: the new token is revoked
+    /// at Linear, not left live with nothing here to use or revoke it later.
+    @Test func aGrantThatCannotBeUsedIsRevoked() async throws {
+        try await withLinear { app, client, linear, _, linearURL in
+            // The fake records each exchange's access and refresh token, in that order.
+            func lastAccessToken() -> String? { linear.issued.get().suffix(2).first }
+            // Linear down after the exchange: the organization cannot be read.
+            linear.graphQLDown.set(true)
+            let unreadable = try await connect(client, linearURL: linearURL, bearer: nil)
+            #expect(queryItems(unreadable)["error"] != nil && queryItems(unreadable)["link"] == nil)
+            #expect(linear.revoked.get() == [try #require(lastAccessToken())])
+            linear.graphQLDown.set(false)
+            // The result cannot be stored.
+            try await app.sql { sql in
+                try await sql.query(
+                    #"CREATE FUNCTION "refuse"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$"#
+                )
+                try await sql.query(
+                    #"CREATE TRIGGER "refuse" BEFORE INSERT ON "pendingLink" FOR EACH ROW EXECUTE FUNCTION "refuse"()"#)
+            }
+            let unstored = try await connect(client, linearURL: linearURL, bearer: nil)
+            #expect(queryItems(unstored)["error"] == "server_error")
+            #expect(linear.revoked.get().count == 2 && linear.revoked.get().last == lastAccessToken())
+            try await app.sql { sql in try await sql.query(#"DROP TRIGGER "refuse" ON "pendingLink""#) }
+            // Stored, but its link code expired unclaimed: the sweep revokes it as it deletes it.
+            let parked = try await connect(client, linearURL: linearURL, bearer: nil)
+            #expect(queryItems(parked)["link"] != nil)
+            #expect(linear.revoked.get().count == 2)
+            let config = app.config
+            try await app.sql { sql in
+                try await sql.query(#"UPDATE "pendingLink" SET "linkExpiresAt" = now() - interval '1 second'"#)
+                let logger = Logger(label: "sweep-test")
+                try await Upkeep.sweepPendingLinks(
+                    PendingLinkRepository(postgres: Postgres(sql), logger: logger),
+                    revoker: GrantRevoker(
+                        providers: testProviders(config, logger: logger), postgres: Postgres(sql),
+                        sealer: TokenSealer(box: config.secretBox), logger: logger))
+            }
+            #expect(linear.revoked.get().count == 3 && linear.revoked.get().last == lastAccessToken())
+            #expect(try await app.connectionCount() == 0)
+        }
+    }
+
     @Test func aFailingTokenEndpointIsAClearErrorAndStoresNothing() async throws {
         try await withLinear { app, client, linear, _, linearURL in
             linear.failing.set(true)

@@ -270,6 +270,8 @@ import TestSupport
                 cookie: started.cookie)
             #expect(queryItems(try #require(landing.headers[.location]))["error"] == "invalid_callback")
             #expect(queryItems(try #require(landing.headers[.location]))["link"] == nil)
+            // The attacker's own user token, minted by the exchange, is not left live.
+            #expect(github.revokedUserTokens.get().count == 1)
             // A code nobody issued, or none at all, fares no better.
             for code in ["made-up-code", ""] {
                 let again = try await browser.start("github")

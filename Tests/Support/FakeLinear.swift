@@ -26,6 +26,8 @@ public final class FakeLinear: Sendable {
     public let issued = SendableBox<[String]>([])
     public let refreshes = SendableBox(0)
     public let revoked = SendableBox<[String]>([])
+    /// GraphQL answers 503 (Linear down after a code exchange went through).
+    public let graphQLDown = SendableBox(false)
     /// Token requests that were refused, with the OAuth error code.
     public let refusals = SendableBox<[String]>([])
     /// How long the token endpoint takes to answer a code exchange.
@@ -99,6 +101,7 @@ public final class FakeLinear: Sendable {
             return Response(status: .ok)
         }
         router.post("/graphql") { request, _ -> Response in
+            if self.graphQLDown.get() { return Response(status: .serviceUnavailable) }
             guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
                 self.accessTokens.get().contains(String(authorization.dropFirst(7)))
             else {

@@ -6,10 +6,19 @@ import Shared
 /// The connectors service's periodic upkeep.
 enum Upkeep {
     /// Deletes pending links nobody claimed within their 10 minutes (they are refused once
-    /// expired anyway; this keeps sealed tokens from lingering).
-    static func pendingLinks(_ links: PendingLinkRepository, logger: Logger) -> PeriodicTask {
+    /// expired anyway; this keeps sealed tokens from lingering) and revokes their grants at the
+    /// provider: nobody will use them.
+    static func pendingLinks(_ links: PendingLinkRepository, revoker: GrantRevoker, logger: Logger) -> PeriodicTask {
         PeriodicTask("pending-link cleanup", every: .seconds(600), firstAfter: .seconds(5), logger: logger) {
-            try await links.deleteExpired()
+            try await sweepPendingLinks(links, revoker: revoker)
+        }
+    }
+
+    static func sweepPendingLinks(_ links: PendingLinkRepository, revoker: GrantRevoker) async throws {
+        for link in try await links.deleteExpired() {
+            await revoker.revoke(
+                sealed: link.accessToken, id: link.connectionId, provider: link.provider, accountId: link.accountId,
+                why: "its link code expired unclaimed")
         }
     }
 

@@ -6,8 +6,7 @@ import Shared
 /// `GET /oauth/connections` and `DELETE /oauth/connections/:id` (JWT).
 struct ConnectionRoutes: Sendable {
     let connections: ConnectionRepository
-    let sealer: TokenSealer
-    let providers: ProviderRegistry
+    let revoker: GrantRevoker
 
     struct ConnectionList: Encodable { let connections: [ConnectionView] }
 
@@ -37,23 +36,9 @@ struct ConnectionRoutes: Sendable {
             guard let deleted = try await connections.delete(id: id, userId: user.id) else {
                 throw AppError.notFound("CONNECTION_NOT_FOUND", "No such connection.")
             }
-            if let provider = providers.provider(deleted.provider) {
-                // Another user's connection to the same workspace still uses this token.
-                if provider.tokenIsSharedByTheAccount,
-                    try await connections.active(provider: deleted.provider, accountId: deleted.accountId) != nil
-                {
-                    return Response(status: .noContent)
-                }
-                do {
-                    if let token = try sealer.open(deleted.accessToken, id: deleted.id, provider: deleted.provider) {
-                        await provider.revoke(accessToken: token)
-                    }
-                } catch {
-                    context.logger.warning(
-                        "could not open a deleted connection's token to revoke it",
-                        metadata: ["connection": "\(deleted.id)"])
-                }
-            }
+            await revoker.revoke(
+                sealed: deleted.accessToken, id: deleted.id, provider: deleted.provider, accountId: deleted.accountId,
+                why: "connection deleted")
             return Response(status: .noContent)
         }
     }

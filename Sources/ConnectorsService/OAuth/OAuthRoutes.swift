@@ -13,6 +13,8 @@ struct OAuthRoutes: Sendable {
     let links: PendingLinkRepository
     let linker: ConnectionLinker
     let sealer: TokenSealer
+    /// Gives back a grant the callback obtained but could not store.
+    let revoker: GrantRevoker
     let linkCodes: SignedToken
     let publicURL: String
     let logger: Logger
@@ -104,10 +106,12 @@ struct OAuthRoutes: Sendable {
             return landing(provider.id, ("error", "server_error"))
         }
         let flow = redeemed.flow
+        var obtained: ProviderGrant?
         do {
             let grant = try await provider.complete(
                 query, codeVerifier: provider.usesPKCE ? redeemed.codeVerifier : nil,
                 redirectURI: redirectURI(provider.id))
+            obtained = grant
             let connectionId = RandomToken.string(length: 24)
             let code = linkCodes.make()
             try await links.insert(
@@ -127,6 +131,12 @@ struct OAuthRoutes: Sendable {
             logger.error(
                 "could not store an OAuth result",
                 metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])
+            // The provider granted access that nothing here will use: give it back.
+            if let obtained {
+                await revoker.revoke(
+                    obtained.tokens.accessToken, provider: provider.id, accountId: obtained.accountId,
+                    why: "the callback's result could not be stored")
+            }
             return landing(provider.id, ("error", "server_error"))
         }
     }

@@ -82,8 +82,18 @@ struct PendingLinkRepository: Sendable {
         }
     }
 
-    /// Drops links nobody claimed in time.
-    func deleteExpired(now: Date = Date()) async throws {
-        try await postgres.query(#"DELETE FROM "pendingLink" WHERE "linkExpiresAt" <= \#(now)"#, logger: logger)
+    /// Drops links nobody claimed in time; returns what each held (its sealed token, to revoke).
+    @discardableResult
+    func deleteExpired(now: Date = Date()) async throws -> [(
+        connectionId: String, provider: ProviderID, accountId: String, accessToken: String?
+    )] {
+        let rows = try await postgres.query(
+            #"DELETE FROM "pendingLink" WHERE "linkExpiresAt" <= \#(now) RETURNING "connectionId", "provider", "accountId", "accessToken""#,
+            logger: logger)
+        var dropped = [(connectionId: String, provider: ProviderID, accountId: String, accessToken: String?)]()
+        for try await (id, provider, account, token) in rows.decode((String, String, String, String?).self) {
+            if let provider = ProviderID(rawValue: provider) { dropped.append((id, provider, account, token)) }
+        }
+        return dropped
     }
 }

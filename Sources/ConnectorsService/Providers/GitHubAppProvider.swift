@@ -59,6 +59,17 @@ struct GitHubAppProvider: ConnectionProvider {
         }
         // The id comes from the browser: the installer's own token must list it.
         let user = try await userTokens(exchanging: code)
+        do {
+            return try await grant(installation: installation, user: user)
+        } catch {
+            // The user token was minted for a connection that will not be made: revoke it.
+            await revoke(accessToken: user.accessToken)
+            throw error
+        }
+    }
+
+    /// The installation `user` installed, as a grant: refused when their token does not list it.
+    private func grant(installation: String, user: ProviderTokens) async throws(ProviderError) -> ProviderGrant {
         guard try await canAccess(installation, with: user.accessToken) else {
             logger.warning(
                 "GitHub callback named an installation its user cannot access",

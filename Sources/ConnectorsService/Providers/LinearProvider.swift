@@ -44,8 +44,14 @@ struct LinearProvider: ConnectionProvider {
                 ("client_id", clientID), ("client_secret", clientSecret), ("code_verifier", codeVerifier),
             ]
         ).tokens(exchangingCode: true)
-        let (accountId, accountName, viewer) = try await organization(accessToken: tokens.accessToken)
-        return ProviderGrant(tokens: tokens, accountId: accountId, accountName: accountName, identity: viewer)
+        do {
+            let (accountId, accountName, viewer) = try await organization(accessToken: tokens.accessToken)
+            return ProviderGrant(tokens: tokens, accountId: accountId, accountName: accountName, identity: viewer)
+        } catch {
+            // Granted, but unusable here: not left live at Linear.
+            await revoke(accessToken: tokens.accessToken)
+            throw error
+        }
     }
 
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
