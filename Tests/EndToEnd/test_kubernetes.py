@@ -140,6 +140,8 @@ def test_each_service_runs_replicated_probed_limited_and_unprivileged(name):
         assert main["readinessProbe"]["httpGet"]["path"] == "/ready"
         assert main["livenessProbe"]["httpGet"]["path"] == "/health"
         assert main["startupProbe"]["httpGet"]["path"] == "/health"
+        # Out of rotation before SIGTERM: the ingress stops sending before the process stops.
+        assert main["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
         for container in pod_containers(deployment):
             for bound in ("requests", "limits"):
                 assert set(container["resources"][bound]) >= {"cpu", "memory"}, (service, container["name"])
