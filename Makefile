@@ -6,7 +6,7 @@ DOCKER := $(shell docker info >/dev/null 2>&1 && echo yes)
 DEV_COMPOSE := docker compose -f docker-compose.dev.yml
 PROD_COMPOSE := docker compose --env-file .env.prod -f docker-compose.prod.yml
 
-.PHONY: help build format test bench migrate local-db local-db-stop dev dev-logs dev-down prod prod-logs prod-down migrate-prod logs-auth logs-connectors
+.PHONY: help build format test bench image-check migrate local-db local-db-stop dev dev-logs dev-down prod prod-logs prod-down migrate-prod logs-auth logs-connectors
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ bench: ## release builds under wrk on loopback; writes and prints a Markdown tab
 	$(SWIFT) build -c release --package-path bench/bare-hummingbird --scratch-path .build/bench-bare
 	scripts/with-test-servers.sh python3 scripts/bench.py --bin-dir "$$($(SWIFT) build -c release --show-bin-path)" \
 	  --bare-bin .build/bench-bare/release/BareHummingbird --bun "$$(scripts/ensure-bun.sh)"
+
+image-check: ## prove the Dockerfile's runtime stage without Docker: both services in a bookworm root as uid 10001 (root; slow)
+	scripts/with-test-servers.sh scripts/image-check.sh
 
 migrate: ## apply pending migrations (the Compose dev database, or DATABASE_URL from the environment or .env)
 ifeq ($(DOCKER),yes)
