@@ -141,7 +141,11 @@ import TestSupport
             let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") })
             return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
         }
-        let response = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+        // A debug build's hash beside the rest of the suite can take many seconds: the client's
+        // default 20 s read timeout is not the point here.
+        let response = try await TestClient.withClient(
+            host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
+        ) { client in
             try await client.post(
                 "/api/auth/sign-up/email", headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"name":"Trim","email":"trim@example.com","password":"correct-horse-9"}"#))
