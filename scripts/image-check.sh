@@ -23,6 +23,12 @@ suite="$(sed -n 's/^ARG RUNTIME_IMAGE=debian:\([a-z]*\)-slim$/\1/p' "$dockerfile
 [ -n "$packages" ] && [ -n "$uid" ] && [ -n "$suite" ] || { echo "could not read the runtime stage of $dockerfile" >&2; exit 1; }
 echo "runtime stage: debian $suite minbase + [$packages], user $uid"
 
+# The build stage's packages (the Swift image has the toolchain; these are what it adds).
+build_stage="$(sed -n '/^FROM \${SWIFT_IMAGE} AS build/,/^FROM /p' "$dockerfile")"
+build_packages="$(printf '%s\n' "$build_stage" | sed -n 's/.*apt-get install -y --no-install-recommends \([^\\&]*\).*/\1/p' | xargs)"
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $build_packages >/dev/null
+
 echo "building both services as the Dockerfile does (release, --static-swift-stdlib)..."
 scratch=.build/image-check
 for product in AuthService ConnectorsService; do
@@ -32,7 +38,7 @@ bin="$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --
 
 # The root, made once per package list (the list is in its name's hash).
 key="$(printf '%s %s %s' "$suite" "$packages" "$uid" | sha256sum | cut -c1-12)"
-image=".build/image-root-$key"
+image="$root_dir/.build/image-root-$key"
 if [ ! -f "$image/.complete" ]; then
   rm -rf "$image"
   debootstrap --variant=minbase "$suite" "$image" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >&2

@@ -1,4 +1,3 @@
-import DB
 import Foundation
 import Logging
 import PostgresNIO

@@ -24,6 +24,7 @@ public struct Postgres: Sendable {
     }
 
     /// One statement on a pooled connection.
+    @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line)
         async throws -> PostgresRowSequence
     {
