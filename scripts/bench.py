@@ -453,13 +453,16 @@ def agent_scenario(args, running, rows, workdir):
     # Connect the single-workspace Slack: start, the callback it points at, then link.
     with urllib.request.urlopen(urllib.request.Request(f"{base}/oauth/slack", headers=bearer), timeout=10) as response:
         callback = json.loads(response.read())["url"]
+        # The flow is bound to this "browser" by a nonce cookie the callback must present.
+        nonce = response.headers["Set-Cookie"].split(";", 1)[0]
     path = "/" + callback.split("://", 1)[1].split("/", 1)[1]
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args):
             return None
     try:
-        urllib.request.build_opener(NoRedirect).open(f"{base}{path}", timeout=10)
+        urllib.request.build_opener(NoRedirect).open(
+            urllib.request.Request(f"{base}{path}", headers={"Cookie": nonce}), timeout=10)
         sys.exit("the Slack callback did not redirect")
     except urllib.error.HTTPError as redirect:
         code = redirect.headers["Location"].split("link=", 1)[1].split("&", 1)[0]
