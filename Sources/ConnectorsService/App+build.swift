@@ -96,7 +96,7 @@ struct ConnectorsRoutes: Sendable {
 
     func register(on router: Router<ConnectorsRequestContext>) {
         let policies = RoutePolicies(config: config, verifier: verifier, limiter: infrastructure.rateLimiter)
-        let sealer = TokenSealer(box: config.secretBox)
+        let sealer = revoker.sealer
         let links = PendingLinkRepository(postgres: infrastructure.postgres, logger: logger)
         WebhookRoutes(
             slack: SlackSignature(secret: config.slack.signingSecret),

@@ -68,11 +68,9 @@ struct ConnectStates: Sendable {
         let flow = ConnectState(
             id: RandomToken.base64URL(byteCount: 16), provider: provider, userId: userId,
             browser: Self.binding(nonce), expires: Int(now.timeIntervalSince1970) + lifetime)
-        let cookie = Cookie(
-            name: cookieName, value: nonce, maxAge: lifetime, path: callbackPath(provider), secure: secureCookies,
-            httpOnly: true, sameSite: .lax)
         return Issued(
-            state: tokens.make(payload: try JSONEncoder().encode(flow)), cookie: cookie.description,
+            state: tokens.make(payload: try JSONEncoder().encode(flow)),
+            cookie: cookie(nonce, maxAge: lifetime, provider: provider),
             codeVerifier: verifier(flow, nonce: nonce))
     }
 
@@ -93,9 +91,12 @@ struct ConnectStates: Sendable {
     }
 
     /// The `Set-Cookie` value that removes the nonce once the callback has used it.
-    func clearingCookie(_ provider: ProviderID) -> String {
+    func clearingCookie(_ provider: ProviderID) -> String { cookie("", maxAge: 0, provider: provider) }
+
+    /// The nonce cookie's `Set-Cookie` value: only the provider's callback path ever sees it.
+    private func cookie(_ value: String, maxAge: Int, provider: ProviderID) -> String {
         Cookie(
-            name: cookieName, value: "", maxAge: 0, path: callbackPath(provider), secure: secureCookies,
+            name: cookieName, value: value, maxAge: maxAge, path: callbackPath(provider), secure: secureCookies,
             httpOnly: true, sameSite: .lax
         ).description
     }

@@ -33,7 +33,7 @@ struct WebhookRoutes: Sendable {
         group.post("/slack/events") { request, context in
             let timestamp = request.headers[.slackTimestamp]
             let signature = request.headers[.slackSignature]
-            try await check(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            try await precheck(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
                 try await check(.slack, context) {
                     try slack.verify(body: body, timestamp: timestamp, signature: signature)
@@ -57,7 +57,7 @@ struct WebhookRoutes: Sendable {
         group.post("/slack/interactions") { request, context in
             let timestamp = request.headers[.slackTimestamp]
             let signature = request.headers[.slackSignature]
-            try await check(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            try await precheck(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
                 try await check(.slack, context) {
                     try slack.verify(body: body, timestamp: timestamp, signature: signature)
@@ -78,7 +78,7 @@ struct WebhookRoutes: Sendable {
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
             let signature = request.headers[.linearSignature]
-            try await check(.linear, context) { try linear.precheck(signature: signature) }
+            try await precheck(.linear, context) { try linear.precheck(signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.linear) { body in
                 let envelope = try await check(.linear, context) { try linear.verify(body: body, signature: signature) }
                 guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
@@ -95,7 +95,7 @@ struct WebhookRoutes: Sendable {
         /// GitHub App webhooks; `ping` is acknowledged without being stored.
         group.post("/github/events") { request, context in
             let signature = request.headers[.hubSignature256]
-            try await check(.github, context) { try github.precheck(signature: signature) }
+            try await precheck(.github, context) { try github.precheck(signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.github) { body in
                 try await check(.github, context) { try github.verify(body: body, signature: signature) }
                 let action = try decode(GitHubEnvelope.self, body).action
@@ -110,13 +110,12 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    /// Runs a signature check; a failure is counted (per source, toward its lockout), logged
-    /// and answered 401. A source locked out is refused 429 first, whatever it sends.
-    private func check<T>(_ provider: ProviderID, _ context: ConnectorsRequestContext, _ verify: () throws -> T)
-        async throws -> T
+    /// The header check, after refusing a source locked out for failing too often: neither
+    /// reads a byte of the body. The check on the way in reads only this process's memory.
+    private func precheck(_ provider: ProviderID, _ context: ConnectorsRequestContext, _ verify: () throws -> Void)
+        async throws
     {
-        let source = RateLimitSource.key(for: context.clientIP)
-        if let refusal = failures.refusalSeenHere(source) {
+        if let refusal = failures.refusalSeenHere(RateLimitSource.key(for: context.clientIP)) {
             Counter(
                 label: "webhooks_rejected_total",
                 dimensions: [("provider", provider.rawValue), ("reason", "locked_out")]
@@ -126,6 +125,14 @@ struct WebhookRoutes: Sendable {
                 message: "Too many deliveries from this address failed their signature check; try again later.",
                 headers: [.retryAfter: String(max(1, (refusal.resetMilliseconds + 999) / 1000))])
         }
+        try await check(provider, context, verify)
+    }
+
+    /// Runs a signature check; a failure is counted against the source (toward its lockout),
+    /// logged and answered 401.
+    private func check<T>(_ provider: ProviderID, _ context: ConnectorsRequestContext, _ verify: () throws -> T)
+        async throws -> T
+    {
         do {
             return try verify()
         } catch let error as WebhookRejection {
@@ -135,7 +142,7 @@ struct WebhookRoutes: Sendable {
             ).increment()
             logger.notice(
                 "rejected a webhook", metadata: ["provider": "\(provider.rawValue)", "reason": "\(error.rawValue)"])
-            await failures.recordFailure(source)
+            await failures.recordFailure(RateLimitSource.key(for: context.clientIP))
             throw error.appError
         }
     }
