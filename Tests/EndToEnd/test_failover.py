@@ -123,28 +123,30 @@ class ReplicatedStack:
         pytest.fail(f"{what}: not within {timeout} s; logs in {self.workdir}")
 
     def request(self, method, path, body=None, headers=None):
-        connection = http.client.HTTPSConnection("localhost", self.https_port, timeout=60,
-                                                 context=ssl.create_default_context(cafile=self.cafile))
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            connection.close()
+        """Through Traefik, over HTTPS."""
+        return exchange(http.client.HTTPSConnection("localhost", self.https_port, timeout=60,
+                                                    context=ssl.create_default_context(cafile=self.cafile)),
+                        method, path, body, headers)
 
     def direct(self, name, method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.ports[name], timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            connection.close()
+        """At one replica's own port."""
+        return exchange(http.client.HTTPConnection("127.0.0.1", self.ports[name], timeout=60), method, path, body,
+                        headers)
 
     def sql(self, query):
         result = subprocess.run(["psql", self.env["DATABASE_URL"], "-At", "-c", query], check=True,
                                 capture_output=True, text=True)
         return result.stdout.strip()
+
+
+def exchange(connection, method, path, body, headers):
+    """One request on a fresh connection: (status, headers, body)."""
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
 
 
 @pytest.fixture(scope="module")
