@@ -23,7 +23,7 @@ test: ## install what is missing, start throwaway PostgreSQL and Redis, run ever
 	@$(SWIFT) format lint --strict -r Sources Tests Package.swift || { echo "make test: the code is not formatted; run make format" >&2; exit 1; }
 	$(SWIFT) build --build-tests
 	SERVICE_BIN_DIR="$$($(SWIFT) build --show-bin-path)" TEST_PYTHON="$$(scripts/ensure-venv.sh)" \
-	  scripts/with-test-servers.sh bash -c '$(SWIFT) test --skip-build && "$$TEST_PYTHON" -m pytest -q -p no:cacheprovider Tests/EndToEnd'
+	  SWIFT="$(SWIFT)" scripts/with-test-servers.sh scripts/run-tests.sh
 
 bench: ## release builds under wrk on loopback; writes and prints a Markdown table
 	@scripts/ensure-packages.sh
