@@ -35,6 +35,7 @@ func buildApplication(_ config: AuthConfig, logger: Logger)
         services: infrastructure.services + [http, signingKeys, maintenance, sessionSweep],
         logger: logger,
         beforeServing: [
+            { try await infrastructure.waitForPostgres(logger: logger) },
             { try await signingKeys.start() },
             { try await oauthClients.seed(resource: config.oauth.resource, name: "Connectors MCP") },
         ], requestsOnEventLoops: true)

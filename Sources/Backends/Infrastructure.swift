@@ -24,6 +24,37 @@ public struct Infrastructure: Sendable {
         self.rateLimiter = RateLimiter(redis: redis, keyPrefix: rateLimitPrefix, logger: logger)
     }
 
+    /// Waits until PostgreSQL answers, for start-up work that needs it (the auth service's
+    /// signing keys): a database still starting, or a fresh pool still opening connections on a
+    /// busy host, is not a pool too busy to serve — the request bound (`DATABASE_POOL_WAIT_MS`)
+    /// would end the process. Past `bound` start-up fails, naming what PostgreSQL last answered.
+    public func waitForPostgres(within bound: Duration = .seconds(60), logger: Logger) async throws {
+        let deadline = ContinuousClock.now + bound
+        var waiting = false
+        while true {
+            do {
+                for try await _ in try await postgres.query("SELECT 1", logger: logger) {}
+                if waiting { logger.notice("PostgreSQL answers") }
+                return
+            } catch {
+                guard ContinuousClock.now < deadline else { throw PostgresUnavailable(bound: bound, error: error) }
+                if !waiting {
+                    logger.notice("waiting for PostgreSQL", metadata: ["error": "\(String(reflecting: error))"])
+                    waiting = true
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    struct PostgresUnavailable: Error, CustomStringConvertible {
+        let bound: Duration
+        let error: any Error
+        var description: String {
+            "PostgreSQL did not answer within \(bound.components.seconds) s: \(String(reflecting: error))"
+        }
+    }
+
     /// What `/ready` checks.
     public var readiness: [any ReadinessCheck] { [PostgresReadiness(postgres.client), RedisReadiness(redis)] }
 

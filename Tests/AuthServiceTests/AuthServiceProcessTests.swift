@@ -1,6 +1,9 @@
 import Foundation
 import HummingbirdTesting
+import Logging
 import NIOCore
+import PostgresNIO
+import Shared
 import Testing
 import TestSupport
 
@@ -37,6 +40,41 @@ import TestSupport
             #expect(!blockingPool.isEmpty, "\(threads)")
             #expect(blockingPool.allSatisfy { $0.policy == 0 }, "\(threads)")
         #endif
+    }
+
+    /// A database that refuses connections at first (still starting, a failover under way) is
+    /// waited for: start-up outlasts the pool's request bound (5 s) and the service serves once
+    /// the database accepts connections, instead of exiting with "no connection came free".
+    @Test func startUpWaitsForADatabaseThatIsNotYetAcceptingConnections() async throws {
+        let database = try await TestDatabase.create(migrated: true)
+        try await Self.allowConnections(to: database.database, false)
+        let port = try FreePort.next()
+        let process = try binary.start(
+            environment: TestConfig.variables(
+                database: database, redis: try TestServers.redisURL(), overrides: ["AUTH_PORT": String(port)]))
+        defer { process.stop() }
+        let started = ContinuousClock.now
+        // Past the request bound, measured from the process's start: it is still waiting.
+        try await Task.sleep(until: started + .seconds(7))
+        #expect(process.isRunning, "\(process.outputText)")
+        #expect(
+            (try? await TestClient.withClient(host: "127.0.0.1", port: port) { try await $0.get("/health") }) == nil,
+            "nothing is served before the signing keys are loaded")
+        try await Self.allowConnections(to: database.database, true)
+        try await ServiceBinary.waitForHealth(port: port, process: process)
+        let keys = try await TestClient.withClient(host: "127.0.0.1", port: port) {
+            try await $0.get("/.well-known/jwks.json")
+        }
+        #expect(String(buffer: keys.body ?? .init()).contains(#""kid""#))
+    }
+
+    static func allowConnections(to name: String, _ allowed: Bool) async throws {
+        try await TestDatabase.withClient(try TestServers.databaseURL()) { admin in
+            // A database name cannot be a bind parameter; test databases are named [a-z0-9_].
+            try await admin.query(
+                PostgresQuery(unsafeSQL: "ALTER DATABASE \"\(name)\" ALLOW_CONNECTIONS \(allowed)"),
+                logger: Logger(label: "test"))
+        }
     }
 
     /// Each thread's name and scheduling policy (field 41 of `/proc/PID/task/TID/stat`).
