@@ -24,6 +24,9 @@ public enum TestConfig {
             "LOG_LEVEL": "warning",
             // Tests start many services side by side; each keeps its whole pool open.
             "DATABASE_POOL_SIZE": "4",
+            // A busy machine can keep a request waiting for one of those 4 connections past the
+            // 5 s default; only the test of the bound itself sets a short one.
+            "DATABASE_POOL_WAIT_MS": "30000",
         ]
         for (key, value) in overrides {
             values[key] = value.isEmpty ? nil : value
