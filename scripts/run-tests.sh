@@ -13,11 +13,44 @@ set -uo pipefail
 export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-24}"
 
 log="$(mktemp "${TMPDIR:-/tmp}/swift-test.XXXXXX")"
-trap 'rm -f "$log"' EXIT
+expired="$log.expired"
+trap 'rm -f "$log" "$expired"' EXIT
 
-timeout --kill-after=30s "${SWIFT_TEST_TIMEOUT:-35m}" "${SWIFT:-swift}" test --skip-build 2>&1 | tee "$log"
+descendants() {
+  local child
+  for child in $(pgrep -P "$1"); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+
+# Runs a command for at most $1 (as `sleep` reads it); past that, SIGKILLs it and every process
+# under it. Not `timeout`: it signals its own process group, but `swift test` starts the test
+# runner in a group of its own, and the runner's in-process services catch SIGTERM.
+bounded() {
+  local limit=$1
+  shift
+  "$@" &
+  local pid=$!
+  (
+    sleep "$limit"
+    touch "$expired"
+    # Twice: a process started while the first list was taken is caught by the second.
+    for _ in 1 2; do
+      kill -KILL $(descendants "$pid") "$pid" 2>/dev/null
+      sleep 1
+    done
+  ) &
+  local watchdog=$!
+  wait "$pid"
+  local status=$?
+  kill $(descendants "$watchdog") "$watchdog" 2>/dev/null
+  return "$status"
+}
+
+bounded "${SWIFT_TEST_TIMEOUT:-35m}" "${SWIFT:-swift}" test --skip-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+if [ -e "$expired" ]; then
   printf '\nrun-tests: swift test did not finish within %s; tests not finished (running or waiting):\n' \
     "${SWIFT_TEST_TIMEOUT:-35m}" >&2
   # Swift Testing prints "◇ Test NAME started." (also while it waits for a slot), then
@@ -28,4 +61,9 @@ if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 fi
 [ "$status" -eq 0 ] || exit "$status"
 
-exec timeout --kill-after=30s "${PYTEST_TIMEOUT:-25m}" "$TEST_PYTHON" -m pytest -q -p no:cacheprovider Tests/EndToEnd
+bounded "${PYTEST_TIMEOUT:-25m}" "$TEST_PYTHON" -m pytest -q -p no:cacheprovider Tests/EndToEnd
+status=$?
+if [ -e "$expired" ]; then
+  echo "run-tests: the end-to-end tests did not finish within ${PYTEST_TIMEOUT:-25m}" >&2
+fi
+exit "$status"
