@@ -30,8 +30,11 @@ public struct Infrastructure: Sendable {
     /// would end the process. Past `bound` start-up fails, naming what PostgreSQL last answered.
     public func waitForPostgres(within bound: Duration = .seconds(60), logger: Logger) async throws {
         let deadline = ContinuousClock.now + bound
+        let backoff = Backoff(base: .milliseconds(250), cap: .seconds(2))
+        var attempt = 0
         var waiting = false
         while true {
+            attempt += 1
             do {
                 for try await _ in try await postgres.query("SELECT 1", logger: logger) {}
                 if waiting { logger.notice("PostgreSQL answers") }
@@ -42,7 +45,7 @@ public struct Infrastructure: Sendable {
                     logger.notice("waiting for PostgreSQL", metadata: ["error": "\(String(reflecting: error))"])
                     waiting = true
                 }
-                try await Task.sleep(for: .milliseconds(250))
+                try await Task.sleep(for: backoff.delay(attempt: attempt))
             }
         }
     }
