@@ -33,7 +33,7 @@ public struct Postgres: Sendable {
         return try await withThrowingTaskGroup(of: PostgresRowSequence?.self) { group in
             group.addTask { try await client.query(query, logger: logger, file: file, line: line) }
             group.addTask {
-                try await Task.sleep(for: leaseWait)
+                try await cancellableSleep(for: leaseWait)
                 return nil
             }
             if let rows = try await group.next()! {
@@ -80,7 +80,7 @@ public struct Postgres: Sendable {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: leaseWait)
+                try await cancellableSleep(for: leaseWait)
                 if state.withLock({ Self.move(&$0, to: Self.gaveUp) }) { throw PoolExhausted() }
                 return nil
             }

@@ -155,7 +155,7 @@ struct AgentRunner: Sendable {
             var failed = run
             failed.status = .failed
             failed.error = "The run's stored state could not be read."
-            try? await runs.finish(failed)
+            _ = try? await runs.finish(failed)
             return failed
         }
         async let tools = registry.toolbox(

@@ -27,7 +27,7 @@ public final class WakeSignal: Sendable {
     /// Returns after a `fire()`, after `timeout`, or when the task is cancelled.
     public func wait(upTo timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { try? await cancellableSleep(for: timeout) }
             group.addTask { await self.next() }
             await group.next()
             group.cancelAll()

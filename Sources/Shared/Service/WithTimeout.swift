@@ -9,7 +9,7 @@ public func withTimeout<T: Sendable>(
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
-            try await Task.sleep(for: limit)
+            try await cancellableSleep(for: limit)
             throw onTimeout()
         }
         defer { group.cancelAll() }
