@@ -33,7 +33,7 @@ public func withShutdownGrace<T: Sendable>(
         group.addTask { try await body() }
         group.addTask {
             try await gracefulShutdown()
-            try await Task.sleep(for: grace)
+            try await cancellableSleep(for: grace)
             throw onExpiry()
         }
         defer { group.cancelAll() }
