@@ -61,22 +61,23 @@ private final class Sleeper: NIOScheduledCallbackHandler, Sendable {
 
     /// Ends the sleep early (cancellation, an event loop that is shutting down).
     func finish(throwing error: any Error) {
-        let (continuation, timer) = state.withLock { state in
-            state.finished = true
-            defer { (state.continuation, state.timer) = (nil, nil) }
-            return (state.continuation, state.timer)
-        }
+        let (continuation, timer) = end()
         timer?.cancel()
         continuation?.resume(throwing: error)
     }
 
     func handleScheduledCallback(eventLoop: some EventLoop) {
-        let continuation = state.withLock { state in
+        end().continuation?.resume()
+    }
+
+    /// Marks the sleep over and hands out what is left to resume and remove: each only once,
+    /// to whichever of the timer and cancellation comes first.
+    private func end() -> (continuation: UnsafeContinuation<Void, any Error>?, timer: NIOScheduledCallback?) {
+        state.withLock { state in
             state.finished = true
             defer { (state.continuation, state.timer) = (nil, nil) }
-            return state.continuation
+            return (state.continuation, state.timer)
         }
-        continuation?.resume()
     }
 
     func didCancelScheduledCallback(eventLoop: some EventLoop) {
