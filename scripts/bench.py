@@ -375,6 +375,12 @@ def slack_ingest_scenario(args, running, rows, workdir):
     rows.append(("ConnectorsService", "POST /slack/events", "Slack signature check + insert (deduplicated) + answer; "
                  "the worker drains the queue meanwhile", rps, p50, p99, peak_rss_mb(process.pid), non2xx, socket_errors))
     print(f"  ConnectorsService POST /slack/events: {rps:,.0f} req/s", file=sys.stderr)
+    notes = []
+    if "bare-post-rps" in running:
+        notes = ["", f"The bare server answering the same deliveries (`POST /slack/events`: collect the body, answer; "
+                     f"no check, no store, 64 connections): {running['bare-post-rps']:,.0f} req/s, "
+                     f"{running['bare-post-rps'] / running['bare-health-rps']:.2f}× its `GET /health`; the ingest is "
+                     f"{rps / running['bare-post-rps']:.2f}× it."]
     if "bare-health-rps" in running:
         ingest = rps / running["bare-health-rps"]
         target("Slack event ingest ÷ bare Hummingbird `/health` (64 senders)", "≥ 0.5", f"{ingest:.2f}", ingest >= 0.5)
@@ -390,7 +396,7 @@ def slack_ingest_scenario(args, running, rows, workdir):
             f"({distinct} distinct): {verdict}.")
     if verdict != "none lost or duplicated":
         sys.exit(line)
-    return ["", line]
+    return ["", line] + notes
 
 
 class FakeClaudeAndSlack(BaseHTTPRequestHandler):
@@ -555,20 +561,28 @@ def anchors(args, running, rows, workdir):
                         "USER_RATE_LIMIT": "1000000"},
                        workdir, "bun", f"http://127.0.0.1:{bun_port}/health")
     script = write_script(workdir, "anchor-connections.lua", f'wrk.headers["Authorization"] = "Bearer {jwt}"')
-    runs = [  # (key, url, connections, script)
-        ("bare", f"http://127.0.0.1:{bare_port}/health", args.connections, None),
-        ("auth", f"http://127.0.0.1:{auth_port}/health", args.connections, None),
-        ("connectors", f"http://127.0.0.1:{connectors_port}/health", args.connections, None),
-        ("bare64", f"http://127.0.0.1:{bare_port}/health", 64, None),
-        ("bun-list", f"http://127.0.0.1:{bun_port}/oauth/connections", 64, script),
-        ("list", f"http://127.0.0.1:{connectors_port}/oauth/connections", 64, script),
+    # The framework's own cost of a webhook: the same Slack deliveries to the bare server, which
+    # collects the body and answers (no check, no store), for comparison with the ingest below.
+    slack_script, slack_events = os.path.join(workdir, "anchor-slack.lua"), os.path.join(workdir, "anchor-slack.tsv")
+    with open(slack_script, "w") as f:
+        f.write(SLACK_SCRIPT)
+    signed_slack_events(slack_events, "EvANCHOR", 20000)
+    runs = [  # (key, url, connections, script, script arguments)
+        ("bare", f"http://127.0.0.1:{bare_port}/health", args.connections, None, ()),
+        ("auth", f"http://127.0.0.1:{auth_port}/health", args.connections, None, ()),
+        ("connectors", f"http://127.0.0.1:{connectors_port}/health", args.connections, None, ()),
+        ("bare64", f"http://127.0.0.1:{bare_port}/health", 64, None, ()),
+        ("bare-post", f"http://127.0.0.1:{bare_port}/slack/events", 64, slack_script, (slack_events,)),
+        ("bun-list", f"http://127.0.0.1:{bun_port}/oauth/connections", 64, script, ()),
+        ("list", f"http://127.0.0.1:{connectors_port}/oauth/connections", 64, script, ()),
     ]
     results = {key: [] for key, *_ in runs}
     try:
         for _ in range(args.anchor_rounds):
-            for key, url, connections, run_script in runs:
-                run_wrk(url, 1, connections, args.threads, run_script)
-                rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.anchor_seconds, connections, args.threads, run_script)
+            for key, url, connections, run_script, script_args in runs:
+                run_wrk(url, 1, connections, args.threads, run_script, script_args)
+                rps, p50, p99, non2xx, socket_errors = run_wrk(url, args.anchor_seconds, connections, args.threads,
+                                                               run_script, script_args)
                 if non2xx:
                     sys.exit(f"{key}: {non2xx} non-2xx answers from {url}")
                 results[key].append((rps, p99, p50))
@@ -592,6 +606,7 @@ def anchors(args, running, rows, workdir):
         return median([x[1] for x in results[key]])
 
     running["bare-health-rps"] = rps("bare64")
+    running["bare-post-rps"] = rps("bare-post")
     for key, scenario, note in [("bare", "GET /health", "bare Hummingbird: the framework alone"),
                                 ("bun-list", "GET /oauth/connections", "Bun: WebCrypto RS256 + Redis INCR/EXPIRE + one query + JSON")]:
         rows.append(("Anchor", scenario, note + f" (median of {args.anchor_rounds} rounds)", rps(key),

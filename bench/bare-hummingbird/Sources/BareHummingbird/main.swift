@@ -9,6 +9,13 @@ let router = Router()
 router.get("/health") { _, _ in
     Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
 }
+// The Slack deliveries the bench sends the connectors service: the body collected and a constant
+// answer, no check and no store — the framework's own cost of a webhook.
+let ok = ByteBuffer(string: #"{"ok":true}"#)
+router.post("/slack/events") { request, _ in
+    _ = try await request.body.collect(upTo: 1 << 20)
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ok))
+}
 var logger = Logger(label: "bare")
 logger.logLevel = .warning
 let app = Application(
