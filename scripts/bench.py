@@ -335,6 +335,14 @@ end
 SLACK_SIGNING_SECRET = "bench-slack-signing-secret"
 
 
+def write_slack_script(workdir, name):
+    """The replay script above, as a file wrk can load."""
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        f.write(SLACK_SCRIPT)
+    return path
+
+
 def signed_slack_events(path, prefix, count):
     """Writes `count` distinct, validly signed Slack event deliveries (timestamp, signature, body)."""
     now = int(time.time())
@@ -359,9 +367,7 @@ def slack_ingest_scenario(args, running, rows, workdir):
     """POST /slack/events at 64 senders: verify the signature, insert the event, answer."""
     process, port = running["ConnectorsService"]
     url = f"http://127.0.0.1:{port}/slack/events"
-    script = os.path.join(workdir, "slack.lua")
-    with open(script, "w") as f:
-        f.write(SLACK_SCRIPT)
+    script = write_slack_script(workdir, "slack.lua")
     events = os.path.join(workdir, "slack-events.tsv")
     # Warm-up sizes the measured run: enough distinct events that none is sent twice.
     signed_slack_events(events, "EvWARM", 20000 * args.warmup)
@@ -563,9 +569,7 @@ def anchors(args, running, rows, workdir):
     script = write_script(workdir, "anchor-connections.lua", f'wrk.headers["Authorization"] = "Bearer {jwt}"')
     # The framework's own cost of a webhook: the same Slack deliveries to the bare server, which
     # collects the body and answers (no check, no store), for comparison with the ingest below.
-    slack_script, slack_events = os.path.join(workdir, "anchor-slack.lua"), os.path.join(workdir, "anchor-slack.tsv")
-    with open(slack_script, "w") as f:
-        f.write(SLACK_SCRIPT)
+    slack_script, slack_events = write_slack_script(workdir, "anchor-slack.lua"), os.path.join(workdir, "anchor-slack.tsv")
     signed_slack_events(slack_events, "EvANCHOR", 20000)
     runs = [  # (key, url, connections, script, script arguments)
         ("bare", f"http://127.0.0.1:{bare_port}/health", args.connections, None, ()),
