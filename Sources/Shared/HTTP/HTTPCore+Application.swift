@@ -8,7 +8,8 @@ extension HTTPCore {
     /// The Hummingbird application for a service: its router, bound to the configured host
     /// and port, with its long-lived dependencies as services. Hummingbird shuts the server
     /// down first (finishing in-flight requests), then these services in reverse order.
-    /// `beforeServing` runs once the services are up and before the server accepts requests.
+    /// `beforeServing` runs once the services are up and before the server accepts requests;
+    /// once it accepts them, the pages only start-up used leave the resident set (`StartupPages`).
     ///
     /// `requestsOnEventLoops` handles each connection on its event loop (`EventLoopTaskExecutor`)
     /// instead of Swift's cooperative pool: it pays off where a request awaits I/O several times,
@@ -26,6 +27,10 @@ extension HTTPCore {
             server: requestsOnEventLoops ? .eventLoopBoundHTTP1(configuration: http1) : .http1(configuration: http1),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
             services: services,
+            onServerRunning: { _ in
+                let released = StartupPages.releaseStartupPages()
+                logger.debug("released start-up pages", metadata: ["bytes": "\(released)"])
+            },
             logger: logger)
         // Work that needs the services running (e.g. loading keys from PostgreSQL) but must
         // finish before the first request is accepted.

@@ -130,3 +130,100 @@ public enum AllocatorTuning {
         #endif
     }
 }
+
+/// The pages of code and read-only data a service used only while starting.
+///
+/// Start-up (configuration, migrations check, clients, key loading) runs code spread over most
+/// of the binary and the libraries, and the kernel maps 64 KiB around every page fault: after
+/// start-up most of the code is resident, though requests use a fraction of it. Once the server
+/// runs, `releaseStartupPages` unmaps every read-only private file mapping whose pages are all
+/// still the file's (`MADV_DONTNEED`); the pages a request uses come back on first use (a minor
+/// fault from the page cache), the rest leave this process's resident set. Nothing is freed from
+/// the page cache here: the kernel reclaims those pages when memory is needed, without first
+/// unmapping them.
+///
+/// A mapping holding private copies (`Anonymous` in smaps: relocated read-only data, a page a
+/// debugger patched) is left alone: unmapping it would bring back the file's unrelocated bytes.
+public enum StartupPages {
+    /// Unmaps the releasable mappings of this process; returns how many resident bytes they held
+    /// (0 off Linux, or when `/proc/self/smaps` cannot be read).
+    @discardableResult
+    public static func releaseStartupPages() -> Int {
+        #if os(Linux)
+            guard let smaps = readProcFile("/proc/self/smaps") else { return 0 }
+            var released = 0
+            for mapping in releasable(smaps: smaps) {
+                let pointer = UnsafeMutableRawPointer(bitPattern: mapping.range.lowerBound)
+                if madvise(pointer, mapping.range.count, MADV_DONTNEED) == 0 { released += mapping.residentBytes }
+            }
+            return released
+        #else
+            return 0
+        #endif
+    }
+
+    /// One mapping `releaseStartupPages` may unmap.
+    struct Mapping: Equatable {
+        var range: Range<UInt>
+        var residentBytes: Int
+    }
+
+    /// From the text of `/proc/<pid>/smaps`: private mappings of a file, not writable, with
+    /// resident pages and no private copies.
+    static func releasable(smaps: String) -> [Mapping] {
+        var result = [Mapping]()
+        var current: (range: Range<UInt>, eligible: Bool)?
+        var resident = 0
+        var copied = true
+        func finish() {
+            if let current, current.eligible, resident > 0, !copied {
+                result.append(Mapping(range: current.range, residentBytes: resident))
+            }
+        }
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if first.hasSuffix(":") {
+                // "Rss:  1234 kB"; the header of a mapping never ends its first field with ":".
+                guard fields.count >= 2, let kilobytes = Int(fields[1]) else { continue }
+                if first == "Rss:" { resident = kilobytes * 1024 }
+                if first == "Anonymous:" { copied = kilobytes != 0 }
+                continue
+            }
+            // "start-end perms offset dev inode [path]"
+            let bounds = first.split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                start < end, fields.count >= 5
+            else { continue }
+            finish()
+            let permissions = Array(fields[1].utf8)
+            let path = fields.count >= 6 ? fields[5] : ""
+            let eligible =
+                permissions.count == 4 && permissions[1] != UInt8(ascii: "w") && permissions[3] == UInt8(ascii: "p")
+                && path.hasPrefix("/")
+            current = (start..<end, eligible)
+            resident = 0
+            copied = true  // until the mapping's own `Anonymous:` line says otherwise
+        }
+        finish()
+        return result
+    }
+
+    #if os(Linux)
+        /// A `/proc` file's text (its size is not known ahead: read until the end).
+        static func readProcFile(_ path: String) -> String? {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { return nil }
+            defer { close(descriptor) }
+            var bytes = [UInt8]()
+            var chunk = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 { return nil }
+                if count == 0 { break }
+                bytes.append(contentsOf: chunk[0..<count])
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    #endif
+}
