@@ -2,6 +2,7 @@ import Backends
 import DB
 import Hummingbird
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Shared
 
@@ -104,6 +105,9 @@ struct ConnectorsRoutes: Sendable {
             github: GitHubSignature(secret: config.github.webhookSecret),
             handlers: webhookHandlers, intake: WebhookIntake(budget: config.webhookInflightBytes),
             events: GroupCommit(
+                // On an event loop: the writer's awaits on PostgreSQL resume there, and no
+                // cooperative-pool thread is woken for each batch.
+                executor: EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next()),
                 write: WebhookEventRepository(postgres: infrastructure.postgres, logger: logger).insert),
             failures: FailureLockout(
                 name: config.webhookFailureName, threshold: config.webhookFailureThreshold, window: .seconds(600),

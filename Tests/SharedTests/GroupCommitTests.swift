@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -23,6 +25,22 @@ import Testing
         let batches = writes.withLock { $0 }
         #expect(batches.flatMap { $0 }.sorted() == Array(0..<50))
         #expect(batches.count < 50)
+    }
+
+    /// Given an event loop, the writer runs there, and resumes there after its awaits.
+    @Test func theWriterRunsOnTheGivenExecutor() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let onLoop = Mutex<[Bool]>([])
+        let commit = GroupCommit<Int, Int>(executor: EventLoopTaskExecutor(loop)) { items in
+            onLoop.withLock { $0.append(loop.inEventLoop) }
+            try await Task.sleep(for: .milliseconds(5))
+            onLoop.withLock { $0.append(loop.inEventLoop) }
+            return items
+        }
+        #expect(try await commit.submit(3) == 3)
+        #expect(onLoop.withLock { $0 } == [true, true])
+        try await group.shutdownGracefully()
     }
 
     /// An item the store refuses fails its own caller only, not the others in its batch.

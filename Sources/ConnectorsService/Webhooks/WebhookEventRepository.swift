@@ -68,21 +68,25 @@ struct WebhookEventRepository: Sendable {
     /// refuses it (its text type cannot hold NUL), which would refuse the whole delivery. Each
     /// such escape becomes `\ufffd`, the replacement character; escapes are read pairwise, so an
     /// escaped backslash followed by `u0000` is left as it is.
-    /// Over bytes: `String.contains` compares characters, and this runs for every delivery.
-    private static let needle = Array("\\u0000".utf8)
+    /// Over bytes, from backslash to backslash with `memchr`: `String.contains` compares
+    /// characters, and this runs for every delivery.
+    private static let escape = Array("u0000".utf8)
 
     static func hasNullEscape(_ json: String) -> Bool {
-        var bytes = json.utf8.makeIterator()
-        var matched = 0
-        while let byte = bytes.next() {
-            if byte == needle[matched] {
-                matched += 1
-                if matched == needle.count { return true }
-            } else {
-                matched = byte == needle[0] ? 1 : 0
+        func search(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard let base = bytes.baseAddress else { return false }
+            var start = 0
+            while bytes.count - start >= 6,
+                let found = memchr(base + start, Int32(UInt8(ascii: "\\")), bytes.count - start - 5)
+            {
+                let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                if bytes[index + 1..<index + 6].elementsEqual(escape) { return true }
+                start = index + 1
             }
+            return false
         }
-        return false
+        // Native strings (a request body becomes one) are contiguous UTF-8; others are copied.
+        return json.utf8.withContiguousStorageIfAvailable(search) ?? Array(json.utf8).withUnsafeBufferPointer(search)
     }
 
     static func storable(_ json: String) -> String {

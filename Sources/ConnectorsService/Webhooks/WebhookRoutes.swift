@@ -24,6 +24,9 @@ struct WebhookRoutes: Sendable {
     /// refused before its body is read.
     let failures: FailureLockout
     let logger: Logger
+    /// Made once: finding a counter in the registry costs more than incrementing it, and every
+    /// delivery counts.
+    let counters = WebhookCounters()
 
     func addRoutes(to router: Router<ConnectorsRequestContext>, policies: RoutePolicies) {
         // No user and no rate limit (senders retry), a 1 MiB body cap, and the signature checked
@@ -188,15 +191,24 @@ struct WebhookRoutes: Sendable {
             IncomingWebhookEvent(
                 provider: provider, deliveryKey: key, eventType: type, payload: String(decoding: body, as: UTF8.self),
                 skipped: taken ? nil : WebhookHandlers.unhandled(kind), lane: handlers.lane(for: kind)))
-        Counter(
-            label: inserted ? "webhooks_received_total" : "webhooks_duplicate_total",
-            dimensions: [("provider", provider.rawValue)]
-        ).increment()
+        (inserted ? counters.received : counters.duplicate)[provider]?.increment()
         // Recorded as handled, as the worker would have done.
-        if inserted, !taken {
-            Counter(label: "webhooks_processed_total", dimensions: [("provider", provider.rawValue)]).increment()
-        }
+        if inserted, !taken { counters.processed[provider]?.increment() }
         return Self.ok
+    }
+}
+
+/// The intake's per-provider counters.
+struct WebhookCounters: Sendable {
+    let received = Self.perProvider("webhooks_received_total")
+    let duplicate = Self.perProvider("webhooks_duplicate_total")
+    let processed = Self.perProvider("webhooks_processed_total")
+
+    private static func perProvider(_ label: String) -> [ProviderID: Counter] {
+        Dictionary(
+            uniqueKeysWithValues: ProviderID.allCases.map {
+                ($0, Counter(label: label, dimensions: [("provider", $0.rawValue)]))
+            })
     }
 }
 

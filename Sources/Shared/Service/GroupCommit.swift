@@ -19,12 +19,16 @@ public final class GroupCommit<Item: Sendable, Result: Sendable>: Sendable {
 
     private let write: Write
     private let maximumBatch: Int
+    private let executor: (any TaskExecutor)?
     private let state = Mutex(State())
 
-    /// `write` must answer one result per item, in order.
-    public init(maximumBatch: Int = 500, write: @escaping Write) {
+    /// `write` must answer one result per item, in order. The writer runs on `executor` when
+    /// given (an event loop: its awaits then resume there instead of on Swift's cooperative pool,
+    /// and no pool thread is woken per batch).
+    public init(maximumBatch: Int = 500, executor: (any TaskExecutor)? = nil, write: @escaping Write) {
         self.write = write
         self.maximumBatch = maximumBatch
+        self.executor = executor
     }
 
     public func submit(_ item: Item) async throws -> Result {
@@ -35,7 +39,7 @@ public final class GroupCommit<Item: Sendable, Result: Sendable>: Sendable {
                 state.writing = true
                 return true
             }
-            if startWriter { Task { await self.writeUntilEmpty() } }
+            if startWriter { Task(executorPreference: executor) { await self.writeUntilEmpty() } }
         }
     }
 
