@@ -34,10 +34,14 @@ import Testing
             Anonymous:             0 kB
             7f0000400000-7f0000500000 r--p 00000000 fe:00 79                         /usr/lib/libnoanon.so
             Rss:                  16 kB
+            7f0000500000-7f0000600000 r--p 00010000 fe:00 79                         /usr/lib/libswapped.so
+            Rss:                  16 kB
+            Anonymous:             0 kB
+            Swap:                  4 kB
             """
         // The code (kept whole), and the library whose path has a space; not the relocated
         // data, the writable or shared mappings, an untouched one, anonymous memory, the vDSO,
-        // nor a mapping whose private copies are not reported.
+        // a mapping whose private copies are not reported, nor one whose copies were swapped out.
         #expect(
             StartupPages.releasable(smaps: smaps) == [
                 .init(range: 0x55d0_c0a0_0000..<0x55d0_c0b0_0000, residentBytes: 512 << 10),

@@ -142,8 +142,9 @@ public enum AllocatorTuning {
 /// the page cache here: the kernel reclaims those pages when memory is needed, without first
 /// unmapping them.
 ///
-/// A mapping holding private copies (`Anonymous` in smaps: relocated read-only data, a page a
-/// debugger patched) is left alone: unmapping it would bring back the file's unrelocated bytes.
+/// A mapping holding private copies (`Anonymous` or `Swap` in smaps: relocated read-only data, a
+/// page a debugger patched) is left alone: unmapping it would bring back the file's unrelocated
+/// bytes.
 public enum StartupPages {
     /// Unmaps the releasable mappings of this process; returns how many resident bytes they held
     /// (0 off Linux, or when `/proc/self/smaps` cannot be read).
@@ -174,9 +175,12 @@ public enum StartupPages {
         var result = [Mapping]()
         var current: (range: Range<UInt>, eligible: Bool)?
         var resident = 0
-        var copied = true
+        // Private copies, resident (`Anonymous`) or swapped out (`Swap`). A mapping whose
+        // `Anonymous` line is missing is never released.
+        var anonymous: Int?
+        var swapped = 0
         func finish() {
-            if let current, current.eligible, resident > 0, !copied {
+            if let current, current.eligible, resident > 0, anonymous == 0, swapped == 0 {
                 result.append(Mapping(range: current.range, residentBytes: resident))
             }
         }
@@ -187,7 +191,8 @@ public enum StartupPages {
                 // "Rss:  1234 kB"; the header of a mapping never ends its first field with ":".
                 guard fields.count >= 2, let kilobytes = Int(fields[1]) else { continue }
                 if first == "Rss:" { resident = kilobytes * 1024 }
-                if first == "Anonymous:" { copied = kilobytes != 0 }
+                if first == "Anonymous:" { anonymous = kilobytes }
+                if first == "Swap:" { swapped = kilobytes }
                 continue
             }
             // "start-end perms offset dev inode [path]"
@@ -203,7 +208,8 @@ public enum StartupPages {
                 && path.hasPrefix("/")
             current = (start..<end, eligible)
             resident = 0
-            copied = true  // until the mapping's own `Anonymous:` line says otherwise
+            anonymous = nil
+            swapped = 0
         }
         finish()
         return result
