@@ -38,10 +38,15 @@ import Testing
             Rss:                  16 kB
             Anonymous:             0 kB
             Swap:                  4 kB
+            7f0000600000-7f0000700000 r--p 00000000 00:06 500                        /dev/fb0
+            Rss:                   8 kB
+            Anonymous:             0 kB
+            VmFlags: rd mr mw me io pf dd
             """
         // The code (kept whole), and the library whose path has a space; not the relocated
         // data, the writable or shared mappings, an untouched one, anonymous memory, the vDSO,
-        // a mapping whose private copies are not reported, nor one whose copies were swapped out.
+        // a mapping whose private copies are not reported, one whose copies were swapped out,
+        // nor device memory.
         #expect(
             StartupPages.releasable(smaps: smaps) == [
                 .init(range: 0x55d0_c0a0_0000..<0x55d0_c0b0_0000, residentBytes: 512 << 10),

@@ -179,14 +179,20 @@ public enum StartupPages {
         // `Anonymous` line is missing is never released.
         var anonymous: Int?
         var swapped = 0
+        // Device memory (`io`, `pf`) and huge-page mappings (`ht`) are left to their owners.
+        var special = false
         func finish() {
-            if let current, current.eligible, resident > 0, anonymous == 0, swapped == 0 {
+            if let current, current.eligible, resident > 0, anonymous == 0, swapped == 0, !special {
                 result.append(Mapping(range: current.range, residentBytes: resident))
             }
         }
         for line in smaps.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
+            if first == "VmFlags:" {
+                special = fields.dropFirst().contains { $0 == "io" || $0 == "pf" || $0 == "ht" }
+                continue
+            }
             if first.hasSuffix(":") {
                 // "Rss:  1234 kB"; the header of a mapping never ends its first field with ":".
                 guard fields.count >= 2, let kilobytes = Int(fields[1]) else { continue }
@@ -210,6 +216,7 @@ public enum StartupPages {
             resident = 0
             anonymous = nil
             swapped = 0
+            special = false
         }
         finish()
         return result
