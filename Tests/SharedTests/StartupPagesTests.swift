@@ -101,18 +101,9 @@ import Testing
 
         /// The mapping's `Rss` from this process's smaps.
         private func residentBytes(of pointer: UnsafeMutableRawPointer) throws -> Int {
-            let start = String(UInt(bitPattern: pointer), radix: 16) + "-"
             let smaps = try #require(StartupPages.readProcFile("/proc/self/smaps"))
-            var inMapping = false
-            for line in smaps.split(separator: "\n") {
-                let first = line.split(separator: " ", maxSplits: 1)[0]
-                if first.contains("-"), !first.hasSuffix(":") {
-                    inMapping = first.hasPrefix(start)
-                } else if inMapping, line.hasPrefix("Rss:") {
-                    return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])! * 1024
-                }
-            }
-            throw CocoaError(.fileReadUnknown)
+            let start = UInt(bitPattern: pointer)
+            return try #require(StartupPages.entries(smaps: smaps).first { $0.range.lowerBound == start }).residentBytes
         }
     #endif
 }

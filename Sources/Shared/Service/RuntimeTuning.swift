@@ -169,57 +169,65 @@ public enum StartupPages {
         var residentBytes: Int
     }
 
-    /// From the text of `/proc/<pid>/smaps`: private mappings of a file, not writable, with
-    /// resident pages and no private copies.
-    static func releasable(smaps: String) -> [Mapping] {
-        var result = [Mapping]()
-        var current: (range: Range<UInt>, eligible: Bool)?
-        var resident = 0
-        // Private copies, resident (`Anonymous`) or swapped out (`Swap`). A mapping whose
-        // `Anonymous` line is missing is never released.
-        var anonymous: Int?
-        var swapped = 0
-        // Device memory (`io`, `pf`) and huge-page mappings (`ht`) are left to their owners.
-        var special = false
-        func finish() {
-            if let current, current.eligible, resident > 0, anonymous == 0, swapped == 0, !special {
-                result.append(Mapping(range: current.range, residentBytes: resident))
-            }
+    /// One mapping as `/proc/<pid>/smaps` describes it.
+    struct SmapsEntry {
+        var range: Range<UInt>
+        var permissions: Substring
+        var path: Substring
+        var residentBytes = 0
+        /// Private copies, resident; nil when the entry has no `Anonymous` line.
+        var anonymousBytes: Int?
+        /// Private copies, swapped out.
+        var swappedBytes = 0
+        var flags: [Substring] = []
+
+        /// A private mapping of a file, not writable, with resident pages and no private copies;
+        /// not device memory (`io`, `pf`) nor huge pages (`ht`), which are left to their owners.
+        var isReleasable: Bool {
+            let permissions = Array(permissions.utf8)
+            return permissions.count == 4 && permissions[1] != UInt8(ascii: "w")
+                && permissions[3] == UInt8(ascii: "p") && path.hasPrefix("/") && residentBytes > 0
+                && anonymousBytes == 0 && swappedBytes == 0
+                && !flags.contains { $0 == "io" || $0 == "pf" || $0 == "ht" }
         }
+    }
+
+    /// The mappings `releaseStartupPages` may unmap, from the text of `/proc/<pid>/smaps`.
+    static func releasable(smaps: String) -> [Mapping] {
+        entries(smaps: smaps).filter(\.isReleasable).map { Mapping(range: $0.range, residentBytes: $0.residentBytes) }
+    }
+
+    /// Every mapping in the text of `/proc/<pid>/smaps`, in order.
+    static func entries(smaps: String) -> [SmapsEntry] {
+        var entries = [SmapsEntry]()
         for line in smaps.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
+            // "start-end perms offset dev inode [path]"; a field line's first field ends in ":".
+            if !first.hasSuffix(":") {
+                let bounds = first.split(separator: "-")
+                guard bounds.count == 2, let start = UInt(bounds[0], radix: 16),
+                    let end = UInt(bounds[1], radix: 16), start < end, fields.count >= 5
+                else { continue }
+                entries.append(
+                    SmapsEntry(range: start..<end, permissions: fields[1], path: fields.count >= 6 ? fields[5] : ""))
+                continue
+            }
+            guard !entries.isEmpty else { continue }
             if first == "VmFlags:" {
-                special = fields.dropFirst().contains { $0 == "io" || $0 == "pf" || $0 == "ht" }
+                entries[entries.count - 1].flags = Array(fields.dropFirst())
                 continue
             }
-            if first.hasSuffix(":") {
-                // "Rss:  1234 kB"; the header of a mapping never ends its first field with ":".
-                guard fields.count >= 2, let kilobytes = Int(fields[1]) else { continue }
-                if first == "Rss:" { resident = kilobytes * 1024 }
-                if first == "Anonymous:" { anonymous = kilobytes }
-                if first == "Swap:" { swapped = kilobytes }
-                continue
+            // "Rss:  1234 kB"
+            guard fields.count >= 2, let kilobytes = Int(fields[1]) else { continue }
+            switch first {
+            case "Rss:": entries[entries.count - 1].residentBytes = kilobytes * 1024
+            case "Anonymous:": entries[entries.count - 1].anonymousBytes = kilobytes * 1024
+            case "Swap:": entries[entries.count - 1].swappedBytes = kilobytes * 1024
+            default: break
             }
-            // "start-end perms offset dev inode [path]"
-            let bounds = first.split(separator: "-")
-            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
-                start < end, fields.count >= 5
-            else { continue }
-            finish()
-            let permissions = Array(fields[1].utf8)
-            let path = fields.count >= 6 ? fields[5] : ""
-            let eligible =
-                permissions.count == 4 && permissions[1] != UInt8(ascii: "w") && permissions[3] == UInt8(ascii: "p")
-                && path.hasPrefix("/")
-            current = (start..<end, eligible)
-            resident = 0
-            anonymous = nil
-            swapped = 0
-            special = false
         }
-        finish()
-        return result
+        return entries
     }
 
     #if os(Linux)
