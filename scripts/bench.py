@@ -592,8 +592,10 @@ def anchors(args, running, rows, workdir):
     results = {key: [] for key, *_ in runs + webhook_runs}
 
     def alternate(runs):
-        for _ in range(args.anchor_rounds):
-            for key, url, connections, run_script, script_args in runs:
+        # Every other round in reverse order (ABBA), so a drift of the machine's speed within a
+        # round does not always favour whichever runs first.
+        for index in range(args.anchor_rounds):
+            for key, url, connections, run_script, script_args in runs if index % 2 == 0 else runs[::-1]:
                 if key == "ingest":
                     rps, p50, p99, non2xx, socket_errors = ingest.measure(args.anchor_seconds, args.threads, ingest.warm(1))
                 else:
@@ -670,7 +672,7 @@ def main():
     parser.add_argument("--bare-bin", required=True, help="the bare Hummingbird anchor (bench/bare-hummingbird), built in release")
     parser.add_argument("--bun", required=True, help="the bun binary (scripts/ensure-bun.sh)")
     parser.add_argument("--bun-server", default="bench/bun-anchor/server.ts")
-    parser.add_argument("--anchor-rounds", type=int, default=3)
+    parser.add_argument("--anchor-rounds", type=int, default=4)
     parser.add_argument("--anchor-seconds", type=int, default=5)
     args = parser.parse_args()
 
