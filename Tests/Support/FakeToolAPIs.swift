@@ -26,6 +26,10 @@ public final class FakeToolAPIs: Sendable {
     public let ephemeral = SendableBox<[(channel: String, user: String, text: String)]>([])
     /// The email in each Slack user's profile, for `users.info`.
     public let slackEmails = SendableBox<[String: String]>([:])
+    /// What `conversations.replies` answers: a thread's messages (user, text, ts).
+    public let thread = SendableBox<[[String: String]]>([
+        ["user": "U0HUMAN", "text": "Deploy is done", "ts": "1700000000.000100"]
+    ])
     /// Messages sent to an interaction's `response_url` (`/slack-hooks/...`), as JSON objects.
     public let responses = SendableBox<[[String: any Sendable]]>([])
     /// How long `issueCreate` takes to answer once recorded (a call in flight when a test
@@ -176,6 +180,8 @@ public final class FakeToolAPIs: Sendable {
                     return try Self.json(["ok": false, "error": "user_not_found"])
                 }
                 return try Self.json(["ok": true, "user": ["id": user, "profile": ["email": email]]])
+            case "conversations.replies":
+                return try Self.json(["ok": true, "messages": self.thread.get(), "has_more": false])
             case "conversations.list":
                 return try Self.json([
                     "ok": true, "channels": [["id": "C1", "name": "general", "is_private": false, "is_member": true]],

@@ -111,7 +111,7 @@ struct AnthropicStreamAssembler {
             case .toolUse(let id, let name, let json):
                 let input: Value
                 do {
-                    input = json.isEmpty ? [:] : try JSONDecoder().decode(Value.self, from: Data(json.utf8))
+                    input = json.isEmpty ? [:] : try ExactValue.decode(Data(json.utf8))
                 } catch {
                     throw Anthropic.APIError(
                         status: 200, type: "invalid_response", message: "tool input for \(name) is not JSON")

@@ -101,7 +101,7 @@ struct ApprovalRepository: Sendable {
             approvals.append(
                 Approval(
                     id: id, runId: runId, userId: userId, toolUseId: toolUseId, tool: tool,
-                    input: (try? JSONDecoder().decode(Value.self, from: Data(input.utf8))) ?? [:],
+                    input: (try? ExactValue.decode(Data(input.utf8))) ?? [:],
                     status: Approval.Status(rawValue: status) ?? .expired, createdAt: createdAt, expiresAt: expiresAt,
                     executedAt: executedAt))
         }

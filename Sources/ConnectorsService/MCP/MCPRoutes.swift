@@ -42,7 +42,8 @@ struct MCPRoutes: Sendable {
             let body = try await RawBody.collect(request, context: context)
             // A tool beyond the grant's scopes is refused at the HTTP level, so the client can
             // ask the person for more (MCP authorization: step-up on 403 insufficient_scope).
-            if let called = Self.calledTool(body), let tool = ToolRegistry.all.first(where: { $0.name == called }) {
+            let call = Self.toolCall(body)
+            if let called = call?.name, let tool = ToolRegistry.all.first(where: { $0.name == called }) {
                 let needed = MCPScopes.required(for: tool.risk)
                 guard grant.scopes.contains(needed) else { throw insufficientScope(needed) }
             }
@@ -58,7 +59,7 @@ struct MCPRoutes: Sendable {
             let answer = await handle(
                 MCP.HTTPRequest(
                     method: "POST", headers: Self.headers(request.headers), body: Data(body.readableBytesView),
-                    path: "/mcp"), toolbox: toolbox)
+                    path: "/mcp"), toolbox: toolbox, call: call)
             return Self.response(answer)
         }
         // Stateless: no server-initiated stream to open and no session to end.
@@ -93,17 +94,28 @@ struct MCPRoutes: Sendable {
         let resource_name: String
     }
 
-    /// The tool a `tools/call` message names; nil for any other message.
-    static func calledTool(_ body: ByteBuffer) -> String? {
+    /// A `tools/call` message: the tool it names and its arguments exactly as sent (the SDK
+    /// reads them as `Value` does, which turns strings shaped like data URLs into bytes; see
+    /// `ExactValue`).
+    struct ToolCall {
+        let name: String
+        let arguments: [String: Value]?
+    }
+
+    /// The call a single `tools/call` message makes; nil for any other message.
+    static func toolCall(_ body: ByteBuffer) -> ToolCall? {
         struct Message: Decodable {
-            struct Params: Decodable { let name: String? }
+            struct Params: Decodable {
+                let name: String?
+                let arguments: ExactValue?
+            }
             let method: String?
             let params: Params?
         }
         guard let message = try? JSONDecoder().decode(Message.self, from: Data(body.readableBytesView)),
-            message.method == "tools/call"
+            message.method == "tools/call", let name = message.params?.name
         else { return nil }
-        return message.params?.name
+        return ToolCall(name: name, arguments: message.params?.arguments?.value.objectValue)
     }
 
     func insufficientScope(_ scope: String) -> AppError {
@@ -116,7 +128,8 @@ struct MCPRoutes: Sendable {
             ])
     }
 
-    private func handle(_ request: MCP.HTTPRequest, toolbox: Toolbox) async -> MCP.HTTPResponse {
+    /// `call`: the message's own tool call, read exactly, whose arguments replace the SDK's.
+    private func handle(_ request: MCP.HTTPRequest, toolbox: Toolbox, call exact: ToolCall?) async -> MCP.HTTPResponse {
         let transport = StatelessHTTPServerTransport(
             validationPipeline: StandardValidationPipeline(validators: [
                 // Browsers send Origin: only trusted ones may call (DNS-rebinding and CSRF defence);
@@ -136,28 +149,15 @@ struct MCPRoutes: Sendable {
                 outputSchema: tool.result?.mcpOutputSchema)
         }
         let structured = Set(toolbox.tools.filter { $0.result != nil }.map(\.name))
+        // The answer as the handler made it: the SDK passes a handler's result on by encoding it
+        // and reading it back as `Value`, which rewrites strings shaped like data URLs (see
+        // `ExactValue`), so the reply's `result` is put back as it was made.
+        let answered = LockedBox<CallTool.Result?>(nil)
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: tools) }
         await server.withMethodHandler(CallTool.self) { call in
-            let outcome = await toolbox.call(call.name, input: .object(call.arguments ?? [:]))
-            // A JSON answer is also given as `structuredContent` (`{"result": …}`), the text being
-            // the same JSON.
-            if structured.contains(call.name), !outcome.isError {
-                guard let value = try? JSONDecoder().decode(Value.self, from: Data(outcome.text.utf8)) else {
-                    // Cut to the result limit, it is no longer the JSON its schema promises.
-                    return CallTool.Result(
-                        content: [
-                            .text(
-                                text: "The result is too large to return whole; ask for fewer items.",
-                                annotations: nil, _meta: nil)
-                        ], isError: true)
-                }
-                let content: Value = ["result": value]
-                return CallTool.Result(
-                    content: [.text(text: ToolJSON.text(content), annotations: nil, _meta: nil)],
-                    structuredContent: Optional(content), isError: false)
-            }
-            return CallTool.Result(
-                content: [.text(text: outcome.text, annotations: nil, _meta: nil)], isError: outcome.isError)
+            let result = await Self.callTool(call, exact: exact, toolbox: toolbox, structured: structured)
+            answered.withLock { $0 = result }
+            return result
         }
         do {
             try await server.start(transport: transport)
@@ -166,7 +166,46 @@ struct MCPRoutes: Sendable {
         }
         let response = await transport.handleRequest(request)
         await server.stop()
-        return response
+        guard let made = answered.withLock({ $0 }) else { return response }
+        return Self.replacingResult(of: response, with: made)
+    }
+
+    /// A `tools/call`, with the arguments exactly as sent when they were read from the message.
+    private static func callTool(
+        _ call: CallTool.Parameters, exact: ToolCall?, toolbox: Toolbox, structured: Set<String>
+    ) async -> CallTool.Result {
+        let arguments = exact?.name == call.name ? exact?.arguments : call.arguments
+        let outcome = await toolbox.call(call.name, input: .object(arguments ?? [:]))
+        // A JSON answer is also given as `structuredContent` (`{"result": …}`), the text being
+        // the same JSON.
+        if structured.contains(call.name), !outcome.isError {
+            guard let value = try? ExactValue.decode(Data(outcome.text.utf8)) else {
+                // Cut to the result limit, it is no longer the JSON its schema promises.
+                return CallTool.Result(
+                    content: [
+                        .text(
+                            text: "The result is too large to return whole; ask for fewer items.",
+                            annotations: nil, _meta: nil)
+                    ], isError: true)
+            }
+            let content: Value = ["result": value]
+            return CallTool.Result(
+                content: [.text(text: ToolJSON.text(content), annotations: nil, _meta: nil)],
+                structuredContent: Optional(content), isError: false)
+        }
+        return CallTool.Result(
+            content: [.text(text: outcome.text, annotations: nil, _meta: nil)], isError: outcome.isError)
+    }
+
+    /// The JSON-RPC reply with `result` replaced by `result` encoded here; the reply unchanged
+    /// when it carries no result (an error).
+    static func replacingResult(of response: MCP.HTTPResponse, with result: CallTool.Result) -> MCP.HTTPResponse {
+        guard case .data(let body, let headers) = response,
+            case .object(var message)? = try? ExactValue.decode(body), message["result"] != nil,
+            let made = try? ExactValue.decode(JSONEncoder().encode(result))
+        else { return response }
+        message["result"] = made
+        return .data(Data(ToolJSON.text(.object(message)).utf8), headers: headers)
     }
 
     /// Header names as the transport expects them; repeated fields joined as HTTP allows.

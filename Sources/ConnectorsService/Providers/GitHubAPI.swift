@@ -67,6 +67,6 @@ struct GitHubAPI: Sendable {
                 provider: .github, operation: operation,
                 reason: .status(reply.status, reply.json["message"]?.stringValue))
         }
-        return reply.decode(Value.self) ?? .null
+        return (try? ExactValue.decode(reply.body)) ?? .null
     }
 }

@@ -21,8 +21,8 @@ struct ProviderHTTP: Sendable {
             try? JSONDecoder().decode(T.self, from: Data(body))
         }
 
-        /// The body as a JSON object (empty when it is not one).
-        var json: [String: Value] { decode([String: Value].self) ?? [:] }
+        /// The body as a JSON object (empty when it is not one), its strings exactly as sent.
+        var json: [String: Value] { ExactValue.object(body) ?? [:] }
     }
 
     func postForm(_ url: String, _ fields: [(String, String)], headers: [(String, String)] = [])

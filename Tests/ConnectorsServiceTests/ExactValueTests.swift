@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MCP
+import NIOCore
+import Testing
+import TestSupport
+
+@testable import ConnectorsService
+
+/// Text that looks like a data URL ("data: 3 rows, 2 columns") is still text: read from a
+/// provider, from Claude, from an MCP client or from a stored run, it reaches the other side
+/// exactly as it was written.
+@Suite struct ExactValueTests {
+    static let dataLike = "data: 3 rows, 2 columns"
+    static let dataURL = "data:text/plain;base64,aGk="
+
+    @Test func jsonReadsAsTheValueItSpells() throws {
+        let json = #"""
+            {"a":"data: 3 rows, 2 columns","b":"data:text/plain;base64,aGk=","c":true,"d":7,"e":1.5,"f":null,
+             "g":[1,"data:,x",false,{"h":[]}],"i":{}}
+            """#
+        let value = try ExactValue.decode(Data(json.utf8))
+        let expected: Value = [
+            "a": .string(Self.dataLike), "b": .string(Self.dataURL), "c": true, "d": 7, "e": 1.5, "f": .null,
+            "g": [1, "data:,x", false, ["h": []]], "i": [:],
+        ]
+        #expect(value == expected)
+        #expect(ExactValue.object(Data(#"["not","an","object"]"#.utf8)) == nil)
+        #expect(throws: (any Error).self) { try ExactValue.decode(Data(#"{"a":"#.utf8)) }
+    }
+
+    /// Stored runs and steps are read back by their synthesized `Decodable`, through the
+    /// keyed-container overloads.
+    @Test func storedCallsAndStepsKeepTheirStrings() throws {
+        let input: Value = ["channel": "C1", "text": .string(Self.dataLike), "blocks": [.string(Self.dataURL)]]
+        let call = AgentRunState.Call(id: "toolu_1", name: "slack_post_message", input: input)
+        let step = AgentStep(tool: "slack_post_message", input: input, isError: false, summary: "posted")
+        let decodedCall = try JSONDecoder().decode(AgentRunState.Call.self, from: JSONEncoder().encode(call))
+        let decodedStep = try JSONDecoder().decode(AgentStep.self, from: JSONEncoder().encode(step))
+        #expect(decodedCall.input == input)
+        #expect(decodedStep.input == input)
+    }
+
+    @Test func anAgentRunPostsAndReadsSuchTextVerbatim() async throws {
+        try await AgentTests().withAgent { app, client, issuer, fakes in
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+            try await TriggeredApprovalTests.allow(app, "slack_post_message")
+            fakes.apis.thread.set([["user": "U0HUMAN", "text": Self.dataLike, "ts": "1700000000.000100"]])
+            for stream in [false, true] {
+                fakes.claude.received.set([])
+                fakes.apis.posted.set([])
+                fakes.claude.script.set([
+                    .message(
+                        [
+                            FakeAnthropic.toolUse(
+                                "toolu_r", "slack_read_thread", ["channel": "C1", "ts": "1700000000.000100"])
+                        ], stopReason: "tool_use", inputTokens: 5, outputTokens: 5),
+                    .message(
+                        [
+                            FakeAnthropic.toolUse(
+                                "toolu_p", "slack_post_message", ["channel": "C1", "text": Self.dataLike])
+                        ],
+                        stopReason: "tool_use", inputTokens: 5, outputTokens: 5),
+                    .message([FakeAnthropic.text("Posted.")], stopReason: "end_turn", inputTokens: 5, outputTokens: 5),
+                ])
+                let response = try await AgentTests().run(
+                    client, issuer.token(sub: "user-1"), #"{"prompt":"Summarise the thread in it"}"#, stream: stream)
+                #expect(response.status == .ok)
+                // Posted as Claude wrote it.
+                #expect(fakes.apis.posted.get().map { $0.text } == [Self.dataLike])
+                // Claude was shown the thread's text as Slack has it.
+                let results = fakes.claude.received.get()[1].messages[2]["content"] as? [[String: Any]]
+                let shown = try #require(results?.first?["content"] as? String)
+                let messages = try #require(
+                    try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]])
+                #expect(messages.first?["text"] as? String == Self.dataLike)
+            }
+        }
+    }
+
+    @Test func anMCPClientsArgumentsAndResultsKeepSuchText() async throws {
+        let fakes = AgentTests.Fakes()
+        try await withProviderFake(fakes.router, overrides: AgentTests.overrides) { app, client, issuer, _ in
+            try await app.insertConnection(
+                userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
+            fakes.apis.thread.set([["user": "U0HUMAN", "text": Self.dataLike, "ts": "1700000000.000100"]])
+            var headers = MCPTests.mcpHeaders
+            headers[.authorization] = "Bearer \(issuer.accessToken(sub: "user-1"))"
+            func call(_ id: Int, _ name: String, _ arguments: String) async throws -> [String: Any] {
+                let body =
+                    #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(name)","arguments":\#(arguments)}}"#
+                let response = try await client.execute(
+                    uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(response.status == .ok)
+                let reply = try #require(
+                    try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+                return try #require(reply["result"] as? [String: Any])
+            }
+            let posted = try await call(2, "slack_post_message", #"{"channel":"C1","text":"\#(Self.dataLike)"}"#)
+            #expect(posted["isError"] as? Bool == false)
+            #expect(fakes.apis.posted.get().map { $0.text } == [Self.dataLike])
+
+            let read = try await call(3, "slack_read_thread", #"{"channel":"C1","ts":"1700000000.000100"}"#)
+            let structured = try #require(read["structuredContent"] as? [String: Any])
+            let messages = try #require(structured["result"] as? [[String: Any]])
+            #expect(messages.first?["text"] as? String == Self.dataLike)
+            let text = try #require((read["content"] as? [[String: Any]])?.first?["text"] as? String)
+            #expect(text.contains(Self.dataLike))
+        }
+    }
+}
