@@ -103,6 +103,16 @@ import TestSupport
             #expect(posted["isError"] as? Bool == false)
             #expect(fakes.apis.posted.get().map { $0.text } == [Self.dataLike])
 
+            // Arguments that cannot be read still name the tool for the scope check.
+            var readOnly = MCPTests.mcpHeaders
+            readOnly[.authorization] = "Bearer \(issuer.accessToken(sub: "user-1", scope: "connectors:read"))"
+            let unreadable =
+                #"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"slack_post_message","arguments":{"channel":"C1","text":1e400}}}"#
+            let refused = try await client.execute(
+                uri: "/mcp", method: .post, headers: readOnly, body: ByteBuffer(string: unreadable))
+            #expect(refused.status == .forbidden)
+            #expect(refused.headers[.wwwAuthenticate]?.contains(#"error="insufficient_scope""#) == true)
+
             let read = try await call(3, "slack_read_thread", #"{"channel":"C1","ts":"1700000000.000100"}"#)
             let structured = try #require(read["structuredContent"] as? [String: Any])
             let messages = try #require(structured["result"] as? [[String: Any]])

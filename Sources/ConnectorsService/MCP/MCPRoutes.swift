@@ -108,6 +108,15 @@ struct MCPRoutes: Sendable {
             struct Params: Decodable {
                 let name: String?
                 let arguments: ExactValue?
+
+                enum CodingKeys: String, CodingKey { case name, arguments }
+
+                // Arguments that cannot be read must not hide the tool's name from the scope check.
+                init(from decoder: any Decoder) throws {
+                    let container = try decoder.container(keyedBy: CodingKeys.self)
+                    name = try container.decodeIfPresent(String.self, forKey: .name)
+                    arguments = try? container.decodeIfPresent(ExactValue.self, forKey: .arguments)
+                }
             }
             let method: String?
             let params: Params?
