@@ -374,18 +374,16 @@ class SlackIngest:
         self.script = write_slack_script(workdir, "slack.lua")
         self.warm_file, self.file = os.path.join(workdir, "slack-warm.tsv"), os.path.join(workdir, "slack-events.tsv")
         self.rounds = 0
-        self.issued = self.answered = self.generated = 0
+        self.issued = self.answered = 0
 
     def warm(self, seconds):
         self.rounds += 1
         signed_slack_events(self.warm_file, f"EvWARM{self.rounds}x", 25000 * seconds)
         out = wrk_output(self.url, seconds, 64, 1, self.script, [self.warm_file])
-        rate = int(re.search(r"BENCH issued=(\d+)", out).group(1)) / seconds
-        return rate
+        return int(re.search(r"BENCH issued=(\d+)", out).group(1)) / seconds
 
     def measure(self, seconds, threads, rate):
         count = int(rate * seconds * 2) + 20000
-        self.generated += count
         signed_slack_events(self.file, f"EvBENCH{self.rounds}x", count)
         out = wrk_output(self.url, seconds, 64, threads, self.script, [self.file])
         sent = re.search(r"BENCH issued=(\d+) answered=(\d+)", out)
@@ -571,9 +569,9 @@ def anchors(args, running, rows, workdir):
     script = write_script(workdir, "anchor-connections.lua", f'wrk.headers["Authorization"] = "Bearer {jwt}"')
     # The framework's own cost of a webhook: the same Slack deliveries to the bare server, which
     # collects the body and answers (no check, no store), for comparison with the ingest below.
-    slack_script, slack_events = write_slack_script(workdir, "anchor-slack.lua"), os.path.join(workdir, "anchor-slack.tsv")
-    signed_slack_events(slack_events, "EvANCHOR", 20000)
     ingest = SlackIngest(workdir, connectors_port)
+    slack_events = os.path.join(workdir, "anchor-slack.tsv")
+    signed_slack_events(slack_events, "EvANCHOR", 20000)
     runs = [  # (key, url, connections, script, script arguments)
         ("bare", f"http://127.0.0.1:{bare_port}/health", args.connections, None, ()),
         ("auth", f"http://127.0.0.1:{auth_port}/health", args.connections, None, ()),
@@ -586,7 +584,7 @@ def anchors(args, running, rows, workdir):
     # kind of load (the Bun server takes no webhooks).
     webhook_runs = [
         ("bare64-webhooks", f"http://127.0.0.1:{bare_port}/health", 64, None, ()),
-        ("bare-post", f"http://127.0.0.1:{bare_port}/slack/events", 64, slack_script, (slack_events,)),
+        ("bare-post", f"http://127.0.0.1:{bare_port}/slack/events", 64, ingest.script, (slack_events,)),
         ("ingest", ingest.url, 64, ingest.script, ()),
     ]
     results = {key: [] for key, *_ in runs + webhook_runs}
