@@ -1,4 +1,5 @@
 import DB
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import HTTPTypes
@@ -141,6 +142,20 @@ import TestSupport
                         == ["openid", "profile", "email", "offline_access", "connectors:read", "connectors:write"])
             }
         }
+    }
+
+    /// A metadata document is fetched from the address that was checked. AsyncHTTPClient looks
+    /// the override up under the host as the URL writes it; keyed under another spelling (the
+    /// lower-cased name the check used), a mixed-case client_id would be resolved a second time,
+    /// which a rebinding name can answer with an inward address.
+    @Test func aMetadataDocumentFetchIsPinnedUnderTheHostAsTheHTTPClientReadsIt() throws {
+        for url in ["https://Rebind.Attacker.EXAMPLE/client.json", "https://client.example:8443/oauth/client.json"] {
+            let pin = ClientMetadataDocuments.pin(url, to: "203.0.113.7")
+            #expect(pin[try HTTPClient.Request(url: url).host] == "203.0.113.7", "\(url)")
+        }
+        #expect(
+            ClientMetadataDocuments.pin("https://Rebind.Attacker.EXAMPLE/c.json", to: "203.0.113.7").keys.first
+                == "Rebind.Attacker.EXAMPLE")
     }
 
     @Test func registrationAcceptsPublicClientsAndRefusesUnsafeRedirects() async throws {

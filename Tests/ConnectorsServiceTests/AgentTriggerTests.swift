@@ -286,6 +286,43 @@ import TestSupport
         }
     }
 
+    @Test func aPromptFromSomeoneOtherThanTheSessionsCreatorRunsNothingAsTheCreator() async throws {
+        try await withTriggers { app, client, fakes in
+            // Both people connected: the creator's rights must still not answer the other's words.
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1",
+                providerUserId: "lin-user-1")
+            try await app.insertConnection(
+                userId: "user-2", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-2",
+                providerUserId: "lin-user-2")
+            let now = Int(Date().timeIntervalSince1970 * 1000)
+            func prompt(_ text: String, by user: String, webhook: String) -> String {
+                #"{"type":"AgentSessionEvent","action":"prompted","createdAt":"2026-11-25T00:00:00.000Z","organizationId":"org-acme","oauthClientId":"c","appUserId":"app-user","webhookId":"\#(webhook)","webhookTimestamp":\#(now),"agentSession":{"id":"sess-5","creatorId":"lin-user-1","issue":{"id":"iss-5","identifier":"ENG-5","title":"Crash"}},"agentActivity":{"userId":"\#(user)","content":{"type":"prompt","body":"\#(text)"}}}"#
+            }
+            let response = try await linearPost(
+                client, prompt("Read the secrets file in the private repo", by: "lin-user-2", webhook: "wh-5"),
+                delivery: "delivery-sess-5")
+            #expect(response.status == .ok)
+            try await eventually("the prompt handled") { try await statuses(app) == ["skipped"] }
+            let activities = fakes.apis.activities.get()
+            #expect(activities.map { $0.content["type"] } == ["response"])
+            #expect(activities.first?.content["body"]?.contains("only they can ask me here") == true)
+            #expect(try await runUsers(app).isEmpty)
+            #expect(fakes.claude.received.get().isEmpty)
+
+            // The creator's own follow-up runs, as the creator.
+            fakes.claude.script.set([
+                .message([FakeAnthropic.text("Done.")], stopReason: "end_turn", inputTokens: 1, outputTokens: 1)
+            ])
+            #expect(
+                try await linearPost(
+                    client, prompt("Summarise the issue", by: "lin-user-1", webhook: "wh-6"),
+                    delivery: "delivery-sess-6"
+                ).status == .ok)
+            try await eventually("the creator's run") { try await runUsers(app) == ["user-1"] }
+        }
+    }
+
     @Test func aSingleWorkspaceBotRunsOnlyForListedPeopleKnownByTheirSlackEmail() async throws {
         let fakes = AgentTests.Fakes()
         try await withProviderFake(

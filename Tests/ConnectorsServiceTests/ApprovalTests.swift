@@ -7,6 +7,7 @@ import HummingbirdTesting
 import NIOCore
 import PostgresNIO
 import Shared
+import MCP
 import Testing
 import TestSupport
 
@@ -86,6 +87,25 @@ import TestSupport
     static func toolResults(_ fakes: Fakes, request index: Int) -> [[String: Any]] {
         let messages = fakes.claude.received.get()[index].messages
         return messages.last?["content"] as? [[String: Any]] ?? []
+    }
+
+    /// What a tool was asked reaches the trail and the approval prompt as a summary; a token
+    /// pasted into the request must not.
+    @Test func inputSummariesNeverCarryATokenShapedString() {
+        let secrets = [
+            "xoxb-1234-5678-abcdEFGH", "xoxp-1-2-3-abc", "xoxe.xoxp-1-Mi0yLTEx", "xoxe-1-My0xLTE2",
+            "xapp-1-A0-123-abc", "ghp_abcdefABCDEF0123456789", "ghu_abc123", "github_pat_11AAA_bbb",
+            "lin_api_0123abcd", "lin_oauth_0123abcd", "sk-ant-api03-abc_def",
+            "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl",
+        ]
+        for secret in secrets {
+            let summary = ToolTarget.summary(
+                .object(["body": .string("use \(secret) please"), "title": .string("Bug")]))
+            #expect(!summary.contains(secret), "\(secret)")
+            #expect(summary.contains("[redacted]") && summary.contains("Bug"), "\(summary)")
+        }
+        // Ordinary words that merely start alike stay.
+        #expect(ToolTarget.summary(.object(["title": .string("eyeball the ghost")])).contains("eyeball the ghost"))
     }
 
     @Test func anAskToolPausesAndApprovalMakesExactlyOneCall() async throws {

@@ -1,3 +1,4 @@
+import DB
 import Foundation
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -5,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import MCP
 import NIOCore
 import PostgresNIO
@@ -122,6 +124,15 @@ import TestSupport
             let anonymous = try await post(nil)
             #expect(anonymous.status == .unauthorized)
             #expect(anonymous.headers[.wwwAuthenticate] == "Bearer \(metadata), \(scopes)")
+            // Another scheme, or a bearer with nothing after it, presents no token: the same challenge.
+            for authorization in ["Basic dXNlcjpwYXNz", "Bearer ", "Bearer    "] {
+                var headers = Self.mcpHeaders
+                headers[.authorization] = authorization
+                let response = try await client.execute(
+                    uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: Self.list))
+                #expect(response.status == .unauthorized, "\(authorization)")
+                #expect(response.headers[.wwwAuthenticate] == "Bearer \(metadata), \(scopes)", "\(authorization)")
+            }
             // The console's JWT is a credential for the whole API: refused here, with the challenge.
             for refused in [
                 issuer.token(sub: "user-1"),
@@ -242,6 +253,43 @@ import TestSupport
                     "linear_search_issues ok mcp client-cli mcp_client",
                     "linear_create_issue error mcp client-cli mcp_client",
                 ])
+        }
+    }
+
+    /// Access tokens are checked against a list of revoked grants read from the database. A list
+    /// never read (a process just started) or not read for a minute admits nothing until it has
+    /// been read again.
+    @Test func revokedGrantsAreReadBeforeAnyTokenIsAdmittedAndAgainOnceAMinuteOld() async throws {
+        try await withProviderFake(AgentTests.Fakes().router, overrides: AgentTests.overrides) { app, _, _, _ in
+            try await app.sql { sql in
+                let revocations = GrantRevocations(postgres: Postgres(sql), logger: Logger(label: "revocations-test"))
+                let issued = Int64(Date().timeIntervalSince1970) - 10
+                func grant(_ id: String, client: String = "client-9") -> ResourceGrant {
+                    ResourceGrant(clientId: client, scopes: [], grantId: id, issuedAt: issued)
+                }
+                try await sql.query(
+                    """
+                    INSERT INTO "oauthGrantRevocation" ("id", "clientId", "userId", "grantId", "revokedAt", "expiresAt")
+                    VALUES ('rv-1', 'client-9', 'user-1', 'grant-gone', now(), now() + interval '2 hours')
+                    """)
+                // Never read before: read now, so the revoked grant is refused at once.
+                let start = Date()
+                #expect(try await revocations.isRevoked(grant("grant-gone"), userId: "user-1", now: start))
+                #expect(try await !revocations.isRevoked(grant("grant-kept"), userId: "user-1", now: start))
+                try await sql.query(
+                    """
+                    INSERT INTO "oauthGrantRevocation" ("id", "clientId", "userId", "grantId", "revokedAt", "expiresAt")
+                    VALUES ('rv-2', 'client-9', 'user-1', NULL, now(), now() + interval '2 hours')
+                    """)
+                // Read 30 s ago: still current, so not read again yet.
+                #expect(
+                    try await !revocations.isRevoked(grant("grant-kept"), userId: "user-1", now: start + 30))
+                // A minute old: read again before answering, and the client's revocation holds.
+                #expect(try await revocations.isRevoked(grant("grant-kept"), userId: "user-1", now: start + 60))
+                #expect(
+                    try await !revocations.isRevoked(
+                        grant("grant-other", client: "client-8"), userId: "user-1", now: start + 60))
+            }
         }
     }
 

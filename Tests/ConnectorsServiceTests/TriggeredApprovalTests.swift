@@ -232,6 +232,7 @@ import TestSupport
                 ?? []
             #expect(events.compactMap { $0["action"] as? String } == ["tool.call", "approval.approved"])
             #expect(events.allSatisfy { $0["surface"] as? String == "linear" })
+            #expect(events.last?["decidedBy"] as? String == "linear:lin-user-1")
         }
     }
 

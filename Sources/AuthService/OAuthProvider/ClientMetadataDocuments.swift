@@ -194,6 +194,14 @@ final class ClientMetadataDocuments: Sendable {
 
     // MARK: Fetching
 
+    /// The DNS override that sends the fetch of `url` to `address`, keyed by the host as
+    /// AsyncHTTPClient reads it from the URL (case as written): under any other spelling it would
+    /// look the name up again, and a rebinding name could answer that second lookup inward.
+    static func pin(_ url: String, to address: String) -> [String: String] {
+        guard let host = try? HTTPClient.Request(url: url).host, !host.isEmpty else { return [:] }
+        return [host: address]
+    }
+
     private func fetch(_ url: String, host: String, address: String) async throws -> (ByteBuffer, TimeInterval) {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile = settings.caFile {
@@ -203,7 +211,7 @@ final class ClientMetadataDocuments: Sendable {
             tlsConfiguration: tls, redirectConfiguration: .disallow,
             timeout: .init(connect: settings.timeout, read: settings.timeout))
         // The connection goes to the address that was checked; TLS still verifies the host name.
-        configuration.dnsOverride = [host: address]
+        configuration.dnsOverride = Self.pin(url, to: address)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { Task { try? await client.shutdown() } }
         var request = HTTPClientRequest(url: url)

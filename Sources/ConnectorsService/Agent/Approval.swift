@@ -90,10 +90,12 @@ enum ToolTarget {
         return masked.count <= limit ? masked : String(masked.prefix(limit - 1)) + "…"
     }
 
-    /// Provider tokens and API keys have recognisable prefixes; none may reach the trail.
+    /// Provider tokens and API keys have recognisable prefixes (Slack's rotating `xoxe` tokens
+    /// included), and JWTs begin with an encoded `{"`; none may reach the trail.
     static func redacted(_ text: String) -> String {
         text.replacingOccurrences(
-            of: #"(xox[abposr]-|xapp-|gh[opusr]_|github_pat_|lin_(api|oauth)_|sk-ant-|Bearer\s+)[A-Za-z0-9_\-\.]+"#,
+            of:
+                #"(?:xox[abposr]-|xoxe[.-]|xapp-|gh[opusr]_|github_pat_|lin_(?:api|oauth)_|sk-ant-|Bearer\s+)[A-Za-z0-9_\-\.]+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-\.]+"#,
             with: "[redacted]", options: .regularExpression)
     }
 }

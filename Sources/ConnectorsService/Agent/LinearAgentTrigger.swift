@@ -46,13 +46,26 @@ struct LinearAgentTrigger: WebhookHandler {
             return .skipped("the session's creator has not connected Linear organization \(payload.organizationId)")
         }
         let token = try await tokens.accessToken(for: workspace)
-        // A run of this session waits for a decision: this prompt is the answer.
-        if let paused = try await runs.awaiting(linearSession: session.id), paused.userId == workspace.userId {
-            // Anyone in the organization can write in a session: only its creator decides.
-            guard payload.agentActivity?.userId == creator else {
-                return .skipped("a prompt from someone other than the session's creator")
+        let paused = try await runs.awaiting(linearSession: session.id).flatMap {
+            $0.userId == workspace.userId ? $0 : nil
+        }
+        // Anyone in the organization can write in a session, but its runs act with the creator's
+        // rights: only the creator directs it, with a new prompt or an approval answer.
+        if let activity = payload.agentActivity, activity.userId != creator {
+            if paused == nil {
+                try await postActivity(
+                    token, session.id,
+                    [
+                        "type": "response",
+                        "body":
+                            "I act for the person who started this session, so only they can ask me here. To ask me yourself, delegate an issue to me or mention me.",
+                    ])
             }
-            return try await answer(paused, with: Self.prompt(payload), token: token, session: session.id)
+            return .skipped("a prompt from someone other than the session's creator")
+        }
+        // A run of this session waits for a decision: this prompt is the answer.
+        if let paused {
+            return try await answer(paused, with: Self.prompt(payload), token: token, session: session.id, by: creator)
         }
         let prompt = Self.prompt(payload)
         guard !prompt.isEmpty else { return .skipped("an agent session without a prompt") }
@@ -82,7 +95,8 @@ struct LinearAgentTrigger: WebhookHandler {
 
     /// `approve`/`yes` or `deny`/`no` (any case) decides every approval the run waits for;
     /// anything else is asked again.
-    private func answer(_ paused: AgentRun, with text: String, token: String, session: String) async throws
+    private func answer(_ paused: AgentRun, with text: String, token: String, session: String, by linearUser: String)
+        async throws
         -> WebhookOutcome
     {
         let word = text.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters)).lowercased()
@@ -100,7 +114,8 @@ struct LinearAgentTrigger: WebhookHandler {
         }
         for approval in try await runs.find(id: paused.id, userId: paused.userId)?.approvals ?? [] {
             _ = try await decisions.decide(
-                id: approval.id, userId: paused.userId, decision, surface: .linear, decidedBy: "linear")
+                id: approval.id, userId: paused.userId, decision, surface: .linear,
+                decidedBy: "linear:\(linearUser)")
         }
         return .done
     }

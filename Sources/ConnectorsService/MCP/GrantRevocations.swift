@@ -10,13 +10,19 @@ import Synchronization
 /// every few seconds: access tokens are JWTs verified locally, so this is how removing a
 /// connected app (or a replayed code or refresh token) ends them before they expire. A token is
 /// revoked when its grant (`sid`) is, or when its client's access for its user was revoked at or
-/// after the token was issued.
+/// after the token was issued. A token is admitted only against a list read in the last minute
+/// (the bound on how long a revoked grant may keep working): after a restart, or while reloads
+/// fail, the list is read before the token is checked, and a request that cannot read it fails.
 final class GrantRevocations: Service, Sendable {
     private struct Snapshot {
         var grants = Set<String>()
         /// client id + user id → the latest revocation.
         var clients = [String: Date]()
+        /// When the query that read this began; nil before the first read.
+        var readAt: Date?
     }
+
+    static let staleAfter: TimeInterval = 60
 
     let postgres: Postgres
     let interval: Duration
@@ -29,8 +35,10 @@ final class GrantRevocations: Service, Sendable {
         self.logger = logger
     }
 
-    func isRevoked(_ grant: ResourceGrant, userId: String) -> Bool {
-        snapshot.withLock { snapshot in
+    func isRevoked(_ grant: ResourceGrant, userId: String, now: Date = Date()) async throws -> Bool {
+        let stale = snapshot.withLock { $0.readAt.map { now.timeIntervalSince($0) >= Self.staleAfter } ?? true }
+        if stale { try await reload(now: now) }
+        return snapshot.withLock { snapshot in
             if snapshot.grants.contains(grant.grantId) { return true }
             guard let revokedAt = snapshot.clients[Self.key(grant.clientId, userId)] else { return false }
             return revokedAt.timeIntervalSince1970 >= TimeInterval(grant.issuedAt)
@@ -55,7 +63,7 @@ final class GrantRevocations: Service, Sendable {
             """
             SELECT "clientId", "userId", "grantId", "revokedAt" FROM "oauthGrantRevocation" WHERE "expiresAt" > \(now)
             """, logger: logger)
-        var next = Snapshot()
+        var next = Snapshot(readAt: now)
         for try await (clientId, userId, grantId, revokedAt) in rows.decode((String, String, String?, Date).self) {
             if let grantId {
                 next.grants.insert(grantId)
@@ -64,7 +72,8 @@ final class GrantRevocations: Service, Sendable {
                 next.clients[key] = max(next.clients[key] ?? revokedAt, revokedAt)
             }
         }
-        snapshot.withLock { $0 = next }
+        // A slower read that began earlier does not replace a newer one.
+        snapshot.withLock { if ($0.readAt ?? .distantPast) <= now { $0 = next } }
     }
 
     static func key(_ clientId: String, _ userId: String) -> String { clientId + "\u{1F}" + userId }

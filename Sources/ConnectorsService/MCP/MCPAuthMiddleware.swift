@@ -18,19 +18,27 @@ struct MCPAuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard let authorization = request.headers[.authorization] else {
+        // No token presented (no header, another scheme such as Basic, or an empty bearer): the
+        // plain challenge without an error code (RFC 6750 §3), so the client starts discovery.
+        guard let authorization = request.headers[.authorization], authorization.prefix(7).lowercased() == "bearer "
+        else {
             throw challenge(nil, "A bearer access token is required.")
         }
-        guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            var error = challenge("invalid_request", "The Authorization header must be `Bearer <token>`.")
-            error.status = .badRequest  // RFC 6750 §3.1
-            throw error
-        }
         let token = String(authorization.dropFirst(7).drop(while: { $0 == " " }))
+        guard !token.isEmpty else { throw challenge(nil, "A bearer access token is required.") }
         var context = context
         do {
             let (user, grant) = try await verifier.verifyAccessToken(token, resource: resource)
-            guard !revocations.isRevoked(grant, userId: user.id) else {
+            let revoked: Bool
+            do {
+                revoked = try await revocations.isRevoked(grant, userId: user.id)
+            } catch {
+                context.logger.warning("could not read revoked MCP grants", metadata: ["error": "\(error)"])
+                throw AppError.serviceUnavailable(
+                    "REVOCATIONS_UNAVAILABLE",
+                    "Whether this access was revoked cannot be checked now; try again shortly.")
+            }
+            guard !revoked else {
                 throw challenge("invalid_token", "The access token's grant was revoked.")
             }
             context.user = user
