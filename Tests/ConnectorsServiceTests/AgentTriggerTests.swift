@@ -347,6 +347,16 @@ import TestSupport
             #expect(try await slackPost(client, Self.mention(id: "EvSWADA", user: "U0ADA")).status == .ok)
             try await eventually("Ada's run") { try await statuses(app) == ["done"] }
             #expect(try await runUsers(app) == ["user-1"])
+            // Slack vouched for who Ada is there: her connection now says so (the tools narrow the
+            // operator's bot to her conversations with it); Bob's, not yet proven, does not.
+            let identities = try await app.sql { sql in
+                var found = [String: String]()
+                for try await (user, identity) in try await sql.query(
+                    #"SELECT "userId", coalesce("providerUserId", '-') FROM "connection" WHERE "provider" = 'slack'"#
+                ).decode((String, String).self) { found[user] = identity }
+                return found
+            }
+            #expect(identities == ["user-1": "U0ADA", "user-2": "-"])
             // Bob has a verified account and a connection, but is not listed: told, not run.
             #expect(try await slackPost(client, Self.mention(id: "EvSWBOB", user: "U0BOB")).status == .ok)
             try await eventually("Bob's event") { try await statuses(app) == ["done", "skipped"] }

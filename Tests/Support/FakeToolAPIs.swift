@@ -30,6 +30,30 @@ public final class FakeToolAPIs: Sendable {
     public let thread = SendableBox<[[String: String]]>([
         ["user": "U0HUMAN", "text": "Deploy is done", "ts": "1700000000.000100"]
     ])
+    /// A Slack conversation other than the public `C1` (#general) every workspace here has.
+    public struct SlackConversation: Sendable {
+        public enum Kind: Sendable {
+            case publicChannel, privateChannel
+            /// A direct message between the app and this user.
+            case direct(user: String)
+        }
+
+        public let id: String
+        public let name: String
+        public let kind: Kind
+        public let members: [String]
+
+        public init(id: String, name: String = "", kind: Kind, members: [String] = []) {
+            self.id = id
+            self.name = name
+            self.kind = kind
+            self.members = members
+        }
+    }
+
+    /// The workspace's other conversations, for `conversations.info`, `conversations.list`,
+    /// `conversations.members` and `users.conversations`; an id not listed is a public channel.
+    public let conversations = SendableBox<[SlackConversation]>([])
     /// Messages sent to an interaction's `response_url` (`/slack-hooks/...`), as JSON objects.
     public let responses = SendableBox<[[String: any Sendable]]>([])
     /// How long `issueCreate` takes to answer once recorded (a call in flight when a test
@@ -183,8 +207,47 @@ public final class FakeToolAPIs: Sendable {
             case "conversations.replies":
                 return try Self.json(["ok": true, "messages": self.thread.get(), "has_more": false])
             case "conversations.list":
+                let others: [[String: Any]] = self.conversations.get().compactMap { conversation in
+                    switch conversation.kind {
+                    case .direct: nil
+                    case .publicChannel, .privateChannel:
+                        [
+                            "id": conversation.id, "name": conversation.name,
+                            "is_private": { if case .privateChannel = conversation.kind { true } else { false } }(),
+                            "is_member": true,
+                        ]
+                    }
+                }
                 return try Self.json([
-                    "ok": true, "channels": [["id": "C1", "name": "general", "is_private": false, "is_member": true]],
+                    "ok": true,
+                    "channels": [["id": "C1", "name": "general", "is_private": false, "is_member": true]] + others,
+                ])
+            case "conversations.info":
+                let id = fields["channel"] ?? ""
+                let channel: [String: Any] =
+                    switch self.conversations.get().first(where: { $0.id == id })?.kind {
+                    case .privateChannel: ["id": id, "is_channel": true, "is_private": true, "is_im": false]
+                    case .direct(let user): ["id": id, "is_im": true, "is_private": true, "user": user]
+                    case .publicChannel, nil: ["id": id, "is_channel": true, "is_private": false, "is_im": false]
+                    }
+                return try Self.json(["ok": true, "channel": channel])
+            case "conversations.members":
+                let members = self.conversations.get().first { $0.id == fields["channel"] }?.members ?? []
+                return try Self.json(["ok": true, "members": members, "response_metadata": ["next_cursor": ""]])
+            case "users.conversations":
+                let user = fields["user"] ?? ""
+                let types = Set((fields["types"] ?? "public_channel").split(separator: ",").map(String.init))
+                let channels = self.conversations.get().filter { conversation in
+                    guard conversation.members.contains(user) else { return false }
+                    switch conversation.kind {
+                    case .publicChannel: return types.contains("public_channel")
+                    case .privateChannel: return types.contains("private_channel")
+                    case .direct: return types.contains("im")
+                    }
+                }
+                return try Self.json([
+                    "ok": true, "channels": channels.map { ["id": $0.id, "name": $0.name] },
+                    "response_metadata": ["next_cursor": ""],
                 ])
             default:
                 return try Self.json(["ok": false, "error": "unknown_method"])

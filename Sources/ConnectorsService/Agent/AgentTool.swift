@@ -86,6 +86,9 @@ struct ToolAccess: Sendable {
     let token: String
     /// The connection's account at the provider (GitHub: the installation id).
     var account: String = ""
+    /// Who made the connection, at the provider (a Slack user id): whose rights a shared token
+    /// must be narrowed to.
+    var actor: String? = nil
 }
 
 /// One client per provider API, built once and shared by providers, tools and triggers.

@@ -84,8 +84,16 @@ struct SlackAgentTrigger: WebhookHandler {
         }
         guard let any = try await connections.active(provider: .slack, accountId: team) else { return nil }
         let email = try await apis.slack.email(ofUser: sender, token: try await tokens.accessToken(for: any))
-        guard let email, botUsers.contains(email) else { return nil }
-        return try await connections.acting(provider: .slack, accountId: team, verifiedEmail: email)
+        guard let email, botUsers.contains(email),
+            var connection = try await connections.acting(provider: .slack, accountId: team, verifiedEmail: email)
+        else { return nil }
+        // The operator's bot connected everyone, so the connection did not know who its owner is
+        // in Slack; now Slack has said it. The tools need it to open only this person's channels.
+        if connection.identity?.id != sender {
+            try await connections.recordIdentity(id: connection.id, providerUserId: sender)
+            connection.identity = ProviderIdentity(id: sender, name: connection.identity?.name)
+        }
+        return connection
     }
 
     /// Only the sender sees it; the bot token is the workspace's, whoever's connection holds it.

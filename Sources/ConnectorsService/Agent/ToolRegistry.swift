@@ -166,7 +166,10 @@ struct Toolbox: Sendable {
                 throw ToolFailure(message)
             }
             let text = try await tool.run(
-                ToolInput(input), ToolAccess(apis: registry.apis, token: token, account: connection.accountId))
+                ToolInput(input),
+                ToolAccess(
+                    apis: registry.apis, token: token, account: connection.accountId,
+                    actor: connection.identity?.id))
             return ToolOutcome(text: truncated(text), isError: false)
         } catch let failure as ToolFailure {
             return ToolOutcome(text: truncated(failure.description), isError: true)

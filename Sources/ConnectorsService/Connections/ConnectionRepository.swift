@@ -141,6 +141,18 @@ struct ConnectionRepository: Sendable {
         return found.count == 1 ? found[0] : nil
     }
 
+    /// Records who made a connection at the provider once the provider vouched for it
+    /// (single-workspace Slack: the sender's Slack profile email is this person's verified, listed
+    /// email), so tools can narrow the shared bot token to that person's conversations.
+    func recordIdentity(id: String, providerUserId: String) async throws {
+        let rows = try await postgres.query(
+            """
+            UPDATE "connection" SET "providerUserId" = \(providerUserId), "updatedAt" = now()
+            WHERE "id" = \(id) AND "providerUserId" IS DISTINCT FROM \(providerUserId) RETURNING "userId"
+            """, logger: logger)
+        await listCache.invalidate(try await Self.userIds(rows))
+    }
+
     /// The most recently updated active connection to a provider account (a Slack workspace, a
     /// Linear organization), whoever made it — for the account's shared app or bot token only
     /// (to tell a stranger how to connect, to ask Slack who wrote), never to decide whom to act for.
