@@ -66,7 +66,7 @@ struct AuthRoutes: Sendable {
 
         // Every /api/auth route: the JSON body cap and the CSRF origin check.
         let api = router.group("/api/auth")
-            .add(middleware: BodyLimitMiddleware(BodyLimit.json))
+            .add(middleware: BodyLimitMiddleware(BodyLimit.json, refusal: OAuthError.tooLargeUnderOAuth))
             .add(middleware: OriginCheckMiddleware(trustedOrigins: config.common.trustedOrigins))
         let policies = AuthRoutePolicies(
             config: config, limiter: infrastructure.rateLimiter, sessions: sessions, cookie: cookie)

@@ -198,6 +198,17 @@ import TestSupport
                 #expect(refused.status == .badRequest, "\(body)")
                 #expect(try Self.json(refused)["error"] as? String == error, "\(body)")
             }
+            // A body that is not JSON, or too large, keeps its own status, in OAuth's error shape.
+            let plain = try await client.execute(
+                uri: "/api/auth/oauth2/register", method: .post, headers: [.contentType: "text/plain"],
+                body: ByteBuffer(string: #"{"redirect_uris":["https://a.example/cb"]}"#))
+            #expect(plain.status == .unsupportedMediaType)
+            #expect(try Self.json(plain)["error"] as? String == "invalid_request")
+            let padding = String(repeating: "x", count: 100_000)
+            let large = try await Self.register(
+                client, #"{"redirect_uris":["https://a.example/cb"],"client_name":"\#(padding)"}"#)
+            #expect(large.status == .contentTooLarge)
+            #expect(try Self.json(large)["error"] as? String == "invalid_request")
             let count = try await app.sql { postgres in
                 try await postgres.query(#"SELECT count(*)::int FROM "oauthClient""#).collect().first?.decode(Int.self)
             }
@@ -617,6 +628,14 @@ import TestSupport
             let forged = try await client.execute(
                 uri: "/api/auth/oauth2/userinfo", method: .get, headers: [.authorization: "Bearer \(accessToken)x"])
             #expect(forged.status == .unauthorized)
+            // Without `openid`: 403 with the challenge that names the scope (RFC 6750 §3.1).
+            let withoutOpenID = try #require(
+                try Self.json(try await flow.exchange(try await flow.code(scope: "connectors:read")))["access_token"]
+                    as? String)
+            let lacking = try await client.execute(
+                uri: "/api/auth/oauth2/userinfo", method: .get, headers: [.authorization: "Bearer \(withoutOpenID)"])
+            #expect(lacking.status == .forbidden)
+            #expect(lacking.headers[.wwwAuthenticate] == #"Bearer error="insufficient_scope", scope="openid""#)
 
             // A public client may not introspect.
             let refused = try await client.execute(

@@ -323,6 +323,20 @@ import TestSupport
         }
     }
 
+    /// A Linear session's context (issue, comments) can be longer than a prompt may be: it is
+    /// cut to the limit in bytes, between characters.
+    @Test func aLongTriggeredPromptIsCutToTheLimitInBytesBetweenCharacters() {
+        #expect(AgentRoutes.clipped("short") == "short")
+        let accented = AgentRoutes.clipped(String(repeating: "é", count: 20_000))
+        #expect(accented.utf8.count == AgentRoutes.promptLimit)
+        #expect(accented.allSatisfy { $0 == "é" })
+        let coder = "👩‍💻"
+        let emoji = AgentRoutes.clipped(String(repeating: coder, count: 5_000))
+        #expect(emoji.utf8.count <= AgentRoutes.promptLimit)
+        #expect(emoji.utf8.count > AgentRoutes.promptLimit - coder.utf8.count)
+        #expect(emoji.allSatisfy { $0 == Character(coder) })
+    }
+
     @Test func aSingleWorkspaceBotRunsOnlyForListedPeopleKnownByTheirSlackEmail() async throws {
         let fakes = AgentTests.Fakes()
         try await withProviderFake(

@@ -70,6 +70,7 @@ class Stack:
         database = "e2e_" + uuid.uuid4().hex[:12]
         subprocess.run(["psql", admin, "-q", "-c", f'CREATE DATABASE "{database}"'], check=True)
         database_url = admin.rsplit("/", 1)[0] + "/" + database
+        self.database_url = database_url
         auth_port, connectors_port = free_port(), free_port()
         env = {"PATH": os.environ["PATH"], "DATABASE_URL": database_url, "REDIS_URL": required("TEST_REDIS_URL"),
                "PUBLIC_URL": self.public, "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "warning", **SECRETS, **self.extra_env}

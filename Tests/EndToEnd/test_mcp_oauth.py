@@ -270,6 +270,14 @@ def test_a_client_known_by_its_metadata_document_connects_without_registering(st
     status, _, data = stack.request("GET", "/api/auth/oauth2/get-consents", headers={"Cookie": cookie})
     assert [app["clientId"] for app in json.loads(data)] == [url]
 
+    # An operator who disables the client ends it at once, while its document is still fresh
+    # (max-age=60) and so not fetched again.
+    shown = "/api/auth/oauth2/public-client?client_id=" + urllib.parse.quote(url, safe="")
+    assert stack.request("GET", shown, headers={"Cookie": cookie})[0] == 200
+    subprocess.run(["psql", stack.database_url, "-q", "-c",
+                    f"""UPDATE "oauthClient" SET "disabled" = true WHERE "clientId" = '{url}'"""], check=True)
+    assert stack.request("GET", shown, headers={"Cookie": cookie})[0] == 404
+
 
 def test_metadata_documents_that_could_be_abused_are_refused(stack, documents):
     port = urllib.parse.urlsplit(documents).port

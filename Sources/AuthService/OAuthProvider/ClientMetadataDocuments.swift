@@ -31,16 +31,12 @@ final class ClientMetadataDocuments: Sendable {
         var originLimit = 30
     }
 
-    private struct Cached {
-        let client: OAuthClient
-        let freshUntil: Date
-    }
-
     let settings: Settings
     let repository: OAuthClientRepository
     let resource: String
     let logger: Logger
-    private let cache = Mutex<[String: Cached]>([:])
+    /// Until when each document stays fresh (its `Cache-Control`), so it is not fetched again.
+    private let freshUntil = Mutex<[String: Date]>([:])
     private let fetches = Mutex<[String: [Date]]>([:])
 
     init(settings: Settings, repository: OAuthClientRepository, resource: String, logger: Logger) {
@@ -64,10 +60,13 @@ final class ClientMetadataDocuments: Sendable {
         let error: OAuthError
     }
 
-    /// The client the document at `url` describes, fetched (or from the cache) and stored. The
-    /// stored row is what is returned, so what an operator set on it (disabled) holds.
+    /// The client the document at `url` describes, fetched (or, while the document's cache
+    /// lifetime lasts, not fetched again) and stored. The stored row is what is returned, read
+    /// every time, so what an operator set on it (disabled) holds at once.
     func client(for url: String, now: Date = Date()) async throws -> OAuthClient? {
-        if let cached = cache.withLock({ $0[url] }), cached.freshUntil > now { return cached.client }
+        if let fresh = freshUntil.withLock({ $0[url] }), fresh > now {
+            return try await repository.find(clientId: url)
+        }
         let components = try Self.checkedURL(url)
         let host = components.host!.lowercased()
         let origin = "https://" + host + (components.port.map { ":\($0)" } ?? "")
@@ -89,9 +88,9 @@ final class ClientMetadataDocuments: Sendable {
         try await repository.link(clientId: url, resource: resource, now: now)
         guard let client = try await repository.find(clientId: url) else { return nil }
         if maxAge > 0 {
-            cache.withLock { cache in
-                if cache.count > 1000 { cache.removeAll() }
-                cache[url] = Cached(client: client, freshUntil: now.addingTimeInterval(maxAge))
+            freshUntil.withLock { freshUntil in
+                if freshUntil.count > 1000 { freshUntil.removeAll() }
+                freshUntil[url] = now.addingTimeInterval(maxAge)
             }
         }
         return client

@@ -25,6 +25,14 @@ struct OAuthError: RenderedError, CustomStringConvertible {
         let error_description: String?
     }
 
+    /// A body over `limit`, in RFC 6749's shape when it was sent to an OAuth endpoint.
+    static func tooLargeUnderOAuth(_ request: Request, limit: Int) -> any Error {
+        guard request.uri.path.hasPrefix("/api/auth/oauth2/") else { return AppError.payloadTooLarge(limit: limit) }
+        return OAuthError(
+            status: .contentTooLarge, error: "invalid_request",
+            errorDescription: "The request body is larger than the \(limit)-byte limit.")
+    }
+
     static func invalidRequest(_ description: String) -> OAuthError {
         OAuthError(status: .badRequest, error: "invalid_request", errorDescription: description)
     }

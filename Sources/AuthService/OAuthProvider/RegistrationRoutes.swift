@@ -47,6 +47,11 @@ struct RegistrationRoutes: Sendable {
             do {
                 metadata = try await JSONBody.decode(Metadata.self, from: request, context: context)
             } catch let error as AppError {
+                // Metadata that does not read is invalid metadata (RFC 7591 §3.2.2); a body that is
+                // not JSON at all, or too large, keeps its own status.
+                guard error.status == .badRequest else {
+                    throw OAuthError(status: error.status, error: "invalid_request", errorDescription: error.message)
+                }
                 throw Self.invalid(error.message)
             }
             return try await register(metadata)

@@ -121,7 +121,8 @@ struct TokenEndpointRoutes: Sendable {
                 let scopes = OAuthScope.parse(claims.scope)
                 guard scopes.contains(OAuthScope.openID) else {
                     throw OAuthError(
-                        status: .forbidden, error: "insufficient_scope", errorDescription: "openid is required")
+                        status: .forbidden, error: "insufficient_scope", errorDescription: "openid is required",
+                        headers: [.wwwAuthenticate: #"Bearer error="insufficient_scope", scope="openid""#])
                 }
                 let profile = scopes.contains("profile")
                 let email = scopes.contains("email")

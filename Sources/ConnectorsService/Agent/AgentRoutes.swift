@@ -18,6 +18,20 @@ struct AgentRoutes: Sendable {
     /// The longest prompt, in bytes of UTF-8.
     static let promptLimit = 32 * 1024
 
+    /// `prompt` cut to at most `promptLimit` bytes of UTF-8, between characters: what a
+    /// trigger passes on from a provider's text, which this service does not choose the size of.
+    static func clipped(_ prompt: String) -> String {
+        guard prompt.utf8.count > promptLimit else { return prompt }
+        var bytes = 0
+        var end = prompt.startIndex
+        for index in prompt.indices {
+            bytes += prompt[index].utf8.count
+            guard bytes <= promptLimit else { break }
+            end = prompt.index(after: index)
+        }
+        return String(prompt[..<end])
+    }
+
     struct RunRequest: Decodable {
         let prompt: String
         let maxSteps: Int?

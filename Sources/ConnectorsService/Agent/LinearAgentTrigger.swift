@@ -72,7 +72,7 @@ struct LinearAgentTrigger: WebhookHandler {
         try await postActivity(token, session.id, ["type": "thought", "body": "Looking into it…"])
         let issue = session.issue?.identifier
         let request = AgentRunner.Request(
-            userId: workspace.userId, prompt: String(prompt.prefix(AgentRoutes.promptLimit)), trigger: .linear,
+            userId: workspace.userId, prompt: AgentRoutes.clipped(prompt), trigger: .linear,
             situation:
                 "The request came from a Linear agent session\(issue.map { " on issue \($0)" } ?? ""). Your final answer is posted to the session for you.",
             triggerKey: key, pinned: [.linear: payload.organizationId],
