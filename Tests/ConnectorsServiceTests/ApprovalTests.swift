@@ -269,13 +269,14 @@ import TestSupport
             try await app.sql { sql in
                 let runs = AgentRunRepository(postgres: Postgres(sql), logger: Logger(label: "resume-test"))
                 let first = try #require(
-                    try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).first)
-                #expect(try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).isEmpty)
+                    try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60), limits: .init()).first)
+                #expect(
+                    try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60), limits: .init()).isEmpty)
                 // Its process dies: the lease runs out and the run waits again, decisions kept.
                 try await sql.query(#"UPDATE "agentRun" SET "lockedUntil" = now() - interval '1 second'"#)
                 try await runs.reclaimStale()
                 let second = try #require(
-                    try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60)).first)
+                    try await runs.claimResumable(worker: "w", limit: 5, lease: .seconds(60), limits: .init()).first)
                 #expect(second.id == first.id && second.owner != first.owner)
                 #expect(second.state?.calls.first?.approvalId == id)
                 var dead = first
@@ -288,6 +289,53 @@ import TestSupport
             let stored = try await client.get(
                 "/agent/runs/\(try #require(paused.json["id"] as? String))", bearer: issuer.token(sub: "user-1"))
             #expect(stored.json["status"] as? String == "completed")
+        }
+    }
+
+    /// Approving many paused runs at once must not run them all at once: a resumed run waits
+    /// while its person, or its workspace, runs as many as a start would be allowed.
+    @Test func resumedRunsWaitForThePersonsAndTheWorkspacesLimits() async throws {
+        try await withAgent(configure: { $0.resumer.concurrency = 0 }) { app, _, _, _ in
+            try await app.sql { sql in
+                func run(
+                    _ id: String, _ user: String, _ status: String, workspace: String? = nil,
+                    approval: String = "approved",
+                    minutesAgo: Int
+                ) async throws {
+                    try await sql.query(
+                        """
+                        INSERT INTO "agentRun" ("id", "userId", "status", "prompt", "workspace", "lockedUntil", "updatedAt")
+                        VALUES (\(id), \(user), \(status), 'p', \(workspace), now() + interval '60 seconds',
+                            now() - make_interval(mins => \(Int32(minutesAgo))))
+                        """)
+                    guard status == "awaiting_approval" else { return }
+                    try await sql.query(
+                        """
+                        INSERT INTO "agentApproval" ("id", "runId", "userId", "toolUseId", "tool", "input", "status", "expiresAt")
+                        VALUES (\("approval-" + id), \(id), \(user), 'toolu', 'linear_create_issue', '{}', \(approval),
+                            now() + interval '1 hour')
+                        """)
+                }
+                try await run("running-1", "user-1", "running", workspace: "T1", minutesAgo: 10)
+                try await run("paused-1a", "user-1", "awaiting_approval", minutesAgo: 9)
+                try await run("paused-1b", "user-1", "awaiting_approval", minutesAgo: 8)
+                try await run("paused-2-t1", "user-2", "awaiting_approval", workspace: "T1", minutesAgo: 7)
+                try await run("paused-2", "user-2", "awaiting_approval", minutesAgo: 6)
+                try await run("undecided-2", "user-2", "awaiting_approval", approval: "pending", minutesAgo: 5)
+                let runs = AgentRunRepository(postgres: Postgres(sql), logger: Logger(label: "resume-test"))
+                let limits = AgentRunRepository.Limits(dailyTokens: 0, concurrentRuns: 2, workspaceRuns: 1)
+                func claim() async throws -> Set<String> {
+                    Set(
+                        try await runs.claimResumable(worker: "w", limit: 10, lease: .seconds(60), limits: limits).map(
+                            \.id))
+                }
+                // One per person per claim; workspace T1 already runs its one.
+                #expect(try await claim() == ["paused-1a", "paused-2"])
+                // user-1 now runs two, user-2's other run waits for T1, and one is undecided.
+                #expect(try await claim() == [])
+                try await sql.query(#"UPDATE "agentRun" SET "status" = 'completed' WHERE "id" = 'running-1'"#)
+                #expect(try await claim() == ["paused-1b", "paused-2-t1"])
+            }
         }
     }
 

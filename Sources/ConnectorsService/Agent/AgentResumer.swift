@@ -53,7 +53,9 @@ struct AgentResumer: Service {
             try await runs.reclaimStale()
             let capacity = settings.concurrency - inProgress.withLock { $0 }
             guard capacity > 0 else { return }
-            for run in try await runs.claimResumable(worker: id, limit: capacity, lease: runner.lease) {
+            for run in try await runs.claimResumable(
+                worker: id, limit: capacity, lease: runner.lease, limits: runner.limits)
+            {
                 inProgress.withLock { $0 += 1 }
                 group.addTask {
                     await proceed(run)

@@ -110,8 +110,11 @@ struct ApprovalRepository: Sendable {
 }
 
 extension AgentRunRepository {
-    /// Leases up to `limit` paused runs whose every approval is decided, to continue them.
-    func claimResumable(worker: String, limit: Int, lease: Duration) async throws -> [AgentRun] {
+    /// Leases up to `limit` paused runs whose every approval is decided, to continue them — within
+    /// the same limits a start is held to: a person (or a workspace) already running as many runs
+    /// as `limits` allow waits, and one claim takes at most one run per person, so approving many
+    /// paused runs at once continues them a few at a time rather than all together.
+    func claimResumable(worker: String, limit: Int, lease: Duration, limits: Limits) async throws -> [AgentRun] {
         let seconds = Double(lease.wholeMilliseconds) / 1000
         // One owner per claim: a later claim of the same run, even by this worker, is another.
         let owner = worker + "-" + RandomToken.string(length: 10)
@@ -120,9 +123,16 @@ extension AgentRunRepository {
             UPDATE "agentRun" SET "status" = 'running', "lockedBy" = \(owner),
                 "lockedUntil" = now() + make_interval(secs => \(seconds)), "updatedAt" = now()
             WHERE "id" IN (
-                SELECT r."id" FROM "agentRun" r WHERE r."status" = 'awaiting_approval'
-                  AND NOT EXISTS (SELECT 1 FROM "agentApproval" a WHERE a."runId" = r."id" AND a."status" = 'pending')
-                ORDER BY r."updatedAt" LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                SELECT "id" FROM "agentRun" WHERE "status" = 'awaiting_approval' AND "id" IN (
+                    SELECT DISTINCT ON (r."userId") r."id" FROM "agentRun" r
+                    WHERE r."status" = 'awaiting_approval'
+                      AND NOT EXISTS (SELECT 1 FROM "agentApproval" a WHERE a."runId" = r."id" AND a."status" = 'pending')
+                      AND (SELECT count(*) FROM "agentRun" x WHERE x."userId" = r."userId" AND x."status" = 'running'
+                           AND x."lockedUntil" > now()) < \(limits.concurrentRuns)
+                      AND (r."workspace" IS NULL OR (SELECT count(*) FROM "agentRun" x WHERE x."workspace" = r."workspace"
+                           AND x."status" = 'running' AND x."lockedUntil" > now()) < \(limits.workspaceRuns))
+                    ORDER BY r."userId", r."updatedAt")
+                ORDER BY "updatedAt" LIMIT \(limit) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         return try await Self.decode(rows).map { run in
