@@ -89,6 +89,13 @@ import TestSupport
                 #expect(user["email"] as? String == "mona@example.com")
                 #expect(user["name"] as? String == "Mona")
                 #expect(user["emailVerified"] as? Bool == true)
+                // No password to change: said so, and not counted as a wrong one.
+                let change = try await client.post(
+                    "/api/auth/change-password",
+                    #"{"currentPassword":"anything-at-all","newPassword":"new-password-1"}"#,
+                    headers: [.cookie: session, .origin: trustedOrigin])
+                #expect(change.status == .badRequest)
+                #expect(change.errorCode == "CREDENTIAL_ACCOUNT_NOT_FOUND")
             }
             let accounts = try await app.sql { sql in
                 var rows = [String]()

@@ -363,6 +363,13 @@ def test_a_person_signs_in_and_allows_an_mcp_client_then_revokes_it(browser_stac
             "scope": "connectors:read offline_access", "code_challenge": challenge, "code_challenge_method": "S256",
             "resource": stack.public + "/mcp"})
 
+        # A GitHub sign-in that did not complete lands on the console's error page, in words.
+        driver.get(stack.public + "/error?error=state_mismatch")
+        visible("#oauth-error-view")
+        assert "started in another tab" in driver.find_element(By.ID, "oauth-error-text").text
+        assert driver.find_element(By.ID, "oauth-error-title").text == "Sign-in did not complete"
+        assert driver.find_element(By.CSS_SELECTOR, "#oauth-error-back a").get_attribute("href") == stack.public + "/"
+
         # A stranger to this browser: signed out first.
         driver.get(stack.public + "/")
         driver.delete_all_cookies()

@@ -14,8 +14,9 @@ struct ConsoleRoutes: Sendable {
 
     func register(on router: Router<AuthRequestContext>) {
         /// The console's page: never cached, so a deploy is seen on the next load.
-        // `/sign-in`, `/consent` and `/oauth-error` are where an MCP client's authorization sends the browser.
-        for path in ["/", "/connections", "/activity", "/sign-in", "/consent", "/oauth-error"] {
+        // `/sign-in`, `/consent` and `/oauth-error` are where an MCP client's authorization sends the
+        // browser; `/error` is where a GitHub sign-in that did not complete lands (Better Auth's default).
+        for path in ["/", "/connections", "/activity", "/sign-in", "/consent", "/oauth-error", "/error"] {
             router.get(RouterPath(path)) { _, _ in
                 Response(
                     status: .ok, headers: Self.headers(type: "text/html; charset=utf-8", cache: "no-cache"),

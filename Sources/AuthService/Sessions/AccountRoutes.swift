@@ -40,13 +40,12 @@ struct AccountRoutes: Sendable {
             let (session, _) = try context.requireSession()
             return try Response.json(try await sessions.list(userId: session.userId))
         }
-        /// Ends one of the caller's sessions, named by its token.
+        /// Ends one of the caller's sessions, named by its token. The answer is the same whether the
+        /// token named one of theirs, someone else's or none (Better Auth's), so it confirms nothing.
         group.post("/revoke-session") { request, context in
             let (session, _) = try context.requireSession()
             let body = try await JSONBody.decode(RevokeBody.self, from: request, context: context)
-            guard try await sessions.delete(token: body.token, ofUser: session.userId) else {
-                throw AppError.badRequest("SESSION_NOT_FOUND", "Session not found")
-            }
+            _ = try await sessions.delete(token: body.token, ofUser: session.userId)
             return try Response.json(Status(status: true))
         }
         /// Ends every session of the caller, this one included (Better Auth's `revokeSessions`),
@@ -81,9 +80,12 @@ struct AccountRoutes: Sendable {
                 try RateLimitMiddleware<AuthRequestContext>.enforce(
                     refusal, message: "Too many wrong passwords; try again in \(refusal.resetSeconds) seconds.")
             }
-            guard let stored = try await users.passwordHash(userId: user.id),
-                try await hasher.verify(body.currentPassword, against: stored)
-            else {
+            // An account that signs in only with GitHub has no password to change (Better Auth's
+            // answer), and asking is not a wrong guess toward the lockout.
+            guard let stored = try await users.passwordHash(userId: user.id) else {
+                throw AppError.badRequest("CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found")
+            }
+            guard try await hasher.verify(body.currentPassword, against: stored) else {
                 await lockout.recordFailure(subject)
                 throw AppError.badRequest("INVALID_PASSWORD", "Invalid password")
             }

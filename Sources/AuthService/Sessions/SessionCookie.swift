@@ -38,12 +38,17 @@ struct SessionCookie: Sendable {
     }
 
     /// The session token of a request: the signed cookie, or `Authorization: Bearer <token>`
-    /// for non-browser clients (the raw token or the signed cookie value).
+    /// for non-browser clients (the raw token or the signed cookie value). A bearer that is a
+    /// signed value whose signature is not ours (an app's JWT for another service, say) is not a
+    /// session credential and is passed over for the cookie, as Better Auth's bearer plugin does.
     func token(from request: Request) -> String? {
         if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
             let credential = authorization.dropFirst(7).trimmingOptionalWhitespace
-            if credential.contains(".") || credential.contains("%") { return token(fromCookieValue: credential) }
-            return credential.isEmpty ? nil : credential
+            if credential.contains(".") || credential.contains("%") {
+                if let token = token(fromCookieValue: credential) { return token }
+            } else if !credential.isEmpty {
+                return credential
+            }
         }
         guard let raw = cookie(named: name, in: request) else { return nil }
         return token(fromCookieValue: raw)

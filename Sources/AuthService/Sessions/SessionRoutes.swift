@@ -49,11 +49,13 @@ struct SessionRoutes: Sendable {
         return try Response.json(SessionResult(session: current, user: user), headers: headers)
     }
 
+    /// Deletes the session the request names, if any, and expires the cookies either way: a
+    /// browser holding a cookie that no longer works (a changed secret, a session gone) is still
+    /// signed out, as Better Auth does.
     func signOut(_ request: Request) async throws -> Response {
-        guard let token = cookie.token(from: request) else {
-            throw AppError.badRequest("FAILED_TO_GET_SESSION", "Failed to get session")
+        if let token = cookie.token(from: request), let sessionID = try await sessions.delete(token: token) {
+            issuer.forget(sessionID: sessionID)
         }
-        if let sessionID = try await sessions.delete(token: token) { issuer.forget(sessionID: sessionID) }
         return try Response.json(Success(success: true), headers: cookie.clearingHeaders())
     }
 }

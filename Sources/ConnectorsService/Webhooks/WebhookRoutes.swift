@@ -113,26 +113,18 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    /// The header check, after refusing a source locked out for failing too often: neither
-    /// reads a byte of the body. The check on the way in reads only this process's memory.
+    /// The header check, before a byte of the body is read.
     private func precheck(_ provider: ProviderID, _ context: ConnectorsRequestContext, _ verify: () throws -> Void)
         async throws
     {
-        if let refusal = failures.refusalSeenHere(RateLimitSource.key(for: context.clientIP)) {
-            Counter(
-                label: "webhooks_rejected_total",
-                dimensions: [("provider", provider.rawValue), ("reason", "locked_out")]
-            ).increment()
-            throw AppError(
-                .tooManyRequests, code: "TOO_MANY_FAILED_SIGNATURES",
-                message: "Too many deliveries from this address failed their signature check; try again later.",
-                headers: [.retryAfter: String(max(1, (refusal.resetMilliseconds + 999) / 1000))])
-        }
         try await check(provider, context, verify)
     }
 
-    /// Runs a signature check; a failure is counted against the source (toward its lockout),
-    /// logged and answered 401.
+    /// Runs a signature check; a failure is counted against the source, logged and answered
+    /// 401 — 429 once the source is locked out for failing too often. A delivery that verifies
+    /// is taken whatever its source's count: providers send from shared addresses, so anyone
+    /// pointing a webhook with a wrong secret at this service (their own GitHub repository,
+    /// Slack app or Linear workspace) fails from the addresses real deliveries come from.
     private func check<T>(_ provider: ProviderID, _ context: ConnectorsRequestContext, _ verify: () throws -> T)
         async throws -> T
     {
@@ -145,7 +137,15 @@ struct WebhookRoutes: Sendable {
             ).increment()
             logger.notice(
                 "rejected a webhook", metadata: ["provider": "\(provider.rawValue)", "reason": "\(error.rawValue)"])
-            await failures.recordFailure(RateLimitSource.key(for: context.clientIP))
+            let source = RateLimitSource.key(for: context.clientIP)
+            let lockedOut = failures.refusalSeenHere(source) != nil
+            await failures.recordFailure(source)
+            if lockedOut, let refusal = failures.refusalSeenHere(source) {
+                throw AppError(
+                    .tooManyRequests, code: "TOO_MANY_FAILED_SIGNATURES",
+                    message: "Too many deliveries from this address failed their signature check; try again later.",
+                    headers: [.retryAfter: String(max(1, (refusal.resetMilliseconds + 999) / 1000))])
+            }
             throw error.appError
         }
     }

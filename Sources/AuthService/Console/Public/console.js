@@ -502,8 +502,24 @@ function handleEvent(block) {
   }
 }
 
+// Why a GitHub sign-in ended at `/error` (the auth service's codes, as Better Auth names them).
+const signInErrors = {
+  access_denied: "GitHub sign-in was cancelled.",
+  state_mismatch: "The sign-in expired or was started in another tab or browser. Please try again.",
+  email_not_found: "GitHub did not share a verified email address for your account.",
+  account_not_linked: "An account with this email exists but cannot be linked to this GitHub account.",
+};
+
 // ---- Start: who is signed in?
 async function start() {
+  if (location.pathname === "/error") {
+    const code = new URLSearchParams(location.search).get("error") || "";
+    $("#oauth-error-title").textContent = "Sign-in did not complete";
+    $("#oauth-error-text").textContent = signInErrors[code] || `Sign-in failed (${code || "unknown error"}).`;
+    $("#oauth-error-back").hidden = false;
+    show("oauth-error-view");
+    return;
+  }
   if (location.pathname === "/oauth-error") {
     const query = new URLSearchParams(location.search);
     $("#oauth-error-text").textContent = `${query.get("error_description") || query.get("error") || "Unknown error"}.`;
