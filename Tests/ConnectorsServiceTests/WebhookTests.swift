@@ -141,6 +141,24 @@ import TestSupport
         }
     }
 
+    /// Slack's notice that it is holding back the app's events is signed like an event but has
+    /// no event id: answered 200 (a refusal would count against the subscription), not stored.
+    @Test func slacksRateLimitNoticeIsAnsweredAndStoresNothing() async throws {
+        try await withApp(overrides: Self.secrets) { app, client in
+            let body =
+                #"{"token":"t","type":"app_rate_limited","team_id":"T0ACME","minute_rate_limited":1518467820,"api_app_id":"A0APP"}"#
+            let timestamp = String(Int(Date().timeIntervalSince1970))
+            let signature =
+                "v0=" + HMACSigner.sha256Hex(secret: Self.slackSecret, message: Array("v0:\(timestamp):\(body)".utf8))
+            let response = try await slackPost(client, body: body, timestamp: timestamp, signature: signature)
+            #expect(response.status == .ok)
+            let stored = try await app.sql { sql in
+                try await sql.query(#"SELECT count(*)::int FROM "webhookEvent""#).collect().first?.decode(Int.self)
+            }
+            #expect(stored == 0)
+        }
+    }
+
     @Test func slacksDocumentedExampleVerifies() throws {
         let body = Array(
             "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"

@@ -8,13 +8,13 @@ import Synchronization
 /// cannot exhaust the process. A body is read only after its headers passed the signature
 /// precheck (`…Signature.precheck`).
 final class WebhookIntake: Sendable {
-    /// The most one delivery may carry, per provider. Slack and Linear events are a few KB;
-    /// these leave room for the largest a message or an issue can be (Slack's 40 000-character
-    /// messages with blocks, long Linear descriptions). GitHub caps payloads at 25 MB, but the
-    /// events acted on here (installation lifecycle, with its repository list) fit in 1 MiB.
+    /// The most one delivery may carry, per provider: the 1 MiB every webhook may send. Slack
+    /// and Linear events are a few KB, with room for the largest a message or an issue can be;
+    /// GitHub caps payloads at 25 MB, but the events acted on here (installation lifecycle, with
+    /// its repository list) fit in 1 MiB.
     enum Cap {
-        static let slack = 512 * 1024
-        static let linear = 512 * 1024
+        static let slack = BodyLimit.webhook
+        static let linear = BodyLimit.webhook
         static let github = BodyLimit.webhook
     }
 

@@ -48,6 +48,14 @@ struct WebhookRoutes: Sendable {
                     }
                     return try Response.json(["challenge": challenge])
                 }
+                // Slack says it is holding back this app's events for the rest of the minute
+                // (over 30,000 an hour for one workspace). Nothing to store; a 2xx keeps the
+                // subscription's error rate down.
+                if envelope.type == "app_rate_limited" {
+                    logger.warning(
+                        "Slack is rate-limiting this app's events", metadata: ["team": "\(envelope.team_id ?? "")"])
+                    return Self.ok
+                }
                 guard let eventID = envelope.event_id, !eventID.isEmpty else {
                     throw AppError.badRequest("INVALID_PAYLOAD", "A Slack event must carry an event_id.")
                 }
@@ -156,6 +164,7 @@ struct WebhookRoutes: Sendable {
         struct Event: Decodable { let type: String? }
         let type: String?
         let challenge: String?
+        let team_id: String?
         let event_id: String?
         let event: Event?
     }
