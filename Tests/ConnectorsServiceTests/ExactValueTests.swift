@@ -87,17 +87,8 @@ import TestSupport
             try await app.insertConnection(
                 userId: "user-1", provider: .slack, accountId: "T0ACME", accessToken: "xoxb-user-1")
             fakes.apis.thread.set([["user": "U0HUMAN", "text": Self.dataLike, "ts": "1700000000.000100"]])
-            var headers = MCPTests.mcpHeaders
-            headers[.authorization] = "Bearer \(issuer.accessToken(sub: "user-1"))"
             func call(_ id: Int, _ name: String, _ arguments: String) async throws -> [String: Any] {
-                let body =
-                    #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(name)","arguments":\#(arguments)}}"#
-                let response = try await client.execute(
-                    uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: body))
-                #expect(response.status == .ok)
-                let reply = try #require(
-                    try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
-                return try #require(reply["result"] as? [String: Any])
+                try await MCPTests.callTool(client, token: issuer.accessToken(sub: "user-1"), id: id, name, arguments)
             }
             let posted = try await call(2, "slack_post_message", #"{"channel":"C1","text":"\#(Self.dataLike)"}"#)
             #expect(posted["isError"] as? Bool == false)

@@ -109,6 +109,22 @@ import TestSupport
     ]
     static let list = #"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#
 
+    /// A `tools/call` over HTTP with `token`; the JSON-RPC result (the reply must be 200).
+    static func callTool(
+        _ client: any TestClientProtocol, token: String, id: Int, _ name: String, _ arguments: String
+    ) async throws -> [String: Any] {
+        var headers = mcpHeaders
+        headers[.authorization] = "Bearer \(token)"
+        let body =
+            #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(name)","arguments":\#(arguments)}}"#
+        let response = try await client.execute(
+            uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: body))
+        #expect(response.status == .ok)
+        let reply = try #require(
+            try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+        return try #require(reply["result"] as? [String: Any])
+    }
+
     @Test func onlyAccessTokensIssuedForTheEndpointAreAcceptedWithTheChallengeTheSpecGives() async throws {
         let fakes = AgentTests.Fakes()
         try await withProviderFake(fakes.router, overrides: AgentTests.overrides) { app, client, issuer, _ in

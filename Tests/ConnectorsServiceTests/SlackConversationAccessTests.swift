@@ -35,16 +35,8 @@ import TestSupport
             var id = 0
             func call(_ name: String, _ arguments: String, as user: String = "user-1") async throws -> Outcome {
                 id += 1
-                var headers = MCPTests.mcpHeaders
-                headers[.authorization] = "Bearer \(issuer.accessToken(sub: user))"
-                let body =
-                    #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(name)","arguments":\#(arguments)}}"#
-                let response = try await client.execute(
-                    uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: body))
-                #expect(response.status == .ok)
-                let reply = try #require(
-                    try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
-                let result = try #require(reply["result"] as? [String: Any])
+                let result = try await MCPTests.callTool(
+                    client, token: issuer.accessToken(sub: user), id: id, name, arguments)
                 return Outcome(
                     isError: result["isError"] as? Bool == true,
                     text: (result["content"] as? [[String: Any]])?.first?["text"] as? String ?? "",
