@@ -274,6 +274,8 @@ import TestSupport
             fakes.claude.script.set([
                 .message(
                     [
+                        // A blank text block: the API refuses one sent back to it.
+                        FakeAnthropic.text(" \n"),
                         FakeAnthropic.toolUse("toolu_1", "linear_list_teams", [:]),
                         FakeAnthropic.toolUse("toolu_2", "github_get_issue", ["repo": "acme/app", "number": 404]),
                     ],
@@ -284,6 +286,8 @@ import TestSupport
             #expect((json["steps"] as? [[String: Any]])?.map { $0["isError"] as? Bool } == [true, true])
             let results = fakes.claude.received.get()[1].messages[2]["content"] as? [[String: Any]] ?? []
             #expect(results.map { $0["is_error"] as? Bool } == [true, true])
+            let assistant = fakes.claude.received.get()[1].messages[1]["content"] as? [[String: Any]] ?? []
+            #expect(assistant.map { $0["type"] as? String } == ["tool_use", "tool_use"])
             #expect((results[1]["content"] as? String)?.contains("404") == true)
             #expect(!fakes.apis.calls.get().contains { $0.token == "lin-token-user-2" })
 

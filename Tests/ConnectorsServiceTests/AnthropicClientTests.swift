@@ -98,6 +98,46 @@ import Testing
         }
         #expect(throws: Anthropic.APIError.self) { try AnthropicStreamAssembler().finish() }
     }
+
+    /// A turn cut off by `max_tokens` while writing a tool call's input ends with the text it
+    /// had; the unfinished call is dropped (its input is not JSON). Unfinished JSON under any
+    /// other stop reason is still an invalid answer.
+    @Test func aToolCallCutOffByMaxTokensIsDroppedAndTheTurnEnds() throws {
+        func assembled(stopReason: String) throws -> Anthropic.Response {
+            var assembler = AnthropicStreamAssembler()
+            for (name, data) in [
+                ("message_start", #"{"type":"message_start","message":{"id":"msg_2","usage":{"input_tokens":5}}}"#),
+                (
+                    "content_block_start",
+                    #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
+                ),
+                (
+                    "content_block_delta",
+                    #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Filing it."}}"#
+                ),
+                (
+                    "content_block_start",
+                    #"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_c","name":"github_create_issue","input":{}}}"#
+                ),
+                (
+                    "content_block_delta",
+                    #"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"title\":\"Crash\",\"body\":\"Steps"}}"#
+                ),
+                (
+                    "message_delta",
+                    #"{"type":"message_delta","delta":{"stop_reason":"\#(stopReason)"},"usage":{"output_tokens":4096}}"#
+                ),
+                ("message_stop", #"{"type":"message_stop"}"#),
+            ] {
+                _ = try assembler.apply(ServerSentEvent(event: name, data: data))
+            }
+            return try assembler.finish()
+        }
+        let cut = try assembled(stopReason: "max_tokens")
+        #expect(cut.content == [.text("Filing it.")])
+        #expect(cut.stopReason == "max_tokens")
+        #expect(throws: Anthropic.APIError.self) { try assembled(stopReason: "tool_use") }
+    }
 }
 
 /// Tool arguments as Claude sends them (decoded JSON), read with typed accessors.

@@ -81,6 +81,31 @@ import TestSupport
         }
     }
 
+    /// A tool answer over the result limit stays the JSON its schema promises when shortening
+    /// its long strings is enough (an issue with a long body); only a list too long for that is
+    /// cut as text.
+    @Test func anOversizedToolAnswerKeepsItsShapeWhenItsLongStringsCanBeShortened() throws {
+        let body = String(repeating: "Steps to reproduce. ", count: 1_500)
+        let issue: Value = ["number": 7, "title": "Crash on start", "body": .string(body), "labels": ["bug"]]
+        let fitted = ToolJSON.fitted(ToolJSON.text(issue), limit: 16_000)
+        #expect(fitted.count <= 16_000)
+        let value = try ExactValue.decode(Data(fitted.utf8))
+        #expect(value.objectValue?.keys.sorted() == ["body", "labels", "number", "title"])
+        #expect(value["title"] == "Crash on start" && value["number"] == 7)
+        let shortened = try #require(value["body"]?.stringValue)
+        #expect(shortened.hasPrefix(String(body.prefix(1_000))))
+        #expect(shortened.hasSuffix("more characters]"))
+
+        let list = Value.array(
+            (0..<400).map {
+                .object(["id": .string("item-\($0)"), "name": .string(String(repeating: "n", count: 60))])
+            })
+        let cut = ToolJSON.fitted(ToolJSON.text(list), limit: 16_000)
+        #expect(cut.hasSuffix("characters in all]"))
+        #expect((try? ExactValue.decode(Data(cut.utf8))) == nil)
+        #expect(ToolJSON.fitted("short", limit: 16_000) == "short")
+    }
+
     @Test func anMCPClientsArgumentsAndResultsKeepSuchText() async throws {
         let fakes = AgentTests.Fakes()
         try await withProviderFake(fakes.router, overrides: AgentTests.overrides) { app, client, issuer, _ in

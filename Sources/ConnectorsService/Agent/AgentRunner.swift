@@ -347,8 +347,15 @@ struct AgentRunner: Sendable {
             if state.turn == state.maxSteps { break }
             state.messages.append(
                 Anthropic.Message(
-                    role: "assistant", content: response.content.filter { if case .other = $0 { false } else { true } })
-            )
+                    role: "assistant",
+                    content: response.content.filter {
+                        switch $0 {
+                        case .other: false
+                        // The API refuses a text block of only whitespace sent back to it.
+                        case .text(let text): !text.allSatisfy(\.isWhitespace)
+                        default: true
+                        }
+                    }))
             var calls = uses.map { AgentRunState.Call(id: $0.id, name: $0.name, input: $0.input) }
             let asks = calls.indices.filter { index in
                 toolbox.tool(named: calls[index].name).map { policies.effective(for: $0, trigger: run.trigger) }

@@ -166,6 +166,24 @@ enum ToolJSON {
     static func text(_ value: Value) -> String {
         (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
+
+    /// `text` (a tool's answer) cut to `limit` characters. JSON stays JSON: its long strings are
+    /// shortened, each keeping its start and saying how much was cut, until it fits, so a result
+    /// with a schema still matches it (an issue with a long body is still that issue). Only when
+    /// that is not enough (too many items) is the text itself cut, which the MCP endpoint answers
+    /// by asking for fewer items.
+    static func fitted(_ text: String, limit: Int) -> String {
+        guard text.count > limit else { return text }
+        if let value = try? ExactValue.decode(Data(text.utf8)) {
+            var cap = 4_000
+            while cap >= 100 {
+                let shortened = self.text(value.shorteningStrings(to: cap))
+                if shortened.count <= limit { return shortened }
+                cap /= 2
+            }
+        }
+        return String(text.prefix(limit)) + "\n…[truncated: \(text.count) characters in all]"
+    }
 }
 
 extension Value {
@@ -173,6 +191,17 @@ extension Value {
     func picking(_ keys: [String]) -> Value {
         guard let object = objectValue else { return self }
         return .object(object.filter { keys.contains($0.key) })
+    }
+
+    /// Every string longer than `limit` characters cut to it, marked with how much was cut.
+    func shorteningStrings(to limit: Int) -> Value {
+        switch self {
+        case .string(let text) where text.count > limit:
+            .string(String(text.prefix(limit)) + "… [\(text.count - limit) more characters]")
+        case .array(let items): .array(items.map { $0.shorteningStrings(to: limit) })
+        case .object(let fields): .object(fields.mapValues { $0.shorteningStrings(to: limit) })
+        default: self
+        }
     }
 
     /// The value at a path of object keys.

@@ -104,7 +104,7 @@ struct AnthropicStreamAssembler {
             throw Anthropic.APIError(
                 status: 200, type: "incomplete_stream", message: "the stream ended before message_stop")
         }
-        let content = try blocks.keys.sorted().map { index -> Anthropic.Block in
+        let content = try blocks.keys.sorted().compactMap { index -> Anthropic.Block? in
             switch blocks[index]! {
             case .text(let text): return .text(text)
             case .other(let type): return .other(type)
@@ -113,6 +113,9 @@ struct AnthropicStreamAssembler {
                 do {
                     input = json.isEmpty ? [:] : try ExactValue.decode(Data(json.utf8))
                 } catch {
+                    // Cut off by `max_tokens` while writing a call's input: the call was never
+                    // made whole, and the turn ends at the limit as it does without streaming.
+                    if stopReason == "max_tokens" { return nil }
                     throw Anthropic.APIError(
                         status: 200, type: "invalid_response", message: "tool input for \(name) is not JSON")
                 }

@@ -182,7 +182,6 @@ struct Toolbox: Sendable {
     }
 
     private func truncated(_ text: String) -> String {
-        guard text.count > registry.resultLimit else { return text }
-        return String(text.prefix(registry.resultLimit)) + "\n…[truncated: \(text.count) characters in all]"
+        ToolJSON.fitted(text, limit: registry.resultLimit)
     }
 }
