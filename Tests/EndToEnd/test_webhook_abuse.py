@@ -107,10 +107,10 @@ def test_unsigned_slow_uploads_are_refused_before_their_bodies_are_read(stack):
         # A delivery that is signed goes through meanwhile from the provider, and is stored...
         assert signed_event(stack) == (200, {"ok": True})
         assert received_total(stack) == received + 1
-        # ...while the locked-out source is refused even a signed one.
-        status, body = signed_event(stack, source="127.0.0.1")
-        assert (status, body["code"]) == (429, "TOO_MANY_FAILED_SIGNATURES")
-        assert received_total(stack) == received + 1
+        # ...and so does one from the locked-out source itself: providers send from shared
+        # addresses, so the lockout answers failures only and never costs a real delivery.
+        assert signed_event(stack, source="127.0.0.1") == (200, {"ok": True})
+        assert received_total(stack) == received + 2
         # 200 × 1 MiB was never buffered.
         assert resident_kib(pid) - before < 64 * 1024
     finally:
