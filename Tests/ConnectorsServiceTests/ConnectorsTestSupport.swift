@@ -261,10 +261,12 @@ struct Browser {
         }
     }
 
-    func link(_ provider: String, code: String, bearer: String) async throws -> TestResponse {
-        try await client.execute(
-            uri: "/oauth/\(provider)/link", method: .post,
-            headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+    /// Claims a link code; `cookie` (`name=value`) is what this browser holds for the link route.
+    func link(_ provider: String, code: String, bearer: String, cookie: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [.authorization: "Bearer \(bearer)", .contentType: "application/json"]
+        if let cookie { headers[.cookie] = cookie }
+        return try await client.execute(
+            uri: "/oauth/\(provider)/link", method: .post, headers: headers,
             body: ByteBuffer(string: #"{"code":"\#(code)"}"#))
     }
 

@@ -419,9 +419,28 @@ import TestSupport
                 queryItems(try await connect(client, linearURL: linearURL, bearer: owner))["link"])
             #expect(try await link(client, code: second, bearer: owner).status == .ok)
             #expect(try await app.connectionCount() == 1)
-            // An unbound flow (started without a JWT) may be claimed by whoever signs in.
-            let unbound = try #require(queryItems(try await connect(client, linearURL: linearURL, bearer: nil))["link"])
-            #expect(try await link(client, code: unbound, bearer: other).status == .ok)
+            // An unbound flow (started without a JWT) is claimed by whoever signs in — in the
+            // browser that finished it: its code sent to someone else does not attach the sender's
+            // Linear to them.
+            let browser = Browser(client: client, fakeURL: linearURL)
+            let started = try await browser.start("linear", bearer: nil)
+            let landed = try await browser.callback(
+                pathAndQuery(try await Browser.followAtFake(started.url, fakeURL: linearURL)), cookie: started.cookie)
+            let location = try #require(landed.headers[.location])
+            let unbound = try #require(queryItems(location)["link"])
+            let linkCookie = try #require(landed.headers[values: .setCookie].first { $0.contains("link_nonce=") })
+            #expect(linkCookie.contains("Path=/oauth/linear/link") && linkCookie.contains("HttpOnly"))
+            #expect(linkCookie.contains("SameSite=Strict"))
+            let elsewhere = try await link(client, code: unbound, bearer: other)
+            #expect(elsewhere.status == .forbidden)
+            #expect(elsewhere.errorCode == "LINK_FROM_ANOTHER_BROWSER")
+            let forgedCookie = try await browser.link(
+                "linear", code: unbound, bearer: other, cookie: "connectors.link_nonce=someone-elses")
+            #expect(forgedCookie.errorCode == "LINK_FROM_ANOTHER_BROWSER")
+            let here = try await browser.link(
+                "linear", code: unbound, bearer: other, cookie: String(linkCookie.prefix { $0 != ";" }))
+            #expect(here.status == .ok)
+            #expect(here.headers[.setCookie]?.contains("Max-Age=0") == true)
             #expect(try await app.connectionCount() == 2)
         }
     }

@@ -16,8 +16,10 @@ struct ConnectionLinker: Sendable {
     let logger: Logger
 
     /// Throws `PendingLinkRepository.ClaimError` for an unknown, used, expired or foreign code.
-    func link(code: String, provider: ProviderID, userId: String) async throws -> Connection {
-        let stored = try await links.claim(codeHash: SignedToken.digest(code), provider: provider, userId: userId) {
+    func link(code: String, provider: ProviderID, userId: String, fromThisBrowser: Bool) async throws -> Connection {
+        let stored = try await links.claim(
+            codeHash: SignedToken.digest(code), provider: provider, userId: userId, fromThisBrowser: fromThisBrowser
+        ) {
             link, connection in
             try await attach(link, to: userId, on: connection)
         }

@@ -50,6 +50,9 @@ struct ConnectStates: Sendable {
     struct Redeemed {
         let flow: ConnectState
         let codeVerifier: String
+        /// The starting browser's nonce: what binds a link code of a flow no user started to
+        /// the browser that finished it.
+        let nonce: String
     }
 
     enum Refusal: Error {
@@ -87,7 +90,7 @@ struct ConnectStates: Sendable {
         else { throw Refusal.otherBrowser }
         let expiry = Date(timeIntervalSince1970: TimeInterval(flow.expires))
         guard try await spent.spend(flow.id, expiry: expiry, now: now) else { throw Refusal.spent }
-        return Redeemed(flow: flow, codeVerifier: verifier(flow, nonce: nonce))
+        return Redeemed(flow: flow, codeVerifier: verifier(flow, nonce: nonce), nonce: nonce)
     }
 
     /// The `Set-Cookie` value that removes the nonce once the callback has used it.
@@ -102,6 +105,33 @@ struct ConnectStates: Sendable {
     }
 
     func callbackPath(_ provider: ProviderID) -> String { "/oauth/\(provider.rawValue)/callback" }
+
+    // MARK: Link codes of flows no user started
+
+    /// A flow started without a JWT may be claimed by whoever signs in — but only in the browser
+    /// that finished it: its link code carries the binding of the flow's nonce, and the callback
+    /// hands that browser the nonce again in a cookie only the provider's link route sees. A code
+    /// sent to someone else (to attach the sender's account to theirs) does not work there.
+    var linkCookieName: String { (secureCookies ? "__Secure-" : "") + "connectors.link_nonce" }
+
+    func linkCode(_ codes: SignedToken, nonce: String) -> String {
+        codes.make(payload: RandomToken.bytes(16) + Array(Self.binding(nonce).utf8))
+    }
+
+    /// True when `code` was made by `linkCode` for the nonce in this request's link cookie.
+    func linkCodeIsFromThisBrowser(_ code: String, _ codes: SignedToken, request: Request) -> Bool {
+        guard let payload = codes.payload(of: code, maxLength: 128), payload.count > 16,
+            let nonce = request.cookies[linkCookieName]?.value
+        else { return false }
+        return ConstantTime.equals(Array(payload.dropFirst(16)), Array(Self.binding(nonce).utf8))
+    }
+
+    func linkCookie(_ nonce: String, provider: ProviderID, maxAge: Int) -> String {
+        Cookie(
+            name: linkCookieName, value: nonce, maxAge: maxAge, path: "/oauth/\(provider.rawValue)/link",
+            secure: secureCookies, httpOnly: true, sameSite: .strict
+        ).description
+    }
 
     static func binding(_ nonce: String) -> String {
         Base64URL.encode(SHA256.hash(data: Array(nonce.utf8)).prefix(16))

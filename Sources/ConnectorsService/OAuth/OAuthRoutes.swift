@@ -67,13 +67,22 @@ struct OAuthRoutes: Sendable {
             try provider.checkMayConnect(user)
             let body = try await JSONBody.decode(LinkRequest.self, from: request, context: context)
             guard linkCodes.isValid(body.code) else { throw invalidLinkCode }
+            let fromThisBrowser = states.linkCodeIsFromThisBrowser(body.code, linkCodes, request: request)
             do {
-                let stored = try await linker.link(code: body.code, provider: provider.id, userId: user.id)
-                return try Response.json(Linked(connection: ConnectionView(stored)))
+                let stored = try await linker.link(
+                    code: body.code, provider: provider.id, userId: user.id, fromThisBrowser: fromThisBrowser)
+                var headers = HTTPFields()
+                if fromThisBrowser {
+                    headers[.setCookie] = states.linkCookie("", provider: provider.id, maxAge: 0)
+                }
+                return try Response.json(Linked(connection: ConnectionView(stored)), headers: headers)
             } catch PendingLinkRepository.ClaimError.notFound {
                 throw invalidLinkCode
             } catch PendingLinkRepository.ClaimError.boundToAnotherUser {
                 throw AppError.forbidden("LINK_BOUND_TO_ANOTHER_USER", "This connection was started by another user.")
+            } catch PendingLinkRepository.ClaimError.finishedInAnotherBrowser {
+                throw AppError.forbidden(
+                    "LINK_FROM_ANOTHER_BROWSER", "This connection was finished in another browser; connect from here.")
             }
         }
     }
@@ -113,7 +122,8 @@ struct OAuthRoutes: Sendable {
                 redirectURI: redirectURI(provider.id))
             obtained = grant
             let connectionId = RandomToken.string(length: 24)
-            let code = linkCodes.make()
+            // A flow no user started is claimed in the browser that finished it (see `linkCode`).
+            let code = flow.userId == nil ? states.linkCode(linkCodes, nonce: redeemed.nonce) : linkCodes.make()
             try await links.insert(
                 PendingLink(
                     connectionId: connectionId, provider: provider.id, boundUserId: flow.userId,
@@ -122,7 +132,14 @@ struct OAuthRoutes: Sendable {
                     accessToken: try sealer.seal(grant.tokens.accessToken, id: connectionId, provider: provider.id),
                     refreshToken: try sealer.seal(grant.tokens.refreshToken, id: connectionId, provider: provider.id),
                     expiresAt: grant.tokens.expiresAt), codeHash: SignedToken.digest(code))
-            return landing(provider.id, ("link", code))
+            var landed = landing(provider.id, ("link", code))
+            if flow.userId == nil {
+                landed.headers.append(
+                    HTTPField(
+                        name: .setCookie,
+                        value: states.linkCookie(redeemed.nonce, provider: provider.id, maxAge: Int(links.lifetime))))
+            }
+            return landed
         } catch let error as ProviderError {
             logger.warning(
                 "OAuth callback failed", metadata: ["provider": "\(provider.id.rawValue)", "error": "\(error)"])

@@ -34,25 +34,27 @@ struct PendingLinkRepository: Sendable {
             """, logger: logger)
     }
 
-    enum ClaimError: Error { case notFound, boundToAnotherUser }
+    enum ClaimError: Error { case notFound, boundToAnotherUser, finishedInAnotherBrowser }
 
     /// In one transaction: finds the unexpired link for this code and provider (locking it),
-    /// refuses it when bound to someone else (and leaves it for them), deletes it, and hands it
-    /// to `attach`, whose work commits with the deletion or not at all.
+    /// refuses it when bound to someone else, or — bound to nobody — when the claim does not come
+    /// from the browser that finished the flow (and leaves it), deletes it, and hands it to
+    /// `attach`, whose work commits with the deletion or not at all.
     func claim<T: Sendable>(
-        codeHash: String, provider: ProviderID, userId: String, now: Date = Date(),
+        codeHash: String, provider: ProviderID, userId: String, fromThisBrowser: Bool, now: Date = Date(),
         attach: @escaping @Sendable (PendingLink, PostgresConnection) async throws -> T
     ) async throws -> T {
         do {
             return try await transaction(
-                codeHash: codeHash, provider: provider, userId: userId, now: now, attach: attach)
+                codeHash: codeHash, provider: provider, userId: userId, fromThisBrowser: fromThisBrowser, now: now,
+                attach: attach)
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error
         }
     }
 
     private func transaction<T: Sendable>(
-        codeHash: String, provider: ProviderID, userId: String, now: Date,
+        codeHash: String, provider: ProviderID, userId: String, fromThisBrowser: Bool, now: Date,
         attach: @escaping @Sendable (PendingLink, PostgresConnection) async throws -> T
     ) async throws -> T {
         try await postgres.withTransaction(logger: logger) { connection in
@@ -77,6 +79,7 @@ struct PendingLinkRepository: Sendable {
             }
             guard let link = found, link.provider == provider else { throw ClaimError.notFound }
             if let bound = link.boundUserId, bound != userId { throw ClaimError.boundToAnotherUser }
+            if link.boundUserId == nil, !fromThisBrowser { throw ClaimError.finishedInAnotherBrowser }
             try await connection.query(#"DELETE FROM "pendingLink" WHERE "codeHash" = \#(codeHash)"#, logger: logger)
             return try await attach(link, connection)
         }
