@@ -339,6 +339,31 @@ import TestSupport
         }
     }
 
+    /// A paused run whose tools are gone by the time it goes on (the connection removed) still
+    /// shows the model the tools its conversation used — the API requires them defined while the
+    /// history holds their calls — and lets it call none.
+    @Test func aRunContinuedAfterItsToolsWentListsThemAndMayCallNone() async throws {
+        try await withAgent { app, client, issuer, fakes in
+            let connection = try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            let bearer = issuer.token(sub: "user-1")
+            Self.createIssueScript(fakes.claude, answer: "Linear is no longer connected.")
+            let paused = try await Self.run(client, bearer)
+            let id = try #require((paused.json["approvals"] as? [[String: Any]])?.first?["id"] as? String)
+            let removed = try await client.execute(
+                uri: "/oauth/connections/\(connection)", method: .delete, headers: [.authorization: "Bearer \(bearer)"])
+            #expect(removed.status == .noContent)
+            #expect(try await Self.decide(client, bearer, id, "approve").status == .ok)
+            let done = try await Self.finished(client, bearer, try #require(paused.json["id"] as? String))
+            #expect(done["status"] as? String == "completed")
+            #expect(done["output"] as? String == "Linear is no longer connected.")
+            let resumed = try #require(fakes.claude.received.get().last)
+            #expect(resumed.toolNames == ["linear_create_issue"])
+            #expect(resumed.body["tool_choice"] as? [String: String] == ["type": "none"])
+            #expect(Self.issueCreates(fakes) == 0)
+        }
+    }
+
     @Test func aStreamedRunSaysItWaitsAndGoesOnOnceApproved() async throws {
         try await withAgent { app, client, issuer, fakes in
             try await app.insertConnection(userId: "user-1", provider: .linear, accountId: "org-acme")

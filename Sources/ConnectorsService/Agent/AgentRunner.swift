@@ -323,12 +323,27 @@ struct AgentRunner: Sendable {
         let system = [Self.systemPrompt, state.situation].compactMap { $0 }.joined(separator: "\n\n")
         var onText: (@Sendable (String) async -> Void)?
         if let emit { onText = { @Sendable text in await emit(.text(text)) } }
+        // The API wants every tool a conversation used defined while it holds their blocks. A run
+        // continued after its tools went (the connection removed, the tool denied while it
+        // waited) lists those it used, and may call none of them.
+        var tools = toolbox.specs
+        var toolChoice: String?
+        if tools.isEmpty {
+            let used = Set(
+                state.messages.flatMap(\.content).compactMap { block -> String? in
+                    if case .toolUse(_, let name, _) = block { name } else { nil }
+                })
+            tools = ToolRegistry.all.filter { used.contains($0.name) }.map {
+                Anthropic.ToolSpec(name: $0.name, description: $0.description, inputSchema: $0.inputSchema)
+            }
+            if !tools.isEmpty { toolChoice = "none" }
+        }
         while state.turn < max(1, state.maxSteps) {
             state.turn += 1
             let response: Anthropic.Response
             do {
                 response = try await client.send(
-                    system: system, messages: state.messages, tools: toolbox.specs, onText: onText)
+                    system: system, messages: state.messages, tools: tools, toolChoice: toolChoice, onText: onText)
             } catch {
                 throw LoopFailure(message: Self.describe(error), steps: steps, usage: usage)
             }

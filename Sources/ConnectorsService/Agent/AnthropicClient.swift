@@ -31,12 +31,12 @@ struct AnthropicClient: Sendable {
     /// Sends one turn. With `onText`, the answer streams and each text fragment is handed over
     /// as it arrives; the complete message is returned either way.
     func send(
-        system: String?, messages: [Anthropic.Message], tools: [Anthropic.ToolSpec],
+        system: String?, messages: [Anthropic.Message], tools: [Anthropic.ToolSpec], toolChoice: String? = nil,
         onText: (@Sendable (String) async -> Void)? = nil
     ) async throws -> Anthropic.Response {
         let request = Anthropic.Request(
             model: settings.model, maxTokens: settings.maxTokens, system: system, messages: messages, tools: tools,
-            stream: onText != nil)
+            toolChoice: toolChoice, stream: onText != nil)
         let body = try JSONEncoder().encode(request)
         var attempt = 0
         while true {

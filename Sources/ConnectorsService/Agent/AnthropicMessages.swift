@@ -9,11 +9,14 @@ enum Anthropic {
         var system: String?
         var messages: [Message]
         var tools: [ToolSpec]
+        /// `none` lists `tools` without letting the model call any.
+        var toolChoice: String? = nil
         var stream = false
 
         enum CodingKeys: String, CodingKey {
             case model, system, messages, tools, stream
             case maxTokens = "max_tokens"
+            case toolChoice = "tool_choice"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -23,6 +26,7 @@ enum Anthropic {
             try container.encodeIfPresent(system, forKey: .system)
             try container.encode(messages, forKey: .messages)
             if !tools.isEmpty { try container.encode(tools, forKey: .tools) }
+            if let toolChoice { try container.encode(["type": toolChoice], forKey: .toolChoice) }
             if stream { try container.encode(true, forKey: .stream) }
         }
     }
