@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import PostgresNIO
 import Shared
 import Testing
 import TestSupport
@@ -244,6 +245,47 @@ import TestSupport
             #expect((json["error"] as? String)?.contains("longer than") == true)
             #expect((json["steps"] as? [[String: Any]])?.map { $0["tool"] as? String } == ["linear_list_teams"])
             #expect(json["usage"] as? [String: Int] == ["inputTokens": 11, "outputTokens": 3])
+        }
+    }
+
+    /// A write cut off by the deadline may have taken effect: it is on record as interrupted,
+    /// not as an ordinary failure the person could simply retry.
+    @Test func aWriteCutOffByTheDeadlineIsRecordedAsInterrupted() async throws {
+        try await withAgent(configure: { $0.agentTimeout = .seconds(8) }) { app, client, issuer, fakes in
+            try await app.insertConnection(
+                userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
+            try await TriggeredApprovalTests.allow(app, "linear_create_issue")
+            fakes.claude.script.set([
+                .message(
+                    [FakeAnthropic.toolUse("toolu_w", "linear_create_issue", ["teamId": "team-1", "title": "Crash"])],
+                    stopReason: "tool_use", inputTokens: 10, outputTokens: 5)
+            ])
+            fakes.apis.issueCreateDelay.set(.seconds(120))
+            defer { fakes.apis.issueCreateDelay.set(.zero) }
+            let port = try #require(client.port)
+            let bearer = issuer.token(sub: "user-1")
+            let response = try await TestClient.withClient(
+                host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
+            ) { patient in
+                try await patient.post(
+                    "/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"prompt":"file it"}"#))
+            }
+            let json = try #require(
+                try JSONSerialization.jsonObject(
+                    with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+            #expect(json["status"] as? String == "failed")
+            #expect((json["steps"] as? [[String: Any]])?.map { $0["isError"] as? Bool } == [true])
+            #expect(ApprovalTests.issueCreates(fakes) == 1)
+            let stored = try await app.sql { sql in
+                var steps = ""
+                for try await text in try await sql.query(#"SELECT "steps"::text FROM "agentRun""#).decode(String.self)
+                {
+                    steps = text
+                }
+                return steps
+            }
+            #expect(stored.contains("Interrupted while being made"), "\(stored)")
         }
     }
 

@@ -405,6 +405,10 @@ struct AgentRunner: Sendable {
                 for await (index, outcome) in group { outcomes[index] = outcome }
                 return outcomes
             }
+            // Cut off (the deadline, a shutdown) while calls were being made: their answers are
+            // cancellations, not outcomes. The run's end records them as interrupted, since a
+            // write may have taken effect.
+            if Task.isCancelled { throw CancellationError() }
             progress.withLock { $0.inFlight = [] }
             for index in now {
                 let outcome = outcomes[index]!
