@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import PostgresNIO
 import Shared
 import Testing
@@ -300,6 +301,19 @@ import TestSupport
             #expect(started.errorCode == "PROVIDER_NOT_CONFIGURED")
             #expect((started.json["message"] as? String)?.contains("GITHUB_APP_CLIENT_ID") == true)
             #expect(try await app.connectionCount() == 0)
+            // Nor can existing user tokens be renewed — but GitHub refused nothing, so the
+            // connection is not sent to reconnect: the failure is one that passes.
+            let provider = try #require(testProviders(app.config, logger: Logger(label: "t")).provider(.github))
+            do {
+                _ = try await provider.refresh(refreshToken: "ghr_still-valid", accountId: "1")
+                Issue.record("a refresh without the App's credentials succeeded")
+            } catch {
+                guard case .unavailable(let reason)? = error as? ProviderError else {
+                    Issue.record("expected unavailable, got \(error)")
+                    return
+                }
+                #expect(reason.contains("GITHUB_APP_CLIENT_ID"))
+            }
         }
     }
 }

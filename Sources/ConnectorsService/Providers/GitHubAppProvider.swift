@@ -136,7 +136,12 @@ struct GitHubAppProvider: ConnectionProvider {
     /// New user tokens for the refresh token, which GitHub rotates. A connection made before
     /// user tokens (holding an installation token, no refresh token) must be connected again.
     func refresh(refreshToken: String?, accountId: String) async throws(ProviderError) -> ProviderTokens {
-        guard let oauth, let refreshToken else { throw .invalidGrant }
+        guard let refreshToken else { throw .invalidGrant }
+        // Without the App's client id and secret nothing can be renewed here, but GitHub refused
+        // nothing: the connection waits for the configuration, not for its owner to reconnect.
+        guard let oauth else {
+            throw .unavailable("GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET are needed to renew GitHub tokens")
+        }
         let reply = try await http.postForm(
             webURL + "/login/oauth/access_token",
             [
