@@ -131,19 +131,30 @@ public struct AuditTrail: Sendable {
         }
     }
 
-    /// Deletes events older than `days` days: the only deletion the table allows.
+    /// Deletes events older than `days` days: the only deletion the table allows. In batches of
+    /// `batch`, each its own short transaction, as every retention sweep: one statement over a
+    /// year's backlog would outlast the statement timeout, roll back and never get anywhere.
     @discardableResult
-    public func purge(olderThanDays days: Int) async throws -> Int {
-        try await postgres.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT set_config('connectors.audit_purge', 'on', true)", logger: logger)
-            let rows = try await connection.query(
-                """
-                WITH gone AS (
-                    DELETE FROM "auditEvent" WHERE "at" < now() - make_interval(days => \(Int32(clamping: days))) RETURNING 1)
-                SELECT count(*)::bigint FROM gone
-                """, logger: logger)
-            for try await count in rows.decode(Int64.self) { return Int(count) }
-            return 0
+    public func purge(olderThanDays days: Int, batch: Int = 1000) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await postgres.withTransaction(logger: logger) { connection -> Int in
+                try await connection.query("SELECT set_config('connectors.audit_purge', 'on', true)", logger: logger)
+                let rows = try await connection.query(
+                    """
+                    WITH gone AS (
+                        DELETE FROM "auditEvent" WHERE "id" IN (
+                            SELECT "id" FROM "auditEvent"
+                            WHERE "at" < now() - make_interval(days => \(Int32(clamping: days)))
+                            LIMIT \(batch))
+                        RETURNING 1)
+                    SELECT count(*)::bigint FROM gone
+                    """, logger: logger)
+                for try await count in rows.decode(Int64.self) { return Int(count) }
+                return 0
+            }
+            total += deleted
+            if deleted < batch { return total }
         }
     }
 

@@ -153,6 +153,10 @@ import Testing
         #expect(throws: ToolFailure.self) { try input.string("missing") }
         #expect(try input.int("missing", default: 10) == 10)
         #expect(throws: ToolFailure.self) { try input.int("number", range: 8...9) }
+        // Whole numbers past Int's range, and fractions, are refused rather than trapping.
+        for huge in [Value.double(1e300), .double(-1e300), .double(2.5)] {
+            #expect(throws: ToolFailure.self) { try ToolInput(["limit": huge]).int("limit") }
+        }
         #expect(try GitHubTools.repository(input) == "acme/app")
         for bad in [#"{"repo":"../etc"}"#, #"{"repo":"a/b/c"}"#, #"{"repo":"a/.."}"#, #"{"repo":"a?x=1/b"}"#] {
             let input = ToolInput(try JSONDecoder().decode(MCP.Value.self, from: Data(bad.utf8)))

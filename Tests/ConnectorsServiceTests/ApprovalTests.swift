@@ -91,7 +91,7 @@ import TestSupport
 
     /// What a tool was asked reaches the trail and the approval prompt as a summary; a token
     /// pasted into the request must not.
-    @Test func inputSummariesNeverCarryATokenShapedString() {
+    @Test func inputSummariesNeverCarryATokenShapedString() throws {
         let secrets = [
             "xoxb-1234-5678-abcdEFGH", "xoxp-1-2-3-abc", "xoxe.xoxp-1-Mi0yLTEx", "xoxe-1-My0xLTE2",
             "xapp-1-A0-123-abc", "ghp_abcdefABCDEF0123456789", "ghu_abc123", "github_pat_11AAA_bbb",
@@ -106,6 +106,15 @@ import TestSupport
         }
         // Ordinary words that merely start alike stay.
         #expect(ToolTarget.summary(.object(["title": .string("eyeball the ghost")])).contains("eyeball the ghost"))
+
+        // The target is what the caller sent, schema or not: masked, no control characters (a
+        // NUL would lose the audit row), bounded, and a number past Int's range does not trap.
+        #expect(ToolTarget.describe(["repo": "acme/app", "number": 7]) == "acme/app#7")
+        #expect(ToolTarget.describe(["repo": "acme/app", "number": .double(1e300)]) == "acme/app#1e+300")
+        #expect(ToolTarget.describe(["channel": "C1\u{0}\n"]) == "channel C1")
+        #expect(ToolTarget.describe(["repo": .string("ghp_abcdefABCDEF0123456789")]) == "[redacted]")
+        let long = try #require(ToolTarget.describe(["repo": .string(String(repeating: "r", count: 5_000))]))
+        #expect(long.count == 200)
     }
 
     @Test func anAskToolPausesAndApprovalMakesExactlyOneCall() async throws {

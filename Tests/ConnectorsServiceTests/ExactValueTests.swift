@@ -129,6 +129,11 @@ import TestSupport
             #expect(refused.status == .forbidden)
             #expect(refused.headers[.wwwAuthenticate]?.contains(#"error="insufficient_scope""#) == true)
 
+            // A whole number past Int's range is refused as an argument (and shown on the trail as
+            // written), not a trap that takes the service down.
+            let huge = try await call(
+                4, "slack_read_thread", #"{"channel":"C1","ts":"1700000000.000100","limit":1e300}"#)
+            #expect(huge["isError"] as? Bool == true)
             let read = try await call(3, "slack_read_thread", #"{"channel":"C1","ts":"1700000000.000100"}"#)
             let structured = try #require(read["structuredContent"] as? [String: Any])
             let messages = try #require(structured["result"] as? [[String: Any]])

@@ -72,7 +72,11 @@ import TestSupport
             await #expect(throws: (any Error).self) {
                 try await postgres.query(#"DELETE FROM "auditEvent""#)
             }
-            #expect(try await audit.purge(olderThanDays: 365) == 1)
+            // More old rows than one batch holds: every one goes, in batches.
+            try await postgres.query(
+                #"INSERT INTO "auditEvent" ("at", "userId", "surface", "action", "outcome") SELECT now() - interval '400 days', 'u', 'api', 'tool.call', 'ok' FROM generate_series(1, 4)"#
+            )
+            #expect(try await audit.purge(olderThanDays: 365, batch: 2) == 5)
             let left = try await audit.list(userId: "u", limit: 10, before: nil)
             #expect(left.map(\.action) == ["policy.changed"])
             #expect(left.first?.outcome == "ok")

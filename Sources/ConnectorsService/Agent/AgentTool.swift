@@ -133,10 +133,15 @@ struct ToolInput: Sendable {
         let number: Int? =
             switch values[name] {
             case .int(let value): value
-            case .double(let value) where value.rounded() == value: Int(value)
+            // `Int(exactly:)`: a whole number past Int's range (1e300) is refused, not a trap.
+            case .double(let value): Int(exactly: value)
             case .string(let text): Int(text)
             default: nil
             }
+        if number == nil, let given = values[name], given != .null {
+            // Given but not a whole number in range (1e300, 2.5, "ten"): refused, not defaulted.
+            throw ToolFailure("`\(name)` must be an integer.")
+        }
         guard let value = number ?? fallback else { throw ToolFailure("`\(name)` is required (an integer).") }
         guard range.contains(value) else {
             throw ToolFailure("`\(name)` must be between \(range.lowerBound) and \(range.upperBound).")

@@ -58,13 +58,25 @@ struct ApprovalView: Encodable, Sendable {
 /// What a tool call acts on, in a few words (the repository, channel or issue), and its input
 /// summarised for the audit trail without anything that looks like a credential.
 enum ToolTarget {
-    static func describe(_ input: Value) -> String? {
+    /// The target as the trail and the approval prompt show it: masked like the summary, without
+    /// control characters (PostgreSQL's text refuses NUL, which would lose the whole row), and at
+    /// most `limit` characters — the input is whatever the caller sent, schema or not.
+    static func describe(_ input: Value, limit: Int = 200) -> String? {
+        guard let target = rawTarget(input) else { return nil }
+        let clean = String(
+            String.UnicodeScalarView(
+                redacted(target).unicodeScalars.filter { $0.properties.generalCategory != .control }))
+        return clean.count <= limit ? clean : String(clean.prefix(limit - 1)) + "…"
+    }
+
+    private static func rawTarget(_ input: Value) -> String? {
         let values = input.objectValue ?? [:]
         func text(_ key: String) -> String? {
             switch values[key] {
             case .string(let value) where !value.isEmpty: value
             case .int(let value): String(value)
-            case .double(let value): String(Int(value))
+            // A number past `Int`'s range (1e300) must not trap: it is shown as written.
+            case .double(let value): Int(exactly: value).map(String.init) ?? String(value)
             default: nil
             }
         }

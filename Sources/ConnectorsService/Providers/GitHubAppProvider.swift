@@ -100,7 +100,9 @@ struct GitHubAppProvider: ConnectionProvider {
         }.sorted()
         return ProviderGrant(
             tokens: tokens, accountId: installation, accountName: account["login"]?.stringValue,
-            identity: me["id"]?.number.map { ProviderIdentity(id: String(Int($0)), name: me["login"]?.stringValue) })
+            identity: me["id"]?.number.flatMap { Int(exactly: $0) }.map {
+                ProviderIdentity(id: String($0), name: me["login"]?.stringValue)
+            })
     }
 
     /// The installer's user tokens for `code` (GitHub's web flow for Apps).
