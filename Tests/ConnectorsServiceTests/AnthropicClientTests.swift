@@ -30,6 +30,13 @@ import Testing
             429, #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
             headers: [("retry-after", "600")])
         #expect(client.retryDelay(tooLong, attempt: 1) == nil)
+        // Header values that are numbers but not sensible waits neither trap nor are obeyed.
+        for (value, retried) in [("1e300", false), ("nan", true), ("inf", true), ("-5", true)] {
+            let odd = error(
+                429, #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+                headers: [("retry-after", value)])
+            #expect((client.retryDelay(odd, attempt: 1) != nil) == retried, "\(value)")
+        }
         let spend = error(
             429,
             #"{"type":"error","error":{"type":"rate_limit_error","message":"monthly cap","details":{"error_code":"enforced_spend_limit_reached"}}}"#

@@ -124,9 +124,11 @@ struct AnthropicClient: Sendable {
         default: transient = false
         }
         guard transient else { return nil }
-        if let seconds = error.retryAfter {
-            let wait = Duration.milliseconds(Int64(seconds * 1000))
-            return wait <= settings.longestRetryAfter ? wait : nil
+        if let seconds = error.retryAfter, seconds.isFinite, seconds >= 0 {
+            // Compared as seconds before any conversion: "1e300" must not trap converting to Int64.
+            let longest = Double(settings.longestRetryAfter.components.seconds)
+            guard seconds <= longest else { return nil }
+            return .milliseconds(Int64(seconds * 1000))
         }
         return backoff(attempt)
     }
