@@ -260,7 +260,9 @@ def test_the_ingress_routes_as_traefik_does_and_keeps_internal_endpoints_off(nam
     assert ingress["apiVersion"] == "networking.k8s.io/v1"
     paths = ingress["spec"]["rules"][0]["http"]["paths"]
     routed = {(p["path"], p["pathType"] == "Exact", p["backend"]["service"]["name"]) for p in paths}
-    hidden = {(path, True, "not-public") for path in ("/health", "/ready", "/metrics")}
+    # Prefix, not Exact: an Exact /metrics lets /metrics/ fall through to `/`, and the service's
+    # router reads /metrics/ as /metrics. Prefix matches whole segments, so /metricsx is not caught.
+    hidden = {(path, False, "not-public") for path in ("/health", "/ready", "/metrics")}
     assert routed == routes_of_traefik() | hidden
     blackhole = by_kind(RENDERED[name], "Service")["not-public"]
     assert not [obj for obj in RENDERED[name] if pod_spec(obj) and blackhole["spec"]["selector"].items()
