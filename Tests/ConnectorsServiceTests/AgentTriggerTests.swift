@@ -371,6 +371,14 @@ import TestSupport
                 return found
             }
             #expect(identities == ["user-1": "U0ADA", "user-2": "-"])
+            let recorded = try await app.sql { sql in
+                var actions = [String]()
+                for try await (action, actor) in try await sql.query(
+                    #"SELECT "action", "actor" FROM "auditEvent" WHERE "userId" = 'user-1' AND "action" LIKE 'connection.%'"#
+                ).decode((String, String?).self) { actions.append("\(action) \(actor ?? "")") }
+                return actions
+            }
+            #expect(recorded == ["connection.identity_recorded slack:U0ADA"])
             // Bob has a verified account and a connection, but is not listed: told, not run.
             #expect(try await slackPost(client, Self.mention(id: "EvSWBOB", user: "U0BOB")).status == .ok)
             try await eventually("Bob's event") { try await statuses(app) == ["done", "skipped"] }

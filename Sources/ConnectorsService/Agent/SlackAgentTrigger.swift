@@ -90,7 +90,7 @@ struct SlackAgentTrigger: WebhookHandler {
         // The operator's bot connected everyone, so the connection did not know who its owner is
         // in Slack; now Slack has said it. The tools need it to open only this person's channels.
         if connection.identity?.id != sender {
-            try await connections.recordIdentity(id: connection.id, providerUserId: sender)
+            try await connections.recordIdentity(connection, providerUserId: sender)
             connection.identity = ProviderIdentity(id: sender, name: connection.identity?.name)
         }
         return connection

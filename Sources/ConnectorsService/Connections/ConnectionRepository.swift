@@ -144,13 +144,19 @@ struct ConnectionRepository: Sendable {
     /// Records who made a connection at the provider once the provider vouched for it
     /// (single-workspace Slack: the sender's Slack profile email is this person's verified, listed
     /// email), so tools can narrow the shared bot token to that person's conversations.
-    func recordIdentity(id: String, providerUserId: String) async throws {
+    /// On the audit trail like every change to whom a connection acts for.
+    func recordIdentity(_ connection: Connection, providerUserId: String) async throws {
         let rows = try await postgres.query(
             """
             UPDATE "connection" SET "providerUserId" = \(providerUserId), "updatedAt" = now()
-            WHERE "id" = \(id) AND "providerUserId" IS DISTINCT FROM \(providerUserId) RETURNING "userId"
+            WHERE "id" = \(connection.id) AND "providerUserId" IS DISTINCT FROM \(providerUserId) RETURNING "userId"
             """, logger: logger)
-        await listCache.invalidate(try await Self.userIds(rows))
+        let changed = try await Self.userIds(rows)
+        guard !changed.isEmpty else { return }
+        await listCache.invalidate(changed)
+        await record(
+            connection, "connection.identity_recorded", surface: .slack, actor: "slack:\(providerUserId)",
+            detail: "Slack user \(providerUserId), vouched for by the profile email")
     }
 
     /// The most recently updated active connection to a provider account (a Slack workspace, a
