@@ -46,7 +46,9 @@ func buildApplication(_ config: ConnectorsConfig, logger: Logger)
     }
     let handlers = WebhookHandlers(
         [RevocationHandler(connections: connections, logger: logger)]
-            + (installations.map { [GitHubInstallationHandler(installations: $0)] } ?? []) + agent.webhookHandlers)
+            + (installations.map { [GitHubInstallationHandler(installations: $0)] } ?? [])
+            + [GitHubAuthorizationHandler(connections: connections, tokens: agent.registry.tokens, github: apis.github)]
+            + agent.webhookHandlers)
     ConnectorsRoutes(
         config: config, infrastructure: infrastructure, verifier: verifier, connections: connections,
         providers: providers, agent: agent, audit: audit, revocations: revocations, revoker: revoker,

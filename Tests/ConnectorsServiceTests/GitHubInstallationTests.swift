@@ -141,6 +141,34 @@ import TestSupport
         }
     }
 
+    /// Someone revokes the App's authorization in their GitHub settings: their connections stop
+    /// acting once GitHub confirms their tokens are dead, and no one else's change.
+    @Test func aRevokedAuthorizationEndsThatPersonsConnectionsOnceGitHubConfirms() async throws {
+        try await withGitHub { app, client, github in
+            try await app.insertUser("user-3")
+            try await app.insertUser("user-4")
+            // GitHub no longer knows this token: its owner revoked the App.
+            let theirs = try await app.insertConnection(
+                userId: "user-3", provider: .github, accountId: "9001", accessToken: "gh-revoked",
+                providerUserId: String(github.userID))
+            let someoneElses = try await app.insertConnection(
+                userId: "user-4", provider: .github, accountId: "9001", accessToken: "gh-other", providerUserId: "777")
+            #expect(
+                try await deliver(
+                    app, client, event: "github_app_authorization",
+                    body: #"{"action":"revoked","sender":{"id":\#(github.userID),"login":"mona"}}"#) == "done")
+            let now = try await statuses(app)
+            #expect(now[theirs] == "revoked (\(GitHubAuthorizationHandler.reason))")
+            #expect(now[someoneElses] == "active")
+            // A person with no connection here: nothing to do.
+            #expect(
+                try await deliver(
+                    app, client, event: "github_app_authorization",
+                    body: #"{"action":"revoked","sender":{"id":424242424,"login":"nobody"}}"#) == "skipped")
+            #expect(try await statuses(app)[someoneElses] == "active")
+        }
+    }
+
     /// Deliveries lost: the reconciliation finds what GitHub says and applies it.
     @Test func reconciliationHealsLostDeliveries() async throws {
         try await withGitHub { app, client, github in

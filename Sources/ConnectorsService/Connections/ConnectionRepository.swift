@@ -162,6 +162,16 @@ struct ConnectionRepository: Sendable {
     /// The most recently updated active connection to a provider account (a Slack workspace, a
     /// Linear organization), whoever made it — for the account's shared app or bot token only
     /// (to tell a stranger how to connect, to ask Slack who wrote), never to decide whom to act for.
+    /// Every active connection made by this person at the provider, in any account.
+    func active(provider: ProviderID, providerUserId: String) async throws -> [Connection] {
+        let rows = try await postgres.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM "connection"
+            WHERE "provider" = \(provider.rawValue) AND "providerUserId" = \(providerUserId) AND "status" = 'active'
+            """, logger: logger)
+        return try await Self.decode(rows)
+    }
+
     func active(provider: ProviderID, accountId: String) async throws -> Connection? {
         let rows = try await postgres.query(
             """

@@ -8,3 +8,14 @@ struct GitHubInstallationEvent: Decodable, Sendable, Equatable {
 
     let installation: Installation
 }
+
+/// GitHub's `github_app_authorization` webhook (`revoked`): someone revoked the App's
+/// authorization in their GitHub settings; `sender` is who.
+/// https://docs.github.com/en/webhooks/webhook-events-and-payloads#github_app_authorization
+struct GitHubAuthorizationEvent: Decodable, Sendable, Equatable {
+    struct Sender: Decodable, Sendable, Equatable {
+        let id: Int64
+    }
+
+    let sender: Sender
+}

@@ -24,6 +24,7 @@ struct WebhookEventKind: Hashable, Sendable, CustomStringConvertible {
     static let githubInstallationDeleted = Self(.github, "installation.deleted")
     static let githubInstallationSuspend = Self(.github, "installation.suspend")
     static let githubInstallationUnsuspend = Self(.github, "installation.unsuspend")
+    static let githubAuthorizationRevoked = Self(.github, "github_app_authorization.revoked")
 
     /// Requests for the assistant.
     static let agentRequests: [Self] = [

@@ -7,6 +7,7 @@ enum WebhookPayload: Sendable {
     case linearAgentSession(LinearAgentSessionEvent)
     case linearOAuthApp(LinearOAuthAppEvent)
     case githubInstallation(GitHubInstallationEvent)
+    case githubAuthorization(GitHubAuthorizationEvent)
     /// A kind nothing here reads the body of.
     case unread
     /// A kind we read whose body did not have the shape it should.
@@ -25,6 +26,8 @@ enum WebhookPayload: Sendable {
                 return .linearOAuthApp(try decoder.decode(LinearOAuthAppEvent.self, from: json))
             case .githubInstallationDeleted, .githubInstallationSuspend, .githubInstallationUnsuspend:
                 return .githubInstallation(try decoder.decode(GitHubInstallationEvent.self, from: json))
+            case .githubAuthorizationRevoked:
+                return .githubAuthorization(try decoder.decode(GitHubAuthorizationEvent.self, from: json))
             default:
                 return .unread
             }
