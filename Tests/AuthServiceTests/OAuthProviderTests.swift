@@ -330,7 +330,7 @@ import TestSupport
                     #"SELECT "action", "clientId", coalesce("inputSummary", '') FROM "auditEvent" ORDER BY "id""#
                 ).collect().map { try $0.decode((String, String, String).self) }
             }
-            #expect(audited.map(\.0) == ["oauth.consent_granted", "oauth.consent_revoked"])
+            #expect(audited.map(\.0) == ["oauth.consent_granted", "oauth.grant_issued", "oauth.consent_revoked"])
             #expect(audited.allSatisfy { $0.1 == flow.clientId })
             #expect(audited.first?.2.contains("connectors:read") == true)
         }
@@ -414,6 +414,17 @@ import TestSupport
             }
             // Both codes were presented twice (the burnt one after its failure): both grants are revoked.
             #expect(Set(revoked) == [OAuthHash.of(burnt), OAuthHash.of(code)])
+            // And so says the person's audit trail: one grant issued, two ended by their codes' replay.
+            let audited = try await app.sql { postgres in
+                try await postgres.query(
+                    #"SELECT "action", coalesce("inputSummary", ''), "actor" FROM "auditEvent" WHERE "action" LIKE 'oauth.grant_%' ORDER BY "id""#
+                ).collect().map { try $0.decode((String, String, String).self) }
+            }
+            #expect(audited.map(\.0) == ["oauth.grant_revoked", "oauth.grant_issued", "oauth.grant_revoked"])
+            #expect(
+                audited.filter { $0.0 == "oauth.grant_revoked" }.allSatisfy {
+                    $0.1.contains("presented again") && $0.2 == "system"
+                })
         }
     }
 
@@ -578,6 +589,13 @@ import TestSupport
             let second = try Self.json(try await flow.exchange(try await flow.code()))
             #expect(try await revoke(try #require(second["access_token"] as? String)).status == .ok)
             #expect(try await flow.refresh(try #require(second["refresh_token"] as? String)).status == .badRequest)
+            // Each revocation by the client is on the trail; the unknown token changed nothing.
+            let revocations = try await app.sql { postgres in
+                try await postgres.query(
+                    #"SELECT "actor" FROM "auditEvent" WHERE "action" = 'oauth.grant_revoked'"#
+                ).collect().map { try $0.decode(String.self) }
+            }
+            #expect(revocations == ["client", "client"])
         }
     }
 

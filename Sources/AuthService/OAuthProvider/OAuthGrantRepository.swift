@@ -161,9 +161,12 @@ struct OAuthGrantRepository: Sendable {
     }
 
     /// Revokes a refresh token the client holds, and the access tokens of its authorization.
+    /// Revokes the grant a refresh token belongs to; the user whose it was, nil for an unknown token.
+    @discardableResult
     func revokeRefreshToken(hash: String, clientId: String, tokenLifetime: TimeInterval, now: Date = Date())
-        async throws
+        async throws -> String?
     {
+        var owner: String?
         let rows = try await postgres.query(
             """
             DELETE FROM "oauthRefreshToken" WHERE "token" = \(hash) AND "clientId" = \(clientId)
@@ -173,7 +176,21 @@ struct OAuthGrantRepository: Sendable {
             try await deleteTokens(grantId: grantId)
             try await revoke(
                 clientId: clientId, userId: userId, grantId: grantId, tokenLifetime: tokenLifetime, now: now)
+            owner = userId
         }
+        return owner
+    }
+
+    /// An authorization's issue or end on the audit trail (the spec's "every OAuth grant"): which
+    /// client, what it may do or why it ended — never a token.
+    func recordGrant(
+        _ action: String, userId: String, clientId: String, scopes: [String] = [], why: String? = nil, actor: String
+    ) async {
+        await audit.record(
+            AuditEvent(
+                userId: userId, surface: .api, action: action, outcome: "ok", target: "client \(clientId)",
+                inputSummary: why ?? (scopes.isEmpty ? nil : scopes.joined(separator: " ")), clientId: clientId,
+                actor: actor))
     }
 
     /// Whether an access token with these claims was revoked (the MCP endpoint's check, here for

@@ -65,9 +65,15 @@ struct TokenEndpointRoutes: Sendable {
                 try await grants.deleteTokens(grantId: sid)
                 try await grants.revoke(
                     clientId: client.clientId, userId: sub, grantId: sid, tokenLifetime: settings.revocationLifetime)
-            } else {
-                try await grants.revokeRefreshToken(
-                    hash: OAuthHash.of(token), clientId: client.clientId, tokenLifetime: settings.revocationLifetime)
+                await grants.recordGrant(
+                    "oauth.grant_revoked", userId: sub, clientId: client.clientId, why: "revoked by the client",
+                    actor: "client")
+            } else if let owner = try await grants.revokeRefreshToken(
+                hash: OAuthHash.of(token), clientId: client.clientId, tokenLifetime: settings.revocationLifetime)
+            {
+                await grants.recordGrant(
+                    "oauth.grant_revoked", userId: owner, clientId: client.clientId, why: "revoked by the client",
+                    actor: "client")
             }
             return Response(status: .ok, headers: [.cacheControl: "no-store", .contentLength: "0"])
         }

@@ -84,6 +84,9 @@ struct TokenService: Sendable {
                     clientId: used.query.client_id, userId: used.userId, grantId: hash,
                     tokenLifetime: settings.revocationLifetime, now: now)
                 logger.notice("an authorization code was presented again; its tokens are revoked")
+                await grants.recordGrant(
+                    "oauth.grant_revoked", userId: used.userId, clientId: used.query.client_id,
+                    why: "its authorization code was presented again", actor: "system")
             }
             throw OAuthError.invalidGrant("invalid code")
         }
@@ -126,6 +129,8 @@ struct TokenService: Sendable {
                 userId: user.id, client: client, grantId: hash, authTime: grant.authTime / 1000,
                 nonce: grant.query.nonce, now: now)
         }
+        await grants.recordGrant(
+            "oauth.grant_issued", userId: user.id, clientId: client.clientId, scopes: scopes, actor: "user")
         return response
     }
 
@@ -136,7 +141,7 @@ struct TokenService: Sendable {
     private enum RefreshOutcome {
         case issued(TokenResponse)
         case replayed(TokenResponse)
-        case familyRevoked
+        case familyRevoked(clientId: String, userId: String)
         case refused(OAuthError)
     }
 
@@ -169,7 +174,7 @@ struct TokenService: Sendable {
                 try await grants.revoke(
                     clientId: record.clientId, userId: record.userId, grantId: nil,
                     tokenLifetime: settings.revocationLifetime, on: connection, now: now)
-                return .familyRevoked
+                return .familyRevoked(clientId: record.clientId, userId: record.userId)
             }
             guard record.expiresAt > now else { return .refused(.invalidGrant("invalid refresh token")) }
             // A revoked authorization (or the app removed) issues nothing more, whatever raced it.
@@ -206,8 +211,11 @@ struct TokenService: Sendable {
         case .replayed(var response):
             response.expires_in = max(0, Int(response.expires_at - Int64(now.timeIntervalSince1970)))
             return response
-        case .familyRevoked:
+        case .familyRevoked(let clientId, let userId):
             logger.notice("a rotated refresh token was presented again; the client's tokens for the user are revoked")
+            await grants.recordGrant(
+                "oauth.grant_revoked", userId: userId, clientId: clientId,
+                why: "a rotated refresh token was presented again", actor: "system")
             throw OAuthError.invalidGrant("invalid refresh token")
         case .refused(let error):
             throw error
