@@ -75,7 +75,14 @@ import Testing
             #expect(checksum(code, size) == checksum(pattern))
             data.storeBytes(of: 0xAB, toByteOffset: 100, as: UInt8.self)
             #expect(mprotect(data, size, PROT_READ) == 0)
-            #expect(try residentBytes(of: code) > 0)
+            // Servers started by other tests in this process release start-up pages too, this
+            // mapping's included, whenever one starts: read it back in until it is resident.
+            var resident = 0
+            for _ in 0..<20 where resident == 0 {
+                #expect(checksum(code, size) == checksum(pattern))
+                resident = try residentBytes(of: code)
+            }
+            #expect(resident > 0)
 
             #expect(StartupPages.releaseStartupPages() > 0)
 
