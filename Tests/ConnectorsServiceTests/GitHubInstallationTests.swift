@@ -101,6 +101,15 @@ import TestSupport
                 )
             }
             let untouched = try await app.insertConnection(userId: "user-3", provider: .github, accountId: "9003")
+            // Its token refused before the suspension: an unsuspension must not make it active.
+            try await app.insertUser("user-5")
+            let dead = try await app.insertConnection(
+                userId: "user-5", provider: .github, accountId: "9002", accessToken: "dead")
+            try await app.sql { sql in
+                try await sql.query(
+                    #"UPDATE "connection" SET "status" = 'reauth_required', "statusReason" = 'GitHub refused' WHERE "id" = \#(dead)"#
+                )
+            }
 
             #expect(
                 try await deliver(
@@ -125,6 +134,7 @@ import TestSupport
             now = try await statuses(app)
             #expect(now[suspended] == "active")
             #expect(now[revokedBefore] == "revoked (revoked by its user)")
+            #expect(now[dead] == "reauth_required (GitHub refused)")
             let audited = try await app.sql { sql in
                 var rows = [String]()
                 for try await (action, actor) in try await sql.query(

@@ -217,7 +217,7 @@ struct ConnectionRepository: Sendable {
     @discardableResult
     func setStatus(
         provider: ProviderID, accountId: String, _ status: Connection.Status, reason: String? = nil,
-        superseding: [String] = [], actor: String
+        superseding: [String] = [], onlyActive: Bool = false, actor: String
     ) async throws -> Int {
         let rows = try await postgres.query(
             """
@@ -225,6 +225,7 @@ struct ConnectionRepository: Sendable {
               "statusReason" = CASE WHEN \(status.rawValue) = 'active' THEN NULL ELSE COALESCE(\(reason)::text, "statusReason") END
             WHERE "provider" = \(provider.rawValue) AND "accountId" = \(accountId)
               AND ("status" <> \(status.rawValue) OR "statusReason" = ANY(\(superseding)))
+              AND (NOT \(onlyActive) OR "status" = 'active')
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         return try await recordChanges(rows, status, actor: actor, detail: reason)

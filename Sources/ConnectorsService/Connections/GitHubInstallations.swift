@@ -31,8 +31,11 @@ struct GitHubInstallations: Sendable {
                 provider: .github, accountId: installation, .revoked, reason: Self.uninstalledReason,
                 superseding: [Self.suspendedReason], actor: actor)
         case .suspended:
+            // Only connections that can act: one already waiting to be connected again keeps its
+            // own reason, so the unsuspension (which restores what the suspension took) leaves it.
             changed = try await connections.setStatus(
-                provider: .github, accountId: installation, .revoked, reason: Self.suspendedReason, actor: actor)
+                provider: .github, accountId: installation, .revoked, reason: Self.suspendedReason, onlyActive: true,
+                actor: actor)
         case .live:
             changed = try await connections.reactivate(
                 provider: .github, accountId: installation, revokedFor: Self.suspendedReason, actor: actor)
