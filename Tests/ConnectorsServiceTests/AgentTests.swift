@@ -77,6 +77,22 @@ import TestSupport
         ])
     }
 
+    /// `POST /agent/run` from a client patient enough for a run that outlasts the test client's
+    /// 20 s (roomy: whatever the fakes wait comes on top of what a loaded machine adds); its JSON.
+    func patientRun(_ client: any TestClientProtocol, _ bearer: String, _ body: String) async throws -> [String: Any] {
+        let port = try #require(client.port)
+        let response = try await TestClient.withClient(
+            host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
+        ) { patient in
+            try await patient.post(
+                "/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
+                body: ByteBuffer(string: body))
+        }
+        return try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+    }
+
     @Test func aThreeToolRunIsExactlyRightOverJSONAndSSE() async throws {
         try await withAgent { app, client, issuer, fakes in
             try await app.insertConnection(
@@ -194,18 +210,7 @@ import TestSupport
             ])
             // Our own test client would give up after 20 s: a patient one (roomy: the fake's 22 s
             // come on top of whatever a loaded machine adds).
-            let port = try #require(client.port)
-            let bearer = issuer.token(sub: "user-1")
-            let response = try await TestClient.withClient(
-                host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
-            ) { patient in
-                try await patient.post(
-                    "/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"prompt":"write at length"}"#))
-            }
-            let json = try #require(
-                try JSONSerialization.jsonObject(
-                    with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+            let json = try await patientRun(client, issuer.token(sub: "user-1"), #"{"prompt":"write at length"}"#)
             #expect(json["status"] as? String == "completed")
             #expect(json["output"] as? String == "A long essay.")
             #expect(fakes.claude.received.get().count == 1)
@@ -229,18 +234,7 @@ import TestSupport
             fakes.claude.delay.set(.seconds(120))
             fakes.claude.delayFrom.set(2)
             // The answer comes after the deadline: a client more patient than the test client's 20 s.
-            let port = try #require(client.port)
-            let bearer = issuer.token(sub: "user-1")
-            let response = try await TestClient.withClient(
-                host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
-            ) { patient in
-                try await patient.post(
-                    "/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"prompt":"slow"}"#))
-            }
-            let json = try #require(
-                try JSONSerialization.jsonObject(
-                    with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+            let json = try await patientRun(client, issuer.token(sub: "user-1"), #"{"prompt":"slow"}"#)
             #expect(json["status"] as? String == "failed")
             #expect((json["error"] as? String)?.contains("longer than") == true)
             #expect((json["steps"] as? [[String: Any]])?.map { $0["tool"] as? String } == ["linear_list_teams"])
@@ -251,7 +245,7 @@ import TestSupport
     /// A write cut off by the deadline may have taken effect: it is on record as interrupted,
     /// not as an ordinary failure the person could simply retry.
     @Test func aWriteCutOffByTheDeadlineIsRecordedAsInterrupted() async throws {
-        try await withAgent(configure: { $0.agentTimeout = .seconds(8) }) { app, client, issuer, fakes in
+        try await withAgent(configure: { $0.agentTimeout = .seconds(20) }) { app, client, issuer, fakes in
             try await app.insertConnection(
                 userId: "user-1", provider: .linear, accountId: "org-acme", accessToken: "lin-token-user-1")
             try await TriggeredApprovalTests.allow(app, "linear_create_issue")
@@ -262,18 +256,7 @@ import TestSupport
             ])
             fakes.apis.issueCreateDelay.set(.seconds(120))
             defer { fakes.apis.issueCreateDelay.set(.zero) }
-            let port = try #require(client.port)
-            let bearer = issuer.token(sub: "user-1")
-            let response = try await TestClient.withClient(
-                host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))
-            ) { patient in
-                try await patient.post(
-                    "/agent/run", headers: [.authorization: "Bearer \(bearer)", .contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"prompt":"file it"}"#))
-            }
-            let json = try #require(
-                try JSONSerialization.jsonObject(
-                    with: Data(response.body?.readableBytesView ?? ByteBuffer().readableBytesView)) as? [String: Any])
+            let json = try await patientRun(client, issuer.token(sub: "user-1"), #"{"prompt":"file it"}"#)
             #expect(json["status"] as? String == "failed")
             #expect((json["steps"] as? [[String: Any]])?.map { $0["isError"] as? Bool } == [true])
             #expect(ApprovalTests.issueCreates(fakes) == 1)

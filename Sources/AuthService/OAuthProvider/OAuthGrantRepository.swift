@@ -181,8 +181,8 @@ struct OAuthGrantRepository: Sendable {
         return owner
     }
 
-    /// An authorization's issue or end on the audit trail (the spec's "every OAuth grant"): which
-    /// client, what it may do or why it ended — never a token.
+    /// Consent, or an authorization's issue or end, on the audit trail (the spec's "every OAuth
+    /// grant"): which client, what it may do or why it ended — never a token.
     func recordGrant(
         _ action: String, userId: String, clientId: String, scopes: [String] = [], why: String? = nil, actor: String
     ) async {
@@ -287,11 +287,7 @@ struct OAuthGrantRepository: Sendable {
                     """, logger: logger)
             }
         }
-        await audit.record(
-            AuditEvent(
-                userId: userId, surface: .api, action: "oauth.consent_granted", outcome: "ok",
-                target: "client \(clientId)", inputSummary: scopes.joined(separator: " "), clientId: clientId,
-                actor: "user"))
+        await recordGrant("oauth.consent_granted", userId: userId, clientId: clientId, scopes: scopes, actor: "user")
     }
 
     /// The user's connected apps: each consent with its client's name and when a token was last issued.
@@ -339,10 +335,7 @@ struct OAuthGrantRepository: Sendable {
             return clientId
         }
         guard let removed else { return false }
-        await audit.record(
-            AuditEvent(
-                userId: userId, surface: .api, action: "oauth.consent_revoked", outcome: "ok",
-                target: "client \(removed)", clientId: removed, actor: "user"))
+        await recordGrant("oauth.consent_revoked", userId: userId, clientId: removed, actor: "user")
         return true
     }
 }

@@ -98,10 +98,16 @@ struct ConnectStates: Sendable {
 
     /// The nonce cookie's `Set-Cookie` value: only the provider's callback path ever sees it.
     private func cookie(_ value: String, maxAge: Int, provider: ProviderID) -> String {
-        Cookie(
-            name: cookieName, value: value, maxAge: maxAge, path: callbackPath(provider), secure: secureCookies,
-            httpOnly: true, sameSite: .lax
-        ).description
+        Self.cookie(
+            cookieName, value, maxAge: maxAge, path: callbackPath(provider), sameSite: .lax, secure: secureCookies)
+    }
+
+    /// An `HttpOnly` cookie for one path, `Secure` when the public URL is https.
+    private static func cookie(
+        _ name: String, _ value: String, maxAge: Int, path: String, sameSite: Cookie.SameSite, secure: Bool
+    ) -> String {
+        Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: secure, httpOnly: true, sameSite: sameSite)
+            .description
     }
 
     func callbackPath(_ provider: ProviderID) -> String { "/oauth/\(provider.rawValue)/callback" }
@@ -127,10 +133,9 @@ struct ConnectStates: Sendable {
     }
 
     func linkCookie(_ nonce: String, provider: ProviderID, maxAge: Int) -> String {
-        Cookie(
-            name: linkCookieName, value: nonce, maxAge: maxAge, path: "/oauth/\(provider.rawValue)/link",
-            secure: secureCookies, httpOnly: true, sameSite: .strict
-        ).description
+        Self.cookie(
+            linkCookieName, nonce, maxAge: maxAge, path: "/oauth/\(provider.rawValue)/link", sameSite: .strict,
+            secure: secureCookies)
     }
 
     static func binding(_ nonce: String) -> String {

@@ -36,7 +36,7 @@ struct WebhookRoutes: Sendable {
         group.post("/slack/events") { request, context in
             let timestamp = request.headers[.slackTimestamp]
             let signature = request.headers[.slackSignature]
-            try await precheck(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            try await check(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
                 try await check(.slack, context) {
                     try slack.verify(body: body, timestamp: timestamp, signature: signature)
@@ -68,7 +68,7 @@ struct WebhookRoutes: Sendable {
         group.post("/slack/interactions") { request, context in
             let timestamp = request.headers[.slackTimestamp]
             let signature = request.headers[.slackSignature]
-            try await precheck(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
+            try await check(.slack, context) { try slack.precheck(timestamp: timestamp, signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.slack) { body in
                 try await check(.slack, context) {
                     try slack.verify(body: body, timestamp: timestamp, signature: signature)
@@ -89,7 +89,7 @@ struct WebhookRoutes: Sendable {
         /// Linear webhooks (issues, OAuth app events, agent sessions).
         group.post("/linear/events") { request, context in
             let signature = request.headers[.linearSignature]
-            try await precheck(.linear, context) { try linear.precheck(signature: signature) }
+            try await check(.linear, context) { try linear.precheck(signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.linear) { body in
                 let envelope = try await check(.linear, context) { try linear.verify(body: body, signature: signature) }
                 guard let delivery = request.headers[.linearDelivery], !delivery.isEmpty else {
@@ -106,7 +106,7 @@ struct WebhookRoutes: Sendable {
         /// GitHub App webhooks; `ping` is acknowledged without being stored.
         group.post("/github/events") { request, context in
             let signature = request.headers[.hubSignature256]
-            try await precheck(.github, context) { try github.precheck(signature: signature) }
+            try await check(.github, context) { try github.precheck(signature: signature) }
             return try await intake.receive(request, context: context, cap: WebhookIntake.Cap.github) { body in
                 try await check(.github, context) { try github.verify(body: body, signature: signature) }
                 let action = try decode(GitHubEnvelope.self, body).action
@@ -119,13 +119,6 @@ struct WebhookRoutes: Sendable {
                     .github, key: delivery, type: action.map { "\(event).\($0)" } ?? event, body: body)
             }
         }
-    }
-
-    /// The header check, before a byte of the body is read.
-    private func precheck(_ provider: ProviderID, _ context: ConnectorsRequestContext, _ verify: () throws -> Void)
-        async throws
-    {
-        try await check(provider, context, verify)
     }
 
     /// Runs a signature check; a failure is counted against the source, logged and answered
